@@ -1,0 +1,2 @@
+// placeholder: written in the next commits
+namespace popstream {}

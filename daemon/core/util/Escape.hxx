@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace popstream {
+
+/**
+ * Makes untrusted bytes (a server reply, a file name, a UIDL) safe to print on one
+ * terminal or journal line: printable ASCII is kept, backslash becomes "\\", CR, LF and
+ * TAB become "\r", "\n" and "\t", and every other byte becomes "\xNN". Output longer than
+ * @p max_bytes is cut and ends in "...", so a hostile 4 GiB line cannot flood a log.
+ *
+ * @param text any bytes, not necessarily UTF-8
+ * @param max_bytes maximum length of the result in bytes (at least 3)
+ * @return 7-bit printable ASCII
+ */
+std::string Escape(std::string_view text, std::size_t max_bytes = 512);
+
+} // namespace popstream
