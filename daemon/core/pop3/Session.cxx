@@ -1,2 +1,655 @@
-// placeholder: written in the next commits
-namespace popstream {}
+#include "Session.hxx"
+
+#include "Listing.hxx"
+#include "core/util/Escape.hxx"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+
+namespace popstream::pop3 {
+
+namespace {
+
+std::string Quote(std::string_view server_text)
+{
+	return "\"" + Escape(server_text, 200) + "\"";
+}
+
+bool IsTemporaryAuthFailure(const Reply &reply) noexcept
+{
+	// RFC 2449 §8.1.1-2 and RFC 3206 §4: these say "not now", not "wrong password".
+	return reply.HasCode("IN-USE") || reply.HasCode("LOGIN-DELAY") ||
+	       reply.HasCode("SYS/TEMP");
+}
+
+} // namespace
+
+Session::Session(SessionConfig config) : config_(std::move(config))
+{
+	in_flight_.push_back({Cmd::Greeting});
+	stats_.max_in_flight = 1;
+}
+
+void Session::Feed(std::string_view bytes)
+{
+	// Drop what has been parsed. Between Feed() calls the caller has drained Next(),
+	// so at most one partial line (bounded by max_line_bytes) moves.
+	if (in_pos_ > 0) {
+		in_.erase(0, in_pos_);
+		scan_pos_ -= std::min(scan_pos_, in_pos_);
+		in_pos_ = 0;
+	}
+	in_.append(bytes);
+}
+
+std::string Session::TakeOutput()
+{
+	std::string out;
+	out.swap(out_);
+	return out;
+}
+
+std::string Session::Redact(std::string_view line)
+{
+	if (line.size() >= 5) {
+		std::string head(line.substr(0, 5));
+		for (char &c : head)
+			if (c >= 'a' && c <= 'z')
+				c = static_cast<char>(c - 'a' + 'A');
+		if (head == "PASS ")
+			return "PASS ********";
+	}
+	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+		line.remove_suffix(1);
+	return Escape(line);
+}
+
+void Session::Send(Cmd cmd, std::string line, std::uint32_t index)
+{
+	out_ += line;
+	out_ += "\r\n";
+	in_flight_.push_back({cmd, index});
+	if (cmd == Cmd::Retr)
+		in_flight_retr_bytes_ += messages_[index].size;
+	stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight_.size());
+	if (in_flight_.size() > 1)
+		pipelined_ = true;
+}
+
+std::size_t Session::WindowCommands() const noexcept
+{
+	if (config_.lock_step || config_.pipelining == Pipelining::Off)
+		return 1;
+	if (config_.pipelining == Pipelining::On)
+		return limits::full_window_commands;
+	// A server that does not answer CAPA predates RFC 2449: assume it may read one
+	// command at a time and drop the rest.
+	if (!caps_.known)
+		return 1;
+	return caps_.pipelining ? limits::full_window_commands
+				: limits::guarded_window_commands;
+}
+
+void Session::SendLogin()
+{
+	// USER and PASS are never pipelined: a server that refuses USER on a cleartext
+	// connection must not receive the password anyway.
+	Send(Cmd::User, "USER " + config_.user);
+}
+
+void Session::SendListing()
+{
+	if (!capa_failed_ && !config_.skip_capa)
+		Send(Cmd::Capa, "CAPA");
+	pending_listing_ = {Cmd::Stat, Cmd::List, Cmd::Uidl};
+	Pump();
+}
+
+std::optional<std::string_view> Session::TakeLine()
+{
+	const auto lf = in_.find('\n', std::max(scan_pos_, in_pos_));
+	if (lf == std::string::npos) {
+		scan_pos_ = in_.size();
+		return std::nullopt;
+	}
+	std::string_view line(in_.data() + in_pos_, lf - in_pos_);
+	if (!line.empty() && line.back() == '\r')
+		line.remove_suffix(1);
+	in_pos_ = scan_pos_ = lf + 1;
+	return line;
+}
+
+Event Session::Next()
+{
+	for (;;) {
+		if (!queued_.empty()) {
+			Event e = std::move(queued_.front());
+			queued_.pop_front();
+			return e;
+		}
+		if (Over())
+			return NeedDataEvent{};
+
+		if (reading_ == Reading::Body) {
+			if (in_pos_ < in_.size()) {
+				HandleBody();
+				continue;
+			}
+		} else if (const auto line = TakeLine()) {
+			if (reading_ == Reading::StatusLine)
+				HandleStatus(*line);
+			else if (*line == ".")
+				HandleListingEnd();
+			else
+				HandleListingLine(
+				    line->substr(line->starts_with('.') ? 1 : 0));
+			continue;
+		} else if (in_.size() - in_pos_ > limits::max_line_bytes) {
+			Fail(ErrorKind::Protocol,
+			     "protocol error: server reply line too long (more than " +
+				 std::to_string(limits::max_line_bytes) + " bytes)");
+			continue;
+		}
+
+		// The input is used up; only now can an end of the connection be judged,
+		// since the bytes before it (a final +OK to QUIT) come first.
+		if (eof_)
+			FailConnection(ErrorKind::ConnectionLost,
+				       "connection closed by the server");
+		else if (timed_out_)
+			FailConnection(ErrorKind::Timeout, "server stopped responding");
+		else
+			return NeedDataEvent{};
+	}
+}
+
+std::string Session::Describe(const InFlight &f) const
+{
+	switch (f.cmd) {
+	case Cmd::Greeting:
+		return "the greeting";
+	case Cmd::Capa:
+		return "the reply to CAPA";
+	case Cmd::User:
+		return "the reply to USER";
+	case Cmd::Pass:
+		return "the reply to PASS";
+	case Cmd::Stat:
+		return "the reply to STAT";
+	case Cmd::List:
+		return "the reply to LIST";
+	case Cmd::Uidl:
+		return "the reply to UIDL";
+	case Cmd::Retr:
+		return "message " + std::to_string(messages_[f.index].number) +
+		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
+	case Cmd::Dele:
+		return "the reply to DELE " + std::to_string(messages_[f.index].number);
+	case Cmd::Quit:
+		return "the reply to QUIT";
+	}
+	return "a reply";
+}
+
+void Session::HandleStatus(std::string_view line)
+{
+	// A reply when none is due cannot belong to any command: out of step.
+	if (in_flight_.empty())
+		return Fail(ErrorKind::Desync,
+			    "protocol error: unexpected data from the server: " +
+				Quote(line));
+	const InFlight f = in_flight_.front();
+	auto parsed = ParseReply(line);
+	if (!parsed) {
+		if (f.cmd == Cmd::Greeting)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: not a POP3 greeting: " +
+					Quote(line));
+		return Fail(ErrorKind::Desync, "protocol error: expected " + Describe(f) +
+						   ", got " + Quote(line));
+	}
+	Reply reply = std::move(*parsed);
+
+	switch (f.cmd) {
+	case Cmd::Greeting:
+		in_flight_.pop_front();
+		if (!reply.ok)
+			return Fail(ErrorKind::Greeting,
+				    "server not ready: " + Quote(reply.line), reply);
+		if (config_.skip_capa)
+			SendLogin();
+		else
+			Send(Cmd::Capa, "CAPA");
+		return;
+
+	case Cmd::Capa:
+		if (reply.ok) {
+			caps_ = Capabilities{};
+			caps_.known = true;
+			reading_ = Reading::Listing;
+			return;
+		}
+		in_flight_.pop_front();
+		if (phase_ == Phase::Login) {
+			capa_failed_ = true;
+			SendLogin();
+			return;
+		}
+		return AfterReply();
+
+	case Cmd::User:
+		in_flight_.pop_front();
+		if (!reply.ok)
+			return Fail(IsTemporaryAuthFailure(reply)
+					? ErrorKind::AuthTemporary
+					: ErrorKind::Auth,
+				    "login failed: " + Quote(reply.line), reply);
+		Send(Cmd::Pass, "PASS " + config_.password);
+		return;
+
+	case Cmd::Pass:
+		in_flight_.pop_front();
+		if (!reply.ok)
+			return Fail(IsTemporaryAuthFailure(reply)
+					? ErrorKind::AuthTemporary
+					: ErrorKind::Auth,
+				    "login failed: " + Quote(reply.line), reply);
+		phase_ = Phase::Listing;
+		SendListing();
+		return;
+
+	case Cmd::Stat:
+		in_flight_.pop_front();
+		if (reply.ok) {
+			// "+OK nn mm" (RFC 1939 §5); used only as an early sanity bound.
+			std::string_view rest =
+			    TrimBlanks(std::string_view(reply.line).substr(3));
+			std::uint64_t count = 0;
+			const auto [p, ec] = std::from_chars(
+			    rest.data(), rest.data() + rest.size(), count);
+			if (ec == std::errc() && p != rest.data() &&
+			    count > limits::max_messages)
+				return Fail(
+				    ErrorKind::Protocol,
+				    "protocol error: server claims " +
+					std::to_string(count) + " messages (more than " +
+					std::to_string(limits::max_messages) + ")");
+		}
+		return AfterReply();
+
+	case Cmd::List:
+		if (!reply.ok) {
+			in_flight_.pop_front();
+			return Fail(ErrorKind::Protocol,
+				    "LIST failed: " + Quote(reply.line), reply);
+		}
+		reading_ = Reading::Listing;
+		return;
+
+	case Cmd::Uidl:
+		if (reply.ok) {
+			reading_ = Reading::Listing;
+			return;
+		}
+		in_flight_.pop_front();
+		queued_.push_back(WarningEvent{
+		    "warning: server lacks UIDL: crash de-duplication unavailable (UIDL "
+		    "answered " +
+		    Quote(reply.line) + ")"});
+		return AfterReply();
+
+	case Cmd::Retr: {
+		const Message &m = messages_[f.index];
+		if (reply.ok) {
+			reading_ = Reading::Body;
+			decoder_.Reset();
+			body_bytes_ = 0;
+			queued_.push_back(MessageBeginEvent{m.number, m.size, m.uidl});
+			return;
+		}
+		in_flight_.pop_front();
+		in_flight_retr_bytes_ -= m.size;
+		++stats_.not_retrieved;
+		queued_.push_back(MessageFailedEvent{m.number, m.uidl, std::move(reply)});
+		Pump();
+		return;
+	}
+
+	case Cmd::Dele: {
+		in_flight_.pop_front();
+		if (reply.ok) {
+			++stats_.marked;
+		} else {
+			++stats_.dele_failed;
+			const Message &m = messages_[f.index];
+			queued_.push_back(WarningEvent{
+			    "message " + std::to_string(m.number) +
+			    (m.uidl.empty() ? "" : " (UIDL " + Escape(m.uidl, 80) + ")") +
+			    ": saved, but DELE failed: " + Quote(reply.line)});
+		}
+		return AfterReply();
+	}
+
+	case Cmd::Quit:
+		in_flight_.pop_front();
+		if (!reply.ok)
+			return Fail(
+			    ErrorKind::QuitFailed,
+			    "deletions not confirmed by the server: QUIT answered " +
+				Quote(reply.line),
+			    reply);
+		stats_.deleted = stats_.marked;
+		return Finish(true);
+	}
+	return;
+}
+
+void Session::HandleListingLine(std::string_view line)
+{
+	const InFlight &f = in_flight_.front();
+	switch (f.cmd) {
+	case Cmd::Capa:
+		caps_.AddLine(line);
+		break;
+	case Cmd::List: {
+		if (TrimBlanks(line).empty())
+			break;
+		const auto entry = ParseListLine(line);
+		if (!entry)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: bad LIST line " + Quote(line));
+		if (messages_.size() >= limits::max_messages)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: server lists more than " +
+					std::to_string(limits::max_messages) +
+					" messages");
+		messages_.push_back({entry->number, entry->size, {}});
+		break;
+	}
+	case Cmd::Uidl: {
+		if (TrimBlanks(line).empty())
+			break;
+		auto entry = ParseUidlLine(line);
+		if (!entry)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: bad UIDL line " + Quote(line));
+		if (uidls_.size() >= limits::max_messages)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: server lists more than " +
+					std::to_string(limits::max_messages) +
+					" messages");
+		uidls_.emplace_back(entry->number, std::move(entry->uidl));
+		break;
+	}
+	default:
+		assert(false);
+	}
+	return;
+}
+
+void Session::HandleListingEnd()
+{
+	const Cmd cmd = in_flight_.front().cmd;
+	in_flight_.pop_front();
+	reading_ = Reading::StatusLine;
+	if (cmd == Cmd::Capa && phase_ == Phase::Login) {
+		SendLogin();
+		return;
+	}
+	if (cmd == Cmd::Uidl)
+		have_uidl_ = true;
+	return AfterReply();
+}
+
+void Session::AfterReply()
+{
+	if (phase_ == Phase::Listing && in_flight_.empty() && pending_listing_.empty())
+		return StartTransaction();
+	Pump();
+	return;
+}
+
+void Session::StartTransaction()
+{
+	phase_ = Phase::Transaction;
+
+	std::sort(messages_.begin(), messages_.end(),
+		  [](const Message &a, const Message &b) { return a.number < b.number; });
+	for (std::size_t i = 1; i < messages_.size(); ++i)
+		if (messages_[i].number == messages_[i - 1].number)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: LIST names message " +
+					std::to_string(messages_[i].number) + " twice");
+	if (have_uidl_) {
+		std::sort(uidls_.begin(), uidls_.end());
+		auto u = uidls_.begin();
+		for (auto &m : messages_) {
+			while (u != uidls_.end() && u->first < m.number)
+				++u;
+			if (u != uidls_.end() && u->first == m.number)
+				m.uidl = std::move(u->second);
+		}
+		// Two messages with one unique-id defeat de-duplication; treat both as
+		// having none rather than risk skipping one of them.
+		std::vector<std::string_view> seen;
+		for (const auto &m : messages_)
+			if (!m.uidl.empty())
+				seen.push_back(m.uidl);
+		std::sort(seen.begin(), seen.end());
+		const bool duplicates =
+		    std::adjacent_find(seen.begin(), seen.end()) != seen.end();
+		if (duplicates) {
+			queued_.push_back(WarningEvent{
+			    "warning: server gives the same UIDL to several messages; "
+			    "those are fetched without de-duplication"});
+			std::vector<std::string> dup;
+			for (std::size_t i = 1; i < seen.size(); ++i)
+				if (seen[i] == seen[i - 1])
+					dup.emplace_back(seen[i]);
+			for (auto &m : messages_)
+				if (std::binary_search(dup.begin(), dup.end(), m.uidl))
+					m.uidl.clear();
+		}
+	}
+	uidls_.clear();
+	uidls_.shrink_to_fit();
+	awaiting_.assign(messages_.size(), false);
+
+	stats_.listed = static_cast<std::uint32_t>(messages_.size());
+	for (const auto &m : messages_)
+		stats_.listed_bytes += m.size;
+
+	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
+	if (config_.dry_run) {
+		Send(Cmd::Quit, "QUIT");
+		phase_ = Phase::Quitting;
+		return;
+	}
+
+	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
+		const Message &m = messages_[i];
+		if (!m.uidl.empty() && config_.already_saved &&
+		    config_.already_saved(m.uidl, m.size)) {
+			++stats_.already_saved;
+			if (!config_.keep)
+				pending_dele_.push_back(i);
+			continue;
+		}
+		if (stats_.to_fetch >= config_.limit)
+			continue;
+		pending_retr_.push_back(i);
+		++stats_.to_fetch;
+		stats_.to_fetch_bytes += m.size;
+	}
+	Pump();
+}
+
+void Session::Pump()
+{
+	const std::size_t window = WindowCommands();
+	while (in_flight_.size() < window) {
+		if (!pending_listing_.empty()) {
+			const Cmd cmd = pending_listing_.front();
+			pending_listing_.pop_front();
+			Send(cmd, cmd == Cmd::Stat   ? "STAT"
+				  : cmd == Cmd::List ? "LIST"
+						     : "UIDL");
+			continue;
+		}
+		if (phase_ != Phase::Transaction)
+			break;
+		// DELEs first: they are tiny, and a DELE sent early is a deletion that a
+		// later failure in this session cannot lose.
+		if (!pending_dele_.empty()) {
+			const auto i = pending_dele_.front();
+			pending_dele_.pop_front();
+			Send(Cmd::Dele, "DELE " + std::to_string(messages_[i].number), i);
+			continue;
+		}
+		if (!pending_retr_.empty()) {
+			const auto i = pending_retr_.front();
+			if (in_flight_retr_bytes_ > 0 &&
+			    in_flight_retr_bytes_ + messages_[i].size >
+				limits::window_bytes)
+				break;
+			pending_retr_.pop_front();
+			Send(Cmd::Retr, "RETR " + std::to_string(messages_[i].number), i);
+			continue;
+		}
+		break;
+	}
+	if (phase_ == Phase::Transaction && in_flight_.empty() && pending_retr_.empty() &&
+	    pending_dele_.empty() && awaiting_save_ == 0) {
+		Send(Cmd::Quit, "QUIT");
+		phase_ = Phase::Quitting;
+	}
+}
+
+void Session::HandleBody()
+{
+	const InFlight f = in_flight_.front();
+	const Message &m = messages_[f.index];
+	body_.clear();
+	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
+	in_pos_ += result.consumed;
+	scan_pos_ = in_pos_;
+	body_bytes_ += body_.size();
+
+	const std::uint64_t allowed = 2 * m.size + limits::message_overrun_bytes;
+	if (body_bytes_ > allowed)
+		return Fail(ErrorKind::Protocol,
+			    "protocol error: message " + std::to_string(m.number) +
+				": server sent more than " + std::to_string(allowed) +
+				" bytes for a message listed as " +
+				std::to_string(m.size) + " octets");
+
+	if (result.done) {
+		in_flight_.pop_front();
+		in_flight_retr_bytes_ -= m.size;
+		reading_ = Reading::StatusLine;
+		++stats_.retrieved;
+		stats_.retrieved_bytes += body_bytes_;
+		++awaiting_save_;
+		awaiting_[f.index] = true;
+		// A pipelined session refills the window at once. In lock-step the DELE
+		// for this message goes first, once it is saved, as in RFC 1939's own
+		// examples.
+		if (WindowCommands() > 1)
+			Pump();
+	}
+	if (!body_.empty())
+		queued_.push_back(MessageDataEvent{m.number, body_});
+	if (result.done)
+		queued_.push_back(MessageEndEvent{m.number});
+}
+
+std::optional<std::uint32_t> Session::IndexOf(std::uint32_t number) const noexcept
+{
+	const auto it = std::lower_bound(
+	    messages_.begin(), messages_.end(), number,
+	    [](const Message &m, std::uint32_t n) { return m.number < n; });
+	if (it == messages_.end() || it->number != number)
+		return std::nullopt;
+	return static_cast<std::uint32_t>(it - messages_.begin());
+}
+
+void Session::Saved(std::uint32_t number)
+{
+	const auto i = IndexOf(number);
+	if (!i || !awaiting_[*i])
+		return;
+	awaiting_[*i] = false;
+	--awaiting_save_;
+	++stats_.saved;
+	if (phase_ != Phase::Transaction)
+		return;
+	if (!config_.keep)
+		pending_dele_.push_back(*i);
+	Pump();
+}
+
+void Session::NotSaved(std::uint32_t number)
+{
+	const auto i = IndexOf(number);
+	if (!i || !awaiting_[*i])
+		return;
+	awaiting_[*i] = false;
+	--awaiting_save_;
+	++stats_.not_saved;
+	if (phase_ == Phase::Transaction)
+		Pump();
+}
+
+void Session::ConnectionClosed()
+{
+	eof_ = true;
+}
+
+void Session::TimedOut()
+{
+	timed_out_ = true;
+}
+
+Retry Session::RetryFor(ErrorKind kind) const noexcept
+{
+	if (kind != ErrorKind::ConnectionLost && kind != ErrorKind::Timeout &&
+	    kind != ErrorKind::Desync)
+		return Retry::None;
+	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
+		return Retry::Reconnect;
+	if (pipelined_ && !config_.lock_step)
+		return Retry::LockStep;
+	return Retry::None;
+}
+
+void Session::Fail(ErrorKind kind, std::string message, std::optional<Reply> reply)
+{
+	Error error{kind, std::move(message), std::move(reply), RetryFor(kind), false};
+	error.capa_suspect = !in_flight_.empty() && in_flight_.front().cmd == Cmd::Capa;
+	phase_ = Phase::Failed;
+	// Nothing more may reach the server: a DELE or QUIT queued in this same pass
+	// could now be misattributed or commit what it should not.
+	out_.clear();
+	queued_.push_back(FailedEvent{std::move(error)});
+}
+
+void Session::FailConnection(ErrorKind kind, std::string message)
+{
+	if (phase_ == Phase::Quitting && !in_flight_.empty() &&
+	    in_flight_.front().cmd == Cmd::Quit)
+		return Fail(ErrorKind::QuitFailed,
+			    "deletions not confirmed by the server: " + message +
+				" before answering QUIT");
+	if (!in_flight_.empty())
+		message += " while waiting for " + Describe(in_flight_.front());
+	return Fail(kind, std::move(message));
+}
+
+void Session::Finish(bool committed)
+{
+	phase_ = Phase::Done;
+	queued_.push_back(FinishedEvent{committed});
+}
+
+} // namespace popstream::pop3

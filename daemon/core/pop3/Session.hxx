@@ -1,0 +1,369 @@
+#pragma once
+
+#include "Capabilities.hxx"
+#include "MultilineDecoder.hxx"
+#include "Reply.hxx"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace popstream::pop3 {
+
+/**
+ * Bounds on what a server can make us hold in memory (see daemon/core/README.md).
+ */
+namespace limits {
+/** Longest status or listing line, in bytes including CRLF. RFC 1939 §3 allows 512;
+ * we tolerate far more (some servers send long IMPLEMENTATION or error texts) while
+ * keeping a hostile endless line from growing memory. */
+inline constexpr std::size_t max_line_bytes = 8192;
+/** Most messages accepted in one listing. A server that claims more is hostile or
+ * broken; 10^6 entries already cost tens of MiB of bookkeeping. */
+inline constexpr std::uint32_t max_messages = 1'000'000;
+/** Commands in flight with a server that lists PIPELINING (RFC 2449 §6.6). RETR lines
+ * are ~10 bytes, so this stays well inside any TCP window, and is enough to keep a
+ * 600 ms link busy with small messages. */
+inline constexpr std::size_t full_window_commands = 256;
+/** Commands in flight when CAPA works but omits PIPELINING (Gmail): a few, so that a
+ * server that reads only one command per read costs little if it loses any. */
+inline constexpr std::size_t guarded_window_commands = 4;
+/** Listed octets of RETRs in flight: enough to fill a long fat pipe (600 ms at
+ * ~100 Mbit/s), small enough that an abandoned session wastes little. */
+inline constexpr std::uint64_t window_bytes = 8u << 20;
+/** A message may exceed its listed size by this much before the session is abandoned
+ * as runaway (plus its own size again), so that an endless RETR response ends. */
+inline constexpr std::uint64_t message_overrun_bytes = 1u << 20;
+} // namespace limits
+
+/** --pipelining=auto|on|off. */
+enum class Pipelining {
+	/** Full window if CAPA lists PIPELINING, a guarded window if CAPA works without
+	 * it, one command at a time if CAPA fails. */
+	Auto,
+	/** Full window whatever CAPA says. */
+	On,
+	/** One command at a time. */
+	Off,
+};
+
+/** What one session should do. */
+struct SessionConfig {
+	/** USER argument (RFC 1939 §7). */
+	std::string user;
+	/** PASS argument. Only ever written to the output queue; never in an event. */
+	std::string password;
+	Pipelining pipelining = Pipelining::Auto;
+	/** Leave every message on the server (dl -n): no DELE at all. */
+	bool keep = false;
+	/** Download at most this many messages; the rest stay for a later run. */
+	std::uint32_t limit = UINT32_MAX;
+	/** Log in and list, then QUIT: download and delete nothing. */
+	bool dry_run = false;
+	/** Force one command at a time (the redo after a desynchronised session). */
+	bool lock_step = false;
+	/** Do not send CAPA (a reconnect to a server that hung up on CAPA). */
+	bool skip_capa = false;
+	/** Messages already saved (by unique-id and listed size): they are DELE'd (or
+	 * kept) without being downloaded again. May be empty. */
+	std::function<bool(std::string_view uidl, std::uint64_t size)> already_saved;
+};
+
+/** Why a session ended early. */
+enum class ErrorKind {
+	/** The greeting was -ERR: the server is not taking logins now. */
+	Greeting,
+	/** USER or PASS was rejected (RFC 1939 §7), without a code that says "later". */
+	Auth,
+	/** USER or PASS was rejected with [IN-USE], [LOGIN-DELAY] or [SYS/TEMP]
+	 * (RFC 2449 §8.1, RFC 3206): try again later. */
+	AuthTemporary,
+	/** The server broke the protocol: an unparsable listing, a line too long, a
+	 * runaway message, a reply where none was expected. */
+	Protocol,
+	/** A line arrived where a status line was expected that is neither +OK nor -ERR:
+	 * replies and commands may be out of step. */
+	Desync,
+	/** The connection ended while replies were still expected. */
+	ConnectionLost,
+	/** The server stayed silent past the idle timeout. */
+	Timeout,
+	/** QUIT was answered with -ERR or not at all: deletions are not committed. */
+	QuitFailed,
+};
+
+/** What to do after a failed session. */
+enum class Retry {
+	/** Nothing more in this run. */
+	None,
+	/** Redo the session once, one command at a time, on a fresh connection: the
+	 * failure may be an artefact of pipelining (RFC 2449 §6.6). */
+	LockStep,
+	/** The connection dropped before login finished: reconnect once, without CAPA. */
+	Reconnect,
+};
+
+/** A session-ending failure. */
+struct Error {
+	ErrorKind kind = ErrorKind::Protocol;
+	/** One line for the user; server text in it is escaped. Never holds the password.
+	 */
+	std::string message;
+	/** The server's reply, if one caused the error. */
+	std::optional<Reply> reply;
+	Retry retry = Retry::None;
+	/** The connection failed while CAPA was outstanding: some old servers hang up on
+	 * CAPA, so a reconnect should skip it. */
+	bool capa_suspect = false;
+};
+
+/** Counters for the summary, updated as the session runs. */
+struct SessionStats {
+	/** From LIST: messages and octets on the server. */
+	std::uint32_t listed = 0;
+	std::uint64_t listed_bytes = 0;
+	/** Messages chosen for download (after --limit and already-saved ones). */
+	std::uint32_t to_fetch = 0;
+	std::uint64_t to_fetch_bytes = 0;
+	/** Messages saved earlier and only deleted (or kept) now. */
+	std::uint32_t already_saved = 0;
+	/** Messages whose body arrived complete (MessageEnd). */
+	std::uint32_t retrieved = 0;
+	/** Decoded body bytes received (LF line ends). */
+	std::uint64_t retrieved_bytes = 0;
+	/** Messages reported durable through Saved(). */
+	std::uint32_t saved = 0;
+	/** RETRs answered -ERR, and messages the caller could not save. */
+	std::uint32_t not_retrieved = 0;
+	std::uint32_t not_saved = 0;
+	/** DELEs answered +OK: marked for deletion, not yet deleted (RFC 1939 §6). */
+	std::uint32_t marked = 0;
+	/** DELEs answered -ERR. */
+	std::uint32_t dele_failed = 0;
+	/** Marked messages the server really deleted: set to `marked` when QUIT is +OK.
+	 */
+	std::uint32_t deleted = 0;
+	/** Most commands that were ever in flight at once (1 = lock-step). */
+	std::size_t max_in_flight = 0;
+};
+
+/** Session established; the listing has arrived. */
+struct ListedEvent {
+	std::uint32_t count;
+	std::uint64_t bytes;
+	/** False if the server has no UIDL (RFC 1939 §7 makes it optional). */
+	bool have_uidl;
+};
+/** A RETR answered +OK: the body follows. */
+struct MessageBeginEvent {
+	std::uint32_t number;
+	/** Listed size in octets (CRLF form). */
+	std::uint64_t size;
+	/** Unique-id, or empty if the server has no UIDL. */
+	std::string_view uidl;
+};
+/** Part of a message body: dot-unstuffed, LF line ends. Valid until the next call to
+ * Next() or Feed(). Never empty. */
+struct MessageDataEvent {
+	std::uint32_t number;
+	std::string_view bytes;
+};
+/** The body of the message is complete. The caller must answer with Saved() or
+ * NotSaved() for this number before the session can QUIT. */
+struct MessageEndEvent {
+	std::uint32_t number;
+};
+/** A RETR answered -ERR (RFC 1939 §7): this message is skipped, the session goes on. */
+struct MessageFailedEvent {
+	std::uint32_t number;
+	std::string_view uidl;
+	Reply reply;
+};
+/** Something worth a warning that does not end the session. */
+struct WarningEvent {
+	std::string text;
+};
+/** The session is over. */
+struct FinishedEvent {
+	/** QUIT was answered +OK: the server entered UPDATE and its deletions are real
+	 * (RFC 1939 §6). */
+	bool committed;
+};
+/** The session failed. No further commands should be sent; close the connection. */
+struct FailedEvent {
+	Error error;
+};
+/** Nothing more until more input is fed (or the caller calls Saved/NotSaved). */
+struct NeedDataEvent {};
+
+/** One step of progress reported by Session::Next(). */
+using Event = std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent,
+			   MessageDataEvent, MessageEndEvent, MessageFailedEvent,
+			   WarningEvent, FinishedEvent, FailedEvent>;
+
+/**
+ * The client side of one POP3 session (RFC 1939, with CAPA and PIPELINING from
+ * RFC 2449 and response codes from RFC 2449 §8 / RFC 3206), as an I/O-free push
+ * machine: feed it the server's bytes, drain Next() until NeedDataEvent, send what
+ * TakeOutput() returns. It never touches sockets, files or clocks.
+ *
+ * Order of work: greeting, CAPA, USER, PASS (never anything pipelined behind PASS),
+ * CAPA again (capabilities may change after login, RFC 2449 §5), STAT + LIST + UIDL,
+ * then one RETR per wanted message within a window bounded in commands and bytes, a
+ * DELE for each message only once the caller reports it durable via Saved(), and QUIT
+ * when every reply is in. Replies are matched to commands strictly in order; the first
+ * reply that cannot be a status line ends the session (Desync) so that no DELE can be
+ * attributed to the wrong message.
+ *
+ * Contract: call Next() until it returns NeedDataEvent before the next Feed(); then
+ * memory use is bounded by the largest fed chunk plus limits::max_line_bytes.
+ */
+class Session {
+public:
+	explicit Session(SessionConfig config);
+
+	/** Appends bytes received from the server. */
+	void Feed(std::string_view bytes);
+
+	/** @return the next event; NeedDataEvent when the input is used up */
+	Event Next();
+
+	/** @return the command bytes to send now (possibly empty), and clears them */
+	std::string TakeOutput();
+
+	/**
+	 * The caller made message @p number durable (fsync'd file in new/, fsync'd
+	 * directory): it may now be DELE'd. Ignored after the session failed.
+	 */
+	void Saved(std::uint32_t number);
+
+	/** The caller could not save message @p number: it stays on the server. */
+	void NotSaved(std::uint32_t number);
+
+	/** The connection reached EOF or failed. Next() then reports how that ends
+	 * things. */
+	void ConnectionClosed();
+
+	/** The server was silent for the idle timeout. */
+	void TimedOut();
+
+	/** @return true once a FinishedEvent or FailedEvent has been returned */
+	bool Over() const noexcept
+	{
+		return phase_ == Phase::Done || phase_ == Phase::Failed;
+	}
+
+	/** @return running counters */
+	const SessionStats &Stats() const noexcept { return stats_; }
+
+	/** @return capabilities from the last CAPA response */
+	const Capabilities &Caps() const noexcept { return caps_; }
+
+	/**
+	 * @return a printable form of the command line @p line (one line of
+	 * TakeOutput()), with the PASS argument replaced, for transcripts
+	 */
+	static std::string Redact(std::string_view line);
+
+private:
+	/** Which reply the head of the in-flight queue is waiting for. */
+	enum class Cmd { Greeting, Capa, User, Pass, Stat, List, Uidl, Retr, Dele, Quit };
+
+	struct InFlight {
+		Cmd cmd;
+		/** Message index (0-based into messages_) for RETR and DELE. */
+		std::uint32_t index = 0;
+	};
+
+	/** A message from the listing. */
+	struct Message {
+		std::uint32_t number = 0;
+		std::uint64_t size = 0;
+		std::string uidl;
+	};
+
+	enum class Phase {
+		/** Waiting for the greeting, CAPA, USER or PASS. */
+		Login,
+		/** Logged in; waiting for CAPA, STAT, LIST, UIDL. */
+		Listing,
+		/** RETR/DELE exchange. */
+		Transaction,
+		/** QUIT sent. */
+		Quitting,
+		Done,
+		Failed,
+	};
+
+	/** How the bytes at the head of the input are to be read. */
+	enum class Reading {
+		StatusLine,
+		/** CAPA/LIST/UIDL body: bounded lines. */
+		Listing,
+		/** RETR body: streamed. */
+		Body,
+	};
+
+	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
+	void SendLogin();
+	void SendListing();
+	void Pump();
+	std::size_t WindowCommands() const noexcept;
+	std::optional<std::string_view> TakeLine();
+	void HandleStatus(std::string_view line);
+	void HandleListingLine(std::string_view line);
+	void HandleListingEnd();
+	void HandleBody();
+	void StartTransaction();
+	std::optional<std::uint32_t> IndexOf(std::uint32_t number) const noexcept;
+	void Fail(ErrorKind kind, std::string message, std::optional<Reply> reply = {});
+	void FailConnection(ErrorKind kind, std::string message);
+	void Finish(bool committed);
+	void AfterReply();
+	Retry RetryFor(ErrorKind kind) const noexcept;
+	std::string Describe(const InFlight &f) const;
+
+	SessionConfig config_;
+	Phase phase_ = Phase::Login;
+	Reading reading_ = Reading::StatusLine;
+	Capabilities caps_;
+	SessionStats stats_;
+
+	std::string in_;
+	std::size_t in_pos_ = 0;
+	/** Where the search for LF resumes, so that byte-at-a-time input is not O(n^2).
+	 */
+	std::size_t scan_pos_ = 0;
+	std::string out_;
+	std::string body_;
+	MultilineDecoder decoder_;
+	std::uint64_t body_bytes_ = 0;
+
+	std::deque<InFlight> in_flight_;
+	std::uint64_t in_flight_retr_bytes_ = 0;
+	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
+	std::deque<Cmd> pending_listing_;
+	std::deque<std::uint32_t> pending_retr_;
+	std::deque<std::uint32_t> pending_dele_;
+	std::uint32_t awaiting_save_ = 0;
+	/** Per message: its body is complete and Saved()/NotSaved() is still due. */
+	std::vector<bool> awaiting_;
+	bool eof_ = false;
+	bool timed_out_ = false;
+	bool pipelined_ = false;
+
+	std::vector<Message> messages_;
+	/** Listing bookkeeping: UIDL may list numbers in any order. */
+	std::vector<std::pair<std::uint32_t, std::string>> uidls_;
+	bool have_uidl_ = false;
+	bool capa_failed_ = false;
+	std::optional<std::uint32_t> stat_count_;
+	std::deque<Event> queued_;
+};
+
+} // namespace popstream::pop3

@@ -1,0 +1,175 @@
+// Session behaviour that transcripts cannot express: deferred saves, state after
+// failure, redaction, and the memory bounds of hostile input.
+#include "core/pop3/Session.hxx"
+
+#include <doctest/doctest.h>
+
+using namespace popstream::pop3;
+
+namespace {
+
+const std::string login = "+OK\r\n"
+			  "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"
+			  "+OK\r\n";
+
+/** Drains events, returning them; MessageEnd is not answered. */
+std::vector<Event> Drain(Session &s)
+{
+	std::vector<Event> events;
+	for (;;) {
+		auto e = s.Next();
+		if (std::holds_alternative<NeedDataEvent>(e))
+			return events;
+		events.push_back(std::move(e));
+	}
+}
+
+} // namespace
+
+TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
+{
+	Session s({.user = "alice", .password = "pw"});
+	s.Feed(login);
+	Drain(s);
+	s.Feed("+OK\r\n");
+	Drain(s);
+	CHECK(s.TakeOutput() ==
+	      "CAPA\r\nUSER alice\r\nPASS pw\r\nCAPA\r\nSTAT\r\nLIST\r\nUIDL\r\n");
+	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 2\r\n+OK\r\n1 1\r\n2 1\r\n.\r\n"
+	       "+OK\r\n1 a\r\n2 b\r\n.\r\n");
+	Drain(s);
+	CHECK(s.TakeOutput() == "RETR 1\r\nRETR 2\r\n");
+	s.Feed("+OK\r\nx\r\n.\r\n+OK\r\ny\r\n.\r\n");
+	const auto events = Drain(s);
+	CHECK(events.size() == 6);
+	CHECK(s.TakeOutput().empty()); // nothing is durable yet: no DELE, no QUIT
+	s.Saved(2);
+	CHECK(s.TakeOutput() == "DELE 2\r\n");
+	s.Saved(2); // a duplicate report changes nothing
+	CHECK(s.TakeOutput().empty());
+	s.Feed("+OK\r\n");
+	Drain(s);
+	CHECK(s.TakeOutput().empty()); // message 1 is still being saved
+	s.NotSaved(1);
+	CHECK(s.TakeOutput() == "QUIT\r\n");
+	s.Feed("+OK bye\r\n");
+	const auto end = Drain(s);
+	REQUIRE(end.size() == 1);
+	CHECK(std::get<FinishedEvent>(end[0]).committed);
+	CHECK(s.Stats().deleted == 1);
+	CHECK(s.Stats().not_saved == 1);
+}
+
+TEST_CASE("after a failure nothing more is sent, even for late saves")
+{
+	Session s({.user = "alice", .password = "pw"});
+	s.Feed(login +
+	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n"
+	       "+OK\r\n1 a\r\n.\r\n+OK\r\nx\r\n.\r\nGARBAGE\r\n");
+	const auto events = Drain(s);
+	REQUIRE(!events.empty());
+	REQUIRE(std::holds_alternative<FailedEvent>(events.back()));
+	CHECK(std::get<FailedEvent>(events.back()).error.kind == ErrorKind::Desync);
+	CHECK(s.Over());
+	s.TakeOutput();
+	s.Saved(1);
+	CHECK(s.TakeOutput().empty());
+	s.Feed("+OK\r\n");
+	CHECK(Drain(s).empty());
+}
+
+TEST_CASE("the password never appears in an event or a redacted transcript")
+{
+	CHECK(Session::Redact("PASS hunter2\r\n") == "PASS ********");
+	CHECK(Session::Redact("pass hunter2") == "PASS ********");
+	CHECK(Session::Redact("RETR 1\r\n") == "RETR 1");
+
+	Session s({.user = "alice", .password = "hunter2"});
+	s.Feed("+OK\r\n-ERR\r\n+OK\r\n-ERR [AUTH] bad password hunter?\r\n");
+	const auto events = Drain(s);
+	REQUIRE(events.size() == 1);
+	const auto &msg = std::get<FailedEvent>(events[0]).error.message;
+	CHECK(msg.find("hunter2") == std::string::npos);
+	CHECK(msg.find("login failed") != std::string::npos);
+}
+
+TEST_CASE("a listing line that never ends is cut off (case 10B)")
+{
+	Session s({.user = "alice", .password = "pw"});
+	s.Feed(login + "+OK\r\n");
+	Drain(s);
+	s.Feed("+OK\r\nPIPELINING\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n+OK\r\n1 ");
+	Drain(s);
+	const std::string chunk(4096, 'B');
+	bool failed = false;
+	for (int i = 0; i < 100 && !failed; ++i) {
+		s.Feed(chunk);
+		for (const auto &e : Drain(s))
+			if (const auto *f = std::get_if<FailedEvent>(&e)) {
+				CHECK(f->error.message.find("line too long") !=
+				      std::string::npos);
+				failed = true;
+			}
+	}
+	CHECK(failed);
+}
+
+TEST_CASE("a server claiming a billion messages is refused at STAT")
+{
+	Session s({.user = "alice", .password = "pw"});
+	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\n.\r\n+OK 1000000000 5\r\n");
+	const auto events = Drain(s);
+	REQUIRE(!events.empty());
+	const auto &f = std::get<FailedEvent>(events.back());
+	CHECK(f.error.kind == ErrorKind::Protocol);
+	CHECK(f.error.message.find("1000000000") != std::string::npos);
+}
+
+TEST_CASE("a 100,000-message mailbox keeps at most a window of commands in flight")
+{
+	Session s({.user = "alice", .password = "pw"});
+	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 100000 1000000\r\n");
+	Drain(s);
+	std::string list = "+OK\r\n", uidl = "+OK\r\n";
+	for (int i = 1; i <= 100000; ++i) {
+		list += std::to_string(i) + " 10\r\n";
+		uidl += std::to_string(i) + " u" + std::to_string(i) + "\r\n";
+	}
+	s.TakeOutput();
+	s.Feed(list + ".\r\n" + uidl + ".\r\n");
+	Drain(s);
+	// A server that answers every command that has arrived, in order.
+	std::string pending = s.TakeOutput();
+	CHECK(std::count(pending.begin(), pending.end(), '\n') ==
+	      static_cast<long>(limits::full_window_commands));
+	std::size_t retrs = 0, deles = 0;
+	bool finished = false;
+	while (!pending.empty() && !finished) {
+		std::string replies;
+		std::size_t pos = 0;
+		while (pos < pending.size()) {
+			const auto eol = pending.find("\r\n", pos);
+			const auto cmd = pending.substr(pos, eol - pos);
+			pos = eol + 2;
+			if (cmd.rfind("RETR", 0) == 0) {
+				++retrs;
+				replies += "+OK\r\nbody\r\n.\r\n";
+			} else {
+				deles += cmd.rfind("DELE", 0) == 0;
+				replies += "+OK\r\n";
+			}
+		}
+		s.Feed(replies);
+		for (const auto &e : Drain(s)) {
+			if (const auto *end = std::get_if<MessageEndEvent>(&e))
+				s.Saved(end->number);
+			finished |= std::holds_alternative<FinishedEvent>(e);
+		}
+		pending = s.TakeOutput();
+	}
+	CHECK(finished);
+	CHECK(retrs == 100000);
+	CHECK(deles == 100000);
+	CHECK(s.Stats().deleted == 100000);
+	CHECK(s.Stats().max_in_flight == limits::full_window_commands);
+}
