@@ -12,6 +12,14 @@ const std::string login = "+OK\r\n"
 			  "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"
 			  "+OK\r\n";
 
+SessionConfig Config(const char *password)
+{
+	SessionConfig c;
+	c.user = "alice";
+	c.password = password;
+	return c;
+}
+
 /** Drains events, returning them; MessageEnd is not answered. */
 std::vector<Event> Drain(Session &s)
 {
@@ -28,7 +36,7 @@ std::vector<Event> Drain(Session &s)
 
 TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 {
-	Session s({.user = "alice", .password = "pw"});
+	Session s(Config("pw"));
 	s.Feed(login);
 	Drain(s);
 	s.Feed("+OK\r\n");
@@ -62,7 +70,7 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 
 TEST_CASE("after a failure nothing more is sent, even for late saves")
 {
-	Session s({.user = "alice", .password = "pw"});
+	Session s(Config("pw"));
 	s.Feed(login +
 	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n"
 	       "+OK\r\n1 a\r\n.\r\n+OK\r\nx\r\n.\r\nGARBAGE\r\n");
@@ -84,7 +92,7 @@ TEST_CASE("the password never appears in an event or a redacted transcript")
 	CHECK(Session::Redact("pass hunter2") == "PASS ********");
 	CHECK(Session::Redact("RETR 1\r\n") == "RETR 1");
 
-	Session s({.user = "alice", .password = "hunter2"});
+	Session s(Config("hunter2"));
 	s.Feed("+OK\r\n-ERR\r\n+OK\r\n-ERR [AUTH] bad password hunter?\r\n");
 	const auto events = Drain(s);
 	REQUIRE(events.size() == 1);
@@ -95,7 +103,7 @@ TEST_CASE("the password never appears in an event or a redacted transcript")
 
 TEST_CASE("a listing line that never ends is cut off (case 10B)")
 {
-	Session s({.user = "alice", .password = "pw"});
+	Session s(Config("pw"));
 	s.Feed(login + "+OK\r\n");
 	Drain(s);
 	s.Feed("+OK\r\nPIPELINING\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n+OK\r\n1 ");
@@ -116,7 +124,7 @@ TEST_CASE("a listing line that never ends is cut off (case 10B)")
 
 TEST_CASE("a server claiming a billion messages is refused at STAT")
 {
-	Session s({.user = "alice", .password = "pw"});
+	Session s(Config("pw"));
 	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\n.\r\n+OK 1000000000 5\r\n");
 	const auto events = Drain(s);
 	REQUIRE(!events.empty());
@@ -127,7 +135,7 @@ TEST_CASE("a server claiming a billion messages is refused at STAT")
 
 TEST_CASE("a 100,000-message mailbox keeps at most a window of commands in flight")
 {
-	Session s({.user = "alice", .password = "pw"});
+	Session s(Config("pw"));
 	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 100000 1000000\r\n");
 	Drain(s);
 	std::string list = "+OK\r\n", uidl = "+OK\r\n";
