@@ -1,0 +1,136 @@
+#pragma once
+
+#include "core/netrc/Netrc.hxx"
+#include "core/util/ExitCode.hxx"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace popstream {
+
+/**
+ * A connection spec or netrc file that cannot give a usable account. what() is one
+ * line and never contains a password.
+ */
+class CredentialError : public std::runtime_error {
+	ExitCode code_;
+
+public:
+	/**
+	 * @param _code ExitCode::Usage for a bad spec on the command line,
+	 *        ExitCode::Config for netrc problems
+	 * @param message the one-line message
+	 */
+	CredentialError(ExitCode _code, const std::string &message)
+	    : std::runtime_error(message), code_(_code)
+	{
+	}
+
+	/** @return the exit status this error should end the program with */
+	ExitCode Code() const noexcept { return code_; }
+};
+
+/** Everything needed to connect to and log in to one POP3 account. */
+struct Credentials {
+	/** true for implicit TLS, false for cleartext. */
+	bool tls = true;
+
+	/** The host to connect to (DNS name or IP address, IPv6 without brackets). */
+	std::string host;
+
+	/** The TCP port. */
+	std::uint16_t port = 0;
+
+	/** The name for SNI and the certificate check; empty = #host. */
+	std::string tls_name;
+
+	/** The POP3 user; never empty, never contains control characters. */
+	std::string user;
+
+	/** The POP3 password; never empty, never contains CR, LF or NUL. Must not be
+	 * logged or put into any message. */
+	std::string password;
+
+	/** @return #tls_name, or #host if it is empty: the name to send as SNI and to
+	 * verify the certificate against */
+	const std::string &VerifyName() const noexcept
+	{
+		return tls_name.empty() ? host : tls_name;
+	}
+
+	/** @return `user@host:port` (IPv6 hosts in brackets), the account's name in
+	 * every log line; it never contains the password */
+	std::string Label() const;
+};
+
+/** Inputs to ResolveCredentials() that normally come from the process environment;
+ * tests set them to stay away from the real home directory. */
+struct CredentialOptions {
+	/** The netrc file to read; empty = NetrcPath(). */
+	std::string netrc_path;
+
+	/** The user name to fall back on; empty = LocalUserName(). */
+	std::string local_user;
+};
+
+/**
+ * @return `$NETRC` if set and not empty, else `$HOME/.netrc`, with the home taken from
+ *         getpwuid(geteuid()) when `$HOME` is unset or empty
+ * @throws CredentialError (Config) if no home directory can be found
+ */
+std::string NetrcPath();
+
+/**
+ * @return the login name of the effective user, from getpwuid(geteuid())
+ * @throws CredentialError (Config) if the effective uid has no passwd entry
+ */
+std::string LocalUserName();
+
+/**
+ * Reads and parses a netrc file (netrc(5)), refusing it, as ftp(1) does, unless it is
+ * owned by the effective user and has no group or other permission bits (mode & 077).
+ * Regular files and pipes (e.g. `NETRC=<(pass show netrc)`) are accepted.
+ *
+ * @param path the file
+ * @return the parsed file
+ * @throws CredentialError (Config) if it cannot be opened or read, is too large
+ *         (over 1 MiB), is not a regular file or pipe, has the wrong owner or mode, or
+ *         does not parse (the message then names the line)
+ */
+Netrc LoadNetrcFile(const std::string &path);
+
+/**
+ * Turns a command-line account argument into credentials, following cs.pop3's rules
+ * for `[{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}`:
+ *
+ * 1. The `ssl:`/`tcp:` prefix is removed. If the rest equals the `account` value of a
+ *    netrc entry, that entry's `machine`, parsed as a connection spec, says where to
+ *    connect; its user defaults to the entry's `login`; its SNI name defaults to the
+ *    host part of the `account` value (after the last '@', or all of it). A prefix on
+ *    the command line wins over one in the `machine`.
+ * 2. Otherwise the argument is parsed as a connection spec (ParseConnectionSpec()).
+ * 3. Without a user from the above, the user is the `login` of the first entry for
+ *    machine `host:port`, else `host`, else the local user.
+ * 4. The password comes from the first entry for machine `user@host:port` (port
+ *    always written; host = the TCP host, IPv6 in brackets); else from the first
+ *    entry for machine `host`, else the first `default`, skipping for these two any
+ *    entry whose `login` names another user.
+ *
+ * The netrc file is only required once a password is looked up, so that a missing
+ * file is reported together with the account that needed it.
+ *
+ * @param spec the argument as typed
+ * @param options where the netrc file is and who the local user is
+ * @return complete credentials with a non-empty password
+ * @throws CredentialError with ExitCode::Usage if @p spec is malformed, or
+ *         ExitCode::Config if the netrc file is missing, unreadable, badly owned, group-
+ *         or world-accessible or malformed, if no entry gives a password, if the chosen
+ *         entry has no or an empty password, if a user or password contains characters
+ *         POP3 cannot send, or if the local user cannot be found
+ */
+Credentials ResolveCredentials(std::string_view spec,
+			       const CredentialOptions &options = {});
+
+} // namespace popstream
