@@ -1,2 +1,242 @@
-// placeholder
-namespace popstream {}
+#include "MaildirWriter.hxx"
+
+#include "core/maildir/UniqueName.hxx"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+namespace popstream::store {
+
+namespace {
+
+constexpr std::size_t write_buffer_bytes = 64 * 1024;
+
+[[noreturn]] void Throw(const std::string &what, const std::string &path, int error)
+{
+	throw MaildirError(what + " " + path + ": " + std::strerror(error), error);
+}
+
+void FsyncPath(const std::string &dir)
+{
+	const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		Throw("cannot open", dir, errno);
+	const int rc = fsync(fd);
+	const int error = errno;
+	close(fd);
+	if (rc != 0)
+		Throw("cannot fsync", dir, error);
+}
+
+std::string Parent(const std::string &path)
+{
+	const auto slash = path.find_last_of('/');
+	if (slash == std::string::npos)
+		return ".";
+	if (slash == 0)
+		return "/";
+	return path.substr(0, slash);
+}
+
+/** mkdir -p with mode 0700; fsyncs the parent of every directory it creates. */
+void MakeDirs(const std::string &path)
+{
+	struct stat st;
+	if (stat(path.c_str(), &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			Throw("cannot use", path, ENOTDIR);
+		return;
+	}
+	if (errno != ENOENT)
+		Throw("cannot use", path, errno);
+	const auto parent = Parent(path);
+	if (parent != path)
+		MakeDirs(parent);
+	if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+		Throw("cannot create", path, errno);
+	FsyncPath(parent);
+}
+
+int OpenDir(const std::string &path)
+{
+	const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		Throw("cannot open", path, errno);
+	return fd;
+}
+
+std::string HostName()
+{
+	char buf[256] = {};
+	if (gethostname(buf, sizeof(buf) - 1) != 0)
+		return "localhost";
+	return buf;
+}
+
+} // namespace
+
+Maildir::Maildir(std::string path) : path_(std::move(path)), host_(HostName())
+{
+	while (path_.size() > 1 && path_.back() == '/')
+		path_.pop_back();
+	MakeDirs(path_);
+	for (const char *sub : {"tmp", "new", "cur"})
+		MakeDirs(path_ + "/" + sub);
+	tmp_fd_ = OpenDir(path_ + "/tmp");
+	new_fd_ = OpenDir(path_ + "/new");
+	// root passes permission checks, so new/ is tested the way a read-only mount or
+	// a foreign owner would show up; tmp/ is tested by really creating a file below.
+	if (faccessat(new_fd_, ".", W_OK, AT_EACCESS) != 0)
+		Throw("cannot write to", path_ + "/new", errno);
+	Begin().Abort();
+}
+
+Maildir::~Maildir()
+{
+	if (tmp_fd_ >= 0)
+		close(tmp_fd_);
+	if (new_fd_ >= 0)
+		close(new_fd_);
+}
+
+Delivery Maildir::Begin()
+{
+	for (int attempt = 0;; ++attempt) {
+		timeval tv{};
+		gettimeofday(&tv, nullptr);
+		const auto unique = maildir::UniqueName(
+		    {tv.tv_sec, static_cast<std::uint32_t>(tv.tv_usec),
+		     static_cast<std::uint32_t>(getpid()), sequence_++, host_});
+		const int fd =
+		    openat(tmp_fd_, unique.c_str(),
+			   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0)
+			return Delivery(*this, fd, unique, unique);
+		// A name clash means another process chose the same name this
+		// microsecond: the next sequence number settles it.
+		if (errno != EEXIST || attempt >= 100)
+			Throw("cannot create", path_ + "/tmp/" + unique, errno);
+	}
+}
+
+void Maildir::SyncNew()
+{
+	if (fsync(new_fd_) != 0)
+		Throw("cannot fsync", path_ + "/new", errno);
+}
+
+Delivery::Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string unique)
+    : maildir_(&maildir), fd_(fd), tmp_name_(std::move(tmp_name)),
+      unique_(std::move(unique))
+{
+	buffer_.reserve(write_buffer_bytes);
+}
+
+Delivery::Delivery(Delivery &&other) noexcept
+    : maildir_(other.maildir_), fd_(other.fd_), tmp_name_(std::move(other.tmp_name_)),
+      unique_(std::move(other.unique_)), buffer_(std::move(other.buffer_)),
+      size_(other.size_)
+{
+	other.fd_ = -1;
+	other.tmp_name_.clear();
+}
+
+Delivery::~Delivery()
+{
+	Abort();
+}
+
+void Delivery::Flush()
+{
+	std::size_t done = 0;
+	while (done < buffer_.size()) {
+		const ssize_t n =
+		    write(fd_, buffer_.data() + done, buffer_.size() - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			const int error = errno;
+			Abort();
+			Throw("cannot write", maildir_->path_ + "/tmp/" + unique_, error);
+		}
+		done += static_cast<std::size_t>(n);
+	}
+	buffer_.clear();
+}
+
+void Delivery::Write(std::string_view bytes)
+{
+	if (fd_ < 0)
+		throw MaildirError("write to a finished delivery", EBADF);
+	size_ += bytes.size();
+	if (buffer_.size() + bytes.size() > write_buffer_bytes) {
+		Flush();
+		if (bytes.size() >= write_buffer_bytes) {
+			buffer_ = bytes;
+			Flush();
+			return;
+		}
+	}
+	buffer_.append(bytes);
+}
+
+std::string Delivery::Commit()
+{
+	if (fd_ < 0)
+		throw MaildirError("commit of a finished delivery", EBADF);
+	Flush();
+	const std::string tmp_path = maildir_->path_ + "/tmp/" + unique_;
+	if (fsync(fd_) != 0) {
+		const int error = errno;
+		Abort();
+		Throw("cannot fsync", tmp_path, error);
+	}
+	// close() can report a deferred write error (NFS); it must not be ignored.
+	const int rc = close(fd_);
+	fd_ = -1;
+	if (rc != 0) {
+		const int error = errno;
+		Abort();
+		Throw("cannot close", tmp_path, error);
+	}
+
+	const std::string final_name = maildir::WithSize(unique_, size_);
+	if (renameat2(maildir_->tmp_fd_, tmp_name_.c_str(), maildir_->new_fd_,
+		      final_name.c_str(), RENAME_NOREPLACE) != 0) {
+		int error = errno;
+		// Some file systems lack RENAME_NOREPLACE; link() gives the same
+		// never-overwrite guarantee.
+		if (error == EINVAL || error == ENOSYS) {
+			if (linkat(maildir_->tmp_fd_, tmp_name_.c_str(),
+				   maildir_->new_fd_, final_name.c_str(), 0) == 0) {
+				unlinkat(maildir_->tmp_fd_, tmp_name_.c_str(), 0);
+				tmp_name_.clear();
+				return final_name;
+			}
+			error = errno;
+		}
+		Abort();
+		Throw("cannot move into", maildir_->path_ + "/new/" + final_name, error);
+	}
+	tmp_name_.clear();
+	return final_name;
+}
+
+void Delivery::Abort() noexcept
+{
+	if (fd_ >= 0) {
+		close(fd_);
+		fd_ = -1;
+	}
+	if (!tmp_name_.empty()) {
+		unlinkat(maildir_->tmp_fd_, tmp_name_.c_str(), 0);
+		tmp_name_.clear();
+	}
+}
+
+} // namespace popstream::store

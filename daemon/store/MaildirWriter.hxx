@@ -1,0 +1,114 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace popstream::store {
+
+/**
+ * A Maildir operation failed. what() is one line naming the path and the system error,
+ * e.g. "cannot create /home/a/Mail/tmp/1.M2P3Q4.host: Permission denied".
+ */
+class MaildirError : public std::runtime_error {
+	int errno_;
+
+public:
+	MaildirError(const std::string &what, int error_number)
+	    : std::runtime_error(what), errno_(error_number)
+	{
+	}
+	/** @return the errno value behind the failure */
+	int Errno() const noexcept { return errno_; }
+};
+
+class Maildir;
+
+/**
+ * One message being written into tmp/. Bytes are buffered (64 KiB) and written as they
+ * come, so a message of any size never sits in memory whole. Destroying an uncommitted
+ * delivery removes its tmp/ file, so a failed or abandoned download leaves nothing.
+ */
+class Delivery {
+	friend class Maildir;
+	Maildir *maildir_;
+	int fd_;
+	std::string tmp_name_;
+	std::string unique_;
+	std::string buffer_;
+	std::uint64_t size_ = 0;
+
+	Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string unique);
+	void Flush();
+
+public:
+	Delivery(Delivery &&other) noexcept;
+	Delivery &operator=(Delivery &&) = delete;
+	Delivery(const Delivery &) = delete;
+	~Delivery();
+
+	/** Appends @p bytes to the message. @throws MaildirError (e.g. disk full) */
+	void Write(std::string_view bytes);
+
+	/** @return bytes written so far */
+	std::uint64_t Size() const noexcept { return size_; }
+
+	/**
+	 * Makes the file durable and moves it into new/: writes what is buffered, fsyncs
+	 * the file, and renames it from tmp/ to new/ under a unique name (never replacing
+	 * an existing file). The directory entry is durable only after
+	 * Maildir::SyncNew().
+	 *
+	 * @return the file name in new/ (without directory)
+	 * @throws MaildirError; the tmp/ file is then removed
+	 */
+	std::string Commit();
+
+	/** Removes the tmp/ file. Safe to call more than once. */
+	void Abort() noexcept;
+};
+
+/**
+ * A Maildir (the Maildir spec, cr.yp.to/proto/maildir.html): tmp/, new/ and cur/ under
+ * one directory. Delivery follows the spec's protocol and adds the fsyncs it leaves
+ * implicit: write into tmp/ under a unique name (O_EXCL, mode 0600), fsync, rename into
+ * new/, then fsync new/ itself, since a rename is only durable once its directory is.
+ * Only after SyncNew() may a message be deleted on the server.
+ */
+class Maildir {
+	friend class Delivery;
+	std::string path_;
+	int tmp_fd_ = -1;
+	int new_fd_ = -1;
+	std::string host_;
+	std::uint64_t sequence_ = 0;
+
+public:
+	/**
+	 * Opens the Maildir at @p path, creating it and any missing parents, tmp/, new/
+	 * and cur/ with mode 0700 (and fsyncing each parent so the new directories
+	 * survive a crash). Checks that tmp/ and new/ accept files, so that an unusable
+	 * Maildir is reported before anything is downloaded.
+	 *
+	 * @throws MaildirError naming the directory that cannot be created or written
+	 */
+	explicit Maildir(std::string path);
+	~Maildir();
+	Maildir(const Maildir &) = delete;
+	Maildir &operator=(const Maildir &) = delete;
+
+	/** @return the path given to the constructor */
+	const std::string &Path() const noexcept { return path_; }
+
+	/** Starts a new message in tmp/. @throws MaildirError */
+	Delivery Begin();
+
+	/**
+	 * fsyncs new/: every Commit() before this call is now durable.
+	 * @throws MaildirError
+	 */
+	void SyncNew();
+};
+
+} // namespace popstream::store
