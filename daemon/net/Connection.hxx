@@ -10,7 +10,7 @@
 
 namespace popstream::net {
 
-/** Where and how to connect. */
+/** Where and how to connect (an account's server, from core/spec/ConnectionSpec). */
 struct Endpoint {
 	/** DNS name or IP literal (IPv6 without brackets) for the TCP connection. */
 	std::string host;
@@ -18,19 +18,27 @@ struct Endpoint {
 	std::uint16_t port = 0;
 	/** Implicit TLS from the first byte (POP3S, RFC 8314 §3.3) when true. */
 	bool tls = false;
-	/** Name sent in SNI and checked against the certificate (RFC 6125); empty = host.
+	/**
+	 * Name sent in SNI (RFC 6066 §3) and checked against the certificate's
+	 * subjectAltName dNSName entries, or its CN when it has none (RFC 6125); empty =
+	 * host. mbedTLS 2.28 matches DNS names only, so an IP literal here never matches.
 	 */
 	std::string tls_name;
-	/** PEM file of CAs to trust instead of the system store; empty = system store. */
+	/**
+	 * PEM (or DER) file of CAs to trust instead of the system store; empty = the
+	 * bundle named by POPSTREAM_SYSTEM_CA_FILE (meson option system_ca_file). Read
+	 * by Connect(); a missing or unusable file ends the connection with Tls.
+	 */
 	std::string ca_file;
 };
 
-/** Limits, in milliseconds. */
+/** Limits, in milliseconds; 0 means no limit. */
 struct Timeouts {
-	/** From the start of name resolution until the connection (and TLS handshake) is
-	 * up. */
+	/** From Connect() until OnConnected(): name resolution, every TCP attempt and
+	 * the TLS handshake together. Ends with ConnectTimeout. */
 	std::uint64_t connect_ms = 30'000;
-	/** Longest silence from the server once connected. */
+	/** Longest silence from the server once connected; every received byte restarts
+	 * it, writes do not. Ends with IdleTimeout. */
 	std::uint64_t idle_ms = 180'000;
 };
 
@@ -50,7 +58,8 @@ enum class NetErrorKind {
 	Closed,
 	/** The connection was reset or a read or write failed. */
 	Io,
-	/** The TLS handshake failed for a reason other than the certificate check. */
+	/** TLS could not be set up (Endpoint::ca_file missing or unusable), or the
+	 * handshake failed for a reason other than the certificate check. */
 	Tls,
 	/** The server's certificate was rejected (expired, unknown CA, name mismatch...).
 	 */
@@ -58,15 +67,32 @@ enum class NetErrorKind {
 };
 
 /**
- * A network failure. what() is one line for the user, naming the host (and port), e.g.
- * "cannot connect to 127.0.0.1:1110: connection refused" or
- * "TLS: certificate of mail.example.com rejected: name mismatch (certificate is for
- * pop.example.com)". It never contains data the server sent except escaped.
+ * A network failure. what() is one line for the user, naming the host (and port), never
+ * containing data the server sent except escaped. The formats, by kind:
+ * - Resolve: "cannot resolve host 'NAME': <gai_strerror text>"
+ * - Refused, Connect: "cannot connect to HOST:PORT: connection refused", plus
+ *   " (tried ADDR, ADDR)" when HOST is a name
+ * - ConnectTimeout: "connection to HOST:PORT timed out after 30 s", plus " while
+ *   resolving the host name" or " during the TLS handshake"
+ * - IdleTimeout: "no reply from HOST:PORT for 180 s"
+ * - Closed: "connection to HOST:PORT closed by the server"
+ * - Io: "connection to HOST:PORT reset by the server", "connection to HOST:PORT failed:
+ *   <reason>", "cannot send to HOST:PORT: <reason>", "TLS error on the connection to
+ * HOST:PORT: <mbedTLS text>"
+ * - Tls: "TLS handshake with HOST:PORT failed: <reason>", "TLS: cannot read CA file
+ *   'PATH': <reason>", "TLS: CA file 'PATH' holds no usable certificate"
+ * - TlsVerify: "TLS: certificate of NAME rejected: R1; R2" where each R is one of
+ *   "unknown CA (not signed by a trusted authority)", "certificate expired on
+ *   YYYY-MM-DD", "certificate not yet valid (valid from YYYY-MM-DD)", "name mismatch
+ *   (certificate is for A, B)", "certificate revoked", "certificate not meant for a
+ *   TLS server (key usage)", "weak or unsupported signature algorithm or key"
+ * IPv6 literals are bracketed: "[::1]:995". Durations under a second read "0.25 s".
  */
 class NetError : public std::runtime_error {
 	NetErrorKind kind_;
 
 public:
+	/** @param message one line, see above */
 	NetError(NetErrorKind kind, const std::string &message)
 	    : std::runtime_error(message), kind_(kind)
 	{
@@ -75,11 +101,16 @@ public:
 	NetErrorKind Kind() const noexcept { return kind_; }
 };
 
-/** Receives the events of a Connection. Callbacks run on the loop thread. */
+/**
+ * Receives the events of a Connection. Callbacks run on the loop thread, only from the
+ * loop itself: never from inside Connect(), Write() or Close(). Any of them may call
+ * Write() or Close(), or destroy the Connection.
+ */
 class ConnectionHandler {
 public:
 	virtual ~ConnectionHandler() = default;
-	/** The connection (and, with TLS, the verified handshake) is up. */
+	/** The connection (and, with TLS, the verified handshake) is up; called at most
+	 * once, before any OnData(). Writes made before it are already on their way. */
 	virtual void OnConnected() noexcept = 0;
 	/**
 	 * Bytes from the server (plaintext after TLS). @p bytes is only valid during the
@@ -88,18 +119,23 @@ public:
 	virtual void OnData(std::string_view bytes) noexcept = 0;
 	/**
 	 * The connection ended and no more callbacks will come. Called exactly once after
-	 * Connect(), unless Close() was called first.
-	 * @param error why; Kind() == Closed for an orderly EOF from the server
+	 * Connect(), unless Close() was called (or the Connection destroyed) first.
+	 * @param error why; Kind() == Closed for an orderly EOF or TLS close_notify from
+	 *        the server; only valid during the call
 	 */
 	virtual void OnEnd(const NetError &error) noexcept = 0;
 };
 
 /**
- * A client connection over libuv, optionally with implicit TLS (mbedTLS). It only moves
- * bytes: the POP3 protocol lives in core/pop3/Session.
+ * A client connection over libuv, optionally with implicit TLS (mbedTLS 2.28, TLS 1.2
+ * minimum). It only moves bytes: the POP3 protocol lives in core/pop3/Session.
  *
  * The object may be destroyed at any time, including from inside one of its own
- * callbacks; libuv handles it owns are released asynchronously by the loop.
+ * callbacks; destruction implies Close(). The libuv handles it owns are closed with
+ * uv_close() and freed by their close callbacks, so the loop must run once more after
+ * the destruction (uv_run until it returns 0) before uv_loop_close(). A host name whose
+ * lookup is already running in libuv's thread pool keeps the loop alive until the
+ * resolver returns.
  */
 class Connection {
 	struct Impl;
@@ -107,38 +143,48 @@ class Connection {
 
 public:
 	/**
+	 * Nothing happens until Connect(): no handle is created yet.
 	 * @param loop the loop that runs every callback; must outlive the connection's
 	 *        handles (run the loop until it has no more handles before closing it)
-	 * @param handler receives the events; must outlive this object
+	 * @param handler receives the events; must outlive this object or Close()
 	 */
 	Connection(uv_loop_t &loop, ConnectionHandler &handler);
+	/** Implies Close(); the handles are freed later by the loop. */
 	~Connection();
 	Connection(const Connection &) = delete;
 	Connection &operator=(const Connection &) = delete;
 
 	/**
-	 * Resolves the host asynchronously, tries each address in turn, then (with TLS)
-	 * performs the handshake and verifies the certificate chain against
-	 * Endpoint::ca_file or the system CA bundle and the name against
-	 * Endpoint::tls_name (or host). Completion is reported through OnConnected() or
-	 * OnEnd(). Call once.
+	 * Resolves the host asynchronously (uv_getaddrinfo), tries each IPv4 and IPv6
+	 * address in turn until one accepts, sets TCP_NODELAY, then (with TLS) performs
+	 * the handshake and verifies the certificate chain against Endpoint::ca_file or
+	 * the system CA bundle and the name against Endpoint::tls_name (or host).
+	 * Completion is reported through OnConnected() or OnEnd(), never from inside this
+	 * call (an unreadable CA file is reported from the loop too). Call once.
 	 */
 	void Connect(const Endpoint &endpoint, const Timeouts &timeouts);
 
 	/**
 	 * Queues @p bytes for sending, in order, after any earlier writes (and after the
-	 * TLS handshake). A write failure is reported through OnEnd(). Writes made before
-	 * OnConnected() are sent once connected.
+	 * TLS handshake). A write failure is reported through OnEnd(), later. Writes made
+	 * before OnConnected() (even before Connect()) are sent once connected; writes
+	 * after OnEnd() or Close() are dropped. Empty writes are ignored.
 	 */
 	void Write(std::string bytes);
 
 	/**
-	 * @return bytes passed to Write() that have not yet been handed to the kernel
-	 *         (plaintext size); lets a caller bound its output queue
+	 * @return bytes passed to Write() that have not yet been handed to the kernel;
+	 *         lets a caller bound its output queue. With TLS, bytes already encrypted
+	 *         count at their ciphertext size (about 30 bytes more per 16 KiB record),
+	 *         and at most 64 KiB of ciphertext is queued ahead of the kernel.
 	 */
 	std::size_t PendingWriteBytes() const noexcept;
 
-	/** Closes at once without further callbacks (no TLS close_notify is awaited). */
+	/**
+	 * Closes at once without further callbacks. With TLS, a close_notify alert is
+	 * sent if the socket takes it immediately; no answer is awaited. Unsent writes
+	 * are dropped. Safe to call more than once, and before Connect().
+	 */
 	void Close() noexcept;
 };
 

@@ -1,0 +1,135 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+namespace popstream::net {
+
+/**
+ * The client side of TLS 1.2 (RFC 5246) with mbedTLS, over two memory queues: the owner
+ * pushes ciphertext it received with PushInput() and sends whatever TakeOutput()
+ * returns, so this class does no I/O and never blocks. The server certificate is
+ * verified against a CA file and a name (RFC 6125 via mbedTLS; the name is also sent as
+ * SNI, RFC 6066 §3). Failures throw NetError with a one-line message.
+ *
+ * Not copyable or movable: mbedTLS keeps a pointer to it.
+ */
+class TlsLayer {
+public:
+	/**
+	 * Loads the CA file and prepares a handshake; nothing is sent yet.
+	 * @param server_name name for SNI and the certificate check
+	 * @param ca_file PEM (or DER) file of trusted CAs; empty =
+	 * POPSTREAM_SYSTEM_CA_FILE from config.h
+	 * @param peer "host:port" used in error messages
+	 * @throws NetError (Tls) if the CA file cannot be read or holds no usable
+	 *         certificate, or mbedTLS cannot be set up
+	 */
+	TlsLayer(const std::string &server_name, const std::string &ca_file,
+		 std::string peer);
+	~TlsLayer();
+	TlsLayer(const TlsLayer &) = delete;
+	TlsLayer &operator=(const TlsLayer &) = delete;
+
+	/** Appends @p ciphertext (bytes received from the server) to the input queue. */
+	void PushInput(std::string_view ciphertext);
+
+	/** @return the ciphertext produced since the last call (possibly empty), to be
+	 *          sent in order */
+	std::string TakeOutput() noexcept;
+
+	/**
+	 * Advances the handshake as far as the queued input allows; call it after each
+	 * PushInput() until it returns true, then send TakeOutput().
+	 * @return true once the handshake is complete and the certificate was accepted
+	 * @throws NetError TlsVerify if the certificate is rejected (the message lists
+	 * every reason: unknown CA, expired, not yet valid, name mismatch...), Tls for
+	 * any other handshake failure (alert, protocol version, not TLS at all)
+	 */
+	bool Handshake();
+
+	/** Outcome of Read(). */
+	struct ReadResult {
+		/** Plaintext bytes stored, 0 if more input is needed. */
+		std::size_t size = 0;
+		/** The server sent close_notify (RFC 5246 §7.2.1): no more data will
+		 * come. */
+		bool closed = false;
+	};
+
+	/**
+	 * Decrypts at most one record into @p out. Call until it returns size 0.
+	 * @throws NetError (Io) if a record is corrupt or the server sent a fatal alert
+	 */
+	ReadResult Read(std::span<char> out);
+
+	/**
+	 * Encrypts a prefix of @p plaintext into the output queue.
+	 * @return bytes consumed (at most one record, 16 KiB); 0 means "try again later
+	 *         with exactly the same bytes", as mbedTLS requires after WANT_WRITE
+	 * @throws NetError (Io) on a fatal mbedTLS error
+	 */
+	std::size_t Write(std::string_view plaintext);
+
+	/** Queues a close_notify alert (RFC 5246 §7.2.1), best effort; never throws. */
+	void CloseNotify() noexcept;
+
+private:
+	/** mbedTLS f_send: appends to output_. noexcept: C frames cannot unwind. */
+	static int OnSend(void *ctx, const unsigned char *buffer,
+			  std::size_t length) noexcept;
+	/** mbedTLS f_recv: takes from input_ or returns MBEDTLS_ERR_SSL_WANT_READ. */
+	static int OnReceive(void *ctx, unsigned char *buffer,
+			     std::size_t length) noexcept;
+	/** mbedTLS verify callback: records what the error message will need. */
+	static int OnVerify(void *ctx, mbedtls_x509_crt *crt, int depth,
+			    std::uint32_t *flags) noexcept;
+
+	/** Loads the CAs and configures mbedTLS. @throws NetError (Tls) */
+	void Setup(const std::string &ca_file);
+	/** Parses @p path into ca_. @throws NetError (Tls) naming the file */
+	void LoadCaFile(const std::string &path);
+	/** Releases every mbedTLS object; each may be in its init state. */
+	void Free() noexcept;
+	/** @throws NetError describing the mbedTLS handshake error @p ret */
+	[[noreturn]] void ThrowHandshakeError(int ret) const;
+	/** @return the TlsVerify message for mbedTLS verification flags @p flags */
+	std::string VerifyMessage(std::uint32_t flags) const;
+
+	/** SNI and verification name, as configured. */
+	std::string server_name_;
+	/** "host:port" for messages. */
+	std::string peer_;
+
+	mbedtls_entropy_context entropy_;
+	mbedtls_ctr_drbg_context drbg_;
+	mbedtls_x509_crt ca_;
+	mbedtls_ssl_config config_;
+	mbedtls_ssl_context ssl_;
+
+	/** Received ciphertext; bytes before input_pos_ are consumed. */
+	std::string input_;
+	std::size_t input_pos_ = 0;
+	/** Ciphertext waiting for TakeOutput(). */
+	std::string output_;
+
+	/** Names the server certificate is valid for (subjectAltName, else CN), escaped.
+	 */
+	std::vector<std::string> leaf_names_;
+	/** "YYYY-MM-DD" of the validity bound that failed, from the verify callback. */
+	std::string expired_on_, valid_from_;
+	/** True if the expired or not-yet-valid certificate is an issuer, not the leaf.
+	 */
+	bool issuer_date_ = false;
+};
+
+} // namespace popstream::net
