@@ -155,10 +155,9 @@ Event Session::Next()
 		// The input is used up; only now can an end of the connection be judged,
 		// since the bytes before it (a final +OK to QUIT) come first.
 		if (eof_)
-			FailConnection(ErrorKind::ConnectionLost,
-				       "connection closed by the server");
+			FailConnection(ErrorKind::ConnectionLost, end_reason_);
 		else if (timed_out_)
-			FailConnection(ErrorKind::Timeout, "server stopped responding");
+			FailConnection(ErrorKind::Timeout, end_reason_);
 		else
 			return NeedDataEvent{};
 	}
@@ -476,7 +475,7 @@ void Session::StartTransaction()
 				pending_dele_.push_back(i);
 			continue;
 		}
-		if (stats_.to_fetch >= config_.limit)
+		if (stats_.to_fetch >= config_.limit || stop_retrieving_)
 			continue;
 		pending_retr_.push_back(i);
 		++stats_.to_fetch;
@@ -601,14 +600,24 @@ void Session::NotSaved(std::uint32_t number)
 		Pump();
 }
 
-void Session::ConnectionClosed()
+void Session::StopRetrieving()
 {
-	eof_ = true;
+	stop_retrieving_ = true;
+	pending_retr_.clear();
+	if (phase_ == Phase::Transaction)
+		Pump();
 }
 
-void Session::TimedOut()
+void Session::ConnectionClosed(std::string reason)
+{
+	eof_ = true;
+	end_reason_ = std::move(reason);
+}
+
+void Session::TimedOut(std::string reason)
 {
 	timed_out_ = true;
+	end_reason_ = std::move(reason);
 }
 
 Retry Session::RetryFor(ErrorKind kind) const noexcept

@@ -245,12 +245,25 @@ public:
 	/** The caller could not save message @p number: it stays on the server. */
 	void NotSaved(std::uint32_t number);
 
-	/** The connection reached EOF or failed. Next() then reports how that ends
-	 * things. */
-	void ConnectionClosed();
+	/**
+	 * Sends no further RETR: the messages in flight are finished, saved ones are
+	 * DELE'd, and the session QUITs so that their deletion is committed. For a
+	 * graceful shutdown, or when the Maildir cannot take more.
+	 */
+	void StopRetrieving();
 
-	/** The server was silent for the idle timeout. */
-	void TimedOut();
+	/**
+	 * The connection reached EOF or failed. Once the input fed so far is used up,
+	 * Next() reports how that ends the session.
+	 * @param reason how it ended, for the error message
+	 */
+	void ConnectionClosed(std::string reason = "connection closed by the server");
+
+	/**
+	 * The server was silent for the idle timeout.
+	 * @param reason for the error message
+	 */
+	void TimedOut(std::string reason = "server stopped responding");
 
 	/** @return true once a FinishedEvent or FailedEvent has been returned */
 	bool Over() const noexcept
@@ -355,6 +368,8 @@ private:
 	std::vector<bool> awaiting_;
 	bool eof_ = false;
 	bool timed_out_ = false;
+	bool stop_retrieving_ = false;
+	std::string end_reason_;
 	bool pipelined_ = false;
 
 	std::vector<Message> messages_;

@@ -1,0 +1,316 @@
+#include "Commands.hxx"
+
+#include "config.h"
+#include "core/util/Escape.hxx"
+#include "core/util/ExitCode.hxx"
+#include "fetch/Credentials.hxx"
+#include "fetch/FetchJob.hxx"
+
+#include <CLI/CLI.hpp>
+#include <uv.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+
+namespace popstream::cli {
+
+namespace {
+
+/** Arguments of `dl`. */
+struct DlArgs {
+	bool keep = false;
+	std::uint32_t limit = 0;
+	bool dry_run = false;
+	std::string pipelining = "auto";
+	std::string ca_file;
+	double timeout_s = 180;
+	double connect_timeout_s = 30;
+	bool verbose = false;
+	std::string spec;
+	std::string maildir;
+};
+
+/** Arguments of `help`. */
+struct HelpArgs {
+	bool long_form = false;
+	std::vector<std::string> topics;
+};
+
+const char *const dl_description =
+    "Download every message of a POP3 mailbox into a Maildir, pipelined: all RETRs go "
+    "out at once (within a bounded window) and each message is deleted on the server as "
+    "soon as it is safely on disk.";
+
+const char *const dl_footer =
+    "SPEC is [{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}. ssl: (the "
+    "default) is implicit TLS on port 995, tcp: is cleartext on port 110; host!sni_name "
+    "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
+    "The password comes from ~/.netrc ($NETRC), looked up by machine user@host:port, "
+    "then host, then default.\n"
+    "Exit status (sysexits.h): 0 all saved, 64 usage, 68 unknown host, 69 refused or "
+    "TLS rejected, 73 Maildir unusable, 74 a message could not be written, 75 temporary "
+    "or partial failure, 76 protocol error, 77 login failed, 78 netrc or config error.";
+
+std::string ExpandHome(const std::string &path)
+{
+	if (path == "~" || path.rfind("~/", 0) == 0) {
+		const char *home = std::getenv("HOME");
+		if (home != nullptr && *home != '\0')
+			return std::string(home) + path.substr(1);
+	}
+	return path;
+}
+
+std::uint64_t Milliseconds(double seconds)
+{
+	return static_cast<std::uint64_t>(std::llround(seconds * 1000.0));
+}
+
+void PrintError(const std::string &program, const std::string &text)
+{
+	std::fprintf(stderr, "%s: %s\n", program.c_str(), text.c_str());
+	std::fflush(stderr);
+}
+
+/** libuv signal handlers: the first SIGINT/SIGTERM stops gracefully, the second aborts.
+ */
+struct SignalState {
+	fetch::FetchJob *job = nullptr;
+	int count = 0;
+	std::string program, label;
+};
+
+void OnSignal(uv_signal_t *handle, int signum)
+{
+	auto *state = static_cast<SignalState *>(handle->data);
+	if (state->job == nullptr)
+		return;
+	if (++state->count == 1) {
+		PrintError(
+		    state->program,
+		    state->label + ": " +
+			(signum == SIGINT ? "interrupted" : "terminated") +
+			": finishing the messages in flight, then QUIT (again to abort)");
+		state->job->Stop();
+	} else {
+		state->job->Abort();
+	}
+}
+
+int RunDl(const DlArgs &args, const std::string &program)
+{
+	Credentials account;
+	try {
+		account = ResolveCredentials(args.spec);
+	} catch (const CredentialError &e) {
+		PrintError(program, e.what());
+		return ToInt(e.Code());
+	}
+	const std::string label = account.Label();
+
+	fetch::FetchOptions options;
+	options.account = std::move(account);
+	options.maildir = ExpandHome(args.maildir);
+	options.pipelining = args.pipelining == "on"    ? pop3::Pipelining::On
+			     : args.pipelining == "off" ? pop3::Pipelining::Off
+							: pop3::Pipelining::Auto;
+	options.keep = args.keep;
+	options.limit = args.limit == 0 ? UINT32_MAX : args.limit;
+	options.dry_run = args.dry_run;
+	options.ca_file = ExpandHome(args.ca_file);
+	options.timeouts.idle_ms = Milliseconds(args.timeout_s);
+	options.timeouts.connect_ms = Milliseconds(args.connect_timeout_s);
+	options.verbose = args.verbose;
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	std::optional<fetch::FetchResult> result;
+	auto log = [&](fetch::LogLevel level, const std::string &text) {
+		if (level == fetch::LogLevel::Debug && !args.verbose)
+			return;
+		PrintError(program, label + ": " + text);
+	};
+	SignalState signal_state{nullptr, 0, program, label};
+	uv_signal_t sigint, sigterm;
+	for (auto [handle, signum] :
+	     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
+		uv_signal_init(&loop, handle);
+		handle->data = &signal_state;
+		uv_signal_start(handle, OnSignal, signum);
+		// Signals alone must not keep the loop running once the fetch is done.
+		uv_unref(reinterpret_cast<uv_handle_t *>(handle));
+	}
+	{
+		fetch::FetchJob job(loop, std::move(options), log,
+				    [&](const fetch::FetchResult &r) { result = r; });
+		signal_state.job = &job;
+		job.Start();
+		uv_run(&loop, UV_RUN_DEFAULT);
+		signal_state.job = nullptr;
+	}
+	uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
+	uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+
+	if (!result) {
+		PrintError(program,
+			   label + ": internal error: the fetch ended without a result");
+		return ToInt(ExitCode::Software);
+	}
+	if (!result->error.empty())
+		PrintError(program, label + ": " + result->error);
+	if (result->code == ExitCode::Ok || result->saved > 0 || result->committed ||
+	    result->dry_run) {
+		std::printf("%s\n", fetch::FormatSummary(label, *result).c_str());
+		std::fflush(stdout);
+	}
+	return ToInt(result->code);
+}
+
+void AddDl(CLI::App &app, DlArgs &args)
+{
+	auto *dl = app.add_subcommand("dl", dl_description);
+	dl->footer(dl_footer);
+	dl->add_flag(
+	    "-n,--no-delete", args.keep,
+	    "Delete nothing on the server: download and save everything (as cs.pop3 -n)");
+	dl->add_option("--limit", args.limit, "Download at most N messages")
+	    ->type_name("N")
+	    ->check(CLI::Range(1u, UINT32_MAX));
+	dl->add_flag(
+	    "--dry-run", args.dry_run,
+	    "Connect, log in and list what would be downloaded; save and delete nothing");
+	dl->add_option(
+	      "--pipelining", args.pipelining,
+	      "auto: full window if CAPA lists PIPELINING, a few commands if not; on; "
+	      "off: one command at a time")
+	    ->type_name("MODE")
+	    ->check(CLI::IsMember({"auto", "on", "off"}))
+	    ->default_str("auto");
+	dl->add_option("--ca-file", args.ca_file,
+		       "Trust the CAs in this PEM file instead of the system store")
+	    ->type_name("PEM");
+	dl->add_option("--timeout", args.timeout_s,
+		       "Give up when the server is silent this long (seconds)")
+	    ->type_name("SECONDS")
+	    ->check(CLI::Range(0.001, 86400.0))
+	    ->default_str("180");
+	dl->add_option("--connect-timeout", args.connect_timeout_s,
+		       "Give up connecting (DNS, TCP and TLS) after this long (seconds)")
+	    ->type_name("SECONDS")
+	    ->check(CLI::Range(0.001, 86400.0))
+	    ->default_str("30");
+	dl->add_flag(
+	    "-v,--verbose", args.verbose,
+	    "Show the commands sent (the password hidden) and every message saved");
+	dl->add_option(
+	      "SPEC", args.spec,
+	      "The account: [{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}")
+	    ->required();
+	dl->add_option("MAILDIR", args.maildir,
+		       "The Maildir to deliver into (created if missing)")
+	    ->required();
+}
+
+void PrintHelp(CLI::App &app, const HelpArgs &args, const std::string &program)
+{
+	if (args.topics.empty() && !args.long_form) {
+		// App::help() would describe the subcommand just parsed, i.e. `help`
+		// itself.
+		std::cout << app.get_formatter()->make_help(&app, program,
+							    CLI::AppFormatMode::Normal);
+		return;
+	}
+	std::vector<std::string> topics = args.topics;
+	if (topics.empty())
+		for (const auto *sub : app.get_subcommands({}))
+			topics.push_back(sub->get_name());
+	for (const auto &topic : topics) {
+		CLI::App *sub = nullptr;
+		try {
+			sub = app.get_subcommand(topic);
+		} catch (const CLI::OptionNotFound &) {
+		}
+		if (sub == nullptr) {
+			PrintError(program, "help: no such subcommand: " + Escape(topic));
+			continue;
+		}
+		std::cout << sub->help(program) << "\n";
+	}
+}
+
+} // namespace
+
+int RunCommand(const std::vector<std::string> &args, const std::string &program,
+	       bool in_shell)
+{
+	CLI::App app(
+	    "popstream " POPSTREAM_VERSION
+	    ": a pipelined POP3 fetcher that downloads mailboxes into Maildirs fast, "
+	    "even over high-latency links.",
+	    program);
+	app.require_subcommand(1, 1);
+	app.footer("Run '" + program +
+		   " help SUBCOMMAND' for the options of one subcommand.");
+	app.set_version_flag("--version", "popstream " POPSTREAM_VERSION);
+
+	DlArgs dl_args;
+	AddDl(app, dl_args);
+
+	HelpArgs help_args;
+	auto *help = app.add_subcommand("help", "Show the help of subcommands");
+	help->add_flag("-l,--long", help_args.long_form, "Full help of every subcommand");
+	help->add_option("SUBCOMMAND", help_args.topics, "Subcommands to explain");
+
+	auto *shell = app.add_subcommand(
+	    "shell", "Read subcommands at a prompt, with line editing and history");
+
+	// CLI11 wants argv in reverse order for its vector overload.
+	std::vector<std::string> reversed(args.rbegin(), args.rend());
+	try {
+		app.parse(reversed);
+	} catch (const CLI::CallForHelp &) {
+		std::cout << (app.get_subcommands().empty()
+				  ? app.help()
+				  : app.get_subcommands().front()->help());
+		return 0;
+	} catch (const CLI::CallForVersion &e) {
+		std::cout << e.what() << "\n";
+		return 0;
+	} catch (const CLI::ParseError &e) {
+		if (args.empty()) {
+			PrintError(program, "a subcommand is required; run '" + program +
+						" help'");
+		} else if (app.get_subcommands().empty()) {
+			PrintError(program, "unknown subcommand \"" +
+						Escape(args.front()) + "\"; run '" +
+						program + " help'");
+		} else {
+			const auto name = app.get_subcommands().front()->get_name();
+			PrintError(program, name + ": " + Escape(e.what()) + " (run '" +
+						program + " help " + name + "')");
+		}
+		return ToInt(ExitCode::Usage);
+	}
+
+	if (app.got_subcommand("dl"))
+		return RunDl(dl_args, program);
+	if (app.got_subcommand(help)) {
+		PrintHelp(app, help_args, program);
+		return 0;
+	}
+	if (app.got_subcommand(shell)) {
+		if (in_shell) {
+			PrintError(program, "shell: already in a shell");
+			return ToInt(ExitCode::Usage);
+		}
+		return RunShell(program);
+	}
+	return ToInt(ExitCode::Usage);
+}
+
+} // namespace popstream::cli

@@ -1,0 +1,191 @@
+#pragma once
+
+#include "core/pop3/Session.hxx"
+#include "core/util/ExitCode.hxx"
+#include "fetch/Credentials.hxx"
+#include "net/Connection.hxx"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace popstream::store {
+class Maildir;
+class Delivery;
+} // namespace popstream::store
+
+namespace popstream::fetch {
+
+/** What one fetch of one account should do. */
+struct FetchOptions {
+	/** Where to connect and how to log in; from ResolveCredentials(). */
+	Credentials account;
+	/** The Maildir to deliver into (created if missing). */
+	std::string maildir;
+	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
+	/** Leave every message on the server (dl -n). */
+	bool keep = false;
+	/** Download at most this many messages. */
+	std::uint32_t limit = UINT32_MAX;
+	/** Log in and list only. */
+	bool dry_run = false;
+	/** PEM CA file to trust instead of the system store; empty = system store. */
+	std::string ca_file;
+	net::Timeouts timeouts;
+	/** Log every command sent (the PASS argument redacted) and every message saved.
+	 */
+	bool verbose = false;
+};
+
+/** How bad a log line is (the syslog levels that sd-daemon prefixes use). */
+enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+
+/**
+ * Receives log lines. @p text is one line, already safe to print (server bytes are
+ * escaped), and never contains the password; it does not include the account label.
+ */
+using LogSink = std::function<void(LogLevel level, const std::string &text)>;
+
+/** The outcome of a fetch. */
+struct FetchResult {
+	/** Exit status per sysexits.h; Ok only if nothing failed. */
+	ExitCode code = ExitCode::Ok;
+	/** The error that ended the fetch (one line), or empty. */
+	std::string error;
+	/** From the listing: messages and octets on the server. */
+	std::uint32_t listed = 0;
+	std::uint64_t listed_bytes = 0;
+	/** Messages made durable in the Maildir, and their size in bytes (LF form). */
+	std::uint32_t saved = 0;
+	std::uint64_t saved_bytes = 0;
+	/** Messages that could not be retrieved (RETR -ERR) or saved. */
+	std::uint32_t not_retrieved = 0;
+	std::uint32_t not_saved = 0;
+	/** Messages found already saved (by UIDL) and only deleted now. */
+	std::uint32_t already_saved = 0;
+	/** Messages the server really deleted: confirmed by +OK to QUIT. */
+	std::uint32_t deleted = 0;
+	/** Messages marked with DELE whose deletion the server did not confirm. */
+	std::uint32_t unconfirmed = 0;
+	/** The final session reached UPDATE state (QUIT +OK). */
+	bool committed = false;
+	/** The session was redone in lock-step after a desynchronised pipelined one. */
+	bool redone_lock_step = false;
+	/** Wall-clock duration in seconds. */
+	double seconds = 0;
+	/** Messages (not) kept on the server because of --limit or -n. */
+	bool keep = false;
+	bool dry_run = false;
+	std::string maildir;
+};
+
+/** Progress figures, for status displays. */
+struct FetchProgress {
+	std::uint64_t messages_done = 0, messages_total = 0;
+	std::uint64_t bytes_done = 0, bytes_total = 0;
+};
+
+/**
+ * One fetch of one account on a libuv loop: resolves and connects (net::Connection),
+ * runs a pop3::Session over it, writes each message into the Maildir as it streams in,
+ * and reports each message to the session as durable only after the file is fsync'd,
+ * renamed into new/ and new/ is fsync'd (so DELE never precedes durability).
+ *
+ * Messages completed in one read share one directory fsync (group commit). If a
+ * pipelined session desynchronises, it is abandoned without QUIT and redone once in
+ * lock-step, where messages already saved in this run are deleted by UIDL without being
+ * downloaded again (RFC 2449 §6.6 leaves no other safe way out). A connection that
+ * drops during login is retried once.
+ */
+class FetchJob : private net::ConnectionHandler {
+public:
+	/**
+	 * @param loop the loop to run on; run it until the job reports completion
+	 * @param options what to fetch; the password is only kept in memory
+	 * @param log receives progress and warning lines
+	 * @param done called once, from the loop, with the outcome
+	 */
+	FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
+		 std::function<void(const FetchResult &)> done);
+	~FetchJob() override;
+	FetchJob(const FetchJob &) = delete;
+	FetchJob &operator=(const FetchJob &) = delete;
+
+	/** Opens the Maildir and connects. Completion is reported through `done`. */
+	void Start();
+
+	/**
+	 * Winds down gracefully: no further RETR is sent; messages in flight are saved,
+	 * saved ones are DELE'd and the session QUITs so that their deletion counts.
+	 */
+	void Stop() noexcept;
+
+	/**
+	 * Drops the connection without QUIT, so the server deletes nothing (RFC 1939 §6),
+	 * and reports completion with ExitCode::TempFail.
+	 */
+	void Abort() noexcept;
+
+	/** @return progress so far */
+	FetchProgress Progress() const noexcept;
+
+private:
+	void StartSession(bool lock_step, bool skip_capa);
+	void OnConnected() noexcept override;
+	void OnData(std::string_view bytes) noexcept override;
+	void OnEnd(const net::NetError &error) noexcept override;
+	void Drive();
+	/** @return false if the job finished (and may be destroyed) */
+	bool HandleEvent(pop3::Event &event);
+	void SessionOver(const pop3::Event &last);
+	void Finish(ExitCode code, std::string error);
+	void CommitPending();
+	void Log(LogLevel level, const std::string &text);
+
+	uv_loop_t &loop_;
+	FetchOptions options_;
+	LogSink log_;
+	std::function<void(const FetchResult &)> done_;
+	std::unique_ptr<store::Maildir> maildir_;
+	std::unique_ptr<net::Connection> connection_;
+	std::unique_ptr<pop3::Session> session_;
+	std::unique_ptr<store::Delivery> delivery_;
+	/** The message being received and its unique-id. */
+	std::uint32_t current_ = 0;
+	std::string current_uidl_;
+	bool current_failed_ = false;
+	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
+	 * bytes). */
+	struct Pending {
+		std::uint32_t number;
+		std::string uidl;
+		std::uint64_t bytes;
+	};
+	std::vector<Pending> pending_;
+	/** Unique-ids saved during this run, for the lock-step redo. */
+	std::set<std::string, std::less<>> saved_uidls_;
+	bool redone_ = false;
+	bool reconnected_ = false;
+	bool finished_ = false;
+	bool connected_ = false;
+	bool stopping_ = false;
+	FetchResult result_;
+	std::chrono::steady_clock::time_point start_;
+};
+
+/** @return a one-line summary of @p result for @p label, e.g. "alice@host:995: 3
+ * messages, 216 bytes saved to /m in 0.12 s; 3 deleted on the server" */
+std::string FormatSummary(const std::string &label, const FetchResult &result);
+
+/** @return the exit status for a network failure of @p kind (sysexits.h) */
+ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept;
+
+/** @return the exit status for a session that failed with @p kind (sysexits.h) */
+ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept;
+
+} // namespace popstream::fetch
