@@ -1,0 +1,110 @@
+#pragma once
+
+#include "Process.hxx"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace popstream::test {
+
+/** One message put into a Dovecot mailbox by make-sample-mail. */
+struct SampleMessage {
+	/** Its Maildir file name on the server. */
+	std::string name;
+	/** The exact bytes of the file. */
+	uint64_t size = 0;
+	/** SHA-256 (hex) of the exact bytes, as listed in the manifest. */
+	std::string sha256;
+	/**
+	 * SHA-256 (hex) of what a POP3 client must save: the same bytes, plus the final
+	 * newline that POP3 framing adds when the last line lacks one.
+	 */
+	std::string fetched_sha256;
+	/** Size on the wire as Dovecot reports it (LIST/STAT): every LF counted as CRLF.
+	 */
+	uint64_t octets = 0;
+};
+
+/** What make-sample-mail wrote, read back before any client touches it. */
+struct SampleSet {
+	std::vector<SampleMessage> messages;
+
+	/** @return the sum of SampleMessage::size */
+	uint64_t Bytes() const noexcept;
+	/** @return the sum of SampleMessage::octets (the STAT total) */
+	uint64_t Octets() const noexcept;
+	/** @return how often each fetched_sha256 occurs */
+	std::map<std::string, unsigned> FetchedHashes() const;
+};
+
+/**
+ * A throwaway Dovecot started with tests/support/dovecot-harness in a directory of its
+ * own, stopped (and waited for) by the destructor.
+ */
+class DovecotServer {
+	std::string dir_;
+	std::string harness_;
+
+public:
+	/** Loopback port of cleartext POP3. */
+	unsigned pop3_port = 0;
+	/** Loopback port of POP3 over implicit TLS. */
+	unsigned pop3s_port = 0;
+	/** The test CA that signed the server's certificate (pop.example.com, localhost).
+	 */
+	std::string ca_file;
+
+	/**
+	 * @param dir an existing, empty directory that Dovecot's users can reach (under a
+	 *        0755 TempDir)
+	 * @param users "NAME:PASSWORD" entries
+	 * @throws std::runtime_error with the harness's output if the server does not
+	 *         come up
+	 */
+	DovecotServer(std::string dir, const std::vector<std::string> &users);
+	~DovecotServer();
+	DovecotServer(const DovecotServer &) = delete;
+	DovecotServer &operator=(const DovecotServer &) = delete;
+
+	/** @return the server-side Maildir of @p user */
+	std::string Maildir(const std::string &user) const;
+
+	/**
+	 * Puts @p count sample messages (make-sample-mail, seed @p seed) into the mailbox
+	 * of
+	 * @p user and hands them to the mail uid.
+	 * @return the messages, for comparing with what a client saves
+	 */
+	SampleSet Fill(const std::string &user, unsigned count, unsigned seed);
+
+	/** @return how many messages the server holds for @p user (new/ + cur/) */
+	unsigned Count(const std::string &user) const;
+};
+
+/** @return the lowercase hex SHA-256 of @p bytes */
+std::string Sha256Hex(const std::string &bytes);
+
+/**
+ * Writes a netrc(5) file (mode 0600) with a `machine USER@127.0.0.1:PORT` entry for
+ * each of @p ports.
+ */
+void WriteNetrc(const std::string &path, const std::string &user,
+		const std::string &password, const std::vector<unsigned> &ports);
+
+/** @return a loopback TCP port that nothing listens on (bound once, then closed) */
+unsigned ClosedPort();
+
+/**
+ * Runs `popstream ARGS...` ($POPSTREAM_BIN) with NETRC=@p netrc and HOME=@p home.
+ * @param prefix programs put in front (e.g. setpriv ...), empty for none
+ */
+ProcessResult RunPopstream(const std::vector<std::string> &args, const std::string &netrc,
+			   const std::string &home,
+			   const std::vector<std::string> &prefix = {});
+
+/** Human-readable summary of a run, for failure messages. */
+std::string Describe(const ProcessResult &result);
+
+} // namespace popstream::test

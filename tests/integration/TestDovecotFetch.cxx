@@ -1,0 +1,337 @@
+// `popstream dl` against a real Dovecot 2.3 (tests/support/dovecot-harness) filled with
+// make-sample-mail's awkward messages. Every case starts a server of its own, so the
+// cases may run in parallel (meson registers one test per case).
+
+#include "DovecotServer.hxx"
+#include "Process.hxx"
+#include "TempDir.hxx"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace popstream::test;
+
+namespace {
+
+const std::string user = "alice";
+const std::string password = "s3cret";
+
+/** A Dovecot holding sample mail for alice, a netrc for it and a place for a Maildir. */
+struct Setup {
+	TempDir tmp{0755};
+	std::unique_ptr<DovecotServer> server;
+	SampleSet sample;
+	std::string netrc = tmp / "netrc";
+	std::string maildir = tmp / "Maildir";
+
+	/**
+	 * @param count messages in the mailbox
+	 * @param netrc_password what the netrc says (the server's is always "s3cret")
+	 */
+	explicit Setup(unsigned count, unsigned seed = 1,
+		       const std::string &netrc_password = password)
+	{
+		std::filesystem::create_directory(tmp / "srv");
+		server = std::make_unique<DovecotServer>(
+		    tmp / "srv", std::vector{user + ":" + password});
+		sample = server->Fill(user, count, seed);
+		WriteNetrc(netrc, user, netrc_password,
+			   {server->pop3_port, server->pop3s_port});
+	}
+
+	/** @return the spec for cleartext POP3 */
+	std::string Tcp() const
+	{
+		return "tcp:" + user + "@127.0.0.1:" + std::to_string(server->pop3_port);
+	}
+
+	/** @return the spec for implicit TLS to 127.0.0.1, verified as @p name */
+	std::string Ssl(const std::string &name = "pop.example.com") const
+	{
+		return user + "@127.0.0.1!" + name + ":" +
+		       std::to_string(server->pop3s_port);
+	}
+
+	ProcessResult Dl(std::vector<std::string> args) const
+	{
+		args.insert(args.begin(), "dl");
+		return RunPopstream(args, netrc, tmp.Path());
+	}
+
+	unsigned OnServer() const { return server->Count(user); }
+};
+
+/** @return true if @p text says "N messages" as a whole number */
+bool SaysMessages(const std::string &text, uint64_t n)
+{
+	const std::string needle = std::to_string(n) + " message";
+	for (size_t pos = text.find(needle); pos != std::string::npos;
+	     pos = text.find(needle, pos + 1))
+		if (pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1])))
+			return true;
+	return false;
+}
+
+/** @return how often each SHA-256 occurs among the files in @p dir */
+std::map<std::string, unsigned> HashesIn(const std::string &dir)
+{
+	std::map<std::string, unsigned> hashes;
+	for (const auto &name : ListDir(dir))
+		++hashes[Sha256Hex(ReadFile(dir + "/" + name))];
+	return hashes;
+}
+
+/** @return how many entries @p dir holds (0 if it does not exist) */
+size_t Entries(const std::string &dir)
+{
+	return ListDir(dir).size();
+}
+
+/**
+ * Checks that @p maildir holds exactly the sample, byte for byte, as mode 0600 files in
+ * new/, with nothing left in tmp/.
+ */
+void CheckHoldsAll(const std::string &maildir, const SampleSet &sample)
+{
+	const auto names = ListDir(maildir + "/new");
+	CHECK(names.size() == sample.messages.size());
+	const auto got = HashesIn(maildir + "/new");
+	const auto want = sample.FetchedHashes();
+	if (got != want) {
+		// Name (some of) the originals that did not arrive intact, to find them
+		// in the sample.
+		unsigned missing = 0;
+		for (const auto &m : sample.messages) {
+			if (got.contains(m.fetched_sha256))
+				continue;
+			if (++missing <= 10)
+				MESSAGE("missing or altered: " << m.name << " (" << m.size
+							       << " bytes)");
+		}
+		MESSAGE(missing << " of " << sample.messages.size()
+				<< " messages missing or altered");
+	}
+	CHECK(got == want);
+	for (const auto &name : names) {
+		struct stat st {};
+		REQUIRE(stat((maildir + "/new/" + name).c_str(), &st) == 0);
+		CHECK_MESSAGE((st.st_mode & 07777) == 0600, name);
+		CHECK(S_ISREG(st.st_mode));
+	}
+	CHECK(Entries(maildir + "/tmp") == 0);
+}
+
+/** @return @p s in lower case */
+std::string Lower(std::string s)
+{
+	std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
+		return static_cast<char>(std::tolower(c));
+	});
+	return s;
+}
+
+/** Checks that stderr is one line (or more) of "popstream: ..." and nothing else. */
+void CheckErrorLines(const ProcessResult &r, bool exactly_one)
+{
+	INFO(Describe(r));
+	CHECK(r.err.starts_with("popstream: "));
+	CHECK(!r.err.empty());
+	CHECK(r.err.back() == '\n');
+	if (exactly_one)
+		CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+/** Fetches everything with @p spec and checks the result and a second, empty run. */
+void FetchAllAndCheck(const Setup &s, const std::vector<std::string> &spec_args)
+{
+	auto args = spec_args;
+	args.push_back(s.maildir);
+	const auto r = s.Dl(args);
+	INFO(Describe(r));
+	REQUIRE(r.exit_code == 0);
+	CHECK(SaysMessages(r.out, s.sample.messages.size()));
+	CheckHoldsAll(s.maildir, s.sample);
+	CHECK(s.OnServer() == 0);
+
+	const auto again = s.Dl(args);
+	INFO(Describe(again));
+	CHECK(again.exit_code == 0);
+	CHECK(SaysMessages(again.out, 0));
+	CHECK(Entries(s.maildir + "/new") == s.sample.messages.size());
+}
+
+} // namespace
+
+TEST_SUITE("dovecot")
+{
+
+	TEST_CASE("520 messages over cleartext POP3 arrive intact and leave the server")
+	{
+		Setup s(520);
+		FetchAllAndCheck(s, {s.Tcp()});
+	}
+
+	TEST_CASE("520 messages over implicit TLS arrive intact and leave the server")
+	{
+		Setup s(520, 2);
+		FetchAllAndCheck(s, {"--ca-file", s.server->ca_file, s.Ssl()});
+	}
+
+	TEST_CASE("-n keeps every message on the server")
+	{
+		Setup s(120, 3);
+		const auto r =
+		    s.Dl({"-n", "--ca-file", s.server->ca_file, s.Ssl(), s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CheckHoldsAll(s.maildir, s.sample);
+		CHECK(s.OnServer() == 120);
+	}
+
+	TEST_CASE("--limit 10 fetches and deletes ten messages")
+	{
+		Setup s(120, 4);
+		const auto r = s.Dl({"--limit", "10", s.Tcp(), s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(SaysMessages(r.out, 10));
+		const auto got = HashesIn(s.maildir + "/new");
+		auto want = s.sample.FetchedHashes();
+		unsigned n = 0;
+		for (const auto &[hash, count] : got) {
+			CHECK_MESSAGE(want[hash] >= count,
+				      "not from the sample: " << hash);
+			n += count;
+		}
+		CHECK(n == 10);
+		CHECK(Entries(s.maildir + "/tmp") == 0);
+		CHECK(s.OnServer() == 110);
+	}
+
+	TEST_CASE("--dry-run saves nothing and reports count and bytes")
+	{
+		Setup s(120, 5);
+		const auto r = s.Dl({"--dry-run", s.Tcp(), s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(SaysMessages(r.out, 120));
+		// Either the server's octet count (STAT) or the bytes a fetch would save.
+		const bool octets =
+		    r.out.find(std::to_string(s.sample.Octets())) != std::string::npos;
+		const bool bytes =
+		    r.out.find(std::to_string(s.sample.Bytes())) != std::string::npos;
+		CHECK((octets || bytes));
+		CHECK(Entries(s.maildir + "/new") == 0);
+		CHECK(Entries(s.maildir + "/tmp") == 0);
+		CHECK(s.OnServer() == 120);
+	}
+
+	TEST_CASE("a wrong password fails with 77 and creates no Maildir")
+	{
+		Setup s(60, 6, "not-the-password");
+		const auto r = s.Dl({s.Tcp(), s.maildir});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 77);
+		CheckErrorLines(r, false);
+		CHECK(!std::filesystem::exists(s.maildir));
+		CHECK(s.OnServer() == 60);
+	}
+
+	TEST_CASE("a closed port fails with 69 and one line of error")
+	{
+		TempDir tmp(0755);
+		const unsigned port = ClosedPort();
+		WriteNetrc(tmp / "netrc", user, password, {port});
+		const auto r = RunPopstream(
+		    {"dl", "tcp:" + user + "@127.0.0.1:" + std::to_string(port),
+		     tmp / "Maildir"},
+		    tmp / "netrc", tmp.Path());
+		INFO(Describe(r));
+		CHECK(r.exit_code == 69);
+		CheckErrorLines(r, true);
+		CHECK(Entries(tmp / "Maildir/new") == 0);
+	}
+
+	TEST_CASE("a certificate for another name is refused with 69")
+	{
+		Setup s(60, 7);
+		const auto r = s.Dl({"--ca-file", s.server->ca_file,
+				     s.Ssl("wrong.example.org"), s.maildir});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 69);
+		CheckErrorLines(r, false);
+		// The message must say why: the name asked for and that it does not match
+		// ("name mismatch", "does not match").
+		CHECK(r.err.find("wrong.example.org") != std::string::npos);
+		CHECK(Lower(r.err).find("match") != std::string::npos);
+		CHECK(Entries(s.maildir + "/new") == 0);
+		CHECK(s.OnServer() == 60);
+	}
+
+	TEST_CASE("a Maildir whose tmp is a file: nothing is deleted on the server")
+	{
+		Setup s(60, 8);
+		// A regular file where tmp/ should be stops root as well as anybody else.
+		std::filesystem::create_directories(s.maildir + "/new");
+		std::filesystem::create_directories(s.maildir + "/cur");
+		WriteFile(s.maildir + "/tmp", "not a directory\n", 0600);
+		const auto r = s.Dl({s.Tcp(), s.maildir});
+		INFO(Describe(r));
+		CHECK(r.exit_code != 0);
+		CHECK(r.exit_code != -1);
+		CheckErrorLines(r, false);
+		CHECK(Entries(s.maildir + "/new") == 0);
+		CHECK(s.OnServer() == 60);
+	}
+
+	TEST_CASE("a Maildir the user cannot write: nothing is deleted on the server")
+	{
+		Setup s(60, 9);
+		for (const char *sub : {"/tmp", "/new", "/cur"})
+			std::filesystem::create_directories(s.maildir + sub);
+
+		std::vector<std::string> prefix;
+		std::string bin = RequireEnv("POPSTREAM_BIN");
+		std::string netrc = s.netrc;
+		std::string home = s.tmp.Path();
+		if (geteuid() == 0) {
+			// Root ignores permission bits: run popstream as nobody, with a
+			// netrc of its own and a copy of the binary (the build tree may
+			// be out of nobody's reach). The Maildir stays root's, 0755.
+			home = s.tmp / "nobody";
+			std::filesystem::create_directory(home);
+			netrc = home + "/netrc";
+			WriteNetrc(netrc, user, password, {s.server->pop3_port});
+			std::filesystem::copy_file(bin, home + "/popstream");
+			bin = home + "/popstream";
+			REQUIRE(chown(home.c_str(), 65534, 65534) == 0);
+			REQUIRE(chown(netrc.c_str(), 65534, 65534) == 0);
+			REQUIRE(chown(bin.c_str(), 65534, 65534) == 0);
+			prefix = {"setpriv", "--reuid=nobody", "--regid=nogroup",
+				  "--clear-groups"};
+		} else {
+			for (const char *sub : {"/tmp", "/new", "/cur", ""})
+				std::filesystem::permissions(
+				    s.maildir + sub, std::filesystem::perms(0555));
+		}
+		ProcessOptions o;
+		o.argv = prefix;
+		o.argv.insert(o.argv.end(), {bin, "dl", s.Tcp(), s.maildir});
+		o.env = {"NETRC=" + netrc, "HOME=" + home};
+		const auto r = Run(o);
+		INFO(Describe(r));
+		CHECK(r.exit_code != 0);
+		CHECK(r.exit_code != -1);
+		CheckErrorLines(r, false);
+		CHECK(Entries(s.maildir + "/new") == 0);
+		CHECK(s.OnServer() == 60);
+	}
+
+} // TEST_SUITE
