@@ -75,6 +75,9 @@ void PrintError(const std::string &program, const std::string &text)
 	std::fflush(stderr);
 }
 
+/** How long a graceful stop may wait for the messages in flight. */
+constexpr std::uint64_t stop_deadline_ms = 3000;
+
 /** libuv signal handlers: the first SIGINT/SIGTERM stops gracefully, the second aborts.
  */
 struct SignalState {
@@ -89,12 +92,13 @@ void OnSignal(uv_signal_t *handle, int signum)
 	if (state->job == nullptr)
 		return;
 	if (++state->count == 1) {
-		PrintError(
-		    state->program,
-		    state->label + ": " +
-			(signum == SIGINT ? "interrupted" : "terminated") +
-			": finishing the messages in flight, then QUIT (again to abort)");
-		state->job->Stop();
+		PrintError(state->program,
+			   state->label + ": " +
+			       (signum == SIGINT ? "interrupted" : "terminated") +
+			       ": finishing the messages in flight, then QUIT (again, or "
+			       "after " +
+			       std::to_string(stop_deadline_ms / 1000) + " s, to abort)");
+		state->job->Stop(stop_deadline_ms);
 	} else {
 		state->job->Abort();
 	}

@@ -76,7 +76,21 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 	result_.maildir = options_.maildir;
 }
 
-FetchJob::~FetchJob() = default;
+FetchJob::~FetchJob()
+{
+	CloseStopTimer();
+}
+
+void FetchJob::CloseStopTimer() noexcept
+{
+	if (stop_timer_ == nullptr)
+		return;
+	uv_timer_stop(stop_timer_);
+	uv_close(reinterpret_cast<uv_handle_t *>(stop_timer_), [](uv_handle_t *handle) {
+		delete reinterpret_cast<uv_timer_t *>(handle);
+	});
+	stop_timer_ = nullptr;
+}
 
 void FetchJob::Log(LogLevel level, const std::string &text)
 {
@@ -131,11 +145,18 @@ FetchProgress FetchJob::Progress() const noexcept
 	return p;
 }
 
-void FetchJob::Stop() noexcept
+void FetchJob::Stop(std::uint64_t deadline_ms) noexcept
 {
-	if (finished_ || !session_)
+	if (finished_ || !session_ || stopping_)
 		return;
 	stopping_ = true;
+	stop_timer_ = new uv_timer_t;
+	uv_timer_init(&loop_, stop_timer_);
+	stop_timer_->data = this;
+	uv_timer_start(
+	    stop_timer_,
+	    [](uv_timer_t *timer) { static_cast<FetchJob *>(timer->data)->Abort(); },
+	    deadline_ms, 0);
 	session_->StopRetrieving();
 	if (connected_)
 		Drive();
@@ -398,6 +419,7 @@ void FetchJob::Finish(ExitCode code, std::string error)
 	    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
 		.count();
 	connection_.reset();
+	CloseStopTimer();
 	// Last statement: the callback may destroy this job.
 	done_(result_);
 }

@@ -122,8 +122,10 @@ public:
 	/**
 	 * Winds down gracefully: no further RETR is sent; messages in flight are saved,
 	 * saved ones are DELE'd and the session QUITs so that their deletion counts.
+	 * A message that does not finish within @p deadline_ms (a stalled or dripping
+	 * server) makes it Abort() instead, so that a stop always ends.
 	 */
-	void Stop() noexcept;
+	void Stop(std::uint64_t deadline_ms) noexcept;
 
 	/**
 	 * Drops the connection without QUIT, so the server deletes nothing (RFC 1939 §6),
@@ -146,6 +148,7 @@ private:
 	void Finish(ExitCode code, std::string error);
 	void CommitPending();
 	void Log(LogLevel level, const std::string &text);
+	void CloseStopTimer() noexcept;
 
 	uv_loop_t &loop_;
 	FetchOptions options_;
@@ -174,6 +177,8 @@ private:
 	bool finished_ = false;
 	bool connected_ = false;
 	bool stopping_ = false;
+	/** Heap-allocated so that it can outlive the job until libuv has closed it. */
+	uv_timer_t *stop_timer_ = nullptr;
 	FetchResult result_;
 	std::chrono::steady_clock::time_point start_;
 };

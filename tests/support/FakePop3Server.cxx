@@ -873,6 +873,7 @@ bool FakePop3Server::Send(Connection &c, const ScriptedReply &reply)
 		Drain(c, close_linger_ms);
 		return false;
 	case AfterReply::Reset:
+		RecordPendingLines(c, c.one_command_per_read);
 		c.transport->Reset();
 		return false;
 	case AfterReply::Stall:
@@ -883,8 +884,25 @@ bool FakePop3Server::Send(Connection &c, const ScriptedReply &reply)
 	return false;
 }
 
+void FakePop3Server::RecordPendingLines(Connection &c, bool discarded)
+{
+	std::size_t eol;
+	while ((eol = c.input.find('\n')) != std::string::npos) {
+		std::string line = c.input.substr(0, eol);
+		c.input.erase(0, eol + 1);
+		if (!line.empty() && line.back() == '\r')
+			line.pop_back();
+		RecordCommand(c, line, discarded);
+	}
+	if (c.input.size() > max_input)
+		c.input.clear();
+}
+
 void FakePop3Server::Drain(Connection &c, int timeout_ms)
 {
+	// Lines that arrived with the command just answered were never handled; in
+	// one-command-per-read mode they were thrown away with the rest of that read.
+	RecordPendingLines(c, c.one_command_per_read);
 	const auto deadline =
 	    std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
 	char buffer[4096];
@@ -901,16 +919,7 @@ void FakePop3Server::Drain(Connection &c, int timeout_ms)
 		if (n <= 0)
 			return;
 		c.input.append(buffer, static_cast<std::size_t>(n));
-		std::size_t eol;
-		while ((eol = c.input.find('\n')) != std::string::npos) {
-			std::string line = c.input.substr(0, eol);
-			c.input.erase(0, eol + 1);
-			if (!line.empty() && line.back() == '\r')
-				line.pop_back();
-			RecordCommand(c, line, false);
-		}
-		if (c.input.size() > max_input)
-			c.input.clear();
+		RecordPendingLines(c, false);
 	}
 }
 

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace popstream::test {
@@ -97,9 +99,10 @@ struct ScriptedReply {
 
 	ScriptedReply() = default;
 
-	/** @p bytes, then @p after; implicit, so a rule can be written {"CMD", 0,
-	 * Phase::Any,
-	 * {"+OK\r\n"}}. */
+	/**
+	 * @p bytes, then @p after. Implicit, so that a rule reads
+	 * {"CMD", 0, Phase::Any, {"+OK\r\n"}}.
+	 */
 	ScriptedReply(std::string _bytes, AfterReply _after = AfterReply::Continue)
 	    : bytes(std::move(_bytes)), after(_after)
 	{
@@ -328,6 +331,9 @@ private:
 	/** Reads and records input, answering nothing, until the client hangs up or
 	 * @p timeout_ms pass (-1: no limit). */
 	void Drain(Connection &c, int timeout_ms);
+	/** Records (as received, or as discarded) every complete line in the input
+	 * buffer. */
+	void RecordPendingLines(Connection &c, bool discarded);
 	void RecordCommand(const Connection &c, const std::string &line, bool discarded);
 	bool FindRule(const Connection &c, bool greeting, std::string_view verb,
 		      std::string_view args, ScriptedReply &out) const;
