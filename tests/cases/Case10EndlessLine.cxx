@@ -203,8 +203,8 @@ TEST_CASE("10 C/D: one SIGTERM ends the run promptly while a body never ends")
 
 			CHECK_FALSE(run.process.timed_out);
 			// 0.5 s before the signal, then popstream's 3 s grace for the
-			// message in flight; the margin is for a loaded machine. The point
-			// is that it ends long before its 30 s read timeout.
+			// message in flight; the margin is for a loaded machine. The
+			// point is that it ends long before its 30 s read timeout.
 			CHECK(run.wall_seconds < 8);
 			// Dying of the signal or exiting non-zero are both fine.
 			CHECK((run.process.signal == SIGTERM ||
