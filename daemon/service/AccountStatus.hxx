@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace popstream::service {
+
+/**
+ * What an account is doing, as exported on D-Bus (property State, type u). 0 means
+ * unknown, per the D-Bus API design guidelines for enumerations.
+ */
+enum class AccountState : std::uint32_t {
+	Unknown = 0,
+	/** Waiting for its next poll. */
+	Idle = 1,
+	/** Resolving, connecting, TLS handshake, logging in. */
+	Connecting = 2,
+	/** Logged in and transferring. */
+	Fetching = 3,
+	/** The last fetch failed; retrying after a growing delay. */
+	Backoff = 4,
+	/** The server rejected the login ([AUTH] or no code): no polling until FetchNow
+	 * or Reload, since retrying a wrong password gets accounts locked. */
+	AuthNeeded = 5,
+	/** A failure that retrying will not fix by itself (bad netrc, Maildir unusable). */
+	Error = 6,
+	/** `enabled: false` in the config. */
+	Disabled = 7,
+};
+
+/** @return a lower-case name for logs and `popstream status` ("auth-needed") */
+const char *StateName(AccountState state) noexcept;
+
+/** Messages and bytes done and to do in the current fetch (D-Bus Progress (tttt)). */
+struct Progress {
+	std::uint64_t messages_done = 0, messages_total = 0;
+	std::uint64_t bytes_done = 0, bytes_total = 0;
+	bool operator==(const Progress &) const = default;
+};
+
+/** Everything the bus exports about one account. Times are µs since the epoch, 0 = never. */
+struct AccountStatus {
+	std::string name;
+	AccountState state = AccountState::Unknown;
+	std::uint64_t last_attempt_us = 0;
+	std::uint64_t last_success_us = 0;
+	std::uint64_t next_poll_us = 0;
+	/** One line, empty if the last fetch succeeded. */
+	std::string last_error;
+	/** Totals since the daemon started. */
+	std::uint64_t messages_fetched = 0;
+	std::uint64_t bytes_fetched = 0;
+	Progress progress;
+};
+
+} // namespace popstream::service

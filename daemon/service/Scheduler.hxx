@@ -1,0 +1,107 @@
+#pragma once
+
+#include "AccountStatus.hxx"
+#include "core/config/Model.hxx"
+#include "fetch/FetchJob.hxx"
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace popstream::service {
+
+/** Which AccountStatus fields changed, so the bus emits only those in PropertiesChanged. */
+enum Changed : unsigned {
+	ChangedState = 1u << 0,
+	ChangedLastAttempt = 1u << 1,
+	ChangedLastSuccess = 1u << 2,
+	ChangedNextPoll = 1u << 3,
+	ChangedLastError = 1u << 4,
+	ChangedCounters = 1u << 5,
+	ChangedProgress = 1u << 6,
+};
+
+/** Receives what the scheduler does; all calls come from the loop thread. */
+class SchedulerObserver {
+public:
+	virtual ~SchedulerObserver() = default;
+	/** An account appeared (start-up or reload). */
+	virtual void OnAccountAdded(const AccountStatus &status) noexcept = 0;
+	/** An account was removed by a reload. */
+	virtual void OnAccountRemoved(const std::string &name) noexcept = 0;
+	/** Fields of an account changed; @p what is a mask of Changed bits. Progress is
+	 * reported at most about once a second. */
+	virtual void OnAccountChanged(const AccountStatus &status, unsigned what) noexcept = 0;
+	/** A fetch ended. @p error is empty on success. */
+	virtual void OnFetchFinished(const std::string &name, std::uint64_t messages,
+				     std::uint64_t bytes, const std::string &error) noexcept = 0;
+	/** Every fetch has ended after Shutdown(). */
+	virtual void OnShutdownComplete() noexcept = 0;
+};
+
+/**
+ * Polls every account on its own libuv timer: first at start-up (with a little jitter
+ * so accounts don't align), then every `interval`. At most one fetch per account at a
+ * time (RFC 1939 §4: the server locks the maildrop) and at most `max_concurrent` in all.
+ * After a failure it retries with a delay doubling from 30 s up to min(interval, 1 h);
+ * [IN-USE]/[LOGIN-DELAY] replies and an advertised LOGIN-DELAY are honoured
+ * (RFC 2449 §6.8/§8.1); an [AUTH] failure stops polling the account until FetchNow()
+ * or a reload.
+ */
+class Scheduler {
+public:
+	/** @param fetch_log receives each fetch's log lines with the account name */
+	Scheduler(uv_loop_t &loop, SchedulerObserver &observer,
+		  std::function<void(const std::string &account, fetch::LogLevel, const std::string &)>
+			  fetch_log);
+	~Scheduler();
+
+	/**
+	 * Adopts a configuration: adds, removes and updates accounts. A fetch already
+	 * running finishes with the settings it started with.
+	 */
+	void Apply(const config::Config &config);
+
+	/**
+	 * Queues a fetch of @p name now (merged with one already queued or running).
+	 * @return false if there is no such account
+	 */
+	bool FetchNow(const std::string &name);
+
+	/** FetchNow() for every enabled account. */
+	void FetchAll();
+
+	/** @return the status of every account, in config order */
+	std::vector<AccountStatus> Statuses() const;
+
+	/** @return the status of @p name, or nullptr */
+	const AccountStatus *Find(const std::string &name) const;
+
+	/** @return the soonest next poll of any account in µs since the epoch, 0 if none */
+	std::uint64_t NextPoll() const;
+
+	/**
+	 * Stops starting fetches; running ones stop gracefully (no new RETR, DELE what is
+	 * saved, QUIT), each within @p deadline_ms, after which they are dropped without
+	 * QUIT. OnShutdownComplete() follows.
+	 */
+	void Shutdown(std::uint64_t deadline_ms);
+
+	/** Drops every running fetch without QUIT (a second SIGTERM). */
+	void Abort();
+
+private:
+	struct Slot;
+	uv_loop_t &loop_;
+	SchedulerObserver &observer_;
+	std::function<void(const std::string &, fetch::LogLevel, const std::string &)> fetch_log_;
+	std::vector<std::unique_ptr<Slot>> slots_;
+	unsigned max_concurrent_ = 4;
+	bool shutting_down_ = false;
+};
+
+} // namespace popstream::service
