@@ -56,6 +56,8 @@ ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
 	case ErrorKind::Protocol:
 	case ErrorKind::Desync:
 		return ExitCode::Protocol;
+	case ErrorKind::StartTls:
+		return ExitCode::Unavailable;
 	case ErrorKind::Greeting:
 	case ErrorKind::AuthTemporary:
 	case ErrorKind::ConnectionLost:
@@ -115,6 +117,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	config.dry_run = options_.dry_run;
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
+	config.starttls = options_.starttls;
 	config.already_saved = [this](std::string_view uidl, std::uint64_t) {
 		return saved_uidls_.find(uidl) != saved_uidls_.end();
 	};
@@ -179,6 +182,14 @@ void FetchJob::OnConnected() noexcept
 		Log(LogLevel::Debug, "connected to " + options_.account.host + ":" +
 					 std::to_string(options_.account.port) +
 					 (options_.account.tls ? " (TLS)" : ""));
+}
+
+void FetchJob::OnTlsStarted() noexcept
+{
+	if (options_.verbose)
+		Log(LogLevel::Debug, "TLS established after STLS");
+	session_->TlsStarted();
+	Drive();
 }
 
 void FetchJob::OnData(std::string_view bytes) noexcept
@@ -324,6 +335,11 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				     : ""));
 	} else if (auto *warning = std::get_if<pop3::WarningEvent>(&event)) {
 		Log(LogLevel::Warning, warning->text);
+	} else if (std::holds_alternative<pop3::StartTlsEvent>(event)) {
+		// The STLS command itself must reach the server before the handshake.
+		if (auto out = session_->TakeOutput(); !out.empty())
+			connection_->Write(std::move(out));
+		connection_->StartTls();
 	}
 	return true;
 }

@@ -34,6 +34,9 @@ struct FetchOptions {
 	std::uint32_t limit = UINT32_MAX;
 	/** Log in and list only. */
 	bool dry_run = false;
+	/** Cleartext connection secured with STLS before login (RFC 2595); needs
+	 * account.tls == false. */
+	bool starttls = false;
 	/** PEM CA file to trust instead of the system store; empty = system store. */
 	std::string ca_file;
 	net::Timeouts timeouts;
@@ -140,6 +143,7 @@ private:
 	void StartSession(bool lock_step, bool skip_capa);
 	void OnConnected() noexcept override;
 	void OnData(std::string_view bytes) noexcept override;
+	void OnTlsStarted() noexcept override;
 	void OnEnd(const net::NetError &error) noexcept override;
 	void Drive();
 	/** @return false if the job finished (and may be destroyed) */

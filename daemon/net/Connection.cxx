@@ -103,6 +103,8 @@ struct Connection::Impl {
 	int last_connect_error = 0;
 
 	std::unique_ptr<TlsLayer> tls;
+	/** The handshake in progress upgrades an established cleartext connection. */
+	bool upgrading = false;
 
 	/** Plaintext not yet handed to libuv (or to TLS); the front may be partly sent.
 	 */
@@ -170,6 +172,7 @@ struct Connection::Impl {
 	}
 
 	void Connect(const Endpoint &_endpoint, const Timeouts &_timeouts);
+	void StartTls();
 	void Write(std::string bytes);
 	std::size_t PendingWriteBytes() const noexcept;
 	void Close() noexcept;
@@ -395,7 +398,33 @@ void Connection::Impl::Established()
 	Flush();
 	if (state != State::Connected)
 		return;
+	if (upgrading) {
+		upgrading = false;
+		handler.OnTlsStarted();
+		return;
+	}
 	handler.OnConnected();
+}
+
+void Connection::Impl::StartTls()
+{
+	assert(state == State::Connected && !tls);
+	if (state != State::Connected || tls)
+		return;
+	ApiScope api(*this);
+	try {
+		tls = std::make_unique<TlsLayer>(
+		    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
+		    endpoint.ca_file, peer);
+	} catch (const NetError &error) {
+		Fail(error);
+		return;
+	}
+	upgrading = true;
+	state = State::Handshaking;
+	if (timeouts.connect_ms > 0)
+		uv_timer_start(&connect_timer, OnConnectTimer, timeouts.connect_ms, 0);
+	AdvanceHandshake();
 }
 
 void Connection::Impl::OnAlloc(uv_handle_t *handle, std::size_t, uv_buf_t *buf)
@@ -768,6 +797,11 @@ Connection::~Connection()
 void Connection::Connect(const Endpoint &endpoint, const Timeouts &timeouts)
 {
 	impl_->Connect(endpoint, timeouts);
+}
+
+void Connection::StartTls()
+{
+	impl_->StartTls();
 }
 
 void Connection::Write(std::string bytes)

@@ -124,6 +124,11 @@ public:
 	 *        the server; only valid during the call
 	 */
 	virtual void OnEnd(const NetError &error) noexcept = 0;
+	/**
+	 * The TLS handshake started by Connection::StartTls() succeeded and the
+	 * certificate was verified; data from now on is encrypted.
+	 */
+	virtual void OnTlsStarted() noexcept {}
 };
 
 /**
@@ -179,6 +184,16 @@ public:
 	 *         and at most 64 KiB of ciphertext is queued ahead of the kernel.
 	 */
 	std::size_t PendingWriteBytes() const noexcept;
+
+	/**
+	 * Upgrades a cleartext connection to TLS in place (POP3 STLS, RFC 2595 §4): the
+	 * handshake and the certificate check use Endpoint::tls_name (or host) and
+	 * Endpoint::ca_file, within Timeouts::connect_ms. Success is reported through
+	 * OnTlsStarted(), failure through OnEnd(). Call it only once the server has
+	 * accepted STLS and before writing anything else; writes made meanwhile are
+	 * sent encrypted once the handshake is done.
+	 */
+	void StartTls();
 
 	/**
 	 * Closes at once without further callbacks. With TLS, a close_notify alert is

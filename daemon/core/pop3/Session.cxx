@@ -91,6 +91,27 @@ std::size_t Session::WindowCommands() const noexcept
 				: limits::guarded_window_commands;
 }
 
+void Session::AfterCapabilities()
+{
+	if (config_.starttls && !tls_started_)
+		Send(Cmd::Stls, "STLS");
+	else
+		SendLogin();
+}
+
+void Session::TlsStarted()
+{
+	if (phase_ != Phase::Login || tls_started_)
+		return;
+	tls_started_ = true;
+	// RFC 2595 §4: what the server said before TLS could have been forged.
+	caps_ = Capabilities{};
+	if (!capa_failed_ && !config_.skip_capa)
+		Send(Cmd::Capa, "CAPA");
+	else
+		SendLogin();
+}
+
 void Session::SendLogin()
 {
 	// USER and PASS are never pipelined: a server that refuses USER on a cleartext
@@ -170,6 +191,8 @@ std::string Session::Describe(const InFlight &f) const
 		return "the greeting";
 	case Cmd::Capa:
 		return "the reply to CAPA";
+	case Cmd::Stls:
+		return "the reply to STLS";
 	case Cmd::User:
 		return "the reply to USER";
 	case Cmd::Pass:
@@ -217,7 +240,7 @@ void Session::HandleStatus(std::string_view line)
 			return Fail(ErrorKind::Greeting,
 				    "server not ready: " + Quote(reply.line), reply);
 		if (config_.skip_capa)
-			SendLogin();
+			AfterCapabilities();
 		else
 			Send(Cmd::Capa, "CAPA");
 		return;
@@ -232,10 +255,26 @@ void Session::HandleStatus(std::string_view line)
 		in_flight_.pop_front();
 		if (phase_ == Phase::Login) {
 			capa_failed_ = true;
-			SendLogin();
+			AfterCapabilities();
 			return;
 		}
 		return AfterReply();
+
+	case Cmd::Stls:
+		in_flight_.pop_front();
+		if (!reply.ok)
+			return Fail(ErrorKind::StartTls,
+				    "server refused STLS: " + Quote(reply.line) +
+					"; not logging in without TLS",
+				    reply);
+		// Bytes after the +OK came in cleartext but would be read as if they
+		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
+		if (in_pos_ < in_.size())
+			return Fail(
+			    ErrorKind::StartTls,
+			    "protocol error: server sent data after accepting STLS");
+		queued_.push_back(StartTlsEvent{});
+		return;
 
 	case Cmd::User:
 		in_flight_.pop_front();
@@ -393,7 +432,7 @@ void Session::HandleListingEnd()
 	in_flight_.pop_front();
 	reading_ = Reading::StatusLine;
 	if (cmd == Cmd::Capa && phase_ == Phase::Login) {
-		SendLogin();
+		AfterCapabilities();
 		return;
 	}
 	if (cmd == Cmd::Uidl)

@@ -69,6 +69,9 @@ struct SessionConfig {
 	bool lock_step = false;
 	/** Do not send CAPA (a reconnect to a server that hung up on CAPA). */
 	bool skip_capa = false;
+	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
+	 * never log in if the server refuses it. */
+	bool starttls = false;
 	/** Messages already saved (by unique-id and listed size): they are DELE'd (or
 	 * kept) without being downloaded again. May be empty. */
 	std::function<bool(std::string_view uidl, std::uint64_t size)> already_saved;
@@ -78,6 +81,9 @@ struct SessionConfig {
 enum class ErrorKind {
 	/** The greeting was -ERR: the server is not taking logins now. */
 	Greeting,
+	/** STLS was refused or the server misbehaved around it: the connection cannot be
+	 * secured, so no password is sent. */
+	StartTls,
 	/** USER or PASS was rejected (RFC 1939 §7), without a code that says "later". */
 	Auth,
 	/** USER or PASS was rejected with [IN-USE], [LOGIN-DELAY] or [SYS/TEMP]
@@ -198,13 +204,16 @@ struct FinishedEvent {
 struct FailedEvent {
 	Error error;
 };
+/** STLS was accepted: start the TLS handshake on the connection, then call
+ * Session::TlsStarted(). */
+struct StartTlsEvent {};
 /** Nothing more until more input is fed (or the caller calls Saved/NotSaved). */
 struct NeedDataEvent {};
 
 /** One step of progress reported by Session::Next(). */
 using Event = std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent,
 			   MessageDataEvent, MessageEndEvent, MessageFailedEvent,
-			   WarningEvent, FinishedEvent, FailedEvent>;
+			   WarningEvent, FinishedEvent, FailedEvent, StartTlsEvent>;
 
 /**
  * The client side of one POP3 session (RFC 1939, with CAPA and PIPELINING from
@@ -246,6 +255,12 @@ public:
 	void NotSaved(std::uint32_t number);
 
 	/**
+	 * The TLS handshake asked for by StartTlsEvent succeeded: capabilities learnt
+	 * before it are forgotten (RFC 2595 §4) and the login proceeds.
+	 */
+	void TlsStarted();
+
+	/**
 	 * Sends no further RETR: the messages in flight are finished, saved ones are
 	 * DELE'd, and the session QUITs so that their deletion is committed. For a
 	 * graceful shutdown, or when the Maildir cannot take more.
@@ -285,7 +300,19 @@ public:
 
 private:
 	/** Which reply the head of the in-flight queue is waiting for. */
-	enum class Cmd { Greeting, Capa, User, Pass, Stat, List, Uidl, Retr, Dele, Quit };
+	enum class Cmd {
+		Greeting,
+		Capa,
+		Stls,
+		User,
+		Pass,
+		Stat,
+		List,
+		Uidl,
+		Retr,
+		Dele,
+		Quit
+	};
 
 	struct InFlight {
 		Cmd cmd;
@@ -324,6 +351,7 @@ private:
 
 	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
 	void SendLogin();
+	void AfterCapabilities();
 	void SendListing();
 	void Pump();
 	std::size_t WindowCommands() const noexcept;
@@ -369,6 +397,8 @@ private:
 	bool eof_ = false;
 	bool timed_out_ = false;
 	bool stop_retrieving_ = false;
+	/** STLS succeeded and TLS is up. */
+	bool tls_started_ = false;
 	std::string end_reason_;
 	bool pipelined_ = false;
 

@@ -34,11 +34,14 @@ TEST_CASE("transcripts replay identically at every split point")
 	const auto dir =
 	    RequireEnv("POPSTREAM_SOURCE_ROOT") + "/tests/unit/pop3/transcripts";
 	const auto names = ListDir(dir);
-	REQUIRE(names.size() >= 30);
+	REQUIRE(names.size() >= 33);
 	for (const auto &name : names) {
 		const auto t = LoadTranscript(dir + "/" + name);
 		REQUIRE_MESSAGE(!t.server.empty(), name);
 		CheckRun(t, {t.server}, "whole");
+		// A few transcripts are about bytes arriving in one read (see each file).
+		if (t.config.count("whole-only"))
+			continue;
 
 		std::vector<std::string> bytes;
 		for (const char c : t.server)

@@ -117,6 +117,8 @@ std::string KindName(pop3::ErrorKind kind)
 	switch (kind) {
 	case ErrorKind::Greeting:
 		return "greeting";
+	case ErrorKind::StartTls:
+		return "starttls";
 	case ErrorKind::Auth:
 		return "auth";
 	case ErrorKind::AuthTemporary:
@@ -167,6 +169,7 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	config.dry_run = get("dry-run", "false") == "true";
 	config.lock_step = get("lock-step", "false") == "true";
 	config.skip_capa = get("skip-capa", "false") == "true";
+	config.starttls = get("starttls", "false") == "true";
 	if (t.config.count("limit"))
 		config.limit = static_cast<std::uint32_t>(std::stoul(get("limit", "0")));
 	const auto already = SplitCommas(get("already", ""));
@@ -227,6 +230,12 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 			} else if (auto *fin = std::get_if<pop3::FinishedEvent>(&e)) {
 				r.events.push_back(fin->committed ? "finished committed"
 								  : "finished");
+			} else if (std::holds_alternative<pop3::StartTlsEvent>(e)) {
+				// The handshake is the adapter's business; here it
+				// succeeds.
+				r.events.push_back("starttls");
+				r.client += session.TakeOutput();
+				session.TlsStarted();
 			} else if (auto *fail = std::get_if<pop3::FailedEvent>(&e)) {
 				r.events.push_back(
 				    "failed " + KindName(fail->error.kind) +
