@@ -1,5 +1,8 @@
 #include "Commands.hxx"
 
+#include "BusClient.hxx"
+#include "CheckConfig.hxx"
+
 #include "config.h"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
@@ -273,6 +276,30 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	auto *shell = app.add_subcommand(
 	    "shell", "Read subcommands at a prompt, with line editing and history");
 
+	std::string config_path;
+	auto *check = app.add_subcommand("check-config",
+					 "Validate a popstreamd configuration and print "
+					 "its accounts (passwords never shown)");
+	check->add_option("FILE", config_path,
+			  "The file (default: $XDG_CONFIG_HOME/popstream/config.yaml)");
+	check->footer(
+	    "Exit status: 0 valid, 78 (EX_CONFIG) with one FILE:LINE:COLUMN line per "
+	    "mistake.");
+
+	auto *status = app.add_subcommand(
+	    "status",
+	    "Show what popstreamd is doing for each account (via the session bus)");
+
+	std::vector<std::string> fetch_accounts;
+	bool fetch_wait = false;
+	auto *fetch_cmd = app.add_subcommand(
+	    "fetch",
+	    "Ask popstreamd to fetch accounts now (all of them if none is named)");
+	fetch_cmd->add_option("ACCOUNT", fetch_accounts, "Accounts to fetch");
+	fetch_cmd->add_flag(
+	    "-w,--wait", fetch_wait,
+	    "Wait until the fetches finish; exit 0 if all succeeded, 75 if not");
+
 	// CLI11 wants argv in reverse order for its vector overload.
 	std::vector<std::string> reversed(args.rbegin(), args.rend());
 	try {
@@ -303,6 +330,12 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 
 	if (app.got_subcommand("dl"))
 		return RunDl(dl_args, program);
+	if (app.got_subcommand(check))
+		return RunCheckConfig(config_path, program);
+	if (app.got_subcommand(status))
+		return RunStatus(program);
+	if (app.got_subcommand(fetch_cmd))
+		return RunFetch(fetch_accounts, fetch_wait, program);
 	if (app.got_subcommand(help)) {
 		PrintHelp(app, help_args, program);
 		return 0;

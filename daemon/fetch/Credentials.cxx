@@ -180,6 +180,10 @@ std::string_view AccountHost(std::string_view account) noexcept
 	return at == std::string_view::npos ? account : account.substr(at + 1);
 }
 
+/** Steps 3 and 4 of ResolveCredentials(): user and password for a parsed spec. */
+Credentials Complete(const ConnectionSpec &connection, const std::string &path,
+		     const LoadedNetrc &loaded, const CredentialOptions &options);
+
 } // namespace
 
 std::string Credentials::Label() const
@@ -256,6 +260,27 @@ Credentials ResolveCredentials(std::string_view spec, const CredentialOptions &o
 			throw CredentialError(ExitCode::Usage, e.what());
 		}
 	}
+	return Complete(connection, path, loaded, options);
+}
+
+Credentials ResolveCredentials(const ConnectionSpec &connection,
+			       const CredentialOptions &options)
+{
+	// With the user and the password known, netrc has nothing to give, and a
+	// broken netrc must not stop an account that does not use it.
+	if (!options.need_password && !connection.user.empty())
+		return Complete(connection, {}, {}, options);
+	const std::string path =
+	    options.netrc_path.empty() ? NetrcPath() : options.netrc_path;
+	return Complete(connection, path, TryLoadNetrc(path), options);
+}
+
+namespace {
+
+Credentials Complete(const ConnectionSpec &connection, const std::string &path,
+		     const LoadedNetrc &loaded, const CredentialOptions &options)
+{
+	const Netrc *netrc = loaded.netrc ? &*loaded.netrc : nullptr;
 
 	Credentials result;
 	result.tls = connection.tls;
@@ -275,6 +300,9 @@ Credentials ResolveCredentials(std::string_view spec, const CredentialOptions &o
 	if (result.user.empty())
 		result.user =
 		    options.local_user.empty() ? LocalUserName() : options.local_user;
+
+	if (!options.need_password)
+		return result;
 
 	const auto label = result.Label();
 	if (netrc == nullptr)
@@ -311,5 +339,7 @@ Credentials ResolveCredentials(std::string_view spec, const CredentialOptions &o
 	result.password = *entry->password;
 	return result;
 }
+
+} // namespace
 
 } // namespace popstream

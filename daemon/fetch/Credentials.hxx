@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/netrc/Netrc.hxx"
+#include "core/spec/ConnectionSpec.hxx"
 #include "core/util/ExitCode.hxx"
 
 #include <cstdint>
@@ -34,8 +35,14 @@ public:
 
 /** Everything needed to connect to and log in to one POP3 account. */
 struct Credentials {
-	/** true for implicit TLS, false for cleartext. */
+	/** true for implicit TLS, false for a cleartext connection (which #starttls may
+	 * upgrade). */
 	bool tls = true;
+
+	/** Only with #tls false: upgrade the connection with STLS (RFC 2595 §4) before
+	 * USER and refuse to log in without it (fetch::FetchOptions::starttls). Only
+	 * config accounts with `tls: starttls` set it; connection specs cannot. */
+	bool starttls = false;
 
 	/** The host to connect to (DNS name or IP address, IPv6 without brackets). */
 	std::string host;
@@ -73,6 +80,10 @@ struct CredentialOptions {
 
 	/** The user name to fall back on; empty = LocalUserName(). */
 	std::string local_user;
+
+	/** false: the caller supplies the password (password_command), so none is looked
+	 * up, a missing netrc file is no error, and Credentials::password stays empty. */
+	bool need_password = true;
 };
 
 /**
@@ -119,7 +130,8 @@ Netrc LoadNetrcFile(const std::string &path);
  *    entry whose `login` names another user.
  *
  * The netrc file is only required once a password is looked up, so that a missing
- * file is reported together with the account that needed it.
+ * file is reported together with the account that needed it. With
+ * CredentialOptions::need_password false, step 4 is skipped.
  *
  * @param spec the argument as typed
  * @param options where the netrc file is and who the local user is
@@ -131,6 +143,19 @@ Netrc LoadNetrcFile(const std::string &path);
  *         POP3 cannot send, or if the local user cannot be found
  */
 Credentials ResolveCredentials(std::string_view spec,
+			       const CredentialOptions &options = {});
+
+/**
+ * ResolveCredentials() for a spec that is already parsed (explicit `host:`, `port:`...
+ * keys of the config file): steps 3 and 4 only, since it names no netrc account.
+ *
+ * @param connection where to connect; an empty user is looked up as in step 3
+ * @param options where the netrc file is and who the local user is
+ * @return complete credentials; the password is empty when
+ *         CredentialOptions::need_password is false
+ * @throws CredentialError (Config) as ResolveCredentials() does for netrc problems
+ */
+Credentials ResolveCredentials(const ConnectionSpec &connection,
 			       const CredentialOptions &options = {});
 
 } // namespace popstream

@@ -144,7 +144,7 @@ FetchProgress FetchJob::Progress() const noexcept
 		p.bytes_total = s.to_fetch_bytes;
 	}
 	p.messages_done = result_.saved;
-	p.bytes_done = result_.saved_bytes;
+	p.bytes_done = saved_listed_;
 	return p;
 }
 
@@ -266,6 +266,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 	} else if (auto *begin = std::get_if<pop3::MessageBeginEvent>(&event)) {
 		current_ = begin->number;
 		current_uidl_ = begin->uidl;
+		current_listed_ = begin->size;
 		current_failed_ = false;
 		try {
 			delivery_ = std::make_unique<store::Delivery>(maildir_->Begin());
@@ -286,7 +287,8 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(bytes) +
 						" bytes saved as new/" + name);
-				pending_.push_back({end->number, current_uidl_, bytes});
+				pending_.push_back(
+				    {end->number, current_uidl_, bytes, current_listed_});
 			} catch (const store::MaildirError &e) {
 				current_failed_ = true;
 				Log(LogLevel::Error,
@@ -307,6 +309,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		    MessageName(failed->number, failed->uidl) +
 			": not retrieved: " + Escape(failed->reply.line, 300));
 	} else if (auto *listed = std::get_if<pop3::ListedEvent>(&event)) {
+		result_.logged_in = true;
 		result_.listed = listed->count;
 		result_.listed_bytes = listed->bytes;
 		// The Maildir is opened (and created) only now: a failed login leaves no
@@ -322,6 +325,8 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				return false;
 			}
 		}
+		if (progress_)
+			progress_(Progress());
 		const auto &s = session_->Stats();
 		if (options_.verbose || s.already_saved > 0)
 			Log(LogLevel::Info,
@@ -365,11 +370,14 @@ void FetchJob::CommitPending()
 	for (const auto &p : pending_) {
 		++result_.saved;
 		result_.saved_bytes += p.bytes;
+		saved_listed_ += p.listed;
 		if (!p.uidl.empty())
 			saved_uidls_.insert(p.uidl);
 		session_->Saved(p.number);
 	}
 	pending_.clear();
+	if (progress_)
+		progress_(Progress());
 }
 
 void FetchJob::SessionOver(const pop3::Event &last)
@@ -378,6 +386,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	// the lock-step redo must know it, and the user must not get it twice.
 	CommitPending();
 	const auto stats = session_->Stats();
+	if (session_->Caps().login_delay_s)
+		result_.login_delay_s = session_->Caps().login_delay_s;
 	connection_.reset();
 
 	if (std::holds_alternative<pop3::FinishedEvent>(last)) {
@@ -403,6 +413,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
 	result_.unconfirmed = stats.marked;
+	if (error.reply)
+		result_.resp_code = error.reply->code;
 	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_) {
 		redone_ = true;
 		result_.redone_lock_step = true;

@@ -81,13 +81,21 @@ struct FetchResult {
 	bool redone_lock_step = false;
 	/** Wall-clock duration in seconds. */
 	double seconds = 0;
+	/** The response code of the reply that ended the fetch ("IN-USE",
+	 * "LOGIN-DELAY", "AUTH", "SYS/TEMP"...; RFC 2449 §8, RFC 3206), or empty. */
+	std::string resp_code;
+	/** LOGIN-DELAY from the server's CAPA (RFC 2449 §6.8), in seconds, if given. */
+	std::optional<std::uint64_t> login_delay_s;
+	/** The server accepted the login (so a failure came later). */
+	bool logged_in = false;
 	/** Messages (not) kept on the server because of --limit or -n. */
 	bool keep = false;
 	bool dry_run = false;
 	std::string maildir;
 };
 
-/** Progress figures, for status displays. */
+/** Progress figures, for status displays. Bytes are listed octets (the server's
+ * count, CRLF line ends) on both sides, so that done reaches total. */
 struct FetchProgress {
 	std::uint64_t messages_done = 0, messages_total = 0;
 	std::uint64_t bytes_done = 0, bytes_total = 0;
@@ -115,6 +123,15 @@ public:
 	 */
 	FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 		 std::function<void(const FetchResult &)> done);
+
+	/**
+	 * Sets a callback run when the listing has arrived (the login succeeded) and
+	 * after each group of messages is made durable; for status displays.
+	 */
+	void OnProgress(std::function<void(const FetchProgress &)> callback)
+	{
+		progress_ = std::move(callback);
+	}
 	~FetchJob() override;
 	FetchJob(const FetchJob &) = delete;
 	FetchJob &operator=(const FetchJob &) = delete;
@@ -158,6 +175,7 @@ private:
 	FetchOptions options_;
 	LogSink log_;
 	std::function<void(const FetchResult &)> done_;
+	std::function<void(const FetchProgress &)> progress_;
 	std::unique_ptr<store::Maildir> maildir_;
 	std::unique_ptr<net::Connection> connection_;
 	std::unique_ptr<pop3::Session> session_;
@@ -165,6 +183,9 @@ private:
 	/** The message being received and its unique-id. */
 	std::uint32_t current_ = 0;
 	std::string current_uidl_;
+	std::uint64_t current_listed_ = 0;
+	/** Listed octets of the messages saved, for FetchProgress::bytes_done. */
+	std::uint64_t saved_listed_ = 0;
 	bool current_failed_ = false;
 	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
 	 * bytes). */
@@ -172,6 +193,8 @@ private:
 		std::uint32_t number;
 		std::string uidl;
 		std::uint64_t bytes;
+		/** Its size in the listing, for progress against the listed total. */
+		std::uint64_t listed;
 	};
 	std::vector<Pending> pending_;
 	/** Unique-ids saved during this run, for the lock-step redo. */

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace popstream::config {
@@ -13,9 +14,11 @@ namespace popstream::config {
 /** Where a value came from, for messages in the form FILE:LINE:COLUMN (1-based). */
 struct Mark {
 	std::string file;
+	/** 1-based; 0 = unknown (then ToString() gives only the file). */
 	unsigned line = 0;
+	/** 1-based; 0 = unknown. */
 	unsigned column = 0;
-	/** @return "FILE:LINE:COLUMN" */
+	/** @return "FILE:LINE:COLUMN", or "FILE" when the line is unknown */
 	std::string ToString() const;
 };
 
@@ -23,36 +26,61 @@ struct Mark {
 enum class TlsMode {
 	/** TLS from the first byte (POP3S, port 995). */
 	Implicit,
-	/** Cleartext, then STLS (RFC 2595 §4) before login; refuses to log in without it. */
+	/** Cleartext, then STLS (RFC 2595 §4) before login; no login without it. */
 	StartTls,
 	/** Cleartext throughout (port 110). */
 	None,
 };
 
-/** One account of the daemon, with defaults applied and paths expanded. */
+/**
+ * @param mode a TLS mode
+ * @return its name in the config file: "implicit", "starttls" or "none"
+ */
+std::string_view TlsModeName(TlsMode mode) noexcept;
+
+/**
+ * @param pipelining a pipelining policy
+ * @return its name in the config file and on the command line: "auto", "on" or "off"
+ */
+std::string_view PipeliningName(pop3::Pipelining pipelining) noexcept;
+
+/**
+ * One account of the daemon, with defaults applied and paths expanded
+ * (popstream.yaml(5)). Connection: either #server is set (and #host, #port, #sni and
+ * #user are empty or 0, #tls is Implicit), or #host is set.
+ */
 struct Account {
 	/** Unique, [A-Za-z0-9_-]+; names the D-Bus object and the state directory. */
 	std::string name;
 	/** The connection spec as written (`server:`), or empty if the explicit keys were
 	 * used. A spec naming a netrc account is resolved when the account is fetched. */
 	std::string server;
-	/** Explicit connection keys (used when `server` is empty). */
+	/** Explicit connection keys (used when `server` is empty). #host never has
+	 * brackets, even for an IPv6 address. */
 	std::string host;
+	/** The TCP port; with #host always set (995 for Implicit, 110 otherwise, unless
+	 * written); 0 when #server is used. */
 	std::uint16_t port = 0;
+	/** How the connection is secured (explicit keys only). */
 	TlsMode tls = TlsMode::Implicit;
+	/** TLS server name (SNI and certificate check); empty = #host. */
 	std::string sni;
+	/** POP3 user; empty = the netrc `login` for the host, else the local user. */
 	std::string user;
 	/** argv of `password_command` (run without a shell; first line of stdout), or
 	 * empty to use netrc. */
 	std::vector<std::string> password_command;
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
+	/** Time between two fetches (10 s to 7 days, see Validate.hxx). */
 	std::chrono::milliseconds interval{std::chrono::minutes(5)};
-	/** Idle timeout of the connection. */
+	/** Idle timeout of the connection (5 s to 1 h). */
 	std::chrono::milliseconds timeout{std::chrono::seconds(180)};
+	/** Pipelining policy, as `popstream dl --pipelining`. */
 	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
 	/** PEM CA file, expanded; empty = system store. */
 	std::string ca_file;
+	/** false: checked and shown, never fetched. */
 	bool enabled = true;
 	/** Where the account's entry starts in the file. */
 	Mark where;
@@ -60,10 +88,11 @@ struct Account {
 
 /** A whole configuration file. */
 struct Config {
-	/** The file it was read from. */
+	/** The file it was read from, as given to LoadConfig(). */
 	std::string path;
-	/** Most accounts fetched at the same time. */
+	/** Most accounts fetched at the same time (1 to 64). */
 	unsigned max_concurrent = 4;
+	/** The accounts, in file order. */
 	std::vector<Account> accounts;
 };
 

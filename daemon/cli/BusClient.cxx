@@ -1,0 +1,537 @@
+#include "BusClient.hxx"
+
+#include "bus/Api.hxx"
+#include "bus/SdBusUv.hxx"
+#include "core/util/ExitCode.hxx"
+#include "service/AccountStatus.hxx"
+
+#include <systemd/sd-bus.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+
+// The client is blocking sd-bus on purpose: it does one thing at a time and has no
+// other event source, so the libuv glue the daemon needs (bus/SdBusUv) would only add
+// moving parts. sd_bus_wait() sleeps until the next message or timeout.
+
+namespace popstream::cli {
+
+namespace {
+
+constexpr auto disabled = static_cast<std::uint32_t>(service::AccountState::Disabled);
+constexpr auto fetching = static_cast<std::uint32_t>(service::AccountState::Fetching);
+
+/** A failure that ends the command: the line to print and the exit status. */
+struct ClientError : std::runtime_error {
+	ExitCode code;
+	ClientError(ExitCode _code, const std::string &message)
+	    : std::runtime_error(message), code(_code)
+	{
+	}
+};
+
+const std::string reach_hint = "; is it running? (systemctl --user start popstream)";
+
+struct ErrorHolder {
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	ErrorHolder() = default;
+	ErrorHolder(const ErrorHolder &) = delete;
+	ErrorHolder &operator=(const ErrorHolder &) = delete;
+	~ErrorHolder() { sd_bus_error_free(&error); }
+};
+
+struct MessageUnref {
+	void operator()(sd_bus_message *m) const noexcept { sd_bus_message_unref(m); }
+};
+using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
+
+struct SlotUnref {
+	void operator()(sd_bus_slot *s) const noexcept { sd_bus_slot_unref(s); }
+};
+using SlotPtr = std::unique_ptr<sd_bus_slot, SlotUnref>;
+
+/**
+ * @return @p text with control characters (terminal escape sequences included) made
+ *         visible as '?', and cut to one line. Text from the daemon is already one
+ *         line; this only guards the terminal.
+ */
+std::string ForTerminal(std::string_view text)
+{
+	std::string out;
+	out.reserve(text.size());
+	for (const char c : text) {
+		const auto b = static_cast<unsigned char>(c);
+		out += (b < 0x20 || b == 0x7f) ? '?' : c;
+	}
+	return out;
+}
+
+/** Turns a failed call into the error that ends the command. */
+[[noreturn]] void ThrowCallError(const sd_bus_error &error, int r)
+{
+	const std::string name = error.name != nullptr ? error.name : "";
+	const std::string message = ForTerminal(
+	    error.message != nullptr ? error.message : std::strerror(r < 0 ? -r : r));
+	if (name == bus::error_unknown_account)
+		throw ClientError(ExitCode::Usage, message);
+	if (name == bus::error_account_disabled)
+		throw ClientError(ExitCode::Config, message);
+	if (name == bus::error_stopping)
+		throw ClientError(ExitCode::TempFail, message);
+	// Everything else means no popstreamd answered: not running and not
+	// activatable, exited, hung, or the bus itself is gone.
+	throw ClientError(ExitCode::Unavailable,
+			  "cannot reach popstreamd on the session bus: " + message +
+			      reach_hint);
+}
+
+bus::BusPtr Connect()
+{
+	try {
+		return bus::OpenUserBus("popstream");
+	} catch (const std::system_error &e) {
+		throw ClientError(
+		    ExitCode::Unavailable,
+		    std::string("cannot reach popstreamd on the session bus: ") +
+			e.what() + reach_hint);
+	}
+}
+
+/** One account as GetManagedObjects() reports it. */
+struct AccountInfo {
+	std::string path;
+	std::string name;
+	std::uint32_t state = 0;
+	std::uint64_t last_success_us = 0;
+	std::uint64_t next_poll_us = 0;
+	std::string last_error;
+	std::uint64_t messages_done = 0, messages_total = 0;
+	std::uint64_t bytes_done = 0, bytes_total = 0;
+};
+
+/** Reads the a{sv} of the Account interface into @p a; unknown properties are skipped
+ * so that a newer daemon with more of them still works. */
+int ReadAccountProperties(sd_bus_message *m, AccountInfo &a)
+{
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *property = nullptr, *contents = nullptr;
+		if ((r = sd_bus_message_read(m, "s", &property)) < 0 ||
+		    (r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0)
+			return r;
+		const std::string_view p = property;
+		const std::string_view type = contents != nullptr ? contents : "";
+		const char *s = nullptr;
+		if (p == "Name" && type == "s") {
+			r = sd_bus_message_read(m, "v", "s", &s);
+			if (r >= 0)
+				a.name = s;
+		} else if (p == "State" && type == "u") {
+			r = sd_bus_message_read(m, "v", "u", &a.state);
+		} else if (p == "LastSuccess" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.last_success_us);
+		} else if (p == "NextPoll" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.next_poll_us);
+		} else if (p == "LastError" && type == "s") {
+			r = sd_bus_message_read(m, "v", "s", &s);
+			if (r >= 0)
+				a.last_error = s;
+		} else if (p == "Progress" && type == "(tttt)") {
+			r = sd_bus_message_read(m, "v", "(tttt)", &a.messages_done,
+						&a.messages_total, &a.bytes_done,
+						&a.bytes_total);
+		} else {
+			r = sd_bus_message_skip(m, "v");
+		}
+		if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+/** Parses the a{oa{sa{sv}}} of GetManagedObjects(), keeping the account objects. */
+int ReadManagedObjects(sd_bus_message *m, std::vector<AccountInfo> &accounts)
+{
+	int r = sd_bus_message_enter_container(m, 'a', "{oa{sa{sv}}}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "oa{sa{sv}}")) > 0) {
+		const char *path = nullptr;
+		if ((r = sd_bus_message_read(m, "o", &path)) < 0 ||
+		    (r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}")) < 0)
+			return r;
+		AccountInfo account;
+		account.path = path;
+		bool is_account = false;
+		while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+			const char *interface = nullptr;
+			if ((r = sd_bus_message_read(m, "s", &interface)) < 0)
+				return r;
+			if (std::strcmp(interface, bus::account_interface) == 0) {
+				is_account = true;
+				r = ReadAccountProperties(m, account);
+			} else {
+				r = sd_bus_message_skip(m, "a{sv}");
+			}
+			if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+				return r;
+		}
+		if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0 ||
+		    (r = sd_bus_message_exit_container(m)) < 0)
+			return r;
+		if (is_account)
+			accounts.push_back(std::move(account));
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+/**
+ * @param auto_start let the bus daemon start popstreamd (bus activation) if needed
+ * @return every account, sorted by name
+ */
+std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
+{
+	sd_bus_message *raw = nullptr;
+	int r = sd_bus_message_new_method_call(
+	    bus, &raw, bus::bus_name, bus::manager_path,
+	    "org.freedesktop.DBus.ObjectManager", "GetManagedObjects");
+	MessagePtr call(raw);
+	if (r < 0)
+		throw std::system_error(-r, std::generic_category(), "sd-bus");
+	sd_bus_message_set_auto_start(call.get(), auto_start ? 1 : 0);
+
+	ErrorHolder error;
+	raw = nullptr;
+	r = sd_bus_call(bus, call.get(), 0, &error.error, &raw);
+	MessagePtr reply(raw);
+	if (r < 0)
+		ThrowCallError(error.error, r);
+
+	std::vector<AccountInfo> accounts;
+	if ((r = ReadManagedObjects(reply.get(), accounts)) < 0)
+		throw ClientError(ExitCode::Protocol,
+				  std::string("unexpected reply from popstreamd: ") +
+				      std::strerror(-r));
+	std::sort(
+	    accounts.begin(), accounts.end(),
+	    [](const AccountInfo &a, const AccountInfo &b) { return a.name < b.name; });
+	return accounts;
+}
+
+/** @return "12:05" for a time today, "2026-11-28 12:05" otherwise, @p none for 0 */
+std::string FormatTime(std::uint64_t us, std::time_t now, const char *none)
+{
+	if (us == 0)
+		return none;
+	const auto t = static_cast<std::time_t>(us / 1'000'000u);
+	std::tm when{}, today{};
+	localtime_r(&t, &when);
+	localtime_r(&now, &today);
+	const bool same_day =
+	    when.tm_year == today.tm_year && when.tm_yday == today.tm_yday;
+	char buffer[64];
+	std::strftime(buffer, sizeof(buffer), same_day ? "%H:%M" : "%Y-%m-%d %H:%M",
+		      &when);
+	return buffer;
+}
+
+std::string FormatState(const AccountInfo &a)
+{
+	std::string state = bus::AccountStateName(a.state);
+	if (a.state == fetching && a.messages_total > 0)
+		state += " " + std::to_string(a.messages_done) + "/" +
+			 std::to_string(a.messages_total);
+	return state;
+}
+
+std::string AccountList(const std::vector<AccountInfo> &accounts)
+{
+	std::string list;
+	for (const auto &a : accounts)
+		list += (list.empty() ? "" : ", ") + a.name;
+	return list.empty() ? "none configured" : list;
+}
+
+void PrintLine(const std::string &program, const std::string &text)
+{
+	std::fprintf(stderr, "%s: %s\n", program.c_str(), text.c_str());
+}
+
+/** What `fetch --wait` is waiting for, shared with the signal handlers. */
+struct Waiter {
+	const std::string &program;
+	/** Account object path → name, for the fetches not finished yet. */
+	std::map<std::string, std::string> pending;
+	/** popstreamd's unique connection name: signals from anyone else are ignored. */
+	std::string owner;
+	ExitCode status = ExitCode::Ok;
+	/** The daemon left the bus (exited or crashed) while we were waiting. */
+	bool daemon_gone = false;
+
+	static int OnFetchFinished(sd_bus_message *m, void *userdata,
+				   sd_bus_error *) noexcept
+	{
+		auto &self = *static_cast<Waiter *>(userdata);
+		const char *path = sd_bus_message_get_path(m);
+		std::uint64_t messages = 0, bytes = 0;
+		const char *error = nullptr;
+		if (path == nullptr ||
+		    sd_bus_message_read(m, "tts", &messages, &bytes, &error) < 0)
+			return 0;
+		const auto it = self.pending.find(path);
+		if (it == self.pending.end())
+			return 0;
+		const std::string name = ForTerminal(it->second);
+		if (*error == '\0') {
+			std::printf("%s: %llu messages, %llu bytes\n", name.c_str(),
+				    static_cast<unsigned long long>(messages),
+				    static_cast<unsigned long long>(bytes));
+			std::fflush(stdout);
+		} else {
+			PrintLine(self.program, name + ": " + ForTerminal(error));
+			self.status = ExitCode::TempFail;
+		}
+		self.pending.erase(it);
+		return 0;
+	}
+
+	static int OnInterfacesRemoved(sd_bus_message *m, void *userdata,
+				       sd_bus_error *) noexcept
+	{
+		auto &self = *static_cast<Waiter *>(userdata);
+		const char *path = nullptr;
+		if (sd_bus_message_read(m, "o", &path) < 0)
+			return 0;
+		const auto it = self.pending.find(path);
+		if (it == self.pending.end())
+			return 0;
+		PrintLine(self.program, ForTerminal(it->second) +
+					    ": removed from the configuration before its "
+					    "fetch finished");
+		self.status = ExitCode::TempFail;
+		self.pending.erase(it);
+		return 0;
+	}
+
+	static int OnNameOwnerChanged(sd_bus_message *m, void *userdata,
+				      sd_bus_error *) noexcept
+	{
+		auto &self = *static_cast<Waiter *>(userdata);
+		const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+		if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+			return 0;
+		if (self.owner == old_owner)
+			self.daemon_gone = true;
+		return 0;
+	}
+};
+
+std::string GetNameOwner(sd_bus *bus)
+{
+	ErrorHolder error;
+	sd_bus_message *raw = nullptr;
+	const int r = sd_bus_call_method(
+	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	    "GetNameOwner", &error.error, &raw, "s", bus::bus_name);
+	MessagePtr reply(raw);
+	if (r < 0)
+		ThrowCallError(error.error, r);
+	const char *owner = nullptr;
+	if (sd_bus_message_read(reply.get(), "s", &owner) < 0)
+		throw ClientError(ExitCode::Protocol,
+				  "unexpected reply from the bus daemon");
+	return owner;
+}
+
+SlotPtr AddMatch(sd_bus *bus, const std::string &rule, sd_bus_message_handler_t handler,
+		 void *userdata)
+{
+	sd_bus_slot *slot = nullptr;
+	// Synchronous: the bus daemon has installed the rule when this returns, so no
+	// signal sent after the FetchNow() calls below can be missed.
+	const int r = sd_bus_add_match(bus, &slot, rule.c_str(), handler, userdata);
+	if (r < 0)
+		throw ClientError(
+		    ExitCode::Unavailable,
+		    std::string("cannot subscribe to popstreamd's signals: ") +
+			std::strerror(-r));
+	return SlotPtr(slot);
+}
+
+void Call(sd_bus *bus, const char *path, const char *interface, const char *method)
+{
+	ErrorHolder error;
+	sd_bus_message *raw = nullptr;
+	const int r = sd_bus_call_method(bus, bus::bus_name, path, interface, method,
+					 &error.error, &raw, "");
+	MessagePtr reply(raw);
+	if (r < 0)
+		ThrowCallError(error.error, r);
+}
+
+int Fetch(const std::vector<std::string> &names, bool wait, const std::string &program)
+{
+	const auto bus = Connect();
+	const auto accounts = GetAccounts(bus.get(), true);
+
+	Waiter waiter{program, {}, {}, ExitCode::Ok, false};
+	for (const auto &name : names) {
+		const auto it =
+		    std::find_if(accounts.begin(), accounts.end(),
+				 [&](const AccountInfo &a) { return a.name == name; });
+		if (it == accounts.end())
+			throw ClientError(ExitCode::Usage,
+					  "no account named '" + ForTerminal(name) +
+					      "' (accounts: " + AccountList(accounts) +
+					      ")");
+		if (it->state == disabled)
+			throw ClientError(ExitCode::Config,
+					  "account '" + ForTerminal(name) +
+					      "' is disabled (enabled: false in the "
+					      "configuration)");
+		waiter.pending.emplace(it->path, it->name);
+	}
+	if (names.empty())
+		for (const auto &a : accounts)
+			if (a.state != disabled) // FetchAll() skips them
+				waiter.pending.emplace(a.path, a.name);
+
+	std::vector<SlotPtr> matches;
+	if (wait) {
+		waiter.owner = GetNameOwner(bus.get());
+		const std::string from = "type='signal',sender='" + waiter.owner + "',";
+		matches.push_back(
+		    AddMatch(bus.get(),
+			     from + "interface='" + bus::account_interface +
+				 "',member='FetchFinished',path_namespace='" +
+				 bus::account_prefix + "'",
+			     Waiter::OnFetchFinished, &waiter));
+		matches.push_back(AddMatch(
+		    bus.get(),
+		    from + "path='" + bus::manager_path +
+			"',interface='org.freedesktop.DBus.ObjectManager',member='"
+			"InterfacesRemoved'",
+		    Waiter::OnInterfacesRemoved, &waiter));
+		matches.push_back(AddMatch(
+		    bus.get(),
+		    std::string(
+			"type='signal',sender='org.freedesktop.DBus',path='/org/"
+			"freedesktop/DBus',interface='org.freedesktop.DBus',member='"
+			"NameOwnerChanged',arg0='") +
+			bus::bus_name + "'",
+		    Waiter::OnNameOwnerChanged, &waiter));
+	}
+
+	if (names.empty())
+		Call(bus.get(), bus::manager_path, bus::manager_interface, "FetchAll");
+	else
+		for (const auto &name : names)
+			Call(bus.get(), bus::AccountPath(name).c_str(),
+			     bus::account_interface, "FetchNow");
+	if (!wait)
+		return ToInt(ExitCode::Ok);
+
+	while (!waiter.pending.empty() && !waiter.daemon_gone) {
+		int r = sd_bus_process(bus.get(), nullptr);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			r = sd_bus_wait(bus.get(), UINT64_MAX);
+		if (r < 0 && r != -EINTR)
+			throw ClientError(
+			    ExitCode::Unavailable,
+			    std::string("lost the session bus while waiting: ") +
+				std::strerror(-r));
+	}
+	if (!waiter.pending.empty()) {
+		std::string list;
+		for (const auto &[path, name] : waiter.pending)
+			list += (list.empty() ? "" : ", ") + ForTerminal(name);
+		throw ClientError(ExitCode::Unavailable,
+				  "popstreamd exited before these fetches finished: " +
+				      list);
+	}
+	return ToInt(waiter.status);
+}
+
+int Status()
+{
+	const auto bus = Connect();
+	const auto accounts = GetAccounts(bus.get(), false);
+	if (accounts.empty()) {
+		std::printf("popstreamd has no accounts configured.\n");
+		return ToInt(ExitCode::Ok);
+	}
+
+	const std::time_t now = std::time(nullptr);
+	std::vector<std::vector<std::string>> rows;
+	rows.push_back({"ACCOUNT", "STATE", "LAST SUCCESS", "NEXT POLL", "LAST ERROR"});
+	for (const auto &a : accounts)
+		rows.push_back({ForTerminal(a.name), FormatState(a),
+				FormatTime(a.last_success_us, now, "never"),
+				FormatTime(a.next_poll_us, now, "-"),
+				ForTerminal(a.last_error)});
+
+	std::vector<std::size_t> width(rows.front().size(), 0);
+	for (const auto &row : rows)
+		for (std::size_t i = 0; i < row.size(); ++i)
+			width[i] = std::max(width[i], row[i].size());
+	for (const auto &row : rows) {
+		std::string line;
+		for (std::size_t i = 0; i < row.size(); ++i) {
+			line += row[i];
+			if (i + 1 < row.size())
+				line.append(width[i] - row[i].size() + 2, ' ');
+		}
+		while (!line.empty() && line.back() == ' ')
+			line.pop_back();
+		std::printf("%s\n", line.c_str());
+	}
+	return ToInt(ExitCode::Ok);
+}
+
+/** Runs @p body, turning a ClientError into its line on stderr and its status. */
+template <typename F>
+int Guard(const std::string &program, F &&body)
+{
+	try {
+		return body();
+	} catch (const ClientError &e) {
+		PrintLine(program, e.what());
+		return ToInt(e.code);
+	} catch (const std::exception &e) {
+		PrintLine(program, e.what());
+		return ToInt(ExitCode::Software);
+	}
+}
+
+} // namespace
+
+int RunStatus(const std::string &program)
+{
+	return Guard(program, [] { return Status(); });
+}
+
+int RunFetch(const std::vector<std::string> &accounts, bool wait,
+	     const std::string &program)
+{
+	return Guard(program, [&] { return Fetch(accounts, wait, program); });
+}
+
+} // namespace popstream::cli

@@ -1,0 +1,158 @@
+#include "CheckConfig.hxx"
+
+#include "config/LoadConfig.hxx"
+#include "core/config/Validate.hxx"
+#include "core/spec/ConnectionSpec.hxx"
+#include "core/util/Escape.hxx"
+#include "fetch/AccountCredentials.hxx"
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace popstream::cli {
+
+namespace {
+
+/** What check-config shows about the connection of an account. */
+struct ConnectionText {
+	/** `host:port`, or empty when only netrc knows it. */
+	std::string host_port;
+	std::string tls, sni, user;
+	/** Why the connection could not be resolved now; empty if it was. */
+	std::string warning;
+};
+
+/** The connection as far as the config file alone tells. */
+ConnectionText FromConfig(const config::Account &account)
+{
+	ConnectionText text;
+	if (account.server.empty()) {
+		text.host_port = FormatHostPort(account.host, account.port);
+		text.tls = config::TlsModeName(account.tls);
+		text.sni = account.sni;
+		text.user = account.user;
+		return text;
+	}
+	std::optional<ConnectionSpec> spec;
+	try {
+		spec = config::CheckServer(account.server);
+	} catch (const config::ValueError &) {
+		// LoadConfig() has checked it; should that change, nothing is known.
+	}
+	if (!spec) {
+		const auto scheme = SplitScheme(account.server);
+		text.tls = !scheme.explicit_scheme ? "(from the netrc machine)"
+			   : scheme.tls            ? "implicit"
+						   : "none";
+		return text;
+	}
+	text.host_port = FormatHostPort(spec->host, spec->Port());
+	text.tls = spec->tls ? "implicit" : "none";
+	text.sni = spec->sni;
+	text.user = spec->user;
+	return text;
+}
+
+/**
+ * The connection as a fetch will resolve it: netrc accounts and logins, the local
+ * user. No password is looked up and no command is run.
+ */
+ConnectionText Resolve(const config::Account &account)
+{
+	Credentials credentials;
+	try {
+		credentials = ResolveAccountConnection(account);
+	} catch (const CredentialError &e) {
+		auto text = FromConfig(account);
+		text.warning = e.what();
+		// The block already names the account.
+		const std::string prefix = "account \"" + account.name + "\": ";
+		if (text.warning.compare(0, prefix.size(), prefix) == 0)
+			text.warning.erase(0, prefix.size());
+		if (e.Code() == ExitCode::Usage)
+			text.warning = "no netrc entry has the account \"" +
+				       Escape(SplitScheme(account.server).rest, 300) +
+				       "\", and it is not a connection spec";
+		return text;
+	}
+	ConnectionText text;
+	text.host_port = FormatHostPort(credentials.host, credentials.port);
+	text.tls = credentials.starttls ? "starttls"
+		   : credentials.tls    ? "implicit"
+					: "none";
+	text.sni = credentials.tls_name;
+	text.user = credentials.user;
+	return text;
+}
+
+void PrintAccount(std::ostream &out, const config::Account &account)
+{
+	out << "account " << account.name << " (" << account.where.ToString() << ")\n";
+	if (!account.server.empty())
+		out << "  server: " << Escape(account.server, 300) << "\n";
+	const auto connection = Resolve(account);
+	if (!connection.warning.empty())
+		out << "  warning: " << connection.warning << "\n";
+	if (!connection.host_port.empty())
+		out << "  host: " << connection.host_port << "\n";
+	out << "  tls: " << connection.tls << "\n";
+	// Without TLS there is no name to check (a netrc account still gives one).
+	if (!connection.sni.empty() && connection.tls != "none")
+		out << "  sni: " << connection.sni << "\n";
+	out << "  user: "
+	    << (connection.user.empty() ? "(from netrc or the local user)"
+					: Escape(connection.user, 300))
+	    << "\n";
+	// Only argv[0]: the arguments may say where a secret is, or hold one.
+	if (account.password_command.empty())
+		out << "  password: from netrc\n";
+	else
+		out << "  password: from command "
+		    << Escape(account.password_command[0], 300) << "\n";
+	out << "  maildir: " << Escape(account.maildir, 1000) << "\n";
+	out << "  interval: " << config::FormatDuration(account.interval) << "\n";
+	out << "  timeout: " << config::FormatDuration(account.timeout) << "\n";
+	out << "  pipelining: " << config::PipeliningName(account.pipelining) << "\n";
+	out << "  ca_file: "
+	    << (account.ca_file.empty() ? "(system store)"
+					: Escape(account.ca_file, 1000))
+	    << "\n";
+	out << "  enabled: " << (account.enabled ? "true" : "false") << "\n";
+}
+
+} // namespace
+
+int RunCheckConfig(const std::string &path, const std::string &program, std::ostream &out,
+		   std::ostream &err)
+{
+	config::Config config;
+	try {
+		config =
+		    config::LoadConfig(path.empty() ? config::DefaultConfigPath() : path);
+	} catch (const config::ConfigError &e) {
+		for (const auto &message : e.Messages())
+			err << message << "\n";
+		err.flush();
+		return ToInt(config::ConfigError::Code());
+	} catch (const std::exception &e) {
+		err << program << ": " << e.what() << "\n";
+		err.flush();
+		return ToInt(ExitCode::Software);
+	}
+
+	out << config.path << ": " << config.accounts.size()
+	    << (config.accounts.size() == 1 ? " account" : " accounts") << ", at most "
+	    << config.max_concurrent << " fetched at a time\n";
+	for (const auto &account : config.accounts)
+		PrintAccount(out, account);
+	out.flush();
+	return ToInt(ExitCode::Ok);
+}
+
+int RunCheckConfig(const std::string &path, const std::string &program)
+{
+	return RunCheckConfig(path, program, std::cout, std::cerr);
+}
+
+} // namespace popstream::cli

@@ -1,0 +1,189 @@
+#include "AccountKeys.hxx"
+#include "core/util/Escape.hxx"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace popstream::config {
+
+namespace {
+
+std::string Quoted(std::string_view text)
+{
+	return "\"" + Escape(text, 100) + "\"";
+}
+
+/** Expands a path value and requires the result to be absolute: the daemon's working
+ * directory is not something a user controls or thinks about. */
+std::string AbsolutePath(const YamlValue &value, const KeyContext &context)
+{
+	const auto text = value.String();
+	if (text.empty())
+		throw ValueError("empty path");
+	auto path = ExpandPath(text, context.lookup);
+	if (path.empty() || path.front() != '/')
+		throw ValueError(
+		    Quoted(path) +
+		    " is not an absolute path (start it with /, ~/ or $HOME/)");
+	return path;
+}
+
+void ApplyName(const YamlValue &value, const KeyContext &, Account &account)
+{
+	auto name = value.String();
+	if (!IsValidAccountName(name))
+		throw ValueError("bad account name " + Quoted(name) + " (1 to " +
+				 std::to_string(MAX_ACCOUNT_NAME_LENGTH) +
+				 " letters, digits, '_' or '-')");
+	account.name = std::move(name);
+}
+
+void ApplyServer(const YamlValue &value, const KeyContext &, Account &account)
+{
+	auto server = value.String();
+	if (server.empty())
+		throw ValueError("empty connection spec");
+	CheckServer(server);
+	account.server = std::move(server);
+}
+
+void ApplyHost(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.host = CheckHost(value.String());
+}
+
+void ApplyPort(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.port = static_cast<std::uint16_t>(value.Integer(1, 65535));
+}
+
+void ApplyTls(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.tls = ParseTlsMode(value.String());
+}
+
+void ApplySni(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Empty resets an inherited name: verify against the host again.
+	auto name = value.String();
+	if (!name.empty())
+		CheckTlsName(name);
+	account.sni = std::move(name);
+}
+
+void ApplyUser(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Empty resets an inherited user: netrc login or local user again.
+	auto user = value.String();
+	if (!user.empty())
+		CheckUser(user);
+	account.user = std::move(user);
+}
+
+void ApplyPasswordCommand(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.password_command = value.Command();
+}
+
+void ApplyMaildir(const YamlValue &value, const KeyContext &context, Account &account)
+{
+	account.maildir = AbsolutePath(value, context);
+}
+
+void ApplyInterval(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.interval = value.Duration(MIN_INTERVAL, MAX_INTERVAL);
+}
+
+void ApplyTimeout(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.timeout = value.Duration(MIN_TIMEOUT, MAX_TIMEOUT);
+}
+
+void ApplyPipelining(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.pipelining = ParsePipelining(value.String());
+}
+
+void ApplyCaFile(const YamlValue &value, const KeyContext &context, Account &account)
+{
+	// Empty resets an inherited file: the system store again.
+	if (value.String().empty()) {
+		account.ca_file.clear();
+		return;
+	}
+	auto path = AbsolutePath(value, context);
+	// Checked now so that a typo shows in check-config, not at the first fetch.
+	if (context.check_files && access(path.c_str(), R_OK) != 0)
+		throw ValueError("cannot read " + Quoted(path) + ": " +
+				 std::strerror(errno));
+	account.ca_file = std::move(path);
+}
+
+void ApplyEnabled(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.enabled = value.Bool();
+}
+
+constexpr AccountKey account_keys[] = {
+    {"name", KeyGroup::Other, true, ApplyName},
+    {"server", KeyGroup::Server, false, ApplyServer},
+    {"host", KeyGroup::Explicit, false, ApplyHost},
+    {"port", KeyGroup::Explicit, false, ApplyPort},
+    {"tls", KeyGroup::Explicit, false, ApplyTls},
+    {"sni", KeyGroup::Explicit, false, ApplySni},
+    {"user", KeyGroup::Explicit, false, ApplyUser},
+    {"password_command", KeyGroup::Other, false, ApplyPasswordCommand},
+    {"maildir", KeyGroup::Other, false, ApplyMaildir},
+    {"interval", KeyGroup::Other, false, ApplyInterval},
+    {"timeout", KeyGroup::Other, false, ApplyTimeout},
+    {"pipelining", KeyGroup::Other, false, ApplyPipelining},
+    {"ca_file", KeyGroup::Other, false, ApplyCaFile},
+    {"enabled", KeyGroup::Other, false, ApplyEnabled},
+};
+
+} // namespace
+
+std::span<const AccountKey> AccountKeyTable() noexcept
+{
+	return account_keys;
+}
+
+const AccountKey *FindAccountKey(std::string_view name) noexcept
+{
+	for (const auto &key : account_keys)
+		if (key.name == name)
+			return &key;
+	return nullptr;
+}
+
+std::vector<std::string_view> AccountKeyNames(bool in_defaults)
+{
+	std::vector<std::string_view> names;
+	for (const auto &key : account_keys)
+		if (!in_defaults || !key.account_only)
+			names.push_back(key.name);
+	return names;
+}
+
+void ClearGroup(KeyGroup group, Account &account)
+{
+	const Account defaults;
+	switch (group) {
+	case KeyGroup::Other:
+		break;
+	case KeyGroup::Server:
+		account.server = defaults.server;
+		break;
+	case KeyGroup::Explicit:
+		account.host = defaults.host;
+		account.port = defaults.port;
+		account.tls = defaults.tls;
+		account.sni = defaults.sni;
+		account.user = defaults.user;
+		break;
+	}
+}
+
+} // namespace popstream::config

@@ -1,0 +1,69 @@
+#pragma once
+
+#include "YamlValue.hxx"
+#include "core/config/Model.hxx"
+#include "core/config/Validate.hxx"
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace popstream::config {
+
+/** How a key takes part in choosing the connection (popstream.yaml(5), CONNECTION). */
+enum class KeyGroup {
+	/** Not about the connection. */
+	Other,
+	/** `server`: the whole connection as one spec. */
+	Server,
+	/** `host`, `port`, `tls`, `sni`, `user`: the connection key by key. */
+	Explicit,
+};
+
+/** What account key handlers may need besides the value. */
+struct KeyContext {
+	/** Where ~ and $VARS in paths are looked up. */
+	EnvLookup lookup;
+	/** Check that files named by the config (ca_file) can be read. */
+	bool check_files = true;
+};
+
+/**
+ * One key allowed in an account and (unless #account_only) under `defaults:`. To add a
+ * key: add its field to Account (Model.hxx), a row to the table in AccountKeys.cxx, and
+ * document it in man/popstream.yaml.5 and config/popstream.yaml.example.
+ */
+struct AccountKey {
+	/** The key as written in the file. */
+	std::string_view name;
+	/** Which connection keys it excludes; see KeyGroup. */
+	KeyGroup group;
+	/** true for keys only an account may have (`name`). */
+	bool account_only;
+	/**
+	 * Reads the value into @p account.
+	 * @throws ValueError (reported at the value) or LocatedError
+	 */
+	void (*apply)(const YamlValue &value, const KeyContext &context,
+		      Account &account);
+};
+
+/** @return every account key, in the order of popstream.yaml(5) */
+std::span<const AccountKey> AccountKeyTable() noexcept;
+
+/** @return the key named @p name, or nullptr */
+const AccountKey *FindAccountKey(std::string_view name) noexcept;
+
+/**
+ * @param in_defaults true for the keys allowed under `defaults:`
+ * @return the names of the keys allowed there, for "did you mean" hints
+ */
+std::vector<std::string_view> AccountKeyNames(bool in_defaults);
+
+/**
+ * Resets the fields set by the keys of @p group to their built-in defaults, so that an
+ * account that sets `server` does not inherit `host` from `defaults:` and vice versa.
+ */
+void ClearGroup(KeyGroup group, Account &account);
+
+} // namespace popstream::config

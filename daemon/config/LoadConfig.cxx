@@ -1,0 +1,491 @@
+#include "LoadConfig.hxx"
+#include "AccountKeys.hxx"
+#include "YamlValue.hxx"
+#include "core/util/Escape.hxx"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <optional>
+#include <pwd.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace popstream::config {
+
+namespace {
+
+/** The keys allowed at the top of the file. */
+constexpr std::string_view top_keys[] = {"defaults", "accounts", "max_concurrent"};
+
+std::string Quoted(std::string_view text)
+{
+	return "\"" + Escape(text, 100) + "\"";
+}
+
+/** @return `parent.key`, or `key` at the top; the key escaped, as it comes from the
+ * file */
+std::string KeyPath(const std::string &parent, std::string_view key)
+{
+	auto escaped = Escape(key, 100);
+	return parent.empty() ? escaped : parent + "." + escaped;
+}
+
+/** The home directory of the effective user from the passwd database, for services
+ * started without HOME. */
+std::optional<std::string> HomeFromPasswd()
+{
+	const long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+	std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
+	for (;;) {
+		passwd pw{}, *found = nullptr;
+		const int error =
+		    getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found);
+		if (error == ERANGE && buffer.size() < 1024 * 1024) {
+			buffer.resize(buffer.size() * 2);
+			continue;
+		}
+		if (error != 0 || found == nullptr || pw.pw_dir == nullptr ||
+		    *pw.pw_dir == '\0')
+			return std::nullopt;
+		return std::string(pw.pw_dir);
+	}
+}
+
+/** One problem, kept with its position so that all can be sorted into file order. */
+struct Diagnostic {
+	Mark mark;
+	std::string text;
+};
+
+/** One key and value of a map. */
+struct Entry {
+	std::string name;
+	YAML::Node value;
+	Mark key_mark, value_mark;
+};
+
+/** One map of account keys read so far (`defaults:` or an account). */
+struct Draft {
+	/** The account with what it inherited and what it set. */
+	Account account;
+	/** The keys this map set itself, with the position of their values. */
+	std::map<std::string, Mark, std::less<>> own;
+	/** Keys whose value was invalid here or under `defaults:`. They count as set, so
+	 * that one mistake under defaults: gives one message, not one per account. */
+	std::set<std::string, std::less<>> failed;
+
+	bool Failed(std::string_view key) const
+	{
+		return failed.find(key) != failed.end();
+	}
+};
+
+/** Reads one document into a Config, collecting every problem. */
+class Loader {
+	std::string file_;
+	KeyContext context_;
+	std::vector<Diagnostic> errors_;
+
+	void Report(const Mark &mark, const std::string &key, const std::string &problem)
+	{
+		errors_.push_back({mark, key.empty() ? problem : key + ": " + problem});
+	}
+
+	Mark At(const YAML::Node &node, const Mark &fallback) const
+	{
+		return MarkOf(node, file_, fallback);
+	}
+
+	Mark Start() const { return {file_, 1, 1}; }
+
+	/** @return the entries of @p map in file order; keys that are not strings and
+	 * repeated keys are reported and left out */
+	std::vector<Entry> Entries(const YAML::Node &map, const std::string &path)
+	{
+		std::vector<Entry> entries;
+		std::map<std::string, Mark> seen;
+		const auto map_mark = At(map, Start());
+		for (auto it = map.begin(); it != map.end(); ++it) {
+			const YAML::Node key = it->first;
+			const YAML::Node value = it->second;
+			const auto key_mark = At(key, map_mark);
+			if (!key.IsScalar()) {
+				Report(key_mark, path,
+				       "keys must be strings, got " +
+					   std::string(DescribeType(key)));
+				continue;
+			}
+			const auto &name = key.Scalar();
+			// yaml-cpp keeps both entries of a repeated key; which one a
+			// reader sees is an accident, so it is an error.
+			if (const auto first = seen.find(name); first != seen.end()) {
+				Report(key_mark, KeyPath(path, name),
+				       "duplicate key (first at line " +
+					   std::to_string(first->second.line) + ")");
+				continue;
+			}
+			seen.emplace(name, key_mark);
+			// yaml-cpp puts an empty value where the next token starts, often
+			// on the next line; the key is where the user looks.
+			const auto value_mark =
+			    value.IsNull() ? key_mark : At(value, key_mark);
+			entries.push_back({name, value, key_mark, value_mark});
+		}
+		return entries;
+	}
+
+	void UnknownKey(const Entry &entry, const std::string &path,
+			std::span<const std::string_view> candidates)
+	{
+		std::string problem = "unknown key";
+		if (entry.name == "password" || entry.name == "pass")
+			problem += "; passwords are not read from this file (use "
+				   "password_command, or netrc)";
+		else if (entry.name == "<<")
+			problem += "; YAML merge keys are not supported (put shared keys "
+				   "under defaults:)";
+		else if (const auto near = NearestWord(entry.name, candidates))
+			problem += "; did you mean \"" + std::string(*near) + "\"?";
+		Report(entry.key_mark, KeyPath(path, entry.name), problem);
+	}
+
+	/** Reads the keys of one account or of `defaults:` into @p draft. */
+	void ReadAccountMap(const YAML::Node &map, const std::string &path,
+			    bool is_defaults, Draft &draft)
+	{
+		const auto entries = Entries(map, path);
+		const auto names = AccountKeyNames(is_defaults);
+
+		std::vector<std::pair<const AccountKey *, const Entry *>> known;
+		for (const auto &entry : entries) {
+			const auto *key = FindAccountKey(entry.name);
+			if (key == nullptr) {
+				UnknownKey(entry, path, names);
+			} else if (is_defaults && key->account_only) {
+				Report(
+				    entry.key_mark, KeyPath(path, entry.name),
+				    "not allowed under defaults: (each account has its "
+				    "own)");
+			} else {
+				known.emplace_back(key, &entry);
+			}
+		}
+
+		const auto in_group = [&](KeyGroup group) {
+			return std::any_of(
+			    known.begin(), known.end(),
+			    [&](const auto &k) { return k.first->group == group; });
+		};
+		const bool has_server = in_group(KeyGroup::Server);
+		const bool has_explicit = in_group(KeyGroup::Explicit);
+		// The connection is chosen as a whole: an account that sets `server`
+		// inherits no `host`, `port`... from defaults:, and one that sets any of
+		// those inherits no `server`.
+		const auto forget = [&](KeyGroup group) {
+			ClearGroup(group, draft.account);
+			for (const auto &key : AccountKeyTable())
+				if (key.group == group)
+					draft.failed.erase(std::string(key.name));
+		};
+		if (has_server)
+			forget(KeyGroup::Explicit);
+		else if (has_explicit)
+			forget(KeyGroup::Server);
+
+		for (const auto &[key, entry] : known) {
+			const auto key_path = KeyPath(path, entry->name);
+			if (has_server && key->group == KeyGroup::Explicit) {
+				Report(entry->key_mark, key_path,
+				       "cannot be combined with \"server\" (the spec "
+				       "[{ssl,tcp}:][user@]host[!sni][:port] sets host, "
+				       "port, "
+				       "TLS and user; use either)");
+				continue;
+			}
+			const YamlValue value(entry->value, entry->value_mark, key_path);
+			try {
+				key->apply(value, context_, draft.account);
+				draft.own[entry->name] = entry->value_mark;
+				draft.failed.erase(entry->name);
+			} catch (const LocatedError &e) {
+				Report(e.Where(), e.Key(), e.what());
+				draft.failed.insert(entry->name);
+			} catch (const ValueError &e) {
+				Report(entry->value_mark, key_path, e.what());
+				draft.failed.insert(entry->name);
+			}
+		}
+	}
+
+	/** Checks what an account needs after inheritance and fills derived defaults.
+	 */
+	void FinishAccount(Draft &draft, const std::string &path, const Mark &where,
+			   std::map<std::string, Mark> &names)
+	{
+		auto &account = draft.account;
+		if (account.name.empty()) {
+			if (!draft.Failed("name"))
+				Report(where, path + ".name",
+				       "missing (every account needs a unique name)");
+		} else {
+			const auto &mark = draft.own["name"];
+			const auto [first, inserted] = names.emplace(account.name, mark);
+			if (!inserted)
+				Report(mark, path + ".name",
+				       "duplicate account name " + Quoted(account.name) +
+					   " (first at line " +
+					   std::to_string(first->second.line) + ")");
+		}
+
+		if (account.server.empty() && account.host.empty() &&
+		    !draft.Failed("server") && !draft.Failed("host"))
+			Report(where, path + ".server",
+			       "missing: set \"server\" (a connection spec) or \"host\"");
+		if (!account.host.empty() && account.port == 0)
+			account.port = account.tls == TlsMode::Implicit
+					   ? DEFAULT_TLS_PORT
+					   : DEFAULT_CLEARTEXT_PORT;
+
+		if (account.maildir.empty() && !draft.Failed("maildir"))
+			Report(where, path + ".maildir",
+			       "missing (set it in the account or under defaults:)");
+		account.where = where;
+	}
+
+	void ReadAccounts(const Entry &entry, const Draft &defaults, Config &config)
+	{
+		const auto &list = entry.value;
+		if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
+			Report(entry.value_mark, "accounts",
+			       "no accounts (add at least one)");
+			return;
+		}
+		if (!list.IsSequence()) {
+			Report(entry.value_mark, "accounts",
+			       "expected a list of accounts, got " +
+				   std::string(DescribeType(list)));
+			return;
+		}
+
+		std::map<std::string, Mark> names;
+		std::size_t index = 0;
+		for (const auto &element : list) {
+			const auto path = "accounts[" + std::to_string(index++) + "]";
+			const auto where = At(element, entry.value_mark);
+			if (!element.IsMap()) {
+				Report(where, path,
+				       "expected a map (one account), got " +
+					   std::string(DescribeType(element)));
+				continue;
+			}
+			Draft draft = defaults;
+			draft.own.clear();
+			ReadAccountMap(element, path, false, draft);
+			FinishAccount(draft, path, where, names);
+			config.accounts.push_back(std::move(draft.account));
+		}
+	}
+
+public:
+	Loader(std::string _file, const LoadOptions &options)
+	    : file_(std::move(_file)), context_{options.lookup ? options.lookup
+							       : ProcessEnvironment(),
+						options.check_files}
+	{
+	}
+
+	Config Run(std::string_view text)
+	{
+		Config config;
+		config.path = file_;
+
+		std::vector<YAML::Node> documents;
+		try {
+			documents = YAML::LoadAll(std::string(text));
+		} catch (const YAML::Exception &e) {
+			// yaml-cpp's Mark is 0-based.
+			const auto mark =
+			    e.mark.is_null()
+				? Start()
+				: Mark{file_, static_cast<unsigned>(e.mark.line) + 1,
+				       static_cast<unsigned>(e.mark.column) + 1};
+			Report(mark, "", e.msg);
+			return config;
+		}
+		if (documents.size() > 1)
+			Report(
+			    At(documents[1], Start()), "",
+			    "more than one YAML document (\"---\"); only one is allowed");
+
+		const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+		if (root.IsNull()) {
+			Report(
+			    Start(), "",
+			    "empty file; expected \"accounts:\" (see popstream.yaml(5))");
+			return config;
+		}
+		if (!root.IsMap()) {
+			Report(At(root, Start()), "",
+			       "expected a map with \"accounts:\" at the top, got " +
+				   std::string(DescribeType(root)));
+			return config;
+		}
+
+		const auto entries = Entries(root, "");
+		const Entry *defaults = nullptr, *accounts = nullptr;
+		for (const auto &entry : entries) {
+			if (entry.name == "defaults") {
+				defaults = &entry;
+			} else if (entry.name == "accounts") {
+				accounts = &entry;
+			} else if (entry.name == "max_concurrent") {
+				const YamlValue value(entry.value, entry.value_mark,
+						      entry.name);
+				try {
+					config.max_concurrent = static_cast<unsigned>(
+					    value.Integer(1, MAX_CONCURRENT_LIMIT));
+				} catch (const ValueError &e) {
+					Report(entry.value_mark, entry.name, e.what());
+				}
+			} else if (FindAccountKey(entry.name) != nullptr) {
+				Report(entry.key_mark, KeyPath("", entry.name),
+				       "unknown key at the top; account keys go into an "
+				       "entry of accounts: or under defaults:");
+			} else {
+				UnknownKey(entry, "", top_keys);
+			}
+		}
+
+		// defaults: first, wherever it is in the file: accounts copy it.
+		Draft base;
+		if (defaults != nullptr) {
+			if (defaults->value.IsMap())
+				ReadAccountMap(defaults->value, "defaults", true, base);
+			else if (!defaults->value.IsNull())
+				Report(defaults->value_mark, "defaults",
+				       "expected a map of account keys, got " +
+					   std::string(DescribeType(defaults->value)));
+		}
+
+		if (accounts == nullptr)
+			Report(At(root, Start()), "accounts",
+			       "missing (the list of accounts to fetch)");
+		else
+			ReadAccounts(*accounts, base, config);
+		return config;
+	}
+
+	/** @return the messages in file order, at most MAX_ERRORS plus a count */
+	std::vector<std::string> Messages()
+	{
+		std::stable_sort(errors_.begin(), errors_.end(),
+				 [](const Diagnostic &a, const Diagnostic &b) {
+					 return a.mark.line != b.mark.line
+						    ? a.mark.line < b.mark.line
+						    : a.mark.column < b.mark.column;
+				 });
+		std::vector<std::string> messages;
+		for (const auto &error : errors_) {
+			if (messages.size() == MAX_ERRORS) {
+				messages.push_back(
+				    file_ + ": " +
+				    std::to_string(errors_.size() - MAX_ERRORS) +
+				    " more errors not shown");
+				break;
+			}
+			messages.push_back(error.mark.ToString() + ": " + error.text);
+		}
+		return messages;
+	}
+};
+
+} // namespace
+
+EnvLookup ProcessEnvironment()
+{
+	return [](const std::string &name) -> std::optional<std::string> {
+		const char *value = std::getenv(name.c_str());
+		// systemd user services have HOME, but a unit started by other means
+		// may not.
+		if (name == "HOME" && (value == nullptr || *value == '\0'))
+			return HomeFromPasswd();
+		if (value == nullptr)
+			return std::nullopt;
+		return std::string(value);
+	};
+}
+
+std::string DefaultConfigPath()
+{
+	// The XDG Base Directory Specification says to ignore a relative value.
+	if (const char *xdg = std::getenv("XDG_CONFIG_HOME");
+	    xdg != nullptr && *xdg == '/')
+		return std::string(xdg) + "/popstream/config.yaml";
+	const auto home = ProcessEnvironment()("HOME");
+	if (!home)
+		throw ConfigError(
+		    "cannot find the config file: $HOME is not set and uid " +
+		    std::to_string(geteuid()) +
+		    " has no home directory (use --config FILE)");
+	return *home + "/.config/popstream/config.yaml";
+}
+
+Config ParseConfig(std::string_view text, const std::string &path,
+		   const LoadOptions &options)
+{
+	Loader loader(path, options);
+	auto config = loader.Run(text);
+	auto messages = loader.Messages();
+	if (!messages.empty())
+		throw ConfigError(std::move(messages));
+	return config;
+}
+
+Config LoadConfig(const std::string &path, const LoadOptions &options)
+{
+	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+
+	std::string text;
+	std::string problem;
+	struct stat st {};
+	if (fstat(fd, &st) != 0) {
+		problem = std::string("cannot read: ") + std::strerror(errno);
+	} else if (S_ISDIR(st.st_mode)) {
+		problem = "is a directory, not a file";
+	} else {
+		char buffer[8192];
+		for (;;) {
+			const auto n = read(fd, buffer, sizeof(buffer));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				problem =
+				    std::string("cannot read: ") + std::strerror(errno);
+				break;
+			}
+			if (n == 0)
+				break;
+			text.append(buffer, static_cast<std::size_t>(n));
+			if (text.size() > MAX_CONFIG_SIZE) {
+				problem = "larger than 1 MiB, which no config file is";
+				break;
+			}
+		}
+	}
+	close(fd);
+	if (!problem.empty())
+		throw ConfigError(path + ": " + problem);
+	return ParseConfig(text, path, options);
+}
+
+} // namespace popstream::config

@@ -1,0 +1,458 @@
+#include "Validate.hxx"
+#include "core/util/Escape.hxx"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace popstream::config {
+
+namespace {
+
+constexpr bool IsAsciiDigit(char c) noexcept
+{
+	return c >= '0' && c <= '9';
+}
+
+constexpr bool IsAsciiAlpha(char c) noexcept
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+constexpr char ToLowerAscii(char c) noexcept
+{
+	return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+constexpr bool IsVariableStart(char c) noexcept
+{
+	return IsAsciiAlpha(c) || c == '_';
+}
+
+constexpr bool IsVariableChar(char c) noexcept
+{
+	return IsVariableStart(c) || IsAsciiDigit(c);
+}
+
+std::string Quoted(std::string_view text)
+{
+	return "\"" + Escape(text, 100) + "\"";
+}
+
+/** Longest duration accepted: far beyond any bound the loader enforces, and small
+ * enough that no sum below overflows. */
+constexpr std::int64_t MAX_DURATION_SECONDS = 365LL * 24 * 3600;
+
+struct DurationUnit {
+	char letter;
+	std::int64_t seconds;
+};
+
+/** Largest first: the order ParseDuration() requires and FormatDuration() writes. */
+constexpr DurationUnit duration_units[] = {
+    {'d', 24 * 3600},
+    {'h', 3600},
+    {'m', 60},
+    {'s', 1},
+};
+
+ValueError BadDuration(std::string_view text, std::string_view problem)
+{
+	return ValueError("bad duration " + Quoted(text) + ": " + std::string(problem));
+}
+
+/** "expected a, b or c; did you mean "b"?" */
+std::string ExpectedOneOf(std::string_view value, std::span<const std::string_view> valid)
+{
+	std::string text = "bad value " + Quoted(value) + " (expected ";
+	for (std::size_t i = 0; i < valid.size(); ++i) {
+		if (i > 0)
+			text += i + 1 == valid.size() ? " or " : ", ";
+		text += valid[i];
+	}
+	text += ")";
+	if (const auto near = NearestWord(value, valid))
+		text += "; did you mean \"" + std::string(*near) + "\"?";
+	return text;
+}
+
+} // namespace
+
+bool IsValidAccountName(std::string_view name) noexcept
+{
+	if (name.empty() || name.size() > MAX_ACCOUNT_NAME_LENGTH)
+		return false;
+	return std::all_of(name.begin(), name.end(), [](char c) {
+		return IsAsciiAlpha(c) || IsAsciiDigit(c) || c == '_' || c == '-';
+	});
+}
+
+std::chrono::milliseconds ParseDuration(std::string_view text)
+{
+	if (text.empty())
+		throw BadDuration(text, "empty (write e.g. 90s, 5m or 1h)");
+
+	std::int64_t total = 0;
+	// Index into duration_units of the last unit used; units must get smaller.
+	std::size_t previous_unit = 0;
+	bool first = true;
+	std::size_t pos = 0;
+	while (pos < text.size()) {
+		const std::size_t digits_start = pos;
+		while (pos < text.size() && IsAsciiDigit(text[pos]))
+			++pos;
+		const auto digits = text.substr(digits_start, pos - digits_start);
+		if (digits.empty()) {
+			if (text[pos] == '-')
+				throw BadDuration(text, "must not be negative");
+			throw BadDuration(text, "expected a number before " +
+						    Quoted(text.substr(pos)) +
+						    " (write e.g. 90s, 5m or 1h)");
+		}
+		if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
+			throw BadDuration(text, "fractions are not allowed (write e.g. "
+						"90m instead of 1.5h)");
+		}
+		// Ten digits of seconds are already beyond MAX_DURATION_SECONDS, so the
+		// arithmetic below cannot overflow.
+		if (digits.size() > 9)
+			throw BadDuration(text, "too long (at most 365d)");
+		std::int64_t number = 0;
+		for (const char c : digits)
+			number = number * 10 + (c - '0');
+
+		if (pos == text.size()) {
+			// A bare number counts seconds, as in fetchmail, getmail and
+			// mpop; after another unit ("1m30") it would be ambiguous.
+			if (!first)
+				throw BadDuration(text, "missing unit after " +
+							    Quoted(digits) +
+							    " (s, m, h or d)");
+			total = number;
+			break;
+		}
+
+		std::size_t unit_end = pos;
+		while (unit_end < text.size() && !IsAsciiDigit(text[unit_end]))
+			++unit_end;
+		const auto unit = text.substr(pos, unit_end - pos);
+		std::size_t index = std::size(duration_units);
+		if (unit.size() == 1)
+			for (std::size_t i = 0; i < std::size(duration_units); ++i)
+				if (duration_units[i].letter == unit[0])
+					index = i;
+		if (index == std::size(duration_units))
+			throw BadDuration(text, "unknown unit " + Quoted(unit) +
+						    " (expected s, m, h or d)");
+		if (!first && index <= previous_unit)
+			throw BadDuration(text,
+					  "each unit at most once, from the largest "
+					  "to the smallest (e.g. 1h30m)");
+		total += number * duration_units[index].seconds;
+		if (total > MAX_DURATION_SECONDS)
+			throw BadDuration(text, "too long (at most 365d)");
+		previous_unit = index;
+		first = false;
+		pos = unit_end;
+	}
+	if (total > MAX_DURATION_SECONDS)
+		throw BadDuration(text, "too long (at most 365d)");
+	return std::chrono::seconds(total);
+}
+
+std::string FormatDuration(std::chrono::milliseconds duration)
+{
+	const auto ms = duration.count() < 0 ? 0 : duration.count();
+	std::int64_t seconds = ms / 1000;
+	std::string text;
+	for (const auto &unit : duration_units) {
+		if (seconds >= unit.seconds) {
+			text += std::to_string(seconds / unit.seconds);
+			text += unit.letter;
+			seconds %= unit.seconds;
+		}
+	}
+	if (ms % 1000 != 0)
+		text += std::to_string(ms % 1000) + "ms";
+	return text.empty() ? "0s" : text;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b)
+{
+	// Three rows of the dynamic-programming table are enough for the swap rule.
+	std::vector<std::size_t> before(b.size() + 1), previous(b.size() + 1),
+	    current(b.size() + 1);
+	for (std::size_t j = 0; j <= b.size(); ++j)
+		previous[j] = j;
+	for (std::size_t i = 1; i <= a.size(); ++i) {
+		current[0] = i;
+		const char ca = ToLowerAscii(a[i - 1]);
+		for (std::size_t j = 1; j <= b.size(); ++j) {
+			const char cb = ToLowerAscii(b[j - 1]);
+			const std::size_t cost = ca == cb ? 0 : 1;
+			std::size_t best = std::min({previous[j] + 1, current[j - 1] + 1,
+						     previous[j - 1] + cost});
+			if (i > 1 && j > 1 && ca == ToLowerAscii(b[j - 2]) &&
+			    ToLowerAscii(a[i - 2]) == cb)
+				best = std::min(best, before[j - 2] + 1);
+			current[j] = best;
+		}
+		std::swap(before, previous);
+		std::swap(previous, current);
+	}
+	return previous[b.size()];
+}
+
+std::optional<std::string_view> NearestWord(std::string_view word,
+					    std::span<const std::string_view> candidates)
+{
+	// A third of the length: "intervall" (3 allowed) finds "interval", but "host"
+	// (1 allowed) does not turn into "port".
+	const std::size_t allowed = std::clamp<std::size_t>(word.size() / 3, 1, 3);
+	std::optional<std::string_view> best;
+	std::size_t best_distance = allowed + 1;
+	for (const auto candidate : candidates) {
+		const auto distance = EditDistance(word, candidate);
+		if (distance < best_distance) {
+			best = candidate;
+			best_distance = distance;
+		}
+	}
+	return best;
+}
+
+std::string ExpandPath(std::string_view text, const EnvLookup &lookup)
+{
+	std::string out;
+	std::size_t pos = 0;
+	if (!text.empty() && text[0] == '~') {
+		if (text.size() > 1 && text[1] != '/')
+			throw ValueError(Quoted(text) + ": ~user is not supported (write "
+							"the path out)");
+		const auto home = lookup("HOME");
+		if (!home || home->empty())
+			throw ValueError(Quoted(text) +
+					 ": $HOME is not set (needed for ~)");
+		out = *home;
+		pos = 1;
+	}
+
+	while (pos < text.size()) {
+		const auto dollar = text.find('$', pos);
+		out.append(text.substr(pos, dollar - pos));
+		if (dollar == std::string_view::npos)
+			break;
+		pos = dollar + 1;
+		std::string name;
+		if (pos < text.size() && text[pos] == '$') {
+			out += '$';
+			++pos;
+			continue;
+		} else if (pos < text.size() && text[pos] == '{') {
+			const auto close = text.find('}', pos + 1);
+			if (close == std::string_view::npos)
+				throw ValueError(Quoted(text) + ": unterminated \"${\"");
+			name = text.substr(pos + 1, close - pos - 1);
+			if (name.empty() || !IsVariableStart(name[0]) ||
+			    !std::all_of(name.begin(), name.end(), IsVariableChar))
+				throw ValueError(Quoted(text) + ": " +
+						 Quoted("${" + name + "}") +
+						 " is not a variable (only ${NAME} is "
+						 "supported)");
+			pos = close + 1;
+		} else if (pos < text.size() && IsVariableStart(text[pos])) {
+			const auto start = pos;
+			while (pos < text.size() && IsVariableChar(text[pos]))
+				++pos;
+			name = text.substr(start, pos - start);
+		} else {
+			throw ValueError(
+			    Quoted(text) +
+			    ": a '$' must start $NAME or ${NAME} (write $$ for "
+			    "a '$')");
+		}
+		const auto value = lookup(name);
+		if (!value)
+			throw ValueError(Quoted(text) + ": $" + name + " is not set");
+		out += *value;
+	}
+	return out;
+}
+
+std::vector<std::string> SplitCommand(std::string_view text)
+{
+	// Tabs separate words; any other control character is a mistake.
+	for (const char c : text)
+		if (c != '\t' && HasControlCharacter(std::string_view(&c, 1)))
+			throw ValueError("control character in the command");
+
+	std::vector<std::string> words;
+	std::string word;
+	bool in_word = false;
+	for (std::size_t pos = 0; pos < text.size(); ++pos) {
+		const char c = text[pos];
+		if (c == ' ' || c == '\t') {
+			if (in_word)
+				words.push_back(std::move(word));
+			word.clear();
+			in_word = false;
+			continue;
+		}
+		in_word = true;
+		if (c == '\\') {
+			if (++pos == text.size())
+				throw ValueError("trailing backslash in the command");
+			word += text[pos];
+		} else if (c == '\'') {
+			const auto close = text.find('\'', pos + 1);
+			if (close == std::string_view::npos)
+				throw ValueError("unterminated ' in the command");
+			word.append(text.substr(pos + 1, close - pos - 1));
+			pos = close;
+		} else if (c == '"') {
+			for (++pos;; ++pos) {
+				if (pos == text.size())
+					throw ValueError(
+					    "unterminated \" in the command");
+				if (text[pos] == '"')
+					break;
+				if (text[pos] == '\\' && pos + 1 < text.size() &&
+				    (text[pos + 1] == '"' || text[pos + 1] == '\\'))
+					++pos;
+				word += text[pos];
+			}
+		} else {
+			word += c;
+		}
+	}
+	if (in_word)
+		words.push_back(std::move(word));
+	if (words.empty())
+		throw ValueError("empty command");
+	return words;
+}
+
+bool HasControlCharacter(std::string_view text) noexcept
+{
+	return std::any_of(text.begin(), text.end(), [](char c) {
+		const auto u = static_cast<unsigned char>(c);
+		return u < 0x20 || u == 0x7f;
+	});
+}
+
+std::string CheckHost(std::string_view host)
+{
+	if (host.empty())
+		throw ValueError("empty host");
+	if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+		host = host.substr(1, host.size() - 2);
+	if (host.find(' ') != std::string_view::npos || HasControlCharacter(host))
+		throw ValueError("bad host " + Quoted(host) +
+				 ": blank or control character");
+	if (host.find('@') != std::string_view::npos)
+		throw ValueError("bad host " + Quoted(host) +
+				 ": a host has no '@' (write the user under user:)");
+	if (host.find('!') != std::string_view::npos)
+		throw ValueError("bad host " + Quoted(host) +
+				 ": a host has no '!' (write the TLS name under sni:)");
+	// One ':' is a port; an IPv6 address has at least two.
+	const auto colon = host.find(':');
+	if (colon != std::string_view::npos && colon == host.rfind(':'))
+		throw ValueError("bad host " + Quoted(host) +
+				 ": a host has no port (write it under port:)");
+
+	// The host grammar of the connection spec, so that `host:` and `server:` accept
+	// the same hosts.
+	std::string spec = "tcp:";
+	if (colon != std::string_view::npos)
+		spec += "[" + std::string(host) + "]";
+	else
+		spec += host;
+	ConnectionSpec parsed;
+	try {
+		parsed = ParseConnectionSpec(spec);
+	} catch (const SpecError &e) {
+		std::string problem = e.what();
+		// Replace the parser's prefix, which names the made-up spec, by the host.
+		const std::string prefix =
+		    "bad connection spec \"" + Escape(spec, 200) + "\": ";
+		if (problem.compare(0, prefix.size(), prefix) == 0)
+			problem.erase(0, prefix.size());
+		throw ValueError("bad host " + Quoted(host) + ": " + problem);
+	}
+	if (parsed.host != host || !parsed.user.empty() || parsed.port ||
+	    !parsed.sni.empty())
+		throw ValueError("bad host " + Quoted(host));
+	return parsed.host;
+}
+
+void CheckTlsName(std::string_view name)
+{
+	if (name.empty())
+		throw ValueError("empty TLS name");
+	for (const char c : name)
+		if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != '-' && c != '.' &&
+		    c != '_')
+			throw ValueError("bad TLS name " + Quoted(name) +
+					 ": unexpected character " +
+					 Quoted(std::string_view(&c, 1)) +
+					 " (a DNS name or an IPv4 address)");
+}
+
+void CheckUser(std::string_view user)
+{
+	if (user.empty())
+		throw ValueError("empty user");
+	if (user.size() > 255)
+		throw ValueError("user longer than 255 bytes");
+	if (HasControlCharacter(user))
+		throw ValueError("control character in the user");
+}
+
+bool IsNetrcAccountShape(std::string_view name) noexcept
+{
+	if (name.empty() || name.size() > 255 || name.front() == '@' ||
+	    name.back() == '@')
+		return false;
+	return std::none_of(name.begin(), name.end(), [](char c) {
+		const auto u = static_cast<unsigned char>(c);
+		return u <= 0x20 || u == 0x7f || c == ':' || c == '!' || c == '[' ||
+		       c == ']' || c == '"';
+	});
+}
+
+std::optional<ConnectionSpec> CheckServer(std::string_view server)
+{
+	try {
+		return ParseConnectionSpec(server);
+	} catch (const SpecError &e) {
+		if (IsNetrcAccountShape(SplitScheme(server).rest))
+			return std::nullopt;
+		throw ValueError(e.what());
+	}
+}
+
+TlsMode ParseTlsMode(std::string_view text)
+{
+	static constexpr std::string_view names[] = {"implicit", "starttls", "none"};
+	if (text == names[0])
+		return TlsMode::Implicit;
+	if (text == names[1])
+		return TlsMode::StartTls;
+	if (text == names[2])
+		return TlsMode::None;
+	throw ValueError(ExpectedOneOf(text, names));
+}
+
+pop3::Pipelining ParsePipelining(std::string_view text)
+{
+	static constexpr std::string_view names[] = {"auto", "on", "off"};
+	if (text == names[0])
+		return pop3::Pipelining::Auto;
+	if (text == names[1])
+		return pop3::Pipelining::On;
+	if (text == names[2])
+		return pop3::Pipelining::Off;
+	throw ValueError(ExpectedOneOf(text, names));
+}
+
+} // namespace popstream::config

@@ -1,0 +1,188 @@
+#pragma once
+
+#include "Model.hxx"
+#include "core/spec/ConnectionSpec.hxx"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/**
+ * Pure checks and conversions of config values (popstream.yaml(5)): no file access, no
+ * environment access (the caller passes a lookup function), no YAML. Each function
+ * throws ValueError with a one-line problem text that does not say where the value
+ * is; the loader adds "FILE:LINE:COLUMN: KEY: " in front.
+ */
+namespace popstream::config {
+
+/** A config value that is not valid for its key. what() is one line. */
+class ValueError : public std::invalid_argument {
+public:
+	using std::invalid_argument::invalid_argument;
+};
+
+/** Shortest `interval`: servers lock out clients that poll too often (Gmail asks for
+ * minutes, others count logins per 15 minutes). */
+inline constexpr std::chrono::milliseconds MIN_INTERVAL = std::chrono::seconds(10);
+
+/** Longest `interval`; an account polled less often than weekly is better disabled. */
+inline constexpr std::chrono::milliseconds MAX_INTERVAL = std::chrono::hours(7 * 24);
+
+/** Shortest `timeout` (idle time of the connection): below that a slow link or a
+ * server's LIST on a large maildrop gives false failures. */
+inline constexpr std::chrono::milliseconds MIN_TIMEOUT = std::chrono::seconds(5);
+
+/** Longest `timeout`: a dead connection must not hold the account for hours. */
+inline constexpr std::chrono::milliseconds MAX_TIMEOUT = std::chrono::hours(1);
+
+/** Largest `max_concurrent`: each fetch is a connection and a few MiB of buffers. */
+inline constexpr unsigned MAX_CONCURRENT_LIMIT = 64;
+
+/** Longest account name: it becomes a D-Bus object path element and a file name. */
+inline constexpr std::size_t MAX_ACCOUNT_NAME_LENGTH = 64;
+
+/**
+ * @param name a candidate account name
+ * @return true if @p name is 1 to MAX_ACCOUNT_NAME_LENGTH bytes of [A-Za-z0-9_-]
+ */
+bool IsValidAccountName(std::string_view name) noexcept;
+
+/**
+ * Parses a duration: one or more `<integer><unit>` with the units `d` (days), `h`,
+ * `m` (minutes) and `s`, each at most once and from the largest to the smallest
+ * (`90s`, `5m`, `1h30m`, `1d`), or a bare integer, which counts seconds as in
+ * fetchmail, getmail and mpop (`300`). No fractions, signs or blanks.
+ *
+ * @param text the value as written
+ * @return the duration (whole seconds, at most 365 days)
+ * @throws ValueError naming @p text and the problem
+ */
+std::chrono::milliseconds ParseDuration(std::string_view text);
+
+/**
+ * @param duration a non-negative duration
+ * @return the shortest text ParseDuration() reads back as @p duration (`1h30m`,
+ *         `0s`); a remainder below one second is written as `NNNms`, which
+ *         ParseDuration() does not accept
+ */
+std::string FormatDuration(std::chrono::milliseconds duration);
+
+/**
+ * The optimal-string-alignment distance (Levenshtein plus the swap of two neighbours,
+ * each edit costing 1), ASCII case-insensitive.
+ *
+ * @return the number of edits that turn @p a into @p b
+ */
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
+/**
+ * Finds the word the user probably meant (for "did you mean" hints).
+ *
+ * @param word what was written, e.g. "intervall"
+ * @param candidates the valid words
+ * @return the first candidate at the smallest EditDistance(), if that distance is at
+ *         most a third of the length of @p word (at least 1, at most 3); else nothing
+ */
+std::optional<std::string_view> NearestWord(std::string_view word,
+					    std::span<const std::string_view> candidates);
+
+/** Looks up an environment variable: its value, or nothing when it is not set. */
+using EnvLookup = std::function<std::optional<std::string>(const std::string &name)>;
+
+/**
+ * Expands a path as a shell would for these forms only: a leading `~` or `~/` (the
+ * value of HOME), `$NAME` and `${NAME}` (NAME = [A-Za-z_][A-Za-z0-9_]*) anywhere, and
+ * `$$` for a literal '$'. There is no other expansion (no globs, no `~user`, no
+ * `${NAME:-default}`).
+ *
+ * @param text the path as written
+ * @param lookup where variables (including HOME) are read from
+ * @return the expanded path
+ * @throws ValueError for `~user`, a '$' that starts none of the forms above, an
+ *         unterminated `${`, or a variable (or HOME for `~`) that is not set
+ */
+std::string ExpandPath(std::string_view text, const EnvLookup &lookup);
+
+/**
+ * Splits a command written as one string into argv, without a shell: blanks (space,
+ * tab) separate words; '...' keeps everything literally; "..." keeps everything but
+ * `\"` and `\\`; outside quotes a backslash makes the next character literal. Nothing
+ * is expanded.
+ *
+ * @param text e.g. `pass show "mail/work account"`
+ * @return the words; never empty
+ * @throws ValueError for an unterminated quote, a trailing backslash, a control
+ *         character, or a command with no words
+ */
+std::vector<std::string> SplitCommand(std::string_view text);
+
+/**
+ * @return true if @p text contains a byte below 0x20 or 0x7f; such bytes could split a
+ *         POP3 command or a log line
+ */
+bool HasControlCharacter(std::string_view text) noexcept;
+
+/**
+ * Checks a `host:` value with the host grammar of connection specs (ConnectionSpec.hxx):
+ * a DNS name or IPv4 address, or an IPv6 address, with or without brackets.
+ *
+ * @return the host without brackets
+ * @throws ValueError if it is empty or is not a host, with a hint when it carries a
+ *         user, port or TLS name that belongs under its own key
+ */
+std::string CheckHost(std::string_view host);
+
+/**
+ * Checks an `sni:` value: a DNS name or address made of letters, digits, '-', '.' and
+ * '_' (the SNI grammar of connection specs).
+ *
+ * @throws ValueError if it is empty or contains any other character
+ */
+void CheckTlsName(std::string_view name);
+
+/**
+ * Checks a `user:` value: it goes into the USER command (RFC 1939 §7).
+ *
+ * @throws ValueError if it is empty, longer than 255 bytes or has a control character
+ */
+void CheckUser(std::string_view user);
+
+/**
+ * @param name what follows an optional `ssl:`/`tcp:` prefix in a `server:` value
+ * @return true if @p name can be a netrc `account` value that is not a connection spec:
+ *         1 to 255 bytes, no blank or control character, none of `: ! [ ] "` (which
+ *         only a mistyped spec contains), not starting or ending with '@'
+ */
+bool IsNetrcAccountShape(std::string_view name) noexcept;
+
+/**
+ * Checks a `server:` value: `[{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}`.
+ * Whether a netrc account of that name exists is only known when netrc is read, at
+ * fetch time; a value that is a valid spec may still name a netrc account then.
+ *
+ * @param server the value as written
+ * @return the parsed spec, or nothing when @p server is not a spec but has the shape
+ *         of a netrc account (IsNetrcAccountShape())
+ * @throws ValueError with the spec parser's message otherwise
+ */
+std::optional<ConnectionSpec> CheckServer(std::string_view server);
+
+/**
+ * @param text `implicit`, `starttls` or `none`
+ * @throws ValueError for anything else, suggesting the nearest value
+ */
+TlsMode ParseTlsMode(std::string_view text);
+
+/**
+ * @param text `auto`, `on` or `off`
+ * @throws ValueError for anything else, suggesting the nearest value
+ */
+pop3::Pipelining ParsePipelining(std::string_view text);
+
+} // namespace popstream::config

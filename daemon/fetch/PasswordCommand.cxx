@@ -1,0 +1,273 @@
+#include "PasswordCommand.hxx"
+#include "Credentials.hxx"
+#include "core/util/Escape.hxx"
+
+#include <cassert>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace popstream {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+CredentialError Failure(const std::string &message)
+{
+	return CredentialError(ExitCode::Config, message);
+}
+
+std::string Quoted(std::string_view text)
+{
+	return "\"" + Escape(text, 100) + "\"";
+}
+
+std::string DurationText(std::chrono::milliseconds duration)
+{
+	if (duration.count() % 1000 == 0)
+		return std::to_string(duration.count() / 1000) + " s";
+	return std::to_string(duration.count()) + " ms";
+}
+
+/** Closes a file descriptor once. */
+class FileDescriptor {
+	int fd_;
+
+public:
+	explicit FileDescriptor(int _fd) noexcept : fd_(_fd) {}
+	~FileDescriptor() { Close(); }
+	FileDescriptor(const FileDescriptor &) = delete;
+	FileDescriptor &operator=(const FileDescriptor &) = delete;
+	int Get() const noexcept { return fd_; }
+	void Close() noexcept
+	{
+		if (fd_ >= 0)
+			close(fd_);
+		fd_ = -1;
+	}
+};
+
+/** The spawn settings, destroyed on every path. */
+class SpawnSetup {
+public:
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attributes;
+
+	SpawnSetup() noexcept
+	{
+		posix_spawn_file_actions_init(&actions);
+		posix_spawnattr_init(&attributes);
+	}
+	~SpawnSetup()
+	{
+		posix_spawn_file_actions_destroy(&actions);
+		posix_spawnattr_destroy(&attributes);
+	}
+	SpawnSetup(const SpawnSetup &) = delete;
+	SpawnSetup &operator=(const SpawnSetup &) = delete;
+};
+
+/** Wipes the command's output when it goes out of scope, whatever happened. */
+class WipedString {
+public:
+	std::string text;
+	WipedString() = default;
+	~WipedString() { explicit_bzero(text.data(), text.size()); }
+	WipedString(const WipedString &) = delete;
+	WipedString &operator=(const WipedString &) = delete;
+};
+
+/** Reaps @p pid, retrying on EINTR. */
+void Reap(pid_t pid) noexcept
+{
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+}
+
+/** The outcome of ReapBefore(). */
+enum class Reaped {
+	/** The child exited; the status is valid. */
+	Exited,
+	/** The deadline passed first. */
+	Running,
+	/** waitpid() failed (ECHILD: someone else reaped it, e.g. SIGCHLD ignored). */
+	Lost,
+};
+
+/**
+ * Waits for @p pid until @p deadline. There is no portable way to wait for a child
+ * with a timeout, and this runs once per fetch, so polling every few milliseconds is
+ * cheap enough.
+ */
+Reaped ReapBefore(pid_t pid, Clock::time_point deadline, int &status) noexcept
+{
+	for (;;) {
+		const pid_t done = waitpid(pid, &status, WNOHANG);
+		if (done == pid)
+			return Reaped::Exited;
+		if (done < 0 && errno != EINTR)
+			return Reaped::Lost;
+		if (Clock::now() >= deadline)
+			return Reaped::Running;
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	}
+}
+
+} // namespace
+
+std::string RunPasswordCommand(const std::vector<std::string> &argv,
+			       std::string_view account,
+			       std::chrono::milliseconds timeout)
+{
+	assert(!argv.empty() && !argv.front().empty());
+	const std::string who =
+	    "account " + Quoted(account) + ": password command " + Quoted(argv.front());
+
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		throw Failure(who + ": cannot create a pipe: " + std::strerror(errno));
+	FileDescriptor read_end(fds[0]), write_end(fds[1]);
+
+	SpawnSetup setup;
+	posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null",
+					 O_RDONLY, 0);
+	// dup2() clears FD_CLOEXEC on the copy, so only stdout survives the exec.
+	posix_spawn_file_actions_adddup2(&setup.actions, write_end.Get(), STDOUT_FILENO);
+	// The daemon may block signals or ignore SIGPIPE; ignored dispositions survive
+	// exec, and a command that cannot be interrupted or that never sees EPIPE is
+	// not what its author tested.
+	sigset_t mask;
+	sigemptyset(&mask);
+	posix_spawnattr_setsigmask(&setup.attributes, &mask);
+	sigset_t defaults;
+	sigemptyset(&defaults);
+	for (const int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1,
+			      SIGUSR2, SIGALRM})
+		sigaddset(&defaults, sig);
+	posix_spawnattr_setsigdefault(&setup.attributes, &defaults);
+	posix_spawnattr_setflags(&setup.attributes,
+				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+	std::vector<char *> args;
+	for (const auto &arg : argv)
+		args.push_back(const_cast<char *>(arg.c_str()));
+	args.push_back(nullptr);
+
+	pid_t pid = -1;
+	const int spawn_error = posix_spawnp(&pid, argv.front().c_str(), &setup.actions,
+					     &setup.attributes, args.data(), environ);
+	if (spawn_error != 0)
+		throw Failure(who + ": cannot run it: " + std::strerror(spawn_error));
+	// Our copy of the write end must go, or the read below never sees EOF.
+	write_end.Close();
+
+	const auto deadline = Clock::now() + timeout;
+	WipedString output;
+	bool timed_out = false, too_long = false;
+	int read_error = 0;
+	char buffer[4096];
+	for (;;) {
+		const auto left =
+		    std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+		if (left.count() <= 0) {
+			timed_out = true;
+			break;
+		}
+		pollfd poll_fd{read_end.Get(), POLLIN, 0};
+		const int ready = poll(&poll_fd, 1, static_cast<int>(left.count()));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0) {
+			read_error = errno;
+			break;
+		}
+		if (ready == 0) {
+			timed_out = true;
+			break;
+		}
+		const auto n = read(read_end.Get(), buffer, sizeof(buffer));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			read_error = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		output.text.append(buffer, static_cast<std::size_t>(n));
+		if (output.text.size() > MAX_PASSWORD_COMMAND_OUTPUT) {
+			too_long = true;
+			break;
+		}
+	}
+	explicit_bzero(buffer, sizeof(buffer));
+	read_end.Close();
+
+	int status = 0, wait_error = 0;
+	Reaped reaped = Reaped::Running;
+	// A command may close stdout and keep running; it gets what is left of the
+	// time.
+	if (!timed_out && !too_long && read_error == 0) {
+		reaped = ReapBefore(pid, deadline, status);
+		wait_error = errno;
+		timed_out = reaped == Reaped::Running;
+	}
+	if (reaped == Reaped::Running) {
+		kill(pid, SIGKILL);
+		Reap(pid);
+	}
+
+	if (timed_out)
+		throw Failure(who + ": did not finish within " + DurationText(timeout) +
+			      " (killed)");
+	if (too_long)
+		throw Failure(who + ": printed more than " +
+			      std::to_string(MAX_PASSWORD_COMMAND_OUTPUT / 1024) +
+			      " KiB (killed)");
+	if (read_error != 0)
+		throw Failure(who +
+			      ": cannot read its output: " + std::strerror(read_error));
+	// Without the exit status, the output of a failed command could be taken for
+	// the password.
+	if (reaped == Reaped::Lost)
+		throw Failure(who + ": its exit status is lost (" +
+			      std::strerror(wait_error) + "; is SIGCHLD ignored?)");
+	if (WIFSIGNALED(status)) {
+		const int sig = WTERMSIG(status);
+		const char *name = sigabbrev_np(sig);
+		throw Failure(who + ": killed by signal " + std::to_string(sig) +
+			      (name != nullptr ? std::string(" (SIG") + name + ")" : ""));
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		throw Failure(who + ": failed with exit status " +
+			      std::to_string(WEXITSTATUS(status)));
+
+	auto &text = output.text;
+	auto end = text.find('\n');
+	if (end == std::string::npos)
+		end = text.size();
+	if (end > 0 && text[end - 1] == '\r')
+		--end;
+	if (end == 0)
+		throw Failure(who + ": printed no password (its first line is empty)");
+	const std::string_view line(text.data(), end);
+	// The password goes into `PASS password\r\n`: a CR or NUL would cut it short or
+	// smuggle in a second command.
+	if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos)
+		throw Failure(who + ": printed a password with a CR or NUL, which POP3 "
+				    "cannot send");
+	return std::string(line);
+}
+
+} // namespace popstream

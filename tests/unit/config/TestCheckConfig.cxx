@@ -1,0 +1,300 @@
+#include "cli/CheckConfig.hxx"
+
+#include "ConfigTestHelpers.hxx"
+#include "Process.hxx"
+#include "TempDir.hxx"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <sys/stat.h>
+
+using namespace popstream;
+using popstream::test::TempDir;
+using popstream::test::WriteFile;
+
+namespace {
+
+struct Output {
+	int status;
+	std::string out, err;
+};
+
+Output Check(const std::string &path)
+{
+	std::ostringstream out, err;
+	const int status = cli::RunCheckConfig(path, "popstream", out, err);
+	return {status, out.str(), err.str()};
+}
+
+const char *const valid_config = "defaults:\n"
+				 "  maildir: ~/Mail/default\n"
+				 "  interval: 10m\n"
+				 "max_concurrent: 2\n"
+				 "accounts:\n"
+				 "  - name: work\n"
+				 "    server: alice@mail.example.com\n"
+				 "    maildir: ~/Mail/work\n"
+				 "    password_command: [pass, show, secret/location]\n"
+				 "  - name: home\n"
+				 "    host: pop.example.net\n"
+				 "    tls: starttls\n"
+				 "    sni: mail.example.net\n"
+				 "    pipelining: off\n"
+				 "    timeout: 90s\n"
+				 "    enabled: false\n"
+				 "  - name: netrc\n"
+				 "    server: tcp:bob+work\n"
+				 "  - name: missing\n"
+				 "    server: tcp:nosuch+account\n";
+
+/** The netrc file the valid config is checked with. */
+const char *const netrc_text =
+    "machine pop.example.net login bob password x\n"
+    "machine carol@localhost:2110 account bob+work password y\n";
+
+std::string ExpectedOutput(const std::string &path)
+{
+	return path + ": 4 accounts, at most 2 fetched at a time\n" + //
+	       "account work (" + path + ":6:5)\n" +                  //
+	       "  server: alice@mail.example.com\n"
+	       "  host: mail.example.com:995\n"
+	       "  tls: implicit\n"
+	       "  user: alice\n"
+	       "  password: from command pass\n"
+	       "  maildir: /home/alice/Mail/work\n"
+	       "  interval: 10m\n"
+	       "  timeout: 3m\n"
+	       "  pipelining: auto\n"
+	       "  ca_file: (system store)\n"
+	       "  enabled: true\n" +
+	       "account home (" + path + ":10:5)\n" + //
+	       "  host: pop.example.net:110\n"
+	       "  tls: starttls\n"
+	       "  sni: mail.example.net\n"
+	       "  user: bob\n"
+	       "  password: from netrc\n"
+	       "  maildir: /home/alice/Mail/default\n"
+	       "  interval: 10m\n"
+	       "  timeout: 1m30s\n"
+	       "  pipelining: off\n"
+	       "  ca_file: (system store)\n"
+	       "  enabled: false\n" +
+	       "account netrc (" + path + ":17:5)\n" + //
+	       "  server: tcp:bob+work\n"
+	       "  host: localhost:2110\n"
+	       "  tls: none\n"
+	       "  user: carol\n"
+	       "  password: from netrc\n"
+	       "  maildir: /home/alice/Mail/default\n"
+	       "  interval: 10m\n"
+	       "  timeout: 3m\n"
+	       "  pipelining: auto\n"
+	       "  ca_file: (system store)\n"
+	       "  enabled: true\n" +
+	       "account missing (" + path + ":19:5)\n" + //
+	       "  server: tcp:nosuch+account\n"
+	       "  warning: no netrc entry has the account \"nosuch+account\", and it is "
+	       "not "
+	       "a connection spec\n"
+	       "  tls: none\n"
+	       "  user: (from netrc or the local user)\n"
+	       "  password: from netrc\n"
+	       "  maildir: /home/alice/Mail/default\n"
+	       "  interval: 10m\n"
+	       "  timeout: 3m\n"
+	       "  pipelining: auto\n"
+	       "  ca_file: (system store)\n"
+	       "  enabled: true\n";
+}
+
+const char *const invalid_config = "accounts:\n"
+				   "  - name: work\n"
+				   "    server: alice@mail.example.com\n"
+				   "    intervall: 5m\n"
+				   "  - name: work\n"
+				   "    host: h\n"
+				   "    maildir: /m\n"
+				   "    interval: 5\n";
+
+std::vector<std::string> ExpectedErrors(const std::string &path)
+{
+	return {
+	    path + ":2:5: accounts[0].maildir: missing (set it in the account or under "
+		   "defaults:)",
+	    path + ":4:5: accounts[0].intervall: unknown key; did you mean \"interval\"?",
+	    path +
+		":5:11: accounts[1].name: duplicate account name \"work\" (first at line "
+		"2)",
+	    path + ":8:15: accounts[1].interval: must be between 10s and 7d, not 5",
+	};
+}
+
+std::string Lines(const std::vector<std::string> &lines)
+{
+	std::string text;
+	for (const auto &line : lines)
+		text += line + "\n";
+	return text;
+}
+
+/**
+ * Runs the real binary. @return nothing if it does not know `check-config` yet (the
+ * subcommand is wired into Commands.cxx separately)
+ */
+std::optional<test::ProcessResult> RunBinary(std::vector<std::string> args,
+					     std::vector<std::string> env = {})
+{
+	args.insert(args.begin(), {test::RequireEnv("POPSTREAM_BIN"), "check-config"});
+	test::ProcessOptions options;
+	options.argv = std::move(args);
+	options.env = std::move(env);
+	options.timeout = std::chrono::seconds(30);
+	auto result = test::Run(options);
+	if (result.exit_code == 64 && result.out.empty()) {
+		MESSAGE("popstream has no check-config subcommand yet; skipped");
+		return std::nullopt;
+	}
+	return result;
+}
+
+} // namespace
+
+TEST_CASE("check-config prints the resolved accounts and returns 0")
+{
+	const test::ScopedEnv home("HOME", "/home/alice");
+	TempDir dir;
+	WriteFile(dir / "netrc", netrc_text, 0600);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	const auto path = dir / "config.yaml";
+	WriteFile(path, valid_config);
+	const auto result = Check(path);
+	CHECK(result.status == 0);
+	CHECK(result.err.empty());
+	CHECK(result.out == ExpectedOutput(path));
+	// Only argv[0] of the command, whose arguments may say where a secret is.
+	CHECK(result.out.find("secret/location") == std::string::npos);
+}
+
+TEST_CASE("check-config prints every error, one line each, and returns 78")
+{
+	TempDir dir;
+	const auto path = dir / "config.yaml";
+	WriteFile(path, invalid_config);
+	const auto result = Check(path);
+	CHECK(result.status == 78);
+	CHECK(result.out.empty());
+	CHECK(result.err == Lines(ExpectedErrors(path)));
+}
+
+TEST_CASE("check-config: an unreadable file is a config error too")
+{
+	TempDir dir;
+	const auto result = Check(dir / "missing.yaml");
+	CHECK(result.status == 78);
+	CHECK(result.err ==
+	      dir / "missing.yaml" + ": cannot read: No such file or directory\n");
+}
+
+TEST_CASE("check-config without a file reads the default path")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", netrc_text, 0600);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	const test::ScopedEnv home("HOME", "/home/alice");
+	const test::ScopedEnv xdg("XDG_CONFIG_HOME", dir.Path().c_str());
+	const auto missing = Check("");
+	CHECK(missing.status == 78);
+	CHECK(missing.err == dir / "popstream/config.yaml" +
+				 ": cannot read: No such file or directory\n");
+
+	REQUIRE(mkdir((dir / "popstream").c_str(), 0700) == 0);
+	test::WriteFile(dir / "popstream/config.yaml", valid_config);
+	const auto found = Check("");
+	CHECK(found.status == 0);
+	CHECK(found.out == ExpectedOutput(dir / "popstream/config.yaml"));
+}
+
+TEST_CASE("popstream check-config FILE (the real binary)")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", netrc_text, 0600);
+	const auto netrc = "NETRC=" + dir / "netrc";
+	const auto path = dir / "config.yaml";
+	WriteFile(path, valid_config);
+	const auto valid = RunBinary({path}, {"HOME=/home/alice", netrc});
+	if (!valid)
+		return;
+	CHECK(valid->exit_code == 0);
+	CHECK(valid->out == ExpectedOutput(path));
+	CHECK(valid->err.empty());
+
+	const auto bad_path = dir / "bad.yaml";
+	WriteFile(bad_path, invalid_config);
+	const auto invalid = RunBinary({bad_path});
+	REQUIRE(invalid);
+	CHECK(invalid->exit_code == 78);
+	CHECK(invalid->out.empty());
+	CHECK(invalid->err == Lines(ExpectedErrors(bad_path)));
+
+	// Without FILE: $XDG_CONFIG_HOME/popstream/config.yaml.
+	REQUIRE(mkdir((dir / "popstream").c_str(), 0700) == 0);
+	test::WriteFile(dir / "popstream/config.yaml", valid_config);
+	const auto by_default =
+	    RunBinary({}, {"HOME=/home/alice", netrc, "XDG_CONFIG_HOME=" + dir.Path()});
+	REQUIRE(by_default);
+	CHECK(by_default->exit_code == 0);
+	CHECK(by_default->out == ExpectedOutput(dir / "popstream/config.yaml"));
+}
+
+TEST_CASE("check-config runs no password command and survives a bad netrc")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", "machine h password x\n", 0644);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	const auto path = dir / "config.yaml";
+	WriteFile(path, "accounts:\n"
+			"  - name: a\n"
+			"    server: alice@h\n"
+			"    maildir: /m\n"
+			"    password_command: [touch, " +
+			    dir / "ran" +
+			    "]\n"
+			    "  - name: b\n"
+			    "    server: bob@h\n"
+			    "    maildir: /m\n");
+	const auto result = Check(path);
+	CHECK(result.status == 0);
+	CHECK(test::ListDir(dir.Path()) ==
+	      std::vector<std::string>{"config.yaml", "netrc"});
+	const auto warning =
+	    "  warning: " + dir / "netrc" +
+	    ": must not be accessible by group or others (mode 0644); run "
+	    "chmod 600 " +
+	    dir / "netrc" + "\n";
+	// Both read netrc (for a netrc account of that name), so both warn.
+	CHECK(result.out ==
+	      path + ": 2 accounts, at most 4 fetched at a time\n" + "account a (" +
+		  path + ":2:5)\n" + "  server: alice@h\n" + warning +
+		  "  host: h:995\n"
+		  "  tls: implicit\n"
+		  "  user: alice\n"
+		  "  password: from command touch\n"
+		  "  maildir: /m\n"
+		  "  interval: 5m\n"
+		  "  timeout: 3m\n"
+		  "  pipelining: auto\n"
+		  "  ca_file: (system store)\n"
+		  "  enabled: true\n" +
+		  "account b (" + path + ":6:5)\n" + "  server: bob@h\n" + warning +
+		  "  host: h:995\n"
+		  "  tls: implicit\n"
+		  "  user: bob\n"
+		  "  password: from netrc\n"
+		  "  maildir: /m\n"
+		  "  interval: 5m\n"
+		  "  timeout: 3m\n"
+		  "  pipelining: auto\n"
+		  "  ca_file: (system store)\n"
+		  "  enabled: true\n");
+}

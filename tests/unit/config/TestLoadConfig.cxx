@@ -1,0 +1,681 @@
+#include "ConfigTestHelpers.hxx"
+#include "TempDir.hxx"
+#include "config/LoadConfig.hxx"
+
+#include <doctest/doctest.h>
+
+using namespace popstream;
+using namespace popstream::config;
+using namespace std::chrono_literals;
+using popstream::test::ErrorOf;
+using popstream::test::ErrorsOf;
+using popstream::test::Parse;
+
+namespace {
+
+/** One valid account with @p extra as its fourth key, at line 5, column 5. */
+std::string WithKey(const std::string &extra)
+{
+	return "accounts:\n"
+	       "  - name: a\n"
+	       "    host: h\n"
+	       "    maildir: /m\n"
+	       "    " +
+	       extra + "\n";
+}
+
+} // namespace
+
+TEST_CASE("a complete file: defaults applied, paths expanded, ports filled in")
+{
+	const auto config =
+	    Parse("# popstream\n"
+		  "defaults:\n"
+		  "  interval: 10m\n"
+		  "  timeout: 2m\n"
+		  "  pipelining: off\n"
+		  "  maildir: $MAILROOT/default\n"
+		  "max_concurrent: 2\n"
+		  "accounts:\n"
+		  "  - name: work\n"
+		  "    server: alice@mail.example.com\n"
+		  "    maildir: ~/Mail/work\n"
+		  "  - name: home\n"
+		  "    host: pop.example.net\n"
+		  "    tls: starttls\n"
+		  "    user: bob\n"
+		  "    password_command: pass show \"mail/home account\"\n"
+		  "    interval: 1h30m\n"
+		  "    enabled: false\n"
+		  "  - name: tunnel\n"
+		  "    host: localhost\n"
+		  "    port: 1995\n"
+		  "    sni: mail.example.com\n"
+		  "    ca_file: ${HOME}/ca.pem\n"
+		  "    pipelining: on\n"
+		  "    password_command: [pass, show, mail/tunnel]\n");
+	CHECK(config.path == "config.yaml");
+	CHECK(config.max_concurrent == 2);
+	REQUIRE(config.accounts.size() == 3);
+
+	const auto &work = config.accounts[0];
+	CHECK(work.name == "work");
+	CHECK(work.server == "alice@mail.example.com");
+	CHECK(work.host.empty());
+	CHECK(work.port == 0);
+	CHECK(work.tls == TlsMode::Implicit);
+	CHECK(work.user.empty());
+	CHECK(work.password_command.empty());
+	CHECK(work.maildir == "/home/alice/Mail/work");
+	CHECK(work.interval == 10min);
+	CHECK(work.timeout == 2min);
+	CHECK(work.pipelining == pop3::Pipelining::Off);
+	CHECK(work.ca_file.empty());
+	CHECK(work.enabled);
+	CHECK(work.where.ToString() == "config.yaml:9:5");
+
+	const auto &home = config.accounts[1];
+	CHECK(home.name == "home");
+	CHECK(home.server.empty());
+	CHECK(home.host == "pop.example.net");
+	CHECK(home.port == 110);
+	CHECK(home.tls == TlsMode::StartTls);
+	CHECK(home.user == "bob");
+	CHECK(home.password_command ==
+	      std::vector<std::string>{"pass", "show", "mail/home account"});
+	CHECK(home.maildir == "/srv/mail/default");
+	CHECK(home.interval == 90min);
+	CHECK_FALSE(home.enabled);
+
+	const auto &tunnel = config.accounts[2];
+	CHECK(tunnel.host == "localhost");
+	CHECK(tunnel.port == 1995);
+	CHECK(tunnel.tls == TlsMode::Implicit);
+	CHECK(tunnel.sni == "mail.example.com");
+	CHECK(tunnel.ca_file == "/home/alice/ca.pem");
+	CHECK(tunnel.pipelining == pop3::Pipelining::On);
+	CHECK(tunnel.password_command ==
+	      std::vector<std::string>{"pass", "show", "mail/tunnel"});
+}
+
+TEST_CASE("built-in defaults")
+{
+	const auto config = Parse("accounts:\n"
+				  "  - name: a\n"
+				  "    host: h\n"
+				  "    maildir: /m\n"
+				  "  - name: b\n"
+				  "    host: h\n"
+				  "    tls: none\n"
+				  "    maildir: /m\n");
+	CHECK(config.max_concurrent == 4);
+	REQUIRE(config.accounts.size() == 2);
+	const auto &a = config.accounts[0];
+	CHECK(a.port == 995);
+	CHECK(a.tls == TlsMode::Implicit);
+	CHECK(a.interval == 5min);
+	CHECK(a.timeout == 180s);
+	CHECK(a.pipelining == pop3::Pipelining::Auto);
+	CHECK(a.enabled);
+	CHECK(a.sni.empty());
+	CHECK(a.user.empty());
+	CHECK(config.accounts[1].port == 110);
+}
+
+TEST_CASE("the connection is inherited as a whole: server or the explicit keys")
+{
+	const auto config = Parse("defaults:\n"
+				  "  host: shared.example.com\n"
+				  "  tls: none\n"
+				  "  port: 1110\n"
+				  "  user: shared\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: explicit\n"
+				  "    user: alice\n"
+				  "  - name: spec\n"
+				  "    server: tcp:bob@localhost:1110\n");
+	REQUIRE(config.accounts.size() == 2);
+	const auto &a = config.accounts[0];
+	CHECK(a.host == "shared.example.com");
+	CHECK(a.tls == TlsMode::None);
+	CHECK(a.port == 1110);
+	CHECK(a.user == "alice");
+	const auto &b = config.accounts[1];
+	CHECK(b.server == "tcp:bob@localhost:1110");
+	CHECK(b.host.empty());
+	CHECK(b.port == 0);
+	CHECK(b.tls == TlsMode::Implicit);
+	CHECK(b.user.empty());
+
+	const auto reverse = Parse("defaults:\n"
+				   "  server: alice@mail.example.com\n"
+				   "  maildir: /m\n"
+				   "accounts:\n"
+				   "  - name: a\n"
+				   "  - name: b\n"
+				   "    host: other.example.com\n");
+	CHECK(reverse.accounts[0].server == "alice@mail.example.com");
+	CHECK(reverse.accounts[1].server.empty());
+	CHECK(reverse.accounts[1].host == "other.example.com");
+	CHECK(reverse.accounts[1].port == 995);
+}
+
+TEST_CASE("empty sni, user and ca_file reset inherited values")
+{
+	const auto config = Parse("defaults:\n"
+				  "  sni: mail.example.com\n"
+				  "  user: shared\n"
+				  "  ca_file: /etc/ca.pem\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    host: h\n"
+				  "    sni: \"\"\n"
+				  "    user: \"\"\n"
+				  "    ca_file: \"\"\n");
+	const auto &a = config.accounts.at(0);
+	CHECK(a.sni.empty());
+	CHECK(a.user.empty());
+	CHECK(a.ca_file.empty());
+}
+
+TEST_CASE("a netrc account name is accepted as server and resolved later")
+{
+	const auto config = Parse("accounts:\n"
+				  "  - name: a\n"
+				  "    server: ssl:bob+work\n"
+				  "    maildir: /m\n");
+	CHECK(config.accounts.at(0).server == "ssl:bob+work");
+}
+
+TEST_CASE("the message of the issue: unknown key with a suggestion")
+{
+	CHECK(ErrorOf("# popstream\n"
+		      "defaults:\n"
+		      "  maildir: ~/Mail/default\n"
+		      "  interval: 10m\n"
+		      "\n"
+		      "accounts:\n"
+		      "  - name: work\n"
+		      "    server: alice@mail.example.com\n"
+		      "    maildir: ~/Mail/work\n"
+		      "  - name: home\n"
+		      "    server: tcp:bob@localhost:1110\n"
+		      "    intervall: 5m\n") ==
+	      "config.yaml:12:5: accounts[1].intervall: unknown key; did you mean "
+	      "\"interval\"?");
+}
+
+TEST_CASE("unknown keys")
+{
+	CHECK(ErrorOf(WithKey("colour: blue")) ==
+	      "config.yaml:5:5: accounts[0].colour: unknown key");
+	CHECK(ErrorOf(WithKey("Maildir: /x")) ==
+	      "config.yaml:5:5: accounts[0].Maildir: unknown key; did you mean "
+	      "\"maildir\"?");
+	CHECK(
+	    ErrorOf(WithKey("password: s3cret")) ==
+	    "config.yaml:5:5: accounts[0].password: unknown key; passwords are not read "
+	    "from this file (use password_command, or netrc)");
+	CHECK(
+	    ErrorsOf("x: &shared {maildir: /m}\n"
+		     "accounts:\n"
+		     "  - name: a\n"
+		     "    host: h\n"
+		     "    <<: *shared\n") ==
+	    std::vector<std::string>{
+		"config.yaml:1:1: x: unknown key",
+		"config.yaml:3:5: accounts[0].maildir: missing (set it in the account or "
+		"under defaults:)",
+		"config.yaml:5:5: accounts[0].<<: unknown key; YAML merge keys are not "
+		"supported (put shared keys under defaults:)",
+	    });
+	CHECK(ErrorOf("defaults:\n"
+		      "  pipelineing: on\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:2:3: defaults.pipelineing: unknown key; did you mean "
+	      "\"pipelining\"?");
+	CHECK(ErrorOf("defaults:\n"
+		      "  name: x\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:2:3: defaults.name: not allowed under defaults: (each account "
+	      "has its own)");
+	CHECK(ErrorOf("max_concurent: 2\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") == "config.yaml:1:1: max_concurent: unknown "
+					      "key; did you mean \"max_concurrent\"?");
+	CHECK(
+	    ErrorOf("accounts:\n"
+		    "  - name: a\n"
+		    "    host: h\n"
+		    "    maildir: /m\n"
+		    "interval: 5m\n") ==
+	    "config.yaml:5:1: interval: unknown key at the top; account keys go into an "
+	    "entry of accounts: or under defaults:");
+}
+
+TEST_CASE("values of the wrong type")
+{
+	CHECK(
+	    ErrorOf(WithKey("interval: {m: 5}")) ==
+	    "config.yaml:5:15: accounts[0].interval: expected a duration such as 90s, 5m "
+	    "or 1h, got a map");
+	CHECK(
+	    ErrorOf(WithKey("enabled: yes")) ==
+	    "config.yaml:5:14: accounts[0].enabled: expected true or false, got \"yes\"");
+	CHECK(ErrorOf(WithKey("enabled: \"true\"")) ==
+	      "config.yaml:5:14: accounts[0].enabled: expected true or false, got a "
+	      "string");
+	CHECK(ErrorOf(WithKey("port: \"995\"")) ==
+	      "config.yaml:5:11: accounts[0].port: expected a number, got a string");
+	CHECK(ErrorOf(WithKey("port: 99x")) ==
+	      "config.yaml:5:11: accounts[0].port: expected a number, got \"99x\"");
+	CHECK(ErrorOf(WithKey("user:")) ==
+	      "config.yaml:5:5: accounts[0].user: expected a string, got nothing (null)");
+	CHECK(ErrorOf(WithKey("user: [a, b]")) ==
+	      "config.yaml:5:11: accounts[0].user: expected a string, got a list");
+	CHECK(
+	    ErrorOf(WithKey("password_command: {a: b}")) ==
+	    "config.yaml:5:23: accounts[0].password_command: expected a command (a list "
+	    "of strings, or one string), got a map");
+	CHECK(
+	    ErrorOf(WithKey("password_command: [pass, {x: 1}]")) ==
+	    "config.yaml:5:30: accounts[0].password_command[1]: expected a string, got a "
+	    "map");
+	CHECK(ErrorOf("max_concurrent: many\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:1:17: max_concurrent: expected a number, got \"many\"");
+}
+
+TEST_CASE("values out of range or malformed")
+{
+	CHECK(ErrorOf(WithKey("port: 0")) ==
+	      "config.yaml:5:11: accounts[0].port: must be between 1 and 65535, not 0");
+	CHECK(ErrorOf(WithKey("port: 99999999999999999999")) ==
+	      "config.yaml:5:11: accounts[0].port: must be between 1 and 65535, not "
+	      "99999999999999999999");
+	CHECK(ErrorOf(WithKey("tls: startls")) ==
+	      "config.yaml:5:10: accounts[0].tls: bad value \"startls\" (expected "
+	      "implicit, "
+	      "starttls or none); did you mean \"starttls\"?");
+	CHECK(ErrorOf(WithKey("pipelining: true")) ==
+	      "config.yaml:5:17: accounts[0].pipelining: bad value \"true\" (expected "
+	      "auto, "
+	      "on or off)");
+	CHECK(ErrorOf(WithKey("interval: 5x")) ==
+	      "config.yaml:5:15: accounts[0].interval: bad duration \"5x\": unknown unit "
+	      "\"x\" (expected s, m, h or d)");
+	CHECK(
+	    ErrorOf(WithKey("interval: 5s")) ==
+	    "config.yaml:5:15: accounts[0].interval: must be between 10s and 7d, not 5s");
+	CHECK(
+	    ErrorOf(WithKey("interval: 8d")) ==
+	    "config.yaml:5:15: accounts[0].interval: must be between 10s and 7d, not 8d");
+	CHECK(ErrorOf(WithKey("timeout: 2h")) ==
+	      "config.yaml:5:14: accounts[0].timeout: must be between 5s and 1h, not 2h");
+	CHECK(ErrorOf(WithKey("sni: a:b")) ==
+	      "config.yaml:5:10: accounts[0].sni: bad TLS name \"a:b\": unexpected "
+	      "character \":\" (a DNS name or an IPv4 address)");
+	CHECK(ErrorOf(WithKey("user: \"a\\r\\nPASS x\"")) ==
+	      "config.yaml:5:11: accounts[0].user: control character in the value");
+	CHECK(ErrorOf(WithKey("password_command: []")) ==
+	      "config.yaml:5:23: accounts[0].password_command: empty command");
+	CHECK(ErrorOf(WithKey("password_command: \"\"")) ==
+	      "config.yaml:5:23: accounts[0].password_command: empty command");
+	CHECK(ErrorOf(WithKey("password_command: \"pass 'x\"")) ==
+	      "config.yaml:5:23: accounts[0].password_command: unterminated ' in the "
+	      "command");
+	CHECK(
+	    ErrorOf(WithKey("password_command: ['', x]")) ==
+	    "config.yaml:5:23: accounts[0].password_command: the program name (the first "
+	    "word) is empty");
+	CHECK(ErrorOf("max_concurrent: 0\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:1:17: max_concurrent: must be between 1 and 64, not 0");
+}
+
+TEST_CASE("names")
+{
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: my account\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") == "config.yaml:2:11: accounts[0].name: bad "
+					      "account name \"my account\" (1 to 64 "
+					      "letters, digits, '_' or '-')");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:2:5: accounts[0].name: missing (every account needs a unique "
+	      "name)");
+	CHECK(ErrorsOf("accounts:\n"
+		       "  - name: work\n"
+		       "    host: a\n"
+		       "    maildir: /m\n"
+		       "  - name: home\n"
+		       "    host: b\n"
+		       "    maildir: /m\n"
+		       "  - name: work\n"
+		       "    host: c\n"
+		       "    maildir: /m\n"
+		       "  - name: home\n"
+		       "    host: d\n"
+		       "    maildir: /m\n") ==
+	      std::vector<std::string>{
+		  "config.yaml:8:11: accounts[2].name: duplicate account name \"work\" "
+		  "(first at line 2)",
+		  "config.yaml:11:11: accounts[3].name: duplicate account name \"home\" "
+		  "(first at line 5)",
+	      });
+}
+
+TEST_CASE("required keys: the connection and the maildir")
+{
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n") ==
+	      "config.yaml:2:5: accounts[0].maildir: missing (set it in the account or "
+	      "under defaults:)");
+	CHECK(
+	    ErrorOf("accounts:\n"
+		    "  - name: a\n"
+		    "    maildir: /m\n") ==
+	    "config.yaml:2:5: accounts[0].server: missing: set \"server\" (a connection "
+	    "spec) or \"host\"");
+}
+
+TEST_CASE("connection specs are checked at load time")
+{
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    server: imap:alice@mail.example.com\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:3:13: accounts[0].server: bad connection spec "
+	      "\"imap:alice@mail.example.com\": unknown prefix \"imap:\" (expected "
+	      "\"ssl:\" "
+	      "or \"tcp:\")");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    server: alice@mail.example.com:99999\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:3:13: accounts[0].server: bad connection spec "
+	      "\"alice@mail.example.com:99999\": port 99999 is not in 1-65535");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: mail.example.com:995\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:3:11: accounts[0].host: bad host \"mail.example.com:995\": a "
+	      "host has no port (write it under port:)");
+	CHECK(
+	    ErrorOf("accounts:\n"
+		    "  - name: a\n"
+		    "    server: alice@mail.example.com\n"
+		    "    port: 995\n"
+		    "    maildir: /m\n") ==
+	    "config.yaml:4:5: accounts[0].port: cannot be combined with \"server\" (the "
+	    "spec [{ssl,tcp}:][user@]host[!sni][:port] sets host, port, TLS and user; "
+	    "use "
+	    "either)");
+	CHECK(ErrorOf("defaults:\n"
+		      "  host: h\n"
+		      "  server: s\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:2:3: defaults.host: cannot be combined with \"server\" (the "
+	      "spec "
+	      "[{ssl,tcp}:][user@]host[!sni][:port] sets host, port, TLS and user; use "
+	      "either)");
+}
+
+TEST_CASE("paths")
+{
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: Mail/a\n") ==
+	      "config.yaml:4:14: accounts[0].maildir: \"Mail/a\" is not an absolute path "
+	      "(start it with /, ~/ or $HOME/)");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: $UNSET/a\n") ==
+	      "config.yaml:4:14: accounts[0].maildir: \"$UNSET/a\": $UNSET is not set");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: \"/m\\0x\"\n") ==
+	      "config.yaml:4:14: accounts[0].maildir: control character in the value");
+
+	auto options = test::TestOptions();
+	options.check_files = true;
+	CHECK(ErrorOf(WithKey("ca_file: ~/missing.pem"), options) ==
+	      "config.yaml:5:14: accounts[0].ca_file: cannot read "
+	      "\"/home/alice/missing.pem\": No such file or directory");
+	test::TempDir dir;
+	test::WriteFile(dir / "ca.pem", "x");
+	const auto config = Parse(WithKey("ca_file: " + (dir / "ca.pem")), options);
+	CHECK(config.accounts.at(0).ca_file == dir / "ca.pem");
+}
+
+TEST_CASE("a key given twice in one map")
+{
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    maildir: /n\n") ==
+	      "config.yaml:5:5: accounts[0].maildir: duplicate key (first at line 4)");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "accounts: []\n") ==
+	      "config.yaml:5:1: accounts: duplicate key (first at line 1)");
+}
+
+TEST_CASE("the shape of the document")
+{
+	CHECK(ErrorOf("") == "config.yaml:1:1: empty file; expected \"accounts:\" (see "
+			     "popstream.yaml(5))");
+	CHECK(ErrorOf("# nothing yet\n") == "config.yaml:1:1: empty file; expected "
+					    "\"accounts:\" (see popstream.yaml(5))");
+	CHECK(
+	    ErrorOf("- a\n- b\n") ==
+	    "config.yaml:1:1: expected a map with \"accounts:\" at the top, got a list");
+	CHECK(ErrorOf("accounts:\n") ==
+	      "config.yaml:1:1: accounts: no accounts (add at least one)");
+	CHECK(ErrorOf("accounts: []\n") ==
+	      "config.yaml:1:11: accounts: no accounts (add at least one)");
+	CHECK(ErrorOf("accounts:\n  name: a\n") ==
+	      "config.yaml:2:3: accounts: expected a list of accounts, got a map");
+	CHECK(ErrorOf("accounts:\n  - work\n") ==
+	      "config.yaml:2:5: accounts[0]: expected a map (one account), got a value");
+	CHECK(
+	    ErrorOf(
+		"defaults: 5\naccounts:\n  - name: a\n    host: h\n    maildir: /m\n") ==
+	    "config.yaml:1:11: defaults: expected a map of account keys, got a value");
+	CHECK(ErrorsOf("acounts:\n"
+		       "  - name: a\n") ==
+	      std::vector<std::string>{
+		  "config.yaml:1:1: acounts: unknown key; did you mean \"accounts\"?",
+		  "config.yaml:1:1: accounts: missing (the list of accounts to fetch)",
+	      });
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "---\n"
+		      "accounts: []\n") == "config.yaml:6:1: more than one YAML document "
+					   "(\"---\"); only one is allowed");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    ? [x]\n"
+		      "    : y\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:3:7: accounts[0]: keys must be strings, got a list");
+}
+
+TEST_CASE("YAML syntax errors come with 1-based positions")
+{
+	// yaml-cpp's own what() counts from 1 too: "error at line 3, column 13".
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    maildir: [/m\n"
+		      "    host: h\n") ==
+	      "config.yaml:4:9: end of sequence flow not found");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "\thost: h\n") ==
+	      "config.yaml:3:1: illegal tab when looking for indentation");
+	CHECK(ErrorOf("accounts: *missing\n") ==
+	      "config.yaml:1:11: the referenced anchor is not defined");
+}
+
+TEST_CASE("all errors are reported, in file order, at most MAX_ERRORS")
+{
+	// defaults: comes last in the file but is read first; messages are still in
+	// file order.
+	CHECK(ErrorsOf("accounts:\n"
+		       "  - name: a\n"
+		       "    host: h\n"
+		       "    intervall: 5m\n"
+		       "  - name: b b\n"
+		       "    server: imap:x\n"
+		       "defaults:\n"
+		       "  maildir: relative\n") ==
+	      std::vector<std::string>{
+		  "config.yaml:4:5: accounts[0].intervall: unknown key; did you mean "
+		  "\"interval\"?",
+		  "config.yaml:5:11: accounts[1].name: bad account name \"b b\" (1 to 64 "
+		  "letters, digits, '_' or '-')",
+		  "config.yaml:6:13: accounts[1].server: bad connection spec \"imap:x\": "
+		  "unknown prefix \"imap:\" (expected \"ssl:\" or \"tcp:\")",
+		  "config.yaml:8:12: defaults.maildir: \"relative\" is not an absolute "
+		  "path "
+		  "(start it with /, ~/ or $HOME/)",
+	      });
+
+	std::string text = "accounts:\n";
+	for (int i = 0; i < 25; ++i)
+		text += "  - {name: a" + std::to_string(i) +
+			", host: h, maildir: /m, colour: x}\n";
+	const auto errors = ErrorsOf(text);
+	REQUIRE(errors.size() == MAX_ERRORS + 1);
+	CHECK(errors[0] == "config.yaml:2:38: accounts[0].colour: unknown key");
+	CHECK(errors[19] == "config.yaml:21:39: accounts[19].colour: unknown key");
+	CHECK(errors[20] == "config.yaml: 5 more errors not shown");
+}
+
+TEST_CASE("a mistake under defaults: is reported once, not once per account")
+{
+	// Neither account gets "maildir: missing", and a does not get "server: missing".
+	CHECK(
+	    ErrorsOf("defaults:\n"
+		     "  maildir: $UNSET/m\n"
+		     "  host: bad host\n"
+		     "accounts:\n"
+		     "  - name: a\n"
+		     "  - name: b\n"
+		     "    server: alice@mail.example.com\n") ==
+	    std::vector<std::string>{
+		"config.yaml:2:12: defaults.maildir: \"$UNSET/m\": $UNSET is not set",
+		"config.yaml:3:9: defaults.host: bad host \"bad host\": blank or control "
+		"character",
+	    });
+}
+
+TEST_CASE("LoadConfig reads the file")
+{
+	test::TempDir dir;
+	const auto path = dir / "config.yaml";
+	test::WriteFile(path, "accounts:\n"
+			      "  - name: a\n"
+			      "    host: h\n"
+			      "    maildir: /m\n");
+	const auto config = LoadConfig(path, test::TestOptions());
+	CHECK(config.path == path);
+	CHECK(config.accounts.at(0).where.ToString() == path + ":2:5");
+
+	test::WriteFile(path, "accounts:\n  - name: a\n");
+	try {
+		LoadConfig(path, test::TestOptions());
+		FAIL("no ConfigError");
+	} catch (const ConfigError &e) {
+		CHECK(e.Messages() ==
+		      std::vector<std::string>{
+			  path + ":2:5: accounts[0].server: missing: set \"server\" (a "
+				 "connection spec) or \"host\"",
+			  path +
+			      ":2:5: accounts[0].maildir: missing (set it in the account "
+			      "or under defaults:)",
+		      });
+		CHECK(std::string(e.what()) == e.Messages()[0] + "\n" + e.Messages()[1]);
+		CHECK(ConfigError::Code() == ExitCode::Config);
+	}
+
+	try {
+		LoadConfig(dir / "missing.yaml");
+		FAIL("no ConfigError");
+	} catch (const ConfigError &e) {
+		CHECK(std::string(e.what()) ==
+		      dir / "missing.yaml" + ": cannot read: No such file or directory");
+	}
+	try {
+		LoadConfig(dir.Path());
+		FAIL("no ConfigError");
+	} catch (const ConfigError &e) {
+		CHECK(std::string(e.what()) ==
+		      dir.Path() + ": is a directory, not a file");
+	}
+}
+
+TEST_CASE("the default path follows the XDG Base Directory Specification")
+{
+	const test::ScopedEnv home("HOME", "/home/alice");
+	{
+		const test::ScopedEnv xdg("XDG_CONFIG_HOME", "/xdg");
+		CHECK(DefaultConfigPath() == "/xdg/popstream/config.yaml");
+	}
+	{
+		const test::ScopedEnv xdg("XDG_CONFIG_HOME", "relative");
+		CHECK(DefaultConfigPath() == "/home/alice/.config/popstream/config.yaml");
+	}
+	{
+		const test::ScopedEnv xdg("XDG_CONFIG_HOME", nullptr);
+		CHECK(DefaultConfigPath() == "/home/alice/.config/popstream/config.yaml");
+	}
+}
+
+TEST_CASE("the process environment: HOME falls back on the passwd entry")
+{
+	const auto lookup = ProcessEnvironment();
+	{
+		const test::ScopedEnv home("HOME", "/somewhere");
+		CHECK(lookup("HOME") == "/somewhere");
+	}
+	{
+		const test::ScopedEnv home("HOME", nullptr);
+		const auto fallback = lookup("HOME");
+		REQUIRE(fallback);
+		CHECK_FALSE(fallback->empty());
+	}
+	const test::ScopedEnv var("POPSTREAM_TEST_VAR", "x");
+	CHECK(lookup("POPSTREAM_TEST_VAR") == "x");
+	CHECK_FALSE(lookup("POPSTREAM_TEST_UNSET_VAR"));
+}

@@ -1,0 +1,308 @@
+#include "ConfigTestHelpers.hxx"
+#include "core/config/Validate.hxx"
+
+#include <doctest/doctest.h>
+
+using namespace popstream;
+using namespace popstream::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string DurationError(std::string_view text)
+{
+	try {
+		ParseDuration(text);
+	} catch (const ValueError &e) {
+		return e.what();
+	}
+	FAIL("no ValueError for \"" << std::string(text) << "\"");
+	return {};
+}
+
+std::string ExpandError(std::string_view text)
+{
+	try {
+		ExpandPath(text, test::FakeEnvironment());
+	} catch (const ValueError &e) {
+		return e.what();
+	}
+	FAIL("no ValueError for \"" << std::string(text) << "\"");
+	return {};
+}
+
+template <typename F>
+std::string ErrorText(F &&f)
+{
+	try {
+		f();
+	} catch (const ValueError &e) {
+		return e.what();
+	}
+	FAIL("no ValueError");
+	return {};
+}
+
+} // namespace
+
+TEST_CASE("durations: one or more integer+unit parts, or bare seconds")
+{
+	CHECK(ParseDuration("90s") == 90s);
+	CHECK(ParseDuration("5m") == 5min);
+	CHECK(ParseDuration("1h") == 1h);
+	CHECK(ParseDuration("1d") == 24h);
+	CHECK(ParseDuration("1h30m") == 90min);
+	CHECK(ParseDuration("1d2h3m4s") == 24h + 2h + 3min + 4s);
+	CHECK(ParseDuration("0s") == 0s);
+	CHECK(ParseDuration("007m") == 7min);
+	// A bare number counts seconds, as in fetchmail, getmail and mpop.
+	CHECK(ParseDuration("300") == 300s);
+	CHECK(ParseDuration("365d") == 365 * 24h);
+}
+
+TEST_CASE("durations: every malformed form is named")
+{
+	CHECK(DurationError("") == "bad duration \"\": empty (write e.g. 90s, 5m or 1h)");
+	CHECK(DurationError("5x") ==
+	      "bad duration \"5x\": unknown unit \"x\" (expected s, m, h or d)");
+	CHECK(DurationError("5min") ==
+	      "bad duration \"5min\": unknown unit \"min\" (expected s, m, h or d)");
+	CHECK(DurationError("5 m") ==
+	      "bad duration \"5 m\": unknown unit \" m\" (expected s, m, h or d)");
+	CHECK(DurationError("1.5h") == "bad duration \"1.5h\": fractions are not allowed "
+				       "(write e.g. 90m instead of 1.5h)");
+	CHECK(DurationError("-5m") == "bad duration \"-5m\": must not be negative");
+	CHECK(DurationError("m") == "bad duration \"m\": expected a number before \"m\" "
+				    "(write e.g. 90s, 5m or 1h)");
+	CHECK(DurationError("5m1h") ==
+	      "bad duration \"5m1h\": each unit at most once, from "
+	      "the largest to the smallest (e.g. 1h30m)");
+	CHECK(DurationError("5m5m") ==
+	      "bad duration \"5m5m\": each unit at most once, from "
+	      "the largest to the smallest (e.g. 1h30m)");
+	CHECK(DurationError("1m30") ==
+	      "bad duration \"1m30\": missing unit after \"30\" (s, m, h or d)");
+	CHECK(DurationError("366d") == "bad duration \"366d\": too long (at most 365d)");
+	CHECK(DurationError("99999999999999999999s") ==
+	      "bad duration \"99999999999999999999s\": too long (at most 365d)");
+	CHECK(DurationError("31536001") ==
+	      "bad duration \"31536001\": too long (at most 365d)");
+}
+
+TEST_CASE("durations are written back in the shortest form")
+{
+	CHECK(FormatDuration(0s) == "0s");
+	CHECK(FormatDuration(90s) == "1m30s");
+	CHECK(FormatDuration(5min) == "5m");
+	CHECK(FormatDuration(180s) == "3m");
+	CHECK(FormatDuration(24h + 1s) == "1d1s");
+	CHECK(FormatDuration(1500ms) == "1s500ms");
+	for (const auto *text : {"10s", "1m30s", "2h", "1d12h", "7d", "1d1h1m1s"})
+		CHECK(FormatDuration(ParseDuration(text)) == text);
+}
+
+TEST_CASE("account names: [A-Za-z0-9_-], 1 to 64 bytes")
+{
+	CHECK(IsValidAccountName("work"));
+	CHECK(IsValidAccountName("Work-2_old"));
+	CHECK(IsValidAccountName(std::string(64, 'a')));
+	CHECK_FALSE(IsValidAccountName(""));
+	CHECK_FALSE(IsValidAccountName(std::string(65, 'a')));
+	CHECK_FALSE(IsValidAccountName("a b"));
+	CHECK_FALSE(IsValidAccountName("a.b"));
+	CHECK_FALSE(IsValidAccountName("a/b"));
+	CHECK_FALSE(IsValidAccountName("B\xc3\xbcro"));
+}
+
+TEST_CASE("edit distance counts insertions, deletions, substitutions and swaps")
+{
+	CHECK(EditDistance("interval", "interval") == 0);
+	CHECK(EditDistance("intervall", "interval") == 1);
+	CHECK(EditDistance("intreval", "interval") == 1);
+	CHECK(EditDistance("Interval", "interval") == 0);
+	CHECK(EditDistance("kitten", "sitting") == 3);
+	CHECK(EditDistance("", "abc") == 3);
+	CHECK(EditDistance("abc", "") == 3);
+}
+
+TEST_CASE("the nearest key is suggested only when it is close")
+{
+	static constexpr std::string_view keys[] = {
+	    "server", "host", "port", "tls", "interval", "pipelining", "maildir"};
+	CHECK(NearestWord("intervall", keys) == "interval");
+	CHECK(NearestWord("Interval", keys) == "interval");
+	CHECK(NearestWord("pipelineing", keys) == "pipelining");
+	CHECK(NearestWord("sever", keys) == "server");
+	CHECK(NearestWord("tsl", keys) == "tls");
+	CHECK(NearestWord("mail_dir", keys) == "maildir");
+	static constexpr std::string_view port_only[] = {"port"};
+	CHECK_FALSE(NearestWord("host", port_only));
+	CHECK_FALSE(NearestWord("xyz", keys));
+	CHECK_FALSE(NearestWord("password", keys));
+}
+
+TEST_CASE("paths: ~, $NAME, ${NAME} and $$ are expanded")
+{
+	const auto env = test::FakeEnvironment();
+	CHECK(ExpandPath("~", env) == "/home/alice");
+	CHECK(ExpandPath("~/Mail/work", env) == "/home/alice/Mail/work");
+	CHECK(ExpandPath("$MAILROOT/work", env) == "/srv/mail/work");
+	CHECK(ExpandPath("${MAILROOT}work", env) == "/srv/mailwork");
+	CHECK(ExpandPath("$HOME/a$$b", env) == "/home/alice/a$b");
+	CHECK(ExpandPath("/x$EMPTY/y", env) == "/x/y");
+	CHECK(ExpandPath("/a/~/b", env) == "/a/~/b");
+	CHECK(ExpandPath("", env).empty());
+}
+
+TEST_CASE("paths: unsupported forms and unset variables are errors")
+{
+	CHECK(ExpandError("~bob/Mail") ==
+	      "\"~bob/Mail\": ~user is not supported (write the path out)");
+	CHECK(ExpandError("$UNSET/x") == "\"$UNSET/x\": $UNSET is not set");
+	CHECK(ExpandError("${UNSET}") == "\"${UNSET}\": $UNSET is not set");
+	CHECK(ExpandError("/a/${HOME") == "\"/a/${HOME\": unterminated \"${\"");
+	CHECK(ExpandError("/a/${1A}") ==
+	      "\"/a/${1A}\": \"${1A}\" is not a variable (only ${NAME} is supported)");
+	CHECK(
+	    ExpandError("/a/${X:-y}") ==
+	    "\"/a/${X:-y}\": \"${X:-y}\" is not a variable (only ${NAME} is supported)");
+	CHECK(ExpandError("/a/$") ==
+	      "\"/a/$\": a '$' must start $NAME or ${NAME} (write $$ for a '$')");
+	CHECK(ExpandError("/a/$1") ==
+	      "\"/a/$1\": a '$' must start $NAME or ${NAME} (write $$ for a '$')");
+	const EnvLookup no_home = [](const std::string &) { return std::nullopt; };
+	CHECK(ErrorText([&] { ExpandPath("~/x", no_home); }) ==
+	      "\"~/x\": $HOME is not set (needed for ~)");
+}
+
+TEST_CASE("commands are split into words without a shell")
+{
+	using Words = std::vector<std::string>;
+	CHECK(SplitCommand("pass show mail/work") == Words{"pass", "show", "mail/work"});
+	CHECK(SplitCommand("  a\tb  ") == Words{"a", "b"});
+	CHECK(SplitCommand("a 'b c' \"d e\"") == Words{"a", "b c", "d e"});
+	CHECK(SplitCommand("a 'it\"s' \"x\\\"y\\\\z\\n\"") ==
+	      Words{"a", "it\"s", "x\"y\\z\\n"});
+	CHECK(SplitCommand("a\\ b c") == Words{"a b", "c"});
+	CHECK(SplitCommand("a '' b") == Words{"a", "", "b"});
+	CHECK(SplitCommand("$HOME/bin/pw ~") == Words{"$HOME/bin/pw", "~"});
+	CHECK(ErrorText([] { SplitCommand(""); }) == "empty command");
+	CHECK(ErrorText([] { SplitCommand("   "); }) == "empty command");
+	CHECK(ErrorText([] { SplitCommand("a 'b"); }) == "unterminated ' in the command");
+	CHECK(ErrorText([] { SplitCommand("a \"b"); }) ==
+	      "unterminated \" in the command");
+	CHECK(ErrorText([] { SplitCommand("a\\"); }) ==
+	      "trailing backslash in the command");
+	CHECK(ErrorText([] { SplitCommand("a\nb"); }) ==
+	      "control character in the command");
+}
+
+TEST_CASE("hosts follow the spec grammar")
+{
+	CHECK(CheckHost("mail.example.com") == "mail.example.com");
+	CHECK(CheckHost("192.0.2.1") == "192.0.2.1");
+	CHECK(CheckHost("::1") == "::1");
+	CHECK(CheckHost("[::1]") == "::1");
+	CHECK(CheckHost("fe80::1%eth0") == "fe80::1%eth0");
+	CHECK(ErrorText([] { CheckHost(""); }) == "empty host");
+	CHECK(ErrorText([] { CheckHost("alice@mail.example.com"); }) ==
+	      "bad host \"alice@mail.example.com\": a host has no '@' (write the user "
+	      "under user:)");
+	CHECK(ErrorText([] { CheckHost("mail.example.com:995"); }) ==
+	      "bad host \"mail.example.com:995\": a host has no port (write it under "
+	      "port:)");
+	CHECK(ErrorText([] { CheckHost("localhost!mail.example.com"); }) ==
+	      "bad host \"localhost!mail.example.com\": a host has no '!' (write the TLS "
+	      "name under sni:)");
+	CHECK(ErrorText([] { CheckHost("mail example"); }) ==
+	      "bad host \"mail example\": blank or control character");
+	CHECK(ErrorText([] { CheckHost("mail/example"); }) ==
+	      "bad host \"mail/example\": unexpected character \"/\" in host "
+	      "\"mail/example\"");
+	CHECK(ErrorText([] { CheckHost("1:2:zz"); }) ==
+	      "bad host \"1:2:zz\": \"1:2:zz\" is not an IPv6 address");
+}
+
+TEST_CASE("TLS names and users")
+{
+	CheckTlsName("mail.example.com");
+	CHECK(ErrorText([] { CheckTlsName(""); }) == "empty TLS name");
+	CHECK(ErrorText([] { CheckTlsName("mail.example.com:995"); }) ==
+	      "bad TLS name \"mail.example.com:995\": unexpected character \":\" (a DNS "
+	      "name or an IPv4 address)");
+	CheckUser("alice@example.com");
+	CheckUser("Alice Smith");
+	CHECK(ErrorText([] { CheckUser(""); }) == "empty user");
+	CHECK(ErrorText([] { CheckUser("a\r\nPASS x"); }) ==
+	      "control character in the user");
+	CHECK(ErrorText([] { CheckUser(std::string(256, 'a')); }) ==
+	      "user longer than 255 bytes");
+}
+
+TEST_CASE("server: a spec, or something shaped like a netrc account")
+{
+	const auto spec = CheckServer("tcp:alice@localhost:1110");
+	REQUIRE(spec);
+	CHECK_FALSE(spec->tls);
+	CHECK(spec->host == "localhost");
+	CHECK(spec->Port() == 1110);
+	CHECK(CheckServer("work"));
+	// Not specs ('+' is no host character), but netrc account names.
+	CHECK_FALSE(CheckServer("bob+work"));
+	CHECK_FALSE(CheckServer("ssl:bob+work"));
+	CHECK_FALSE(CheckServer("B\xc3\xbcro"));
+	CHECK(ErrorText([] { CheckServer("imap:alice@mail.example.com"); }) ==
+	      "bad connection spec \"imap:alice@mail.example.com\": unknown prefix "
+	      "\"imap:\" (expected \"ssl:\" or \"tcp:\")");
+	CHECK(
+	    ErrorText([] { CheckServer("alice@mail.example.com:99999"); }) ==
+	    "bad connection spec \"alice@mail.example.com:99999\": port 99999 is not in "
+	    "1-65535");
+	CHECK(ErrorText([] { CheckServer("@mail.example.com"); }) ==
+	      "bad connection spec \"@mail.example.com\": empty user before '@'");
+	CHECK(ErrorText([] { CheckServer("alice@"); }) ==
+	      "bad connection spec \"alice@\": empty host");
+	CHECK(ErrorText([] { CheckServer("work mail"); }) ==
+	      "bad connection spec \"work mail\": space in the spec");
+}
+
+TEST_CASE("netrc account shape")
+{
+	CHECK(IsNetrcAccountShape("work"));
+	CHECK(IsNetrcAccountShape("alice@mail.example.com"));
+	CHECK(IsNetrcAccountShape("bob+work"));
+	CHECK_FALSE(IsNetrcAccountShape(""));
+	CHECK_FALSE(IsNetrcAccountShape("a b"));
+	CHECK_FALSE(IsNetrcAccountShape("a:b"));
+	CHECK_FALSE(IsNetrcAccountShape("a!b"));
+	CHECK_FALSE(IsNetrcAccountShape("[a]"));
+	CHECK_FALSE(IsNetrcAccountShape("a\"b"));
+	CHECK_FALSE(IsNetrcAccountShape("@a"));
+	CHECK_FALSE(IsNetrcAccountShape("a@"));
+	CHECK_FALSE(IsNetrcAccountShape(std::string(256, 'a')));
+}
+
+TEST_CASE("enumerations, with the nearest value suggested")
+{
+	CHECK(ParseTlsMode("implicit") == TlsMode::Implicit);
+	CHECK(ParseTlsMode("starttls") == TlsMode::StartTls);
+	CHECK(ParseTlsMode("none") == TlsMode::None);
+	CHECK(ErrorText([] { ParseTlsMode("startls"); }) ==
+	      "bad value \"startls\" (expected implicit, starttls or none); did you mean "
+	      "\"starttls\"?");
+	CHECK(ErrorText([] { ParseTlsMode("ssl"); }) ==
+	      "bad value \"ssl\" (expected implicit, starttls or none)");
+	CHECK(ParsePipelining("auto") == pop3::Pipelining::Auto);
+	CHECK(ParsePipelining("on") == pop3::Pipelining::On);
+	CHECK(ParsePipelining("off") == pop3::Pipelining::Off);
+	CHECK(ErrorText([] { ParsePipelining("Off"); }) ==
+	      "bad value \"Off\" (expected auto, on or off); did you mean \"off\"?");
+	CHECK(TlsModeName(TlsMode::StartTls) == "starttls");
+	CHECK(PipeliningName(pop3::Pipelining::Auto) == "auto");
+}
+
+TEST_CASE("marks print as FILE:LINE:COLUMN")
+{
+	CHECK(Mark{"config.yaml", 12, 5}.ToString() == "config.yaml:12:5");
+	CHECK(Mark{"config.yaml", 0, 0}.ToString() == "config.yaml");
+}
