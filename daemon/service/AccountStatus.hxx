@@ -22,7 +22,8 @@ enum class AccountState : std::uint32_t {
 	/** The server rejected the login ([AUTH] or no code): no polling until FetchNow
 	 * or Reload, since retrying a wrong password gets accounts locked. */
 	AuthNeeded = 5,
-	/** A failure that retrying will not fix by itself (bad netrc, Maildir unusable). */
+	/** A failure that retrying will not fix by itself (bad netrc, Maildir unusable).
+	 */
 	Error = 6,
 	/** `enabled: false` in the config. */
 	Disabled = 7,
@@ -38,7 +39,8 @@ struct Progress {
 	bool operator==(const Progress &) const = default;
 };
 
-/** Everything the bus exports about one account. Times are µs since the epoch, 0 = never. */
+/** Everything the bus exports about one account. Times are µs since the epoch, 0 = never.
+ */
 struct AccountStatus {
 	std::string name;
 	AccountState state = AccountState::Unknown;

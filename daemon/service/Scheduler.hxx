@@ -6,15 +6,19 @@
 
 #include <uv.h>
 
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace popstream::service {
 
-/** Which AccountStatus fields changed, so the bus emits only those in PropertiesChanged. */
+/** Which AccountStatus fields changed, so the bus emits only those in PropertiesChanged.
+ */
 enum Changed : unsigned {
 	ChangedState = 1u << 0,
 	ChangedLastAttempt = 1u << 1,
@@ -24,6 +28,10 @@ enum Changed : unsigned {
 	ChangedCounters = 1u << 5,
 	ChangedProgress = 1u << 6,
 };
+
+/** Receives a fetch's log line: (account, server label user@host:port, level, text). */
+using FetchLog = std::function<void(const std::string &account, const std::string &server,
+				    fetch::LogLevel level, const std::string &text)>;
 
 /** Receives what the scheduler does; all calls come from the loop thread. */
 class SchedulerObserver {
@@ -35,10 +43,16 @@ public:
 	virtual void OnAccountRemoved(const std::string &name) noexcept = 0;
 	/** Fields of an account changed; @p what is a mask of Changed bits. Progress is
 	 * reported at most about once a second. */
-	virtual void OnAccountChanged(const AccountStatus &status, unsigned what) noexcept = 0;
-	/** A fetch ended. @p error is empty on success. */
-	virtual void OnFetchFinished(const std::string &name, std::uint64_t messages,
-				     std::uint64_t bytes, const std::string &error) noexcept = 0;
+	virtual void OnAccountChanged(const AccountStatus &status,
+				      unsigned what) noexcept = 0;
+	/**
+	 * A fetch ended.
+	 * @param name the account
+	 * @param server the account's label, user@host:port (empty if it never resolved)
+	 * @param result the outcome; result.error is empty on success
+	 */
+	virtual void OnFetchFinished(const std::string &name, const std::string &server,
+				     const fetch::FetchResult &result) noexcept = 0;
 	/** Every fetch has ended after Shutdown(). */
 	virtual void OnShutdownComplete() noexcept = 0;
 };
@@ -55,9 +69,7 @@ public:
 class Scheduler {
 public:
 	/** @param fetch_log receives each fetch's log lines with the account name */
-	Scheduler(uv_loop_t &loop, SchedulerObserver &observer,
-		  std::function<void(const std::string &account, fetch::LogLevel, const std::string &)>
-			  fetch_log);
+	Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log);
 	~Scheduler();
 
 	/**
@@ -81,7 +93,8 @@ public:
 	/** @return the status of @p name, or nullptr */
 	const AccountStatus *Find(const std::string &name) const;
 
-	/** @return the soonest next poll of any account in µs since the epoch, 0 if none */
+	/** @return the soonest next poll of any account in µs since the epoch, 0 if none
+	 */
 	std::uint64_t NextPoll() const;
 
 	/**
@@ -96,12 +109,32 @@ public:
 
 private:
 	struct Slot;
+	struct Resolve;
+
+	void Reschedule(Slot &slot, std::chrono::milliseconds delay, bool notify = true);
+	void Notify(Slot &slot, const AccountStatus &previous);
+	void Request(Slot &slot);
+	unsigned Running() const noexcept;
+	void StartQueued();
+	void Start(Slot &slot);
+	void Resolved(Slot &slot, config::Account account,
+		      std::optional<Credentials> credentials, const std::string &error);
+	void Finished(Slot &slot, const fetch::FetchResult &result);
+	void CheckShutdown();
+
 	uv_loop_t &loop_;
 	SchedulerObserver &observer_;
-	std::function<void(const std::string &, fetch::LogLevel, const std::string &)> fetch_log_;
+	FetchLog fetch_log_;
+	/** The configured accounts, in config order. */
 	std::vector<std::unique_ptr<Slot>> slots_;
+	/** Accounts removed by a reload whose fetch is still running. */
+	std::vector<std::unique_ptr<Slot>> retired_;
+	/** Accounts due but waiting for a free slot, oldest first. */
+	std::deque<Slot *> queue_;
 	unsigned max_concurrent_ = 4;
 	bool shutting_down_ = false;
+	bool shutdown_reported_ = false;
+	std::uint64_t stopping_deadline_ms_ = 0;
 };
 
 } // namespace popstream::service

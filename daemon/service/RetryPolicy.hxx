@@ -1,0 +1,40 @@
+#pragma once
+
+#include "AccountStatus.hxx"
+#include "fetch/FetchJob.hxx"
+
+#include <chrono>
+
+namespace popstream::service {
+
+/** The first retry delay after a failure; it doubles from here. */
+inline constexpr std::chrono::milliseconds backoff_start{30'000};
+/** The longest backoff, whatever the interval. */
+inline constexpr std::chrono::milliseconds backoff_cap{3'600'000};
+
+/** What to do after a fetch. */
+struct RetryDecision {
+	/** The account's new state. */
+	AccountState state = AccountState::Idle;
+	/** When to poll next, from now; negative = not until FetchNow() or a reload. */
+	std::chrono::milliseconds delay{0};
+	/** The backoff to remember for the next failure (0 after a success). */
+	std::chrono::milliseconds backoff{0};
+};
+
+/**
+ * Decides the next poll after a fetch: the interval after a success; after a failure a
+ * delay doubling from 30 s up to min(interval, 1 h); none at all after the server
+ * rejected the password (retrying a wrong password gets accounts locked); and at least
+ * a full interval after an [LOGIN-DELAY] reply that does not say how long
+ * (RFC 2449 §8.1.2). [IN-USE] and [SYS/TEMP] are ordinary temporary failures.
+ *
+ * @param result the fetch's outcome (code, resp_code, login_delay_s)
+ * @param interval the account's polling interval
+ * @param backoff the backoff after the previous failure, 0 if it succeeded
+ */
+RetryDecision DecideRetry(const fetch::FetchResult &result,
+			  std::chrono::milliseconds interval,
+			  std::chrono::milliseconds backoff) noexcept;
+
+} // namespace popstream::service
