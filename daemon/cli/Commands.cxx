@@ -223,14 +223,16 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    ->required();
 }
 
-void PrintHelp(CLI::App &app, const HelpArgs &args, const std::string &program)
+/** @return 0, or 64 if a topic is not a subcommand */
+int PrintHelp(CLI::App &app, const HelpArgs &args, const std::string &program)
 {
+	int status = 0;
 	if (args.topics.empty() && !args.long_form) {
 		// App::help() would describe the subcommand just parsed, i.e. `help`
 		// itself.
 		std::cout << app.get_formatter()->make_help(&app, program,
 							    CLI::AppFormatMode::Normal);
-		return;
+		return 0;
 	}
 	std::vector<std::string> topics = args.topics;
 	if (topics.empty())
@@ -244,10 +246,12 @@ void PrintHelp(CLI::App &app, const HelpArgs &args, const std::string &program)
 		}
 		if (sub == nullptr) {
 			PrintError(program, "help: no such subcommand: " + Escape(topic));
+			status = ToInt(ExitCode::Usage);
 			continue;
 		}
 		std::cout << sub->help(program) << "\n";
 	}
+	return status;
 }
 
 } // namespace
@@ -337,8 +341,7 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	if (app.got_subcommand(fetch_cmd))
 		return RunFetch(fetch_accounts, fetch_wait, program);
 	if (app.got_subcommand(help)) {
-		PrintHelp(app, help_args, program);
-		return 0;
+		return PrintHelp(app, help_args, program);
 	}
 	if (app.got_subcommand(shell)) {
 		if (in_shell) {

@@ -118,6 +118,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
 	config.starttls = options_.starttls;
+	config.secure = options_.account.tls;
 	config.already_saved = [this](std::string_view uidl, std::uint64_t) {
 		return saved_uidls_.find(uidl) != saved_uidls_.end();
 	};
@@ -201,9 +202,14 @@ void FetchJob::OnData(std::string_view bytes) noexcept
 void FetchJob::OnEnd(const net::NetError &error) noexcept
 {
 	if (!connected_) {
-		// Nothing was said to any server: report the network's reason as it is.
 		connection_.reset();
-		Finish(ExitCodeFor(error.Kind()), error.what());
+		// On the first connection nothing was said to any server: the network's
+		// reason stands as it is. On a retry the run already reached the server
+		// once, so the failure is a temporary one of this run (EX_TEMPFAIL).
+		const bool retry = redone_ || reconnected_;
+		Finish(retry ? ExitCode::TempFail : ExitCodeFor(error.Kind()),
+		       retry ? "retry failed: " + std::string(error.what())
+			     : error.what());
 		return;
 	}
 	if (error.Kind() == net::NetErrorKind::IdleTimeout)

@@ -114,9 +114,14 @@ void Session::TlsStarted()
 
 void Session::SendLogin()
 {
-	// USER and PASS are never pipelined: a server that refuses USER on a cleartext
-	// connection must not receive the password anyway.
 	Send(Cmd::User, "USER " + config_.user);
+	// On a cleartext link PASS waits for USER's +OK: a server that refuses USER there
+	// ("use TLS") must not receive the password. Over TLS nobody else sees it, so a
+	// pipelining server gets both at once, saving a round trip.
+	if ((config_.secure || tls_started_) && WindowCommands() > 1) {
+		Send(Cmd::Pass, "PASS " + config_.password);
+		pass_sent_ = true;
+	}
 }
 
 void Session::SendListing()
@@ -283,7 +288,8 @@ void Session::HandleStatus(std::string_view line)
 					? ErrorKind::AuthTemporary
 					: ErrorKind::Auth,
 				    "login failed: " + Quote(reply.line), reply);
-		Send(Cmd::Pass, "PASS " + config_.password);
+		if (!pass_sent_)
+			Send(Cmd::Pass, "PASS " + config_.password);
 		return;
 
 	case Cmd::Pass:
@@ -557,8 +563,14 @@ void Session::Pump()
 		}
 		break;
 	}
-	if (phase_ == Phase::Transaction && in_flight_.empty() && pending_retr_.empty() &&
-	    pending_dele_.empty() && awaiting_save_ == 0) {
+	// QUIT may follow DELEs still in flight when pipelining: every DELE is for a
+	// durable message, so committing it can lose nothing, and a round trip is saved.
+	const bool only_deles =
+	    std::all_of(in_flight_.begin(), in_flight_.end(),
+			[](const InFlight &f) { return f.cmd == Cmd::Dele; });
+	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
+	    pending_dele_.empty() && awaiting_save_ == 0 &&
+	    (in_flight_.empty() || (only_deles && in_flight_.size() < window))) {
 		Send(Cmd::Quit, "QUIT");
 		phase_ = Phase::Quitting;
 	}

@@ -72,6 +72,9 @@ struct SessionConfig {
 	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
 	 * never log in if the server refuses it. */
 	bool starttls = false;
+	/** The link is encrypted (implicit TLS or after STLS): USER and PASS may then be
+	 * pipelined. */
+	bool secure = false;
 	/** Messages already saved (by unique-id and listed size): they are DELE'd (or
 	 * kept) without being downloaded again. May be empty. */
 	std::function<bool(std::string_view uidl, std::uint64_t size)> already_saved;
@@ -399,6 +402,8 @@ private:
 	bool stop_retrieving_ = false;
 	/** STLS succeeded and TLS is up. */
 	bool tls_started_ = false;
+	/** PASS went out together with USER. */
+	bool pass_sent_ = false;
 	std::string end_reason_;
 	bool pipelined_ = false;
 

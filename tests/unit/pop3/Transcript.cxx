@@ -170,6 +170,7 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	config.lock_step = get("lock-step", "false") == "true";
 	config.skip_capa = get("skip-capa", "false") == "true";
 	config.starttls = get("starttls", "false") == "true";
+	config.secure = get("secure", "false") == "true";
 	if (t.config.count("limit"))
 		config.limit = static_cast<std::uint32_t>(std::stoul(get("limit", "0")));
 	const auto already = SplitCommas(get("already", ""));
