@@ -12,11 +12,14 @@
 #include <CLI/CLI.hpp>
 #include <uv.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
+#include <unistd.h>
 
 namespace popstream::cli {
 
@@ -109,6 +112,19 @@ void OnSignal(uv_signal_t *handle, int signum)
 
 int RunDl(const DlArgs &args, const std::string &program)
 {
+	if (args.maildir.empty()) {
+		PrintError(program,
+			   "dl: MAILDIR is empty (run '" + program + " help dl')");
+		return ToInt(ExitCode::Usage);
+	}
+	// Found now rather than after connecting: a missing CA file is a configuration
+	// mistake, not a network failure.
+	if (!args.ca_file.empty() &&
+	    access(ExpandHome(args.ca_file).c_str(), R_OK) != 0) {
+		PrintError(program, "dl: --ca-file " + Escape(args.ca_file) + ": " +
+					std::strerror(errno));
+		return ToInt(ExitCode::Config);
+	}
 	Credentials account;
 	try {
 		account = ResolveCredentials(args.spec);
@@ -180,6 +196,17 @@ int RunDl(const DlArgs &args, const std::string &program)
 
 void AddDl(CLI::App &app, DlArgs &args)
 {
+	// CLI::Range lets NaN through (every comparison with it is false), and a NaN
+	// timeout would be no timeout at all.
+	const CLI::Validator finite_seconds(
+	    [](std::string &value) -> std::string {
+		    char *end = nullptr;
+		    const double d = std::strtod(value.c_str(), &end);
+		    return std::isfinite(d) && end != value.c_str() && *end == '\0'
+			       ? std::string()
+			       : "not a number of seconds: " + value;
+	    },
+	    "SECONDS");
 	auto *dl = app.add_subcommand("dl", dl_description);
 	dl->footer(dl_footer);
 	dl->add_flag(
@@ -204,12 +231,12 @@ void AddDl(CLI::App &app, DlArgs &args)
 	dl->add_option("--timeout", args.timeout_s,
 		       "Give up when the server is silent this long (seconds)")
 	    ->type_name("SECONDS")
-	    ->check(CLI::Range(0.001, 86400.0))
+	    ->check(finite_seconds & CLI::Range(0.001, 86400.0))
 	    ->default_str("180");
 	dl->add_option("--connect-timeout", args.connect_timeout_s,
 		       "Give up connecting (DNS, TCP and TLS) after this long (seconds)")
 	    ->type_name("SECONDS")
-	    ->check(CLI::Range(0.001, 86400.0))
+	    ->check(finite_seconds & CLI::Range(0.001, 86400.0))
 	    ->default_str("30");
 	dl->add_flag(
 	    "-v,--verbose", args.verbose,
@@ -311,7 +338,7 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	} catch (const CLI::CallForHelp &) {
 		std::cout << (app.get_subcommands().empty()
 				  ? app.help()
-				  : app.get_subcommands().front()->help());
+				  : app.get_subcommands().front()->help(program));
 		return 0;
 	} catch (const CLI::CallForVersion &e) {
 		std::cout << e.what() << "\n";

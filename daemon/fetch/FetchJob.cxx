@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 
 namespace popstream::fetch {
 
@@ -17,6 +18,23 @@ std::string MessageName(std::uint32_t number, std::string_view uidl)
 		s += " (UIDL " + Escape(uidl, 100) + ")";
 	return s;
 }
+
+/** How often the job checks its stop deadline and the wait for the close. */
+constexpr std::uint64_t tick_ms = 250;
+/** After a stop, a server silent this long (or this long past the deadline) is
+ * dropped; also the floor of the stop deadline. */
+constexpr std::uint64_t stop_grace_ms = 3000;
+/** After +OK to QUIT, how long to wait for the server to close before taking the +OK
+ * as final. */
+constexpr std::uint64_t close_wait_ms = 2000;
+
+/** At most this many messages wait for one fsync of new/ (group commit)... */
+constexpr std::size_t group_commit_messages = 64;
+/** ...or this many bytes, so that the DELEs are never held back for long. */
+constexpr std::uint64_t group_commit_bytes = 16u << 20;
+
+/** Longest header block compared with TOP n 0; larger ones are fetched again. */
+constexpr std::size_t max_header_block_bytes = 256 * 1024;
 
 /** Errors after which no other message can be saved either. */
 bool IsMaildirWide(int error) noexcept
@@ -80,24 +98,72 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 
 FetchJob::~FetchJob()
 {
-	CloseStopTimer();
+	StopTicking();
 }
 
-void FetchJob::CloseStopTimer() noexcept
+void FetchJob::StopTicking() noexcept
 {
-	if (stop_timer_ == nullptr)
+	if (tick_timer_ == nullptr)
 		return;
-	uv_timer_stop(stop_timer_);
-	uv_close(reinterpret_cast<uv_handle_t *>(stop_timer_), [](uv_handle_t *handle) {
+	uv_timer_stop(tick_timer_);
+	uv_close(reinterpret_cast<uv_handle_t *>(tick_timer_), [](uv_handle_t *handle) {
 		delete reinterpret_cast<uv_timer_t *>(handle);
 	});
-	stop_timer_ = nullptr;
+	tick_timer_ = nullptr;
+}
+
+void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
+			  const store::MaildirError &error)
+{
+	// After a Maildir-wide failure (disk full, read-only) every message in flight
+	// fails the same way: one line says it, a count says the rest.
+	if (maildir_broken_) {
+		++suppressed_save_errors_;
+		return;
+	}
+	Log(LogLevel::Error,
+	    MessageName(number, uidl) + ": cannot save: " + error.what());
+	if (IsMaildirWide(error.Errno())) {
+		maildir_broken_ = true;
+		Log(LogLevel::Error, "no more messages are requested; the saved ones are "
+				     "deleted and the rest stay on the server");
+		session_->StopRetrieving();
+	}
+}
+
+std::string FetchJob::ReadHeaderBlock(const std::string &file) const
+{
+	// A copy that cannot be read (moved away by a mail reader) is never "the same":
+	// the message is then fetched again rather than deleted unchecked.
+	std::ifstream in(options_.maildir + "/new/" + file, std::ios::binary);
+	if (!in)
+		return {};
+	std::string head;
+	std::string line;
+	while (head.size() < max_header_block_bytes && std::getline(in, line)) {
+		head += line;
+		head += '\n';
+		if (line.empty())
+			return head;
+	}
+	return in.eof() ? head : std::string();
 }
 
 void FetchJob::Log(LogLevel level, const std::string &text)
 {
-	if (log_)
+	if (!log_)
+		return;
+	// Server text is quoted into some lines, and a server may echo the password.
+	const auto &password = options_.account.password;
+	if (password.empty() || text.find(password) == std::string::npos) {
 		log_(level, text);
+		return;
+	}
+	std::string redacted = text;
+	for (auto pos = redacted.find(password); pos != std::string::npos;
+	     pos = redacted.find(password, pos + 8))
+		redacted.replace(pos, password.size(), "********");
+	log_(level, redacted);
 }
 
 void FetchJob::Start()
@@ -113,14 +179,25 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	config.password = options_.account.password;
 	config.pipelining = options_.pipelining;
 	config.keep = options_.keep;
-	config.limit = options_.limit;
+	// The limit is for the whole run: a redo only takes what is left of it.
+	config.limit = options_.limit == UINT32_MAX
+			   ? UINT32_MAX
+			   : options_.limit - std::min(options_.limit, result_.saved);
 	config.dry_run = options_.dry_run;
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
 	config.starttls = options_.starttls;
 	config.secure = options_.account.tls;
-	config.already_saved = [this](std::string_view uidl, std::uint64_t) {
-		return saved_uidls_.find(uidl) != saved_uidls_.end();
+	config.already_saved = [this](std::string_view uidl,
+				      std::uint64_t) -> std::optional<pop3::SavedCopy> {
+		const auto it = saved_.find(uidl);
+		if (it == saved_.end())
+			return std::nullopt;
+		pop3::SavedCopy copy;
+		copy.trusted = it->second.trusted;
+		if (!copy.trusted)
+			copy.header_block = ReadHeaderBlock(it->second.file);
+		return copy;
 	};
 	session_ = std::make_unique<pop3::Session>(std::move(config));
 	connected_ = false;
@@ -149,21 +226,52 @@ FetchProgress FetchJob::Progress() const noexcept
 	return p;
 }
 
-void FetchJob::Stop(std::uint64_t deadline_ms) noexcept
+void FetchJob::Stop(std::uint64_t max_ms) noexcept
 {
 	if (finished_ || !session_ || stopping_)
 		return;
 	stopping_ = true;
-	stop_timer_ = new uv_timer_t;
-	uv_timer_init(&loop_, stop_timer_);
-	stop_timer_->data = this;
-	uv_timer_start(
-	    stop_timer_,
-	    [](uv_timer_t *timer) { static_cast<FetchJob *>(timer->data)->Abort(); },
-	    deadline_ms, 0);
+	// Long enough for the messages already requested to arrive at a modest
+	// 64 KiB/s, never longer than the caller allows; a server that goes quiet
+	// ends it sooner (see OnTick()).
+	const std::uint64_t now = uv_now(&loop_);
+	const std::uint64_t needed = stop_grace_ms + session_->InFlightRetrBytes() / 64;
+	stop_deadline_ms_ = now + std::min(needed, max_ms);
+	last_data_ms_ = now;
+	StartTicking();
 	session_->StopRetrieving();
 	if (connected_)
 		Drive();
+}
+
+void FetchJob::StartTicking() noexcept
+{
+	if (tick_timer_ != nullptr)
+		return;
+	tick_timer_ = new uv_timer_t;
+	uv_timer_init(&loop_, tick_timer_);
+	tick_timer_->data = this;
+	uv_timer_start(
+	    tick_timer_,
+	    [](uv_timer_t *timer) { static_cast<FetchJob *>(timer->data)->OnTick(); },
+	    tick_ms, tick_ms);
+}
+
+void FetchJob::OnTick() noexcept
+{
+	const std::uint64_t now = uv_now(&loop_);
+	if (session_ && session_->AwaitingClose()) {
+		// RFC 1939 §6: the server closes after +OK to QUIT. One that lingers has
+		// still confirmed; only data instead of the close would cast doubt.
+		if (now - close_wait_start_ms_ >= close_wait_ms) {
+			session_->TimedOut();
+			Drive();
+		}
+		return;
+	}
+	if (stopping_ &&
+	    (now >= stop_deadline_ms_ || now - last_data_ms_ >= stop_grace_ms))
+		Abort();
 }
 
 void FetchJob::Abort() noexcept
@@ -171,9 +279,17 @@ void FetchJob::Abort() noexcept
 	if (finished_)
 		return;
 	CommitPending();
-	Finish(ExitCode::TempFail,
-	       "interrupted; the connection was dropped without QUIT, so "
-	       "nothing was deleted on the server");
+	const bool quit_sent = session_ && session_->QuitSent();
+	if (session_)
+		result_.unconfirmed = session_->Stats().marked;
+	result_.quit_unconfirmed = quit_sent;
+	Finish(
+	    ExitCode::TempFail,
+	    quit_sent
+		? "interrupted after QUIT was sent but before the server confirmed "
+		  "it: whether the saved messages were deleted on the server is unknown"
+		: "interrupted; the connection was dropped without QUIT, so nothing was "
+		  "deleted on the server");
 }
 
 void FetchJob::OnConnected() noexcept
@@ -195,6 +311,7 @@ void FetchJob::OnTlsStarted() noexcept
 
 void FetchJob::OnData(std::string_view bytes) noexcept
 {
+	last_data_ms_ = uv_now(&loop_);
 	session_->Feed(bytes);
 	Drive();
 }
@@ -237,7 +354,17 @@ void FetchJob::Drive()
 		if (!HandleEvent(event))
 			return; // finished; `this` may be gone
 	}
-	CommitPending();
+	if (session_->AwaitingClose() && close_wait_start_ms_ == 0) {
+		close_wait_start_ms_ = uv_now(&loop_);
+		StartTicking();
+	}
+	// Group commit: while more messages are on their way, one fsync of new/ can
+	// cover many of them. The DELEs wait meanwhile, which costs nothing (they are
+	// only needed before QUIT); messages already renamed but not yet covered are
+	// still on the server, so a crash here loses nothing.
+	if (pending_.size() >= group_commit_messages ||
+	    pending_bytes_ >= group_commit_bytes || !session_->RetrievingMore())
+		CommitPending();
 	auto out = session_->TakeOutput();
 	if (out.empty())
 		return;
@@ -264,10 +391,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		} catch (const store::MaildirError &e) {
 			delivery_.reset();
 			current_failed_ = true;
-			Log(LogLevel::Error, MessageName(current_, current_uidl_) +
-						 ": cannot save: " + e.what());
-			if (IsMaildirWide(e.Errno()))
-				session_->StopRetrieving();
+			SaveFailed(current_, current_uidl_, e);
 		}
 	} else if (auto *begin = std::get_if<pop3::MessageBeginEvent>(&event)) {
 		current_ = begin->number;
@@ -278,10 +402,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 			delivery_ = std::make_unique<store::Delivery>(maildir_->Begin());
 		} catch (const store::MaildirError &e) {
 			current_failed_ = true;
-			Log(LogLevel::Error, MessageName(current_, current_uidl_) +
-						 ": cannot save: " + e.what());
-			if (IsMaildirWide(e.Errno()))
-				session_->StopRetrieving();
+			SaveFailed(current_, current_uidl_, e);
 		}
 	} else if (auto *end = std::get_if<pop3::MessageEndEvent>(&event)) {
 		if (!current_failed_) {
@@ -293,15 +414,13 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(bytes) +
 						" bytes saved as new/" + name);
-				pending_.push_back(
-				    {end->number, current_uidl_, bytes, current_listed_});
+				pending_.push_back({end->number, current_uidl_, bytes,
+						    current_listed_, name,
+						    end->size_matches});
+				pending_bytes_ += bytes;
 			} catch (const store::MaildirError &e) {
 				current_failed_ = true;
-				Log(LogLevel::Error,
-				    MessageName(end->number, current_uidl_) +
-					": cannot save: " + e.what());
-				if (IsMaildirWide(e.Errno()))
-					session_->StopRetrieving();
+				SaveFailed(end->number, current_uidl_, e);
 			}
 		}
 		delivery_.reset();
@@ -317,6 +436,8 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 	} else if (auto *listed = std::get_if<pop3::ListedEvent>(&event)) {
 		result_.logged_in = true;
 		result_.listed = listed->count;
+		result_.to_fetch = session_->Stats().to_fetch;
+		result_.to_fetch_bytes = session_->Stats().to_fetch_bytes;
 		result_.listed_bytes = listed->bytes;
 		// The Maildir is opened (and created) only now: a failed login leaves no
 		// trace, and an unusable Maildir is found before the first RETR leaves.
@@ -371,6 +492,7 @@ void FetchJob::CommitPending()
 			session_->NotSaved(p.number);
 		}
 		pending_.clear();
+		pending_bytes_ = 0;
 		return;
 	}
 	for (const auto &p : pending_) {
@@ -378,10 +500,11 @@ void FetchJob::CommitPending()
 		result_.saved_bytes += p.bytes;
 		saved_listed_ += p.listed;
 		if (!p.uidl.empty())
-			saved_uidls_.insert(p.uidl);
+			session_saves_.push_back({p.uidl, p.file, p.size_matches});
 		session_->Saved(p.number);
 	}
 	pending_.clear();
+	pending_bytes_ = 0;
 	if (progress_)
 		progress_(Progress());
 }
@@ -391,6 +514,17 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	// Whatever reached new/ is made durable and counted, even if the session failed:
 	// the lock-step redo must know it, and the user must not get it twice.
 	CommitPending();
+	// A save is trusted for the redo only if its session ended in good order (or
+	// failed for a reason that cannot shift replies) and its size matched: after a
+	// missing or extra reply, content and unique-id may belong to different
+	// messages, and deleting by that unique-id could delete mail never saved.
+	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
+	const bool out_of_step =
+	    failed != nullptr && failed->error.retry == pop3::Retry::LockStep;
+	for (auto &save : session_saves_)
+		saved_[save.uidl] = {std::move(save.file),
+				     save.size_matches && !out_of_step};
+	session_saves_.clear();
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
 		result_.login_delay_s = session_->Caps().login_delay_s;
@@ -412,6 +546,11 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			error =
 			    std::to_string(stats.not_retrieved) +
 			    " message(s) could not be retrieved and stay on the server";
+		} else if (stopping_ && stats.to_fetch > stats.retrieved) {
+			code = ExitCode::TempFail;
+			error = "interrupted: " +
+				std::to_string(stats.to_fetch - stats.retrieved) +
+				" message(s) left on the server for the next run";
 		}
 		Finish(code, std::move(error));
 		return;
@@ -419,6 +558,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
 	result_.unconfirmed = stats.marked;
+	result_.quit_unconfirmed = session_->QuitSent();
 	if (error.reply)
 		result_.resp_code = error.reply->code;
 	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_) {
@@ -426,9 +566,14 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		result_.redone_lock_step = true;
 		Log(LogLevel::Warning,
 		    error.message +
-			"; abandoning the session without QUIT (nothing it marked is "
-			"deleted) "
-			"and redoing it one command at a time on a new connection");
+			(session_->QuitSent() ? "; QUIT had already gone out behind the "
+						"last DELEs, so the "
+						"server may have applied them (each was "
+						"for a saved message); "
+					      : "; abandoning the session without QUIT "
+						"(nothing it marked is "
+						"deleted) and ") +
+			"redoing it one command at a time on a new connection");
 		StartSession(true, false);
 		return;
 	}
@@ -439,7 +584,11 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		StartSession(redone_, error.capa_suspect);
 		return;
 	}
-	Finish(ExitCodeFor(error.kind), error.message);
+	std::string message = error.message;
+	if (error.kind == pop3::ErrorKind::Timeout && !options_.account.tls &&
+	    message.find("the greeting") != std::string::npos)
+		message += " (no POP3 greeting: if this port speaks TLS, use ssl:)";
+	Finish(ExitCodeFor(error.kind), message);
 }
 
 void FetchJob::Finish(ExitCode code, std::string error)
@@ -447,13 +596,17 @@ void FetchJob::Finish(ExitCode code, std::string error)
 	if (finished_)
 		return;
 	finished_ = true;
+	if (suppressed_save_errors_ > 0)
+		Log(LogLevel::Error,
+		    std::to_string(suppressed_save_errors_) +
+			" more message(s) could not be saved for the same reason");
 	result_.code = code;
 	result_.error = std::move(error);
 	result_.seconds =
 	    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
 		.count();
 	connection_.reset();
-	CloseStopTimer();
+	StopTicking();
 	// Last statement: the callback may destroy this job.
 	done_(result_);
 }
@@ -462,9 +615,11 @@ std::string FormatSummary(const std::string &label, const FetchResult &r)
 {
 	std::string s = label + ": ";
 	if (r.dry_run) {
-		s += "dry run: " + std::to_string(r.listed) + " messages, " +
+		s += "dry run: " + std::to_string(r.to_fetch) + " messages, " +
+		     std::to_string(r.to_fetch_bytes) + " bytes would be downloaded (" +
+		     std::to_string(r.listed) + " messages, " +
 		     std::to_string(r.listed_bytes) +
-		     " bytes would be downloaded; nothing saved or deleted";
+		     " bytes on the server); nothing saved or deleted";
 		return s;
 	}
 	char seconds[32];
@@ -479,6 +634,10 @@ std::string FormatSummary(const std::string &label, const FetchResult &r)
 		if (r.already_saved > 0)
 			s += " (" + std::to_string(r.already_saved) +
 			     " of them saved earlier, not downloaded again)";
+	} else if (r.quit_unconfirmed) {
+		s +=
+		    "; QUIT was sent but not confirmed: whether the server deleted the " +
+		    std::to_string(r.unconfirmed) + " marked message(s) is unknown";
 	} else if (r.saved > 0 || r.unconfirmed > 0) {
 		s += "; nothing deleted on the server (no confirmed QUIT), so the saved "
 		     "messages will be fetched again";

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -17,6 +18,7 @@
 namespace popstream::store {
 class Maildir;
 class Delivery;
+class MaildirError;
 } // namespace popstream::store
 
 namespace popstream::fetch {
@@ -63,6 +65,9 @@ struct FetchResult {
 	/** From the listing: messages and octets on the server. */
 	std::uint32_t listed = 0;
 	std::uint64_t listed_bytes = 0;
+	/** Messages and octets chosen for download (after --limit and earlier saves). */
+	std::uint32_t to_fetch = 0;
+	std::uint64_t to_fetch_bytes = 0;
 	/** Messages made durable in the Maildir, and their size in bytes (LF form). */
 	std::uint32_t saved = 0;
 	std::uint64_t saved_bytes = 0;
@@ -77,6 +82,8 @@ struct FetchResult {
 	std::uint32_t unconfirmed = 0;
 	/** The final session reached UPDATE state (QUIT +OK). */
 	bool committed = false;
+	/** QUIT went out but its +OK never came (or was in doubt): deletions unknown. */
+	bool quit_unconfirmed = false;
 	/** The session was redone in lock-step after a desynchronised pipelined one. */
 	bool redone_lock_step = false;
 	/** Wall-clock duration in seconds. */
@@ -142,10 +149,11 @@ public:
 	/**
 	 * Winds down gracefully: no further RETR is sent; messages in flight are saved,
 	 * saved ones are DELE'd and the session QUITs so that their deletion counts.
-	 * A message that does not finish within @p deadline_ms (a stalled or dripping
-	 * server) makes it Abort() instead, so that a stop always ends.
+	 * The messages in flight get 3 s plus their listed size at 64 KiB/s, at most
+	 * @p max_ms; a server silent for 3 s, or still busy at the deadline, makes it
+	 * Abort() instead, so that a stop always ends.
 	 */
-	void Stop(std::uint64_t deadline_ms) noexcept;
+	void Stop(std::uint64_t max_ms) noexcept;
 
 	/**
 	 * Drops the connection without QUIT, so the server deletes nothing (RFC 1939 §6),
@@ -169,7 +177,12 @@ private:
 	void Finish(ExitCode code, std::string error);
 	void CommitPending();
 	void Log(LogLevel level, const std::string &text);
-	void CloseStopTimer() noexcept;
+	void StartTicking() noexcept;
+	void StopTicking() noexcept;
+	void OnTick() noexcept;
+	std::string ReadHeaderBlock(const std::string &file) const;
+	void SaveFailed(std::uint32_t number, const std::string &uidl,
+			const store::MaildirError &error);
 
 	uv_loop_t &loop_;
 	FetchOptions options_;
@@ -195,17 +208,39 @@ private:
 		std::uint64_t bytes;
 		/** Its size in the listing, for progress against the listed total. */
 		std::uint64_t listed;
+		/** Its name in new/. */
+		std::string file;
+		/** Its size matched the listing (see pop3::MessageEndEvent). */
+		bool size_matches;
 	};
 	std::vector<Pending> pending_;
-	/** Unique-ids saved during this run, for the lock-step redo. */
-	std::set<std::string, std::less<>> saved_uidls_;
+	std::uint64_t pending_bytes_ = 0;
+	/** What was saved during this run, by unique-id, for the lock-step redo. */
+	struct Saved {
+		std::string file;
+		bool trusted;
+	};
+	std::map<std::string, Saved, std::less<>> saved_;
+	/** Saves of the current session, judged when it ends. */
+	struct SessionSave {
+		std::string uidl, file;
+		bool size_matches;
+	};
+	std::vector<SessionSave> session_saves_;
 	bool redone_ = false;
 	bool reconnected_ = false;
 	bool finished_ = false;
 	bool connected_ = false;
 	bool stopping_ = false;
-	/** Heap-allocated so that it can outlive the job until libuv has closed it. */
-	uv_timer_t *stop_timer_ = nullptr;
+	/** A save failed in a way that fails every save (disk full, read-only). */
+	bool maildir_broken_ = false;
+	unsigned suppressed_save_errors_ = 0;
+	/** Heap-allocated so that it can outlive the job until libuv has closed it;
+	 * ticks while stopping and while waiting for the close after QUIT. */
+	uv_timer_t *tick_timer_ = nullptr;
+	std::uint64_t stop_deadline_ms_ = 0;
+	std::uint64_t last_data_ms_ = 0;
+	std::uint64_t close_wait_start_ms_ = 0;
 	FetchResult result_;
 	std::chrono::steady_clock::time_point start_;
 };

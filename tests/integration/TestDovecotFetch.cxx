@@ -156,6 +156,8 @@ void FetchAllAndCheck(const Setup &s, const std::vector<std::string> &spec_args)
 	const auto r = s.Dl(args);
 	INFO(Describe(r));
 	REQUIRE(r.exit_code == 0);
+	// A well-behaved server gets a clean run: no warning, no lock-step redo.
+	CHECK(r.err.empty());
 	CHECK(SaysMessages(r.out, s.sample.messages.size()));
 	CheckHoldsAll(s.maildir, s.sample);
 	CHECK(s.OnServer() == 0);

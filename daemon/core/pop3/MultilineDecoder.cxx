@@ -34,6 +34,7 @@ MultilineDecoder::Result MultilineDecoder::Decode(std::string_view input,
 		case State::Cr:
 			if (*p == '\n') {
 				out.push_back('\n');
+				++crlf_;
 				state_ = State::LineStart;
 				++p;
 			} else {

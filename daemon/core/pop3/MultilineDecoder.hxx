@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,7 +41,18 @@ public:
 	Result Decode(std::string_view input, std::string &out);
 
 	/** Forgets all state, ready for the next body. */
-	void Reset() noexcept { state_ = State::LineStart; }
+	void Reset() noexcept
+	{
+		state_ = State::LineStart;
+		crlf_ = 0;
+	}
+
+	/**
+	 * @return how many CRLF pairs were turned into LF since Reset(): the body's size
+	 *         as the server counts it (RFC 1939 §5 LIST: the exact size in octets,
+	 *         CRLF line ends, before stuffing) is the output size plus this
+	 */
+	std::uint64_t CrlfCount() const noexcept { return crlf_; }
 
 private:
 	/** Where the decoder is within the current line. */
@@ -57,6 +69,7 @@ private:
 		Cr,
 	};
 	State state_ = State::LineStart;
+	std::uint64_t crlf_ = 0;
 };
 
 } // namespace popstream::pop3

@@ -11,7 +11,7 @@ namespace popstream::pop3 {
 
 namespace {
 
-std::string Quote(std::string_view server_text)
+std::string QuoteRaw(std::string_view server_text)
 {
 	return "\"" + Escape(server_text, 200) + "\"";
 }
@@ -24,6 +24,20 @@ bool IsTemporaryAuthFailure(const Reply &reply) noexcept
 }
 
 } // namespace
+
+std::string Session::Quote(std::string_view server_text) const
+{
+	// A server may echo the password back ("wrong password 'x'"); it must not reach
+	// a log through us.
+	if (config_.password.empty() ||
+	    server_text.find(config_.password) == std::string_view::npos)
+		return QuoteRaw(server_text);
+	std::string text(server_text);
+	for (auto pos = text.find(config_.password); pos != std::string::npos;
+	     pos = text.find(config_.password, pos + 8))
+		text.replace(pos, config_.password.size(), "********");
+	return QuoteRaw(text);
+}
 
 Session::Session(SessionConfig config) : config_(std::move(config))
 {
@@ -157,9 +171,29 @@ Event Session::Next()
 		if (Over())
 			return NeedDataEvent{};
 
-		if (reading_ == Reading::Body) {
+		if (phase_ == Phase::Closing) {
 			if (in_pos_ < in_.size()) {
-				HandleBody();
+				Fail(
+				    ErrorKind::QuitFailed,
+				    "deletions not confirmed: the server sent " +
+					Quote(std::string_view(in_).substr(in_pos_, 80)) +
+					" after its +OK to QUIT, so that +OK may have "
+					"answered another command");
+				continue;
+			}
+			// The server closed (or kept quiet) after +OK to QUIT: done.
+			if (eof_ || timed_out_) {
+				Finish(true);
+				continue;
+			}
+			return NeedDataEvent{};
+		}
+		if (reading_ == Reading::Body || reading_ == Reading::Top) {
+			if (in_pos_ < in_.size()) {
+				if (reading_ == Reading::Body)
+					HandleBody();
+				else
+					HandleTop();
 				continue;
 			}
 		} else if (const auto line = TakeLine()) {
@@ -213,6 +247,8 @@ std::string Session::Describe(const InFlight &f) const
 		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
 	case Cmd::Dele:
 		return "the reply to DELE " + std::to_string(messages_[f.index].number);
+	case Cmd::Top:
+		return "the reply to TOP " + std::to_string(messages_[f.index].number);
 	case Cmd::Quit:
 		return "the reply to QUIT";
 	}
@@ -343,6 +379,20 @@ void Session::HandleStatus(std::string_view line)
 		    Quote(reply.line) + ")"});
 		return AfterReply();
 
+	case Cmd::Top:
+		if (reply.ok) {
+			reading_ = Reading::Top;
+			decoder_.Reset();
+			top_body_.clear();
+			top_overflow_ = false;
+			return;
+		}
+		in_flight_.pop_front();
+		Refetch(f.index,
+			"TOP answered " + Quote(reply.line) +
+			    ", so the copy saved earlier in this run cannot be checked");
+		return AfterReply();
+
 	case Cmd::Retr: {
 		const Message &m = messages_[f.index];
 		if (reply.ok) {
@@ -383,8 +433,10 @@ void Session::HandleStatus(std::string_view line)
 			    "deletions not confirmed by the server: QUIT answered " +
 				Quote(reply.line),
 			    reply);
-		stats_.deleted = stats_.marked;
-		return Finish(true);
+		// Not done yet: the server now closes the connection. Anything else it
+		// sends would mean this +OK answered an earlier command.
+		phase_ = Phase::Closing;
+		return;
 	}
 	return;
 }
@@ -504,27 +556,41 @@ void Session::StartTransaction()
 	for (const auto &m : messages_)
 		stats_.listed_bytes += m.size;
 
-	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
-	if (config_.dry_run) {
-		Send(Cmd::Quit, "QUIT");
-		phase_ = Phase::Quitting;
-		return;
-	}
-
 	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
 		const Message &m = messages_[i];
-		if (!m.uidl.empty() && config_.already_saved &&
-		    config_.already_saved(m.uidl, m.size)) {
-			++stats_.already_saved;
-			if (!config_.keep)
-				pending_dele_.push_back(i);
-			continue;
+		if (!m.uidl.empty() && config_.already_saved) {
+			if (auto copy = config_.already_saved(m.uidl, m.size)) {
+				if (copy->trusted) {
+					++stats_.already_saved;
+					if (!config_.keep)
+						pending_dele_.push_back(i);
+				} else {
+					// Saved while replies may have been out of step:
+					// compare headers before deleting (TOP n 0).
+					expected_headers_.resize(messages_.size());
+					expected_headers_[i] =
+					    std::move(copy->header_block);
+					pending_top_.push_back(i);
+				}
+				continue;
+			}
 		}
 		if (stats_.to_fetch >= config_.limit || stop_retrieving_)
 			continue;
 		pending_retr_.push_back(i);
 		++stats_.to_fetch;
 		stats_.to_fetch_bytes += m.size;
+	}
+	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
+	if (config_.dry_run) {
+		// What would be fetched is counted above; nothing is sent but QUIT.
+		pending_retr_.clear();
+		pending_dele_.clear();
+		pending_top_.clear();
+		Send(Cmd::Quit, "QUIT");
+		quit_sent_ = true;
+		phase_ = Phase::Quitting;
+		return;
 	}
 	Pump();
 }
@@ -551,6 +617,13 @@ void Session::Pump()
 			Send(Cmd::Dele, "DELE " + std::to_string(messages_[i].number), i);
 			continue;
 		}
+		if (!pending_top_.empty()) {
+			const auto i = pending_top_.front();
+			pending_top_.pop_front();
+			Send(Cmd::Top,
+			     "TOP " + std::to_string(messages_[i].number) + " 0", i);
+			continue;
+		}
 		if (!pending_retr_.empty()) {
 			const auto i = pending_retr_.front();
 			if (in_flight_retr_bytes_ > 0 &&
@@ -569,9 +642,10 @@ void Session::Pump()
 	    std::all_of(in_flight_.begin(), in_flight_.end(),
 			[](const InFlight &f) { return f.cmd == Cmd::Dele; });
 	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
-	    pending_dele_.empty() && awaiting_save_ == 0 &&
+	    pending_dele_.empty() && pending_top_.empty() && awaiting_save_ == 0 &&
 	    (in_flight_.empty() || (only_deles && in_flight_.size() < window))) {
 		Send(Cmd::Quit, "QUIT");
+		quit_sent_ = true;
 		phase_ = Phase::Quitting;
 	}
 }
@@ -586,7 +660,9 @@ void Session::HandleBody()
 	scan_pos_ = in_pos_;
 	body_bytes_ += body_.size();
 
-	const std::uint64_t allowed = 2 * m.size + limits::message_overrun_bytes;
+	// Generous, since some servers misstate sizes; the point is that an endless
+	// response ends.
+	const std::uint64_t allowed = 16 * m.size + limits::message_overrun_bytes;
 	if (body_bytes_ > allowed)
 		return Fail(ErrorKind::Protocol,
 			    "protocol error: message " + std::to_string(m.number) +
@@ -594,24 +670,96 @@ void Session::HandleBody()
 				" bytes for a message listed as " +
 				std::to_string(m.size) + " octets");
 
-	if (result.done) {
-		in_flight_.pop_front();
-		in_flight_retr_bytes_ -= m.size;
-		reading_ = Reading::StatusLine;
-		++stats_.retrieved;
-		stats_.retrieved_bytes += body_bytes_;
-		++awaiting_save_;
-		awaiting_[f.index] = true;
-		// A pipelined session refills the window at once. In lock-step the DELE
-		// for this message goes first, once it is saved, as in RFC 1939's own
-		// examples.
-		if (WindowCommands() > 1)
-			Pump();
-	}
 	if (!body_.empty())
 		queued_.push_back(MessageDataEvent{m.number, body_});
-	if (result.done)
-		queued_.push_back(MessageEndEvent{m.number});
+	if (!result.done)
+		return;
+
+	in_flight_.pop_front();
+	in_flight_retr_bytes_ -= m.size;
+	reading_ = Reading::StatusLine;
+	++stats_.retrieved;
+	stats_.retrieved_bytes += body_bytes_;
+	++awaiting_save_;
+	awaiting_[f.index] = true;
+
+	// RFC 1939 §5: LIST gives the exact size. Under pipelining a body of another
+	// size is the first visible sign of replies out of step with the commands (a
+	// reply missing or extra): this content may not be message n at all, so nothing
+	// more may be sent in this session. The copy is kept; the redo sorts it out.
+	// A message whose last line lacks a line end arrives with one: POP3's framing
+	// adds the CRLF before the terminator (Dovecot does), the listing does not.
+	const std::uint64_t octets = body_bytes_ + decoder_.CrlfCount();
+	const bool size_matches = octets == m.size || octets == m.size + 2;
+	queued_.push_back(MessageEndEvent{m.number, octets, size_matches});
+	if (!size_matches) {
+		++stats_.size_mismatches;
+		const std::string what = "message " + std::to_string(m.number) + ": " +
+					 std::to_string(octets) +
+					 " octets received where the "
+					 "listing said " +
+					 std::to_string(m.size);
+		if (WindowCommands() > 1)
+			return Fail(
+			    ErrorKind::Desync,
+			    "protocol error: " + what +
+				"; the replies may be out of step with the commands");
+		// One command at a time, the reply can only be this message's: the
+		// server just counts loosely.
+		queued_.push_back(WarningEvent{"warning: " + what});
+	}
+	// A pipelined session refills the window at once. In lock-step the DELE for
+	// this message goes first, once it is saved, as in RFC 1939's own examples.
+	if (WindowCommands() > 1)
+		Pump();
+}
+
+void Session::HandleTop()
+{
+	const InFlight f = in_flight_.front();
+	body_.clear();
+	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
+	in_pos_ += result.consumed;
+	scan_pos_ = in_pos_;
+	// Headers beyond this are not compared: the copy is then simply fetched again.
+	static constexpr std::size_t max_header_bytes = 256 * 1024;
+	if (top_body_.size() + body_.size() <= max_header_bytes)
+		top_body_ += body_;
+	else
+		top_overflow_ = true;
+	if (!result.done)
+		return;
+
+	in_flight_.pop_front();
+	reading_ = Reading::StatusLine;
+	const std::string &expected = expected_headers_[f.index];
+	// Some servers end TOP n 0 with the empty line, some without.
+	const bool same = !top_overflow_ && !expected.empty() &&
+			  (top_body_ == expected || top_body_ + "\n" == expected ||
+			   top_body_ == expected + "\n");
+	if (same) {
+		++stats_.already_saved;
+		if (!config_.keep)
+			pending_dele_.push_back(f.index);
+	} else {
+		Refetch(f.index,
+			"its header differs from the copy saved earlier in this run");
+	}
+	top_body_.clear();
+	expected_headers_[f.index].clear();
+	AfterReply();
+}
+
+void Session::Refetch(std::uint32_t index, const std::string &why)
+{
+	const Message &m = messages_[index];
+	++stats_.unverified;
+	queued_.push_back(WarningEvent{"message " + std::to_string(m.number) + " (UIDL " +
+				       Escape(m.uidl, 80) + "): " + why +
+				       "; downloading it again"});
+	pending_retr_.push_back(index);
+	++stats_.to_fetch;
+	stats_.to_fetch_bytes += m.size;
 }
 
 std::optional<std::uint32_t> Session::IndexOf(std::uint32_t number) const noexcept
@@ -651,6 +799,14 @@ void Session::NotSaved(std::uint32_t number)
 		Pump();
 }
 
+bool Session::RetrievingMore() const noexcept
+{
+	// Only a RETR already sent brings data without the caller acting: one still
+	// pending may wait for a Saved() (lock-step), which must not wait for it.
+	return std::any_of(in_flight_.begin(), in_flight_.end(),
+			   [](const InFlight &f) { return f.cmd == Cmd::Retr; });
+}
+
 void Session::StopRetrieving()
 {
 	stop_retrieving_ = true;
@@ -675,6 +831,11 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 {
 	if (kind != ErrorKind::ConnectionLost && kind != ErrorKind::Timeout &&
 	    kind != ErrorKind::Desync)
+		return Retry::None;
+	// Silence instead of a greeting is no hang-up to retry: typically a TLS port
+	// spoken to in cleartext, which waits for a ClientHello forever.
+	if (kind == ErrorKind::Timeout && !in_flight_.empty() &&
+	    in_flight_.front().cmd == Cmd::Greeting)
 		return Retry::None;
 	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
 		return Retry::Reconnect;
@@ -709,6 +870,8 @@ void Session::FailConnection(ErrorKind kind, std::string message)
 void Session::Finish(bool committed)
 {
 	phase_ = Phase::Done;
+	if (committed)
+		stats_.deleted = stats_.marked;
 	queued_.push_back(FinishedEvent{committed});
 }
 

@@ -36,9 +36,10 @@ inline constexpr std::size_t guarded_window_commands = 4;
 /** Listed octets of RETRs in flight: enough to fill a long fat pipe (600 ms at
  * ~100 Mbit/s), small enough that an abandoned session wastes little. */
 inline constexpr std::uint64_t window_bytes = 8u << 20;
-/** A message may exceed its listed size by this much before the session is abandoned
- * as runaway (plus its own size again), so that an endless RETR response ends. */
-inline constexpr std::uint64_t message_overrun_bytes = 1u << 20;
+/** A message may exceed 16 times its listed size plus this before the session is
+ * abandoned as runaway: generous, since some servers misstate sizes, yet an endless
+ * RETR response ends instead of filling the disk. */
+inline constexpr std::uint64_t message_overrun_bytes = 16u << 20;
 } // namespace limits
 
 /** --pipelining=auto|on|off. */
@@ -50,6 +51,15 @@ enum class Pipelining {
 	On,
 	/** One command at a time. */
 	Off,
+};
+
+/** A message saved earlier, as SessionConfig::already_saved describes it. */
+struct SavedCopy {
+	/** Saved by a session that ended in good order with matching sizes: its
+	 * unique-id certainly belongs to its content. */
+	bool trusted = false;
+	/** For an untrusted copy: its header block, to compare with TOP n 0. */
+	std::string header_block;
 };
 
 /** What one session should do. */
@@ -75,9 +85,16 @@ struct SessionConfig {
 	/** The link is encrypted (implicit TLS or after STLS): USER and PASS may then be
 	 * pipelined. */
 	bool secure = false;
-	/** Messages already saved (by unique-id and listed size): they are DELE'd (or
-	 * kept) without being downloaded again. May be empty. */
-	std::function<bool(std::string_view uidl, std::uint64_t size)> already_saved;
+	/**
+	 * Messages already saved (by unique-id and listed size) are DELE'd (or kept)
+	 * without being downloaded again. May be empty.
+	 * @return nullopt if not saved; else whether the save is trusted, and if not, the
+	 *         saved copy's header block (up to and including the first empty line, LF
+	 *         line ends) for the session to verify with TOP n 0 (RFC 1939 §7) before
+	 *         deleting; a copy that does not match is downloaded again
+	 */
+	std::function<std::optional<SavedCopy>(std::string_view uidl, std::uint64_t size)>
+	    already_saved;
 };
 
 /** Why a session ended early. */
@@ -141,6 +158,10 @@ struct SessionStats {
 	std::uint64_t to_fetch_bytes = 0;
 	/** Messages saved earlier and only deleted (or kept) now. */
 	std::uint32_t already_saved = 0;
+	/** Saved copies that TOP showed to be of another message: downloaded again. */
+	std::uint32_t unverified = 0;
+	/** Messages whose size differed from the listing. */
+	std::uint32_t size_mismatches = 0;
 	/** Messages whose body arrived complete (MessageEnd). */
 	std::uint32_t retrieved = 0;
 	/** Decoded body bytes received (LF line ends). */
@@ -186,6 +207,13 @@ struct MessageDataEvent {
  * NotSaved() for this number before the session can QUIT. */
 struct MessageEndEvent {
 	std::uint32_t number;
+	/** The body's size as the server counts it (CRLF line ends, unstuffed). */
+	std::uint64_t octets;
+	/** octets equals the size in the listing (or exceeds it by the CRLF that framing
+	 * adds to a message lacking a final line end). A mismatch in a pipelined session
+	 * means the replies may be out of step: the session then fails right after this
+	 * event, and the caller must keep the copy but not trust its unique-id. */
+	bool size_matches;
 };
 /** A RETR answered -ERR (RFC 1939 §7): this message is skipped, the session goes on. */
 struct MessageFailedEvent {
@@ -283,6 +311,23 @@ public:
 	 */
 	void TimedOut(std::string reason = "server stopped responding");
 
+	/**
+	 * @return true while a RETR is in flight, i.e. more message data will come
+	 *         without the caller doing anything (used to batch directory fsyncs)
+	 */
+	bool RetrievingMore() const noexcept;
+
+	/** @return true once QUIT has been sent (even if the session failed after):
+	 *         the server may then have applied the DELEs it received */
+	bool QuitSent() const noexcept { return quit_sent_; }
+
+	/** @return listed octets of the RETRs sent and not yet answered in full */
+	std::uint64_t InFlightRetrBytes() const noexcept { return in_flight_retr_bytes_; }
+
+	/** @return true after +OK to QUIT, until the server closes the connection; the
+	 *         caller should then give it a few seconds before calling TimedOut() */
+	bool AwaitingClose() const noexcept { return phase_ == Phase::Closing; }
+
 	/** @return true once a FinishedEvent or FailedEvent has been returned */
 	bool Over() const noexcept
 	{
@@ -312,6 +357,7 @@ private:
 		Stat,
 		List,
 		Uidl,
+		Top,
 		Retr,
 		Dele,
 		Quit
@@ -339,6 +385,9 @@ private:
 		Transaction,
 		/** QUIT sent. */
 		Quitting,
+		/** QUIT answered +OK; waiting for the server to close (RFC 1939 §6). Data
+		 * instead means replies were out of step. */
+		Closing,
 		Done,
 		Failed,
 	};
@@ -350,6 +399,8 @@ private:
 		Listing,
 		/** RETR body: streamed. */
 		Body,
+		/** TOP n 0 body: collected (bounded) for comparison. */
+		Top,
 	};
 
 	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
@@ -363,6 +414,9 @@ private:
 	void HandleListingLine(std::string_view line);
 	void HandleListingEnd();
 	void HandleBody();
+	void HandleTop();
+	std::string Quote(std::string_view server_text) const;
+	void Refetch(std::uint32_t index, const std::string &why);
 	void StartTransaction();
 	std::optional<std::uint32_t> IndexOf(std::uint32_t number) const noexcept;
 	void Fail(ErrorKind kind, std::string message, std::optional<Reply> reply = {});
@@ -393,6 +447,11 @@ private:
 	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
 	std::deque<Cmd> pending_listing_;
 	std::deque<std::uint32_t> pending_retr_;
+	/** Saved copies to verify with TOP n 0 before their DELE. */
+	std::deque<std::uint32_t> pending_top_;
+	std::vector<std::string> expected_headers_;
+	std::string top_body_;
+	bool top_overflow_ = false;
 	std::deque<std::uint32_t> pending_dele_;
 	std::uint32_t awaiting_save_ = 0;
 	/** Per message: its body is complete and Saved()/NotSaved() is still due. */
@@ -400,6 +459,7 @@ private:
 	bool eof_ = false;
 	bool timed_out_ = false;
 	bool stop_retrieving_ = false;
+	bool quit_sent_ = false;
 	/** STLS succeeded and TLS is up. */
 	bool tls_started_ = false;
 	/** PASS went out together with USER. */

@@ -43,7 +43,7 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 	Drain(s);
 	CHECK(s.TakeOutput() ==
 	      "CAPA\r\nUSER alice\r\nPASS pw\r\nCAPA\r\nSTAT\r\nLIST\r\nUIDL\r\n");
-	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 2\r\n+OK\r\n1 1\r\n2 1\r\n.\r\n"
+	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 6\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
 	       "+OK\r\n1 a\r\n2 b\r\n.\r\n");
 	Drain(s);
 	CHECK(s.TakeOutput() == "RETR 1\r\nRETR 2\r\n");
@@ -61,6 +61,9 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 	s.NotSaved(1);
 	CHECK(s.TakeOutput() == "QUIT\r\n");
 	s.Feed("+OK bye\r\n");
+	CHECK(Drain(s).empty()); // not done until the server closes
+	CHECK(s.AwaitingClose());
+	s.ConnectionClosed();
 	const auto end = Drain(s);
 	REQUIRE(end.size() == 1);
 	CHECK(std::get<FinishedEvent>(end[0]).committed);
@@ -140,7 +143,7 @@ TEST_CASE("a 100,000-message mailbox keeps at most a window of commands in fligh
 	Drain(s);
 	std::string list = "+OK\r\n", uidl = "+OK\r\n";
 	for (int i = 1; i <= 100000; ++i) {
-		list += std::to_string(i) + " 10\r\n";
+		list += std::to_string(i) + " 6\r\n";
 		uidl += std::to_string(i) + " u" + std::to_string(i) + "\r\n";
 	}
 	s.TakeOutput();
@@ -174,10 +177,47 @@ TEST_CASE("a 100,000-message mailbox keeps at most a window of commands in fligh
 			finished |= std::holds_alternative<FinishedEvent>(e);
 		}
 		pending = s.TakeOutput();
+		if (s.AwaitingClose()) {
+			s.ConnectionClosed();
+			for (const auto &e : Drain(s))
+				finished |= std::holds_alternative<FinishedEvent>(e);
+		}
 	}
 	CHECK(finished);
 	CHECK(retrs == 100000);
 	CHECK(deles == 100000);
 	CHECK(s.Stats().deleted == 100000);
 	CHECK(s.Stats().max_in_flight == limits::full_window_commands);
+}
+
+TEST_CASE("data after +OK to QUIT means the deletions are not confirmed")
+{
+	Session s(Config("pw"));
+	s.Feed(login +
+	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 3\r\n+OK\r\n1 3\r\n.\r\n"
+	       "+OK\r\n1 a\r\n.\r\n+OK\r\nx\r\n.\r\n");
+	for (const auto &e : Drain(s))
+		if (const auto *end = std::get_if<MessageEndEvent>(&e))
+			s.Saved(end->number);
+	// An extra +OK (a doubled reply to DELE) is taken for QUIT's; QUIT's own reply
+	// then arrives as surplus.
+	s.Feed("+OK\r\n+OK\r\n+OK bye\r\n");
+	const auto events = Drain(s);
+	REQUIRE(events.size() == 1);
+	const auto &f = std::get<FailedEvent>(events[0]);
+	CHECK(f.error.kind == ErrorKind::QuitFailed);
+	CHECK(f.error.message.find("not confirmed") != std::string::npos);
+	CHECK(s.Stats().deleted == 0);
+}
+
+TEST_CASE("a server that echoes the password does not get it into an error")
+{
+	Session s(Config("hunter2"));
+	s.Feed(login.substr(0, login.size() - 5) +
+	       "+OK\r\n-ERR wrong password hunter2 for alice\r\n");
+	const auto events = Drain(s);
+	REQUIRE(events.size() == 1);
+	const auto &msg = std::get<FailedEvent>(events[0]).error.message;
+	CHECK(msg.find("hunter2") == std::string::npos);
+	CHECK(msg.find("wrong password ******** for alice") != std::string::npos);
 }

@@ -80,6 +80,11 @@ Transcript LoadTranscript(const std::string &path)
 				t.replies.push_back(Unescape(line));
 		} else if (section == "client") {
 			t.client += Unescape(line);
+		} else if (section == "saved") {
+			// "UIDL HEADER-BLOCK": an untrusted copy saved earlier in the
+			// run.
+			const auto space = line.find(' ');
+			t.saved[line.substr(0, space)] = Unescape(line.substr(space + 1));
 		} else if (section == "events") {
 			if (!line.empty())
 				t.events.push_back(line);
@@ -174,9 +179,17 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	if (t.config.count("limit"))
 		config.limit = static_cast<std::uint32_t>(std::stoul(get("limit", "0")));
 	const auto already = SplitCommas(get("already", ""));
-	if (!already.empty())
-		config.already_saved = [already](std::string_view uidl, std::uint64_t) {
-			return already.count(std::string(uidl)) > 0;
+	const auto saved = t.saved;
+	if (!already.empty() || !saved.empty())
+		config.already_saved =
+		    [already, saved](std::string_view uidl,
+				     std::uint64_t) -> std::optional<pop3::SavedCopy> {
+			if (already.count(std::string(uidl)))
+				return pop3::SavedCopy{true, {}};
+			if (const auto it = saved.find(std::string(uidl));
+			    it != saved.end())
+				return pop3::SavedCopy{false, it->second};
+			return std::nullopt;
 		};
 	const auto not_saved = SplitCommas(get("not-saved", ""));
 
@@ -217,7 +230,9 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 				    std::to_string(b->size) + " " +
 				    (b->uidl.empty() ? "-" : std::string(b->uidl)));
 			} else if (auto *m = std::get_if<pop3::MessageEndEvent>(&e)) {
-				r.events.push_back("end " + std::to_string(m->number));
+				r.events.push_back(
+				    "end " + std::to_string(m->number) +
+				    (m->size_matches ? "" : " size-mismatch"));
 				if (not_saved.count(std::to_string(m->number)))
 					session.NotSaved(m->number);
 				else
@@ -276,7 +291,12 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 		}
 	}
 	if (!session.Over()) {
-		if (get("eof", "false") == "true") {
+		if (session.AwaitingClose() && get("eof", "false") != "true" &&
+		    get("timeout", "false") != "true") {
+			// After +OK to QUIT the server closes the connection.
+			session.ConnectionClosed();
+			drain();
+		} else if (get("eof", "false") == "true") {
 			session.ConnectionClosed();
 			drain();
 		} else if (get("timeout", "false") == "true") {

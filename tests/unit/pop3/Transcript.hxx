@@ -25,6 +25,9 @@ struct Transcript {
 	std::string server;
 	std::string client;
 	std::vector<std::string> events;
+	/** From the `saved` block: unique-id -> header block of an untrusted copy saved
+	 * earlier in the run (to be verified with TOP). */
+	std::map<std::string, std::string> saved;
 };
 
 /** Parses one transcript file. @throws std::runtime_error naming the file and line */
@@ -37,6 +40,9 @@ std::string Unescape(std::string_view text);
 struct RunResult {
 	std::string client;
 	std::vector<std::string> events;
+	/** From the `saved` block: unique-id -> header block of an untrusted copy saved
+	 * earlier in the run (to be verified with TOP). */
+	std::map<std::string, std::string> saved;
 };
 
 /**

@@ -1,0 +1,83 @@
+// Servers whose replies get out of step with popstream's pipelined commands (found by
+// an adversarial review): a missing reply, a doubled reply. Whatever they do, no
+// message may be deleted on the server without a copy in the Maildir, and "deleted"
+// may only be claimed when it is certain.
+
+#include "CaseChecks.hxx"
+
+using namespace popstream::test;
+
+namespace {
+
+std::vector<std::string> Messages123()
+{
+	return {CrlfToLf(StandardMessage(1)), CrlfToLf(StandardMessage(2)),
+		CrlfToLf(StandardMessage(3))};
+}
+
+} // namespace
+
+TEST_CASE(
+    "a reply missing under pipelining: the redo checks copies with TOP, nothing lost")
+{
+	FakePop3Server server;
+	// All three messages have the same size, so the size check cannot see the shift:
+	// the reply to RETR 2 is taken for message 1's, RETR 3's for message 2's, and
+	// the session times out waiting for a third.
+	for (unsigned n = 1; n <= 3; ++n)
+		server.AddMessage(StandardMessage(n), "u" + std::to_string(n));
+	server.Reply("RETR 1", "", AfterReply::Continue, 1);
+	CaseHarness harness;
+	DlOptions options;
+	options.timeout_seconds = 2;
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	INFO(DescribeCommands(server));
+
+	// Every message is in the Maildir at least once, and the server is empty.
+	for (const auto &m : Messages123())
+		CHECK(CountCopies(harness, m) >= 1);
+	CHECK(server.RemainingUids().empty());
+	// The redo did not trust the shifted copies: it compared headers with TOP and
+	// fetched the messages whose copies were of another message.
+	const auto redo = CommandsFrom(server, 2);
+	CHECK(HasCommand(redo, "TOP 1 0"));
+	CHECK(HasCommand(redo, "RETR 1"));
+	CHECK(HasCommand(redo, "RETR 3"));
+	CHECK(run.ExitCode() == exit_code::ok);
+	CHECK(ContainsNoCase(run.Err(), "downloading it again"));
+}
+
+TEST_CASE("a doubled reply to DELE: no claim of deletion the server did not confirm")
+{
+	FakePop3Server server;
+	for (unsigned n = 1; n <= 3; ++n)
+		server.AddMessage(StandardMessage(n), "u" + std::to_string(n));
+	server.Reply("DELE 1", "+OK\r\n+OK\r\n");
+	CaseHarness harness;
+	const auto run = harness.Dl(server);
+	INFO(run.Describe());
+	INFO(DescribeCommands(server));
+	CheckNewFiles(harness, Messages123());
+	// The surplus +OK is read as QUIT's, and QUIT's own reply then arrives late:
+	// popstream must not say "deleted".
+	CHECK(run.ExitCode() == exit_code::temp_fail);
+	CHECK(DeletionClaims(run.Out() + run.Err()).empty());
+	CHECK(ContainsNoCase(run.Err(), "not confirmed"));
+}
+
+TEST_CASE("a server that echoes the password: it appears nowhere in popstream's output")
+{
+	FakePop3Server server;
+	server.AddMessage(StandardMessage(1), "u1");
+	server.Reply("PASS", "-ERR [AUTH] wrong password \"s3cret\" for alice\r\n");
+	CaseHarness harness;
+	DlOptions options;
+	options.args = {"-v"};
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	CHECK(run.ExitCode() == exit_code::no_perm);
+	CHECK(run.Out().find("s3cret") == std::string::npos);
+	CHECK(run.Err().find("s3cret") == std::string::npos);
+	CHECK(ContainsNoCase(run.Err(), "wrong password"));
+}
