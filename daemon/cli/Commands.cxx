@@ -81,8 +81,9 @@ void PrintError(const std::string &program, const std::string &text)
 	std::fflush(stderr);
 }
 
-/** How long a graceful stop may wait for the messages in flight. */
-constexpr std::uint64_t stop_deadline_ms = 3000;
+/** The longest a graceful stop may wait for the messages in flight (FetchJob::Stop
+ * gives them less when they are small, and stops waiting when the server is silent). */
+constexpr std::uint64_t stop_deadline_ms = 60'000;
 
 /** libuv signal handlers: the first SIGINT/SIGTERM stops gracefully, the second aborts.
  */
@@ -98,12 +99,11 @@ void OnSignal(uv_signal_t *handle, int signum)
 	if (state->job == nullptr)
 		return;
 	if (++state->count == 1) {
-		PrintError(state->program,
-			   state->label + ": " +
-			       (signum == SIGINT ? "interrupted" : "terminated") +
-			       ": finishing the messages in flight, then QUIT (again, or "
-			       "after " +
-			       std::to_string(stop_deadline_ms / 1000) + " s, to abort)");
+		PrintError(
+		    state->program,
+		    state->label + ": " +
+			(signum == SIGINT ? "interrupted" : "terminated") +
+			": finishing the messages in flight, then QUIT (again to abort)");
 		state->job->Stop(stop_deadline_ms);
 	} else {
 		state->job->Abort();
