@@ -82,6 +82,27 @@ struct Account {
 	std::string ca_file;
 	/** false: checked and shown, never fetched. */
 	bool enabled = true;
+
+	/** Leave messages on the server; the journal makes later polls fetch only new
+	 * ones (mpop's keep, getmail's delete = false). */
+	bool keep = false;
+	/** With keep: delete a message once it has been kept this long after it was
+	 * saved (getmail's delete_after); 0 = never. */
+	std::chrono::seconds delete_after{0};
+	/** Messages listed larger than this many octets are not downloaded; 0 = no
+	 * limit. */
+	std::uint64_t max_message_size = 0;
+	/** What happens to a message over max_message_size. */
+	Oversize oversize = Oversize::Skip;
+	/** Most messages / octets downloaded in one session; 0 = no limit. */
+	std::uint32_t max_messages_per_session = 0;
+	std::uint64_t max_bytes_per_session = 0;
+	/** QUIT and reconnect after this many messages or octets, so that a long session
+	 * on a link that keeps dropping commits its deletions in steps (fetchmail's
+	 * expunge); 0 = never. */
+	std::uint32_t checkpoint_messages = 0;
+	std::uint64_t checkpoint_bytes = 0;
+
 	/** Where the account's entry starts in the file. */
 	Mark where;
 };
