@@ -44,6 +44,14 @@ std::string_view TlsModeName(TlsMode mode) noexcept;
  */
 std::string_view PipeliningName(pop3::Pipelining pipelining) noexcept;
 
+/** What to do with a message larger than max_message_size. */
+enum class Oversize {
+	/** Leave it on the server, untouched, and say so in the log. */
+	Skip,
+	/** Delete it on the server without downloading it, and say so in the log. */
+	Delete,
+};
+
 /**
  * One account of the daemon, with defaults applied and paths expanded
  * (popstream.yaml(5)). Connection: either #server is set (and #host, #port, #sni and
