@@ -8,6 +8,7 @@
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/StatePaths.hxx"
 
 #include <CLI/CLI.hpp>
 #include <uv.h>
@@ -147,6 +148,8 @@ int RunDl(const DlArgs &args, const std::string &program)
 	options.timeouts.idle_ms = Milliseconds(args.timeout_s);
 	options.timeouts.connect_ms = Milliseconds(args.connect_timeout_s);
 	options.verbose = args.verbose;
+	// The journal and lock of this account, as dl names it (user@host:port).
+	options.state_dir = fetch::StateDir("dl/" + label);
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);

@@ -1,11 +1,19 @@
 #include "FetchJob.hxx"
 
+#include "CrashPoint.hxx"
 #include "core/util/Escape.hxx"
+#include "store/JournalFile.hxx"
 #include "store/MaildirWriter.hxx"
 
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
+#include <dirent.h>
 #include <fstream>
+#include <set>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
 
 namespace popstream::fetch {
 
@@ -35,6 +43,34 @@ constexpr std::uint64_t group_commit_bytes = 16u << 20;
 
 /** Longest header block compared with TOP n 0; larger ones are fetched again. */
 constexpr std::size_t max_header_block_bytes = 256 * 1024;
+
+/**
+ * @return the path of @p file in the Maildir: new/FILE, cur/FILE, or cur/FILE:2,FLAGS
+ *         once a mail reader has seen it; empty if none exists
+ */
+std::string FindSaved(const std::string &maildir, const std::string &file)
+{
+	if (file.empty() || file.find('/') != std::string::npos)
+		return {};
+	struct stat st {};
+	for (const char *sub : {"/new/", "/cur/"}) {
+		const std::string path = maildir + sub + file;
+		if (stat(path.c_str(), &st) == 0)
+			return path;
+	}
+	DIR *dir = opendir((maildir + "/cur").c_str());
+	if (dir == nullptr)
+		return {};
+	std::string found;
+	const std::string prefix = file + ":";
+	while (const dirent *entry = readdir(dir))
+		if (std::string_view(entry->d_name).starts_with(prefix)) {
+			found = maildir + "/cur/" + entry->d_name;
+			break;
+		}
+	closedir(dir);
+	return found;
+}
 
 /** Errors after which no other message can be saved either. */
 bool IsMaildirWide(int error) noexcept
@@ -133,9 +169,12 @@ void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 
 std::string FetchJob::ReadHeaderBlock(const std::string &file) const
 {
-	// A copy that cannot be read (moved away by a mail reader) is never "the same":
-	// the message is then fetched again rather than deleted unchecked.
-	std::ifstream in(options_.maildir + "/new/" + file, std::ios::binary);
+	// A copy that cannot be read (deleted or moved away) is never "the same": the
+	// message is then fetched again rather than deleted unchecked.
+	std::string path = FindSaved(options_.maildir, file);
+	if (path.empty())
+		return {};
+	std::ifstream in(path, std::ios::binary);
 	if (!in)
 		return {};
 	std::string head;
@@ -147,6 +186,88 @@ std::string FetchJob::ReadHeaderBlock(const std::string &file) const
 			return head;
 	}
 	return in.eof() ? head : std::string();
+}
+
+const journal::State &FetchJob::Journal() const noexcept
+{
+	return journal_ ? journal_->State() : memory_journal_;
+}
+
+void FetchJob::JournalAppend(const journal::Record &record)
+{
+	if (journal_)
+		journal_->Append(record);
+	else
+		memory_journal_.Apply(record);
+}
+
+bool FetchJob::JournalSync()
+{
+	if (!journal_)
+		return true;
+	try {
+		journal_->Sync();
+		return true;
+	} catch (const std::system_error &e) {
+		Log(LogLevel::Error,
+		    std::string("cannot write the journal: ") + e.what());
+		return false;
+	}
+}
+
+void FetchJob::Recover()
+{
+	// A crash between "pending" and "delivered" leaves the journal unsure whether
+	// the rename happened; the Maildir says. The file may also have been moved to
+	// cur/ (and renamed with flags) by a mail reader since.
+	std::size_t completed = 0, dropped = 0;
+	std::vector<std::pair<std::string, journal::Entry>> pending;
+	for (const auto &[uidl, entry] : Journal().Entries())
+		if (entry.state == journal::Entry::State::Pending)
+			pending.emplace_back(uidl, entry);
+	for (const auto &[uidl, e] : pending) {
+		journal::Record r;
+		r.uidl = uidl;
+		if (!FindSaved(options_.maildir, e.file).empty()) {
+			r.type = journal::Record::Type::Delivered;
+			r.size = e.size;
+			r.file = e.file;
+			r.saved_at = e.saved_at;
+			++completed;
+		} else {
+			if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
+				unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
+			r.type = journal::Record::Type::Gone;
+			++dropped;
+		}
+		JournalAppend(r);
+	}
+	if (completed + dropped > 0) {
+		JournalSync();
+		Log(LogLevel::Notice,
+		    "recovered from an interruption: " + std::to_string(completed) +
+			" message(s) found saved, " + std::to_string(dropped) +
+			" unfinished one(s) discarded (they are still on the server)");
+	}
+}
+
+std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
+						      std::uint64_t size)
+{
+	const journal::Entry *e = Journal().Find(uidl);
+	// The size goes with the unique-id: a server that reuses a unique-id for another
+	// message does not get that message skipped.
+	if (e == nullptr || e->size != size)
+		return std::nullopt;
+	pop3::SavedCopy copy;
+	copy.trusted = e->state == journal::Entry::State::Confirmed ||
+		       e->state == journal::Entry::State::Deleted;
+	if (!copy.trusted)
+		copy.header_block = ReadHeaderBlock(e->file);
+	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
+		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
+			   options_.delete_after.count();
+	return copy;
 }
 
 void FetchJob::Log(LogLevel level, const std::string &text)
@@ -169,6 +290,27 @@ void FetchJob::Log(LogLevel level, const std::string &text)
 void FetchJob::Start()
 {
 	start_ = std::chrono::steady_clock::now();
+	if (!options_.state_dir.empty()) {
+		try {
+			journal_ =
+			    std::make_unique<store::JournalFile>(options_.state_dir);
+		} catch (const store::JournalBusy &e) {
+			Finish(ExitCode::TempFail, e.what());
+			return;
+		} catch (const std::system_error &e) {
+			Finish(ExitCode::CantCreate,
+			       std::string("cannot use the state directory: ") +
+				   e.what());
+			return;
+		}
+		if (journal_->Damaged() > 0)
+			Log(LogLevel::Warning,
+			    std::to_string(journal_->Damaged()) +
+				" damaged line(s) of the journal in " +
+				options_.state_dir +
+				" were skipped (an interrupted write)");
+		Recover();
+	}
 	StartSession(false, false);
 }
 
@@ -179,25 +321,40 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	config.password = options_.account.password;
 	config.pipelining = options_.pipelining;
 	config.keep = options_.keep;
-	// The limit is for the whole run: a redo only takes what is left of it.
-	config.limit = options_.limit == UINT32_MAX
-			   ? UINT32_MAX
-			   : options_.limit - std::min(options_.limit, result_.saved);
+	// Limits are for the whole run: a redo or a checkpoint's next session only takes
+	// what is left of them.
+	const std::uint32_t left =
+	    options_.limit == UINT32_MAX
+		? UINT32_MAX
+		: options_.limit - std::min(options_.limit, result_.saved);
+	const std::uint64_t left_bytes =
+	    options_.limit_bytes == 0
+		? 0
+		: options_.limit_bytes - std::min(options_.limit_bytes, saved_listed_);
+	config.limit = left;
+	config.limit_bytes = left_bytes;
+	if (options_.limit_bytes > 0 && left_bytes == 0)
+		config.limit = 0;
+	checkpointing_ = false;
+	if (options_.checkpoint_messages > 0 &&
+	    options_.checkpoint_messages < config.limit) {
+		config.limit = options_.checkpoint_messages;
+		checkpointing_ = true;
+	}
+	if (options_.checkpoint_bytes > 0 &&
+	    (config.limit_bytes == 0 || options_.checkpoint_bytes < config.limit_bytes)) {
+		config.limit_bytes = options_.checkpoint_bytes;
+		checkpointing_ = true;
+	}
+	config.max_message_size = options_.max_message_size;
+	config.oversize_delete = options_.oversize_delete;
 	config.dry_run = options_.dry_run;
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
 	config.starttls = options_.starttls;
 	config.secure = options_.account.tls;
-	config.already_saved = [this](std::string_view uidl,
-				      std::uint64_t) -> std::optional<pop3::SavedCopy> {
-		const auto it = saved_.find(uidl);
-		if (it == saved_.end())
-			return std::nullopt;
-		pop3::SavedCopy copy;
-		copy.trusted = it->second.trusted;
-		if (!copy.trusted)
-			copy.header_block = ReadHeaderBlock(it->second.file);
-		return copy;
+	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
+		return AlreadySaved(uidl, size);
 	};
 	session_ = std::make_unique<pop3::Session>(std::move(config));
 	connected_ = false;
@@ -408,15 +565,15 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		if (!current_failed_) {
 			try {
 				const auto bytes = delivery_->Size();
-				const auto name = delivery_->Commit();
+				const auto name = delivery_->Sync();
 				if (options_.verbose)
 					Log(LogLevel::Debug,
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(bytes) +
 						" bytes saved as new/" + name);
-				pending_.push_back({end->number, current_uidl_, bytes,
-						    current_listed_, name,
-						    end->size_matches});
+				pending_.push_back(
+				    {end->number, current_uidl_, bytes, current_listed_,
+				     name, end->size_matches, std::move(delivery_)});
 				pending_bytes_ += bytes;
 			} catch (const store::MaildirError &e) {
 				current_failed_ = true;
@@ -445,6 +602,11 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 			try {
 				maildir_ =
 				    std::make_unique<store::Maildir>(options_.maildir);
+				if (const auto n = maildir_->RemoveAbandonedTmp(); n > 0)
+					Log(LogLevel::Notice,
+					    "removed " + std::to_string(n) +
+						" file(s) that interrupted deliveries "
+						"left in tmp/");
 			} catch (const store::MaildirError &e) {
 				// Closing without QUIT: nothing can be marked yet, and
 				// nothing should be.
@@ -480,27 +642,80 @@ void FetchJob::CommitPending()
 {
 	if (pending_.empty() || !session_)
 		return;
+	const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+	const auto fail = [this](Pending &p, const std::string &why) {
+		Log(LogLevel::Error,
+		    MessageName(p.number, p.uidl) + ": cannot save: " + why);
+		++result_.not_saved;
+		session_->NotSaved(p.number);
+		p.delivery.reset(); // removes what is still in tmp/
+	};
+
+	// 1. The journal learns what is about to move, before it moves: a crash from
+	//    here on is recognised at the next start (Recover()).
+	for (const auto &p : pending_)
+		if (!p.uidl.empty())
+			JournalAppend({journal::Record::Type::Pending, p.uidl, p.listed,
+				       p.file, p.delivery->TmpName(), now});
+	if (!JournalSync()) {
+		for (auto &p : pending_)
+			fail(p, "the journal cannot be written");
+		pending_.clear();
+		pending_bytes_ = 0;
+		session_->StopRetrieving();
+		return;
+	}
+	CrashPoint("journal-pending");
+
+	// 2. Into new/, never replacing anything.
+	for (auto &p : pending_) {
+		try {
+			p.delivery->Publish();
+		} catch (const store::MaildirError &e) {
+			SaveFailed(p.number, p.uidl, e);
+			++result_.not_saved;
+			session_->NotSaved(p.number);
+			p.delivery.reset();
+			if (!p.uidl.empty())
+				JournalAppend(
+				    {journal::Record::Type::Gone, p.uidl, 0, {}, {}, 0});
+		}
+	}
+	CrashPoint("published");
+
+	// 3. One fsync of new/ makes every rename above durable.
 	try {
 		maildir_->SyncNew();
 	} catch (const store::MaildirError &e) {
-		// The files are in new/, but not known to be durable: keep them on the
-		// server (a duplicate is better than a loss).
-		for (const auto &p : pending_) {
-			Log(LogLevel::Error,
-			    MessageName(p.number, p.uidl) + ": cannot save: " + e.what());
-			++result_.not_saved;
-			session_->NotSaved(p.number);
-		}
+		// The files are in new/ but not known to be durable: keep the messages
+		// on the server (a duplicate is better than a loss).
+		for (auto &p : pending_)
+			if (p.delivery)
+				fail(p, e.what());
 		pending_.clear();
 		pending_bytes_ = 0;
 		return;
 	}
-	for (const auto &p : pending_) {
+	CrashPoint("dir-synced");
+
+	// 4. Durable: the journal says so (synced with the next batch or at the end:
+	//    until then "pending" plus the file in new/ say the same), and the session
+	//    may DELE.
+	for (auto &p : pending_) {
+		if (!p.delivery)
+			continue;
 		++result_.saved;
 		result_.saved_bytes += p.bytes;
 		saved_listed_ += p.listed;
-		if (!p.uidl.empty())
+		if (!p.uidl.empty()) {
+			JournalAppend({journal::Record::Type::Delivered,
+				       p.uidl,
+				       p.listed,
+				       p.file,
+				       {},
+				       now});
 			session_saves_.push_back({p.uidl, p.file, p.size_matches});
+		}
 		session_->Saved(p.number);
 	}
 	pending_.clear();
@@ -521,9 +736,10 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
 	const bool out_of_step =
 	    failed != nullptr && failed->error.retry == pop3::Retry::LockStep;
-	for (auto &save : session_saves_)
-		saved_[save.uidl] = {std::move(save.file),
-				     save.size_matches && !out_of_step};
+	for (const auto &save : session_saves_)
+		if (save.size_matches && !out_of_step)
+			JournalAppend(
+			    {journal::Record::Type::Confirmed, save.uidl, 0, {}, {}, 0});
 	session_saves_.clear();
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
@@ -531,10 +747,43 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	connection_.reset();
 
 	if (std::holds_alternative<pop3::FinishedEvent>(last)) {
+		CrashPoint("quit-confirmed");
+		// The server has deleted what it marked; and what it no longer lists it
+		// no longer has (if every message has a unique-id, the listing is whole).
+		for (const auto &uidl : session_->MarkedUidls())
+			JournalAppend(
+			    {journal::Record::Type::Deleted, uidl, 0, {}, {}, 0});
+		const auto listed = session_->ListedUidls();
+		if (listed.size() == stats.listed) {
+			std::set<std::string, std::less<>> on_server(listed.begin(),
+								     listed.end());
+			std::vector<std::string> gone;
+			for (const auto &[uidl, entry] : Journal().Entries())
+				if (!on_server.contains(uidl) &&
+				    entry.state != journal::Entry::State::Pending)
+					gone.push_back(uidl);
+			for (const auto &uidl : gone)
+				JournalAppend(
+				    {journal::Record::Type::Gone, uidl, 0, {}, {}, 0});
+		}
+		JournalSync();
 		result_.committed = true;
-		result_.deleted = stats.deleted;
-		result_.already_saved = stats.already_saved;
-		result_.not_retrieved = stats.not_retrieved;
+		result_.deleted += stats.deleted;
+		result_.already_saved += stats.already_saved;
+		result_.not_retrieved += stats.not_retrieved;
+		// A checkpoint: the deletions so far are committed; the rest follows on a
+		// new connection.
+		if (checkpointing_ && stats.deferred > 0 && !stopping_ &&
+		    stats.retrieved > 0 && result_.not_saved == 0) {
+			Log(LogLevel::Info,
+			    "checkpoint: " + std::to_string(stats.deleted) +
+				" message(s) committed; reconnecting for the "
+				"remaining " +
+				std::to_string(stats.deferred));
+			reconnected_ = false;
+			StartSession(false, false);
+			return;
+		}
 		ExitCode code = ExitCode::Ok;
 		std::string error;
 		if (result_.not_saved > 0) {
@@ -556,6 +805,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		return;
 	}
 
+	JournalSync();
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
 	result_.unconfirmed = stats.marked;
 	result_.quit_unconfirmed = session_->QuitSent();
@@ -607,6 +857,21 @@ void FetchJob::Finish(ExitCode code, std::string error)
 		.count();
 	connection_.reset();
 	StopTicking();
+	if (journal_) {
+		JournalSync();
+		// Compaction keeps the journal about as large as what it describes.
+		const auto &st = journal_->State();
+		if (st.RecordCount() > 2 * st.Entries().size() + 256) {
+			try {
+				journal_->Compact();
+			} catch (const std::system_error &e) {
+				Log(LogLevel::Warning,
+				    std::string("cannot compact the journal: ") +
+					e.what());
+			}
+		}
+		journal_.reset(); // releases the lock
+	}
 	// Last statement: the callback may destroy this job.
 	done_(result_);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/journal/Journal.hxx"
 #include "core/pop3/Session.hxx"
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
@@ -19,6 +20,7 @@ namespace popstream::store {
 class Maildir;
 class Delivery;
 class MaildirError;
+class JournalFile;
 } // namespace popstream::store
 
 namespace popstream::fetch {
@@ -36,6 +38,20 @@ struct FetchOptions {
 	std::uint32_t limit = UINT32_MAX;
 	/** Log in and list only. */
 	bool dry_run = false;
+	/** The account's journal and lock (StateDir()); empty = remember saves in
+	 * memory for this run only. */
+	std::string state_dir;
+	/** With keep: DELE messages saved this long ago; 0 = never. */
+	std::chrono::seconds delete_after{0};
+	/** Messages listed larger than this are not downloaded; 0 = no limit. */
+	std::uint64_t max_message_size = 0;
+	/** Over max_message_size: DELE without downloading instead of leaving them. */
+	bool oversize_delete = false;
+	/** Download at most about this many listed octets in this run; 0 = no limit. */
+	std::uint64_t limit_bytes = 0;
+	/** QUIT and reconnect after this many messages / octets; 0 = never. */
+	std::uint32_t checkpoint_messages = 0;
+	std::uint64_t checkpoint_bytes = 0;
 	/** Cleartext connection secured with STLS before login (RFC 2595); needs
 	 * account.tls == false. */
 	bool starttls = false;
@@ -181,6 +197,12 @@ private:
 	void StopTicking() noexcept;
 	void OnTick() noexcept;
 	std::string ReadHeaderBlock(const std::string &file) const;
+	const journal::State &Journal() const noexcept;
+	void JournalAppend(const journal::Record &record);
+	bool JournalSync();
+	void Recover();
+	std::optional<pop3::SavedCopy> AlreadySaved(std::string_view uidl,
+						    std::uint64_t size);
 	void SaveFailed(std::uint32_t number, const std::string &uidl,
 			const store::MaildirError &error);
 
@@ -212,15 +234,16 @@ private:
 		std::string file;
 		/** Its size matched the listing (see pop3::MessageEndEvent). */
 		bool size_matches;
+		/** Synced in tmp/, published (renamed into new/) by CommitPending(). */
+		std::unique_ptr<store::Delivery> delivery;
 	};
 	std::vector<Pending> pending_;
 	std::uint64_t pending_bytes_ = 0;
-	/** What was saved during this run, by unique-id, for the lock-step redo. */
-	struct Saved {
-		std::string file;
-		bool trusted;
-	};
-	std::map<std::string, Saved, std::less<>> saved_;
+	/** The journal (when options_.state_dir is set), else its state in memory. */
+	std::unique_ptr<store::JournalFile> journal_;
+	journal::State memory_journal_;
+	/** The current session's limits came from checkpoint_every. */
+	bool checkpointing_ = false;
 	/** Saves of the current session, judged when it ends. */
 	struct SessionSave {
 		std::string uidl, file;

@@ -2,6 +2,7 @@
 
 #include "RetryPolicy.hxx"
 #include "fetch/AccountCredentials.hxx"
+#include "fetch/StatePaths.hxx"
 
 #include <algorithm>
 #include <chrono>
@@ -306,6 +307,16 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.maildir = account.maildir;
 	options.pipelining = account.pipelining;
 	options.starttls = options.account.starttls;
+	options.state_dir = fetch::StateDir(account.name);
+	options.keep = account.keep;
+	options.delete_after = account.delete_after;
+	options.max_message_size = account.max_message_size;
+	options.oversize_delete = account.oversize == config::Oversize::Delete;
+	if (account.max_messages_per_session > 0)
+		options.limit = account.max_messages_per_session;
+	options.limit_bytes = account.max_bytes_per_session;
+	options.checkpoint_messages = account.checkpoint_messages;
+	options.checkpoint_bytes = account.checkpoint_bytes;
 	options.ca_file = account.ca_file;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
 	options.timeouts.connect_ms = static_cast<std::uint64_t>(

@@ -3,7 +3,11 @@
 #include "core/maildir/UniqueName.hxx"
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -124,6 +128,81 @@ Delivery Maildir::Begin()
 	}
 }
 
+std::size_t Maildir::RemoveAbandonedTmp() noexcept
+{
+	std::size_t removed = 0;
+	DIR *dir = fdopendir(dup(tmp_fd_));
+	if (dir == nullptr)
+		return 0;
+	const std::string host_suffix = "." + host_;
+	const time_t now = time(nullptr);
+	while (const dirent *entry = readdir(dir)) {
+		const std::string name = entry->d_name;
+		if (name == "." || name == "..")
+			continue;
+		struct stat st {};
+		if (fstatat(tmp_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		bool abandoned = now - st.st_mtime > 36 * 3600;
+		// Ours: "SEC.MusecPpidQseq.HOST"; the pid says whether it still runs.
+		const auto p = name.find('P');
+		const auto q = name.find('Q', p == std::string::npos ? 0 : p);
+		if (!abandoned && p != std::string::npos && q != std::string::npos &&
+		    name.find(".M") != std::string::npos &&
+		    name.size() > host_suffix.size() &&
+		    name.compare(name.size() - host_suffix.size(), host_suffix.size(),
+				 host_suffix) == 0) {
+			const long pid = std::atol(name.c_str() + p + 1);
+			abandoned = pid > 0 && pid != getpid() &&
+				    kill(static_cast<pid_t>(pid), 0) != 0 &&
+				    errno == ESRCH;
+		}
+		if (abandoned && unlinkat(tmp_fd_, name.c_str(), 0) == 0)
+			++removed;
+	}
+	closedir(dir);
+	return removed;
+}
+
+std::string Maildir::Find(const std::string &file) const
+{
+	struct stat st {};
+	if (fstatat(new_fd_, file.c_str(), &st, 0) == 0)
+		return path_ + "/new/" + file;
+	const std::string cur = path_ + "/cur";
+	if (stat((cur + "/" + file).c_str(), &st) == 0)
+		return cur + "/" + file;
+	// A mail reader renames cur/FILE to cur/FILE:2,FLAGS (the Maildir spec's info).
+	DIR *dir = opendir(cur.c_str());
+	if (dir == nullptr)
+		return {};
+	std::string found;
+	const std::string prefix = file + ":";
+	while (const dirent *entry = readdir(dir))
+		if (std::string_view(entry->d_name).substr(0, prefix.size()) == prefix) {
+			found = cur + "/" + entry->d_name;
+			break;
+		}
+	closedir(dir);
+	return found;
+}
+
+bool Maildir::Holds(const std::string &file) const noexcept
+{
+	try {
+		return !Find(file).empty();
+	} catch (...) {
+		return false;
+	}
+}
+
+void Maildir::RemoveTmp(const std::string &name) noexcept
+{
+	if (!name.empty() && name.find('/') == std::string::npos)
+		unlinkat(tmp_fd_, name.c_str(), 0);
+}
+
 void Maildir::SyncNew()
 {
 	if (fsync(new_fd_) != 0)
@@ -140,7 +219,7 @@ Delivery::Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string u
 Delivery::Delivery(Delivery &&other) noexcept
     : maildir_(other.maildir_), fd_(other.fd_), tmp_name_(std::move(other.tmp_name_)),
       unique_(std::move(other.unique_)), buffer_(std::move(other.buffer_)),
-      size_(other.size_)
+      size_(other.size_), final_name_(std::move(other.final_name_))
 {
 	other.fd_ = -1;
 	other.tmp_name_.clear();
@@ -185,10 +264,10 @@ void Delivery::Write(std::string_view bytes)
 	buffer_.append(bytes);
 }
 
-std::string Delivery::Commit()
+std::string Delivery::Sync()
 {
 	if (fd_ < 0)
-		throw MaildirError("commit of a finished delivery", EBADF);
+		throw MaildirError("sync of a finished delivery", EBADF);
 	Flush();
 	const std::string tmp_path = maildir_->path_ + "/tmp/" + unique_;
 	if (fsync(fd_) != 0) {
@@ -204,27 +283,39 @@ std::string Delivery::Commit()
 		Abort();
 		Throw("cannot close", tmp_path, error);
 	}
+	final_name_ = maildir::WithSize(unique_, size_);
+	return final_name_;
+}
 
-	const std::string final_name = maildir::WithSize(unique_, size_);
+void Delivery::Publish()
+{
+	if (fd_ >= 0 || final_name_.empty() || tmp_name_.empty())
+		throw MaildirError("publish of a delivery that is not synced", EBADF);
 	if (renameat2(maildir_->tmp_fd_, tmp_name_.c_str(), maildir_->new_fd_,
-		      final_name.c_str(), RENAME_NOREPLACE) != 0) {
+		      final_name_.c_str(), RENAME_NOREPLACE) != 0) {
 		int error = errno;
 		// Some file systems lack RENAME_NOREPLACE; link() gives the same
 		// never-overwrite guarantee.
 		if (error == EINVAL || error == ENOSYS) {
 			if (linkat(maildir_->tmp_fd_, tmp_name_.c_str(),
-				   maildir_->new_fd_, final_name.c_str(), 0) == 0) {
+				   maildir_->new_fd_, final_name_.c_str(), 0) == 0) {
 				unlinkat(maildir_->tmp_fd_, tmp_name_.c_str(), 0);
 				tmp_name_.clear();
-				return final_name;
+				return;
 			}
 			error = errno;
 		}
 		Abort();
-		Throw("cannot move into", maildir_->path_ + "/new/" + final_name, error);
+		Throw("cannot move into", maildir_->path_ + "/new/" + final_name_, error);
 	}
 	tmp_name_.clear();
-	return final_name;
+}
+
+std::string Delivery::Commit()
+{
+	auto name = Sync();
+	Publish();
+	return name;
 }
 
 void Delivery::Abort() noexcept

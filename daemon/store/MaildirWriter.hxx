@@ -38,6 +38,7 @@ class Delivery {
 	std::string unique_;
 	std::string buffer_;
 	std::uint64_t size_ = 0;
+	std::string final_name_;
 
 	Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string unique);
 	void Flush();
@@ -64,6 +65,24 @@ public:
 	 * @throws MaildirError; the tmp/ file is then removed
 	 */
 	std::string Commit();
+
+	/**
+	 * The first half of Commit(): writes what is buffered, fsyncs and closes the
+	 * file in tmp/. The journal can then record the move before it happens.
+	 * @return the name the file will have in new/
+	 * @throws MaildirError; the tmp/ file is then removed
+	 */
+	std::string Sync();
+
+	/** @return the file's name in tmp/ (empty once published or aborted) */
+	const std::string &TmpName() const noexcept { return tmp_name_; }
+
+	/**
+	 * The second half of Commit(): renames the synced file from tmp/ into new/
+	 * without replacing anything. Durable only after Maildir::SyncNew().
+	 * @throws MaildirError; the tmp/ file is then removed
+	 */
+	void Publish();
 
 	/** Removes the tmp/ file. Safe to call more than once. */
 	void Abort() noexcept;
@@ -103,6 +122,24 @@ public:
 
 	/** Starts a new message in tmp/. @throws MaildirError */
 	Delivery Begin();
+
+	/**
+	 * Removes files that crashed deliveries left in tmp/: any older than 36 hours
+	 * (the Maildir spec's rule), and ours ("SEC.MusecPpidQseq.HOST") whose process is
+	 * gone. Best effort.
+	 * @return how many were removed
+	 */
+	std::size_t RemoveAbandonedTmp() noexcept;
+
+	/** @return true if new/FILE or cur/FILE (with any ":2,FLAGS" a mail reader added)
+	 *         exists */
+	bool Holds(const std::string &file) const noexcept;
+
+	/** @return the path of new/FILE or cur/FILE[:2,FLAGS], or empty if neither */
+	std::string Find(const std::string &file) const;
+
+	/** Removes tmp/@p name if it exists. */
+	void RemoveTmp(const std::string &name) noexcept;
 
 	/**
 	 * fsyncs new/: every Commit() before this call is now durable.

@@ -79,12 +79,11 @@ TEST_CASE("02 B: blanks around LIST/UIDL fields are tolerated")
 	CHECK_FALSE(ContainsNoCase(run.Err(), "protocol error"));
 }
 
-// Needs the persistent UIDL journal of issue 4: the UIDs recorded must be exactly
+// Relies on the persistent UIDL journal: the UIDs recorded must be exactly
 // "uid-0001" and "uid-0002", which only shows when a later poll recognises them. The
 // server offers both again (as if the deletions had been lost) with clean listings.
-// Remove should_fail when the journal lands.
-TEST_CASE("02 B journal holds the trimmed UIDs uid-0001, uid-0002" *
-	  doctest::should_fail())
+//
+TEST_CASE("02 B journal holds the trimmed UIDs uid-0001, uid-0002")
 {
 	FakePop3Server server;
 	server.AddMessage(StandardMessage(1), "uid-0001");

@@ -258,7 +258,7 @@ DlRun CaseHarness::Dl(FakePop3Server &server, const DlOptions &options)
 
 	ProcessOptions process;
 	process.argv = std::move(argv);
-	process.env = {"HOME=" + Home(), "NETRC"};
+	process.env = {"HOME=" + Home(), "NETRC", "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 	process.env.insert(process.env.end(), options.env.begin(), options.env.end());
 	process.timeout = options.process_timeout;
 

@@ -149,7 +149,8 @@ public:
 	{
 		ProcessOptions options;
 		options.argv = {RequireEnv("POPSTREAMD_BIN"), "--config", config};
-		options.env = {"HOME=" + home, "NOTIFY_SOCKET", "JOURNAL_STREAM"};
+		options.env = {"HOME=" + home, "NOTIFY_SOCKET", "JOURNAL_STREAM",
+			       "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 		options.env.insert(options.env.end(), extra_env.begin(), extra_env.end());
 		options.timeout = 120s;
 		daemon = std::make_unique<Child>(options);
@@ -173,7 +174,7 @@ public:
 		ProcessOptions options;
 		options.argv = {RequireEnv("POPSTREAM_BIN")};
 		options.argv.insert(options.argv.end(), args.begin(), args.end());
-		options.env = {"HOME=" + home};
+		options.env = {"HOME=" + home, "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 		options.timeout = 60s;
 		return Run(options);
 	}
@@ -378,7 +379,8 @@ TEST_CASE("start-up errors: a bad config exits 78 naming file:line:column; a sec
 		  0600);
 	ProcessOptions options;
 	options.argv = {RequireEnv("POPSTREAMD_BIN"), "--config", f.config};
-	options.env = {"HOME=" + f.home, "NOTIFY_SOCKET", "JOURNAL_STREAM"};
+	options.env = {"HOME=" + f.home, "NOTIFY_SOCKET", "JOURNAL_STREAM",
+		       "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 	options.timeout = 30s;
 	auto r = Run(options);
 	CHECK(r.exit_code == 78);

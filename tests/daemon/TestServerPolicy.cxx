@@ -79,7 +79,8 @@ TEST_CASE("IN-USE means backoff, LOGIN-DELAY bounds every login, FetchNow includ
 
 	ProcessOptions options;
 	options.argv = {RequireEnv("POPSTREAMD_BIN"), "--config", home / "config.yaml"};
-	options.env = {"HOME=" + home.Path(), "NOTIFY_SOCKET", "JOURNAL_STREAM"};
+	options.env = {"HOME=" + home.Path(), "NOTIFY_SOCKET", "JOURNAL_STREAM",
+		       "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 	options.timeout = 120s;
 	Child daemon(options);
 

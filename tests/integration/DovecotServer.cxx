@@ -208,7 +208,7 @@ ProcessResult RunPopstream(const std::vector<std::string> &args, const std::stri
 	argv.push_back(RequireEnv("POPSTREAM_BIN"));
 	argv.insert(argv.end(), args.begin(), args.end());
 	auto options = Options(argv, std::chrono::minutes(3));
-	options.env = {"NETRC=" + netrc, "HOME=" + home};
+	options.env = {"NETRC=" + netrc, "HOME=" + home, "XDG_STATE_HOME"};
 	return Run(options);
 }
 

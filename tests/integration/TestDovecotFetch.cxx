@@ -326,7 +326,7 @@ TEST_SUITE("dovecot")
 		ProcessOptions o;
 		o.argv = prefix;
 		o.argv.insert(o.argv.end(), {bin, "dl", s.Tcp(), s.maildir});
-		o.env = {"NETRC=" + netrc, "HOME=" + home};
+		o.env = {"NETRC=" + netrc, "HOME=" + home, "XDG_STATE_HOME"};
 		const auto r = Run(o);
 		INFO(Describe(r));
 		CHECK(r.exit_code != 0);

@@ -414,6 +414,7 @@ void Session::HandleStatus(std::string_view line)
 		in_flight_.pop_front();
 		if (reply.ok) {
 			++stats_.marked;
+			marked_[f.index] = true;
 		} else {
 			++stats_.dele_failed;
 			const Message &m = messages_[f.index];
@@ -556,13 +557,15 @@ void Session::StartTransaction()
 	for (const auto &m : messages_)
 		stats_.listed_bytes += m.size;
 
+	marked_.assign(messages_.size(), false);
+	expired_.assign(messages_.size(), false);
 	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
 		const Message &m = messages_[i];
 		if (!m.uidl.empty() && config_.already_saved) {
 			if (auto copy = config_.already_saved(m.uidl, m.size)) {
 				if (copy->trusted) {
 					++stats_.already_saved;
-					if (!config_.keep)
+					if (!config_.keep || copy->expired)
 						pending_dele_.push_back(i);
 				} else {
 					// Saved while replies may have been out of step:
@@ -570,13 +573,39 @@ void Session::StartTransaction()
 					expected_headers_.resize(messages_.size());
 					expected_headers_[i] =
 					    std::move(copy->header_block);
+					expired_[i] = copy->expired;
 					pending_top_.push_back(i);
 				}
 				continue;
 			}
 		}
-		if (stats_.to_fetch >= config_.limit || stop_retrieving_)
+		if (config_.max_message_size > 0 && m.size > config_.max_message_size) {
+			const std::string what =
+			    "message " + std::to_string(m.number) +
+			    (m.uidl.empty() ? "" : " (UIDL " + Escape(m.uidl, 80) + ")") +
+			    ": " + std::to_string(m.size) +
+			    " octets, over max_message_size (" +
+			    std::to_string(config_.max_message_size) + "): ";
+			if (config_.oversize_delete) {
+				++stats_.oversize_deleted;
+				pending_dele_.push_back(i);
+				queued_.push_back(
+				    WarningEvent{what + "deleted without downloading it "
+							"(oversize: delete)"});
+			} else {
+				++stats_.oversize_skipped;
+				queued_.push_back(
+				    WarningEvent{what + "left on the server"});
+			}
 			continue;
+		}
+		const bool over_bytes =
+		    config_.limit_bytes > 0 && stats_.to_fetch > 0 &&
+		    stats_.to_fetch_bytes + m.size > config_.limit_bytes;
+		if (stats_.to_fetch >= config_.limit || stop_retrieving_ || over_bytes) {
+			++stats_.deferred;
+			continue;
+		}
 		pending_retr_.push_back(i);
 		++stats_.to_fetch;
 		stats_.to_fetch_bytes += m.size;
@@ -739,7 +768,7 @@ void Session::HandleTop()
 			   top_body_ == expected + "\n");
 	if (same) {
 		++stats_.already_saved;
-		if (!config_.keep)
+		if (!config_.keep || expired_[f.index])
 			pending_dele_.push_back(f.index);
 	} else {
 		Refetch(f.index,
@@ -797,6 +826,24 @@ void Session::NotSaved(std::uint32_t number)
 	++stats_.not_saved;
 	if (phase_ == Phase::Transaction)
 		Pump();
+}
+
+std::vector<std::string> Session::MarkedUidls() const
+{
+	std::vector<std::string> out;
+	for (std::size_t i = 0; i < marked_.size(); ++i)
+		if (marked_[i] && !messages_[i].uidl.empty())
+			out.push_back(messages_[i].uidl);
+	return out;
+}
+
+std::vector<std::string> Session::ListedUidls() const
+{
+	std::vector<std::string> out;
+	for (const auto &m : messages_)
+		if (!m.uidl.empty())
+			out.push_back(m.uidl);
+	return out;
 }
 
 bool Session::RetrievingMore() const noexcept

@@ -60,6 +60,8 @@ struct SavedCopy {
 	bool trusted = false;
 	/** For an untrusted copy: its header block, to compare with TOP n 0. */
 	std::string header_block;
+	/** Kept past delete_after: DELE it even though the session keeps messages. */
+	bool expired = false;
 };
 
 /** What one session should do. */
@@ -73,6 +75,13 @@ struct SessionConfig {
 	bool keep = false;
 	/** Download at most this many messages; the rest stay for a later run. */
 	std::uint32_t limit = UINT32_MAX;
+	/** Download at most about this many listed octets (at least one message); 0 = no
+	 * limit. */
+	std::uint64_t limit_bytes = 0;
+	/** Messages listed larger than this are not downloaded; 0 = no limit. */
+	std::uint64_t max_message_size = 0;
+	/** Over max_message_size: DELE without downloading (true) or leave (false). */
+	bool oversize_delete = false;
 	/** Log in and list, then QUIT: download and delete nothing. */
 	bool dry_run = false;
 	/** Force one command at a time (the redo after a desynchronised session). */
@@ -162,6 +171,11 @@ struct SessionStats {
 	std::uint32_t unverified = 0;
 	/** Messages whose size differed from the listing. */
 	std::uint32_t size_mismatches = 0;
+	/** Messages left for a later session because of limit or limit_bytes. */
+	std::uint32_t deferred = 0;
+	/** Messages over max_message_size: left on the server, or deleted unread. */
+	std::uint32_t oversize_skipped = 0;
+	std::uint32_t oversize_deleted = 0;
 	/** Messages whose body arrived complete (MessageEnd). */
 	std::uint32_t retrieved = 0;
 	/** Decoded body bytes received (LF line ends). */
@@ -337,6 +351,13 @@ public:
 	/** @return running counters */
 	const SessionStats &Stats() const noexcept { return stats_; }
 
+	/** @return the unique-ids of the messages whose DELE was answered +OK: deleted
+	 *         once the session has Finished (RFC 1939 §6) */
+	std::vector<std::string> MarkedUidls() const;
+
+	/** @return the unique-ids in the listing (empty before it, or without UIDL) */
+	std::vector<std::string> ListedUidls() const;
+
 	/** @return capabilities from the last CAPA response */
 	const Capabilities &Caps() const noexcept { return caps_; }
 
@@ -450,6 +471,10 @@ private:
 	/** Saved copies to verify with TOP n 0 before their DELE. */
 	std::deque<std::uint32_t> pending_top_;
 	std::vector<std::string> expected_headers_;
+	/** Per message: its DELE was answered +OK. */
+	std::vector<bool> marked_;
+	/** Per message: verified by TOP, it may be deleted even with keep. */
+	std::vector<bool> expired_;
 	std::string top_body_;
 	bool top_overflow_ = false;
 	std::deque<std::uint32_t> pending_dele_;

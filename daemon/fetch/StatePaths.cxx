@@ -1,0 +1,53 @@
+#include "StatePaths.hxx"
+
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace popstream::fetch {
+
+namespace {
+
+std::string Escape(std::string_view part)
+{
+	static constexpr char hex[] = "0123456789ABCDEF";
+	std::string out;
+	for (std::size_t i = 0; i < part.size(); ++i) {
+		const auto c = static_cast<unsigned char>(part[i]);
+		if (c == '/' || c == '%' || c < 0x20 || c == 0x7f ||
+		    (i == 0 && c == '.')) {
+			out += '%';
+			out += hex[c >> 4];
+			out += hex[c & 0xf];
+		} else {
+			out += static_cast<char>(c);
+		}
+	}
+	return out;
+}
+
+std::string StateHome()
+{
+	if (const char *s = std::getenv("XDG_STATE_HOME"); s != nullptr && s[0] == '/')
+		return s;
+	const char *home = std::getenv("HOME");
+	std::string h = home != nullptr ? home : "";
+	if (h.empty())
+		if (const passwd *pw = getpwuid(geteuid());
+		    pw != nullptr && pw->pw_dir != nullptr)
+			h = pw->pw_dir;
+	return h + "/.local/state";
+}
+
+} // namespace
+
+std::string StateDir(std::string_view key)
+{
+	std::string dir = StateHome() + "/popstream";
+	// "dl/user@host:port" keeps dl's accounts apart from the daemon's names.
+	if (key.substr(0, 3) == "dl/")
+		return dir + "/dl/" + Escape(key.substr(3));
+	return dir + "/" + Escape(key);
+}
+
+} // namespace popstream::fetch

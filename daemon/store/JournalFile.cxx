@@ -1,0 +1,183 @@
+#include "JournalFile.hxx"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace popstream::store {
+
+namespace {
+
+[[noreturn]] void Throw(const std::string &what, int error)
+{
+	throw std::system_error(error, std::generic_category(), what);
+}
+
+void MakeDirs(const std::string &path)
+{
+	if (path.empty())
+		return;
+	struct stat st {};
+	if (stat(path.c_str(), &st) == 0)
+		return;
+	const auto slash = path.find_last_of('/');
+	if (slash != std::string::npos && slash > 0)
+		MakeDirs(path.substr(0, slash));
+	if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+		Throw("cannot create " + path, errno);
+}
+
+void WriteAll(int fd, const std::string &data, const std::string &path)
+{
+	std::size_t done = 0;
+	while (done < data.size()) {
+		const ssize_t n = write(fd, data.data() + done, data.size() - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			Throw("cannot write " + path, errno);
+		}
+		done += static_cast<std::size_t>(n);
+	}
+}
+
+std::string ReadAll(int fd, const std::string &path)
+{
+	std::string text;
+	char buf[65536];
+	for (;;) {
+		const ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			Throw("cannot read " + path, errno);
+		}
+		if (n == 0)
+			return text;
+		text.append(buf, static_cast<std::size_t>(n));
+	}
+}
+
+} // namespace
+
+JournalFile::JournalFile(std::string dir) : dir_(std::move(dir))
+{
+	MakeDirs(dir_);
+	dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd_ < 0)
+		Throw("cannot open " + dir_, errno);
+	lock_fd_ =
+	    openat(dir_fd_, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock_fd_ < 0)
+		Throw("cannot open " + dir_ + "/lock", errno);
+	if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+		const int error = errno;
+		close(lock_fd_);
+		lock_fd_ = -1;
+		close(dir_fd_);
+		dir_fd_ = -1;
+		if (error == EWOULDBLOCK)
+			throw JournalBusy(
+			    "another popstream process is fetching this account "
+			    "(it holds " +
+			    dir_ + "/lock)");
+		Throw("cannot lock " + dir_ + "/lock", error);
+	}
+
+	const int fd = openat(dir_fd_, "journal", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		std::string text;
+		try {
+			text = ReadAll(fd, dir_ + "/journal");
+		} catch (...) {
+			close(fd);
+			throw;
+		}
+		close(fd);
+		damaged_ = state_.Replay(text);
+	} else if (errno != ENOENT) {
+		Throw("cannot open " + dir_ + "/journal", errno);
+	}
+	if (damaged_ > 0)
+		Compact();
+	else
+		OpenForAppend();
+}
+
+JournalFile::~JournalFile()
+{
+	if (fd_ >= 0) {
+		if (!buffer_.empty()) {
+			try {
+				WriteAll(fd_, buffer_, dir_ + "/journal");
+			} catch (...) {
+				// Not synced anyway: the records were not relied upon
+				// yet.
+			}
+		}
+		close(fd_);
+	}
+	if (lock_fd_ >= 0)
+		close(lock_fd_); // releases the flock
+	if (dir_fd_ >= 0)
+		close(dir_fd_);
+}
+
+void JournalFile::OpenForAppend()
+{
+	if (fd_ >= 0)
+		close(fd_);
+	fd_ = openat(dir_fd_, "journal",
+		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd_ < 0)
+		Throw("cannot open " + dir_ + "/journal", errno);
+}
+
+void JournalFile::Append(const journal::Record &record)
+{
+	state_.Apply(record);
+	buffer_ += journal::EncodeRecord(record);
+}
+
+void JournalFile::Sync()
+{
+	if (!buffer_.empty()) {
+		WriteAll(fd_, buffer_, dir_ + "/journal");
+		buffer_.clear();
+	}
+	if (fdatasync(fd_) != 0)
+		Throw("cannot fsync " + dir_ + "/journal", errno);
+}
+
+void JournalFile::Compact()
+{
+	std::string text;
+	for (const auto &r : state_.Snapshot())
+		text += journal::EncodeRecord(r);
+	const int fd =
+	    openat(dir_fd_, "journal.tmp",
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		Throw("cannot create " + dir_ + "/journal.tmp", errno);
+	try {
+		WriteAll(fd, text, dir_ + "/journal.tmp");
+		if (fsync(fd) != 0)
+			Throw("cannot fsync " + dir_ + "/journal.tmp", errno);
+	} catch (...) {
+		close(fd);
+		throw;
+	}
+	close(fd);
+	if (renameat(dir_fd_, "journal.tmp", dir_fd_, "journal") != 0)
+		Throw("cannot replace " + dir_ + "/journal", errno);
+	if (fsync(dir_fd_) != 0)
+		Throw("cannot fsync " + dir_, errno);
+	buffer_.clear();
+	damaged_ = 0;
+	OpenForAppend();
+}
+
+} // namespace popstream::store
