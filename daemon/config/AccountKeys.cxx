@@ -126,6 +126,50 @@ void ApplyEnabled(const YamlValue &value, const KeyContext &, Account &account)
 	account.enabled = value.Bool();
 }
 
+void ApplyKeep(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.keep = value.Bool();
+}
+
+void ApplyDeleteAfter(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// That it needs keep: true is checked per map, by the loader.
+	account.delete_after = std::chrono::duration_cast<std::chrono::seconds>(
+	    value.Duration(MIN_DELETE_AFTER, MAX_DELETE_AFTER, "never"));
+}
+
+void ApplyMaxMessageSize(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.max_message_size = value.Size(MIN_SIZE_LIMIT, MAX_SIZE, "no limit");
+}
+
+void ApplyOversize(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.oversize = ParseOversize(value.String());
+}
+
+void ApplyMaxMessagesPerSession(const YamlValue &value, const KeyContext &,
+				Account &account)
+{
+	// 0 (no limit) undoes a limit set under defaults:.
+	account.max_messages_per_session =
+	    static_cast<std::uint32_t>(value.Integer(0, MAX_MESSAGE_COUNT_LIMIT));
+}
+
+void ApplyMaxBytesPerSession(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.max_bytes_per_session = value.Size(MIN_SIZE_LIMIT, MAX_SIZE, "no limit");
+}
+
+void ApplyCheckpointEvery(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// One key sets both: a value without a size (or without a number of messages)
+	// also clears the one inherited from defaults:.
+	const auto checkpoint = value.Checkpoint();
+	account.checkpoint_messages = checkpoint.messages;
+	account.checkpoint_bytes = checkpoint.bytes;
+}
+
 constexpr AccountKey account_keys[] = {
     {"name", KeyGroup::Other, true, ApplyName},
     {"server", KeyGroup::Server, false, ApplyServer},
@@ -140,6 +184,13 @@ constexpr AccountKey account_keys[] = {
     {"timeout", KeyGroup::Other, false, ApplyTimeout},
     {"pipelining", KeyGroup::Other, false, ApplyPipelining},
     {"ca_file", KeyGroup::Other, false, ApplyCaFile},
+    {"keep", KeyGroup::Other, false, ApplyKeep},
+    {"delete_after", KeyGroup::Other, false, ApplyDeleteAfter},
+    {"max_message_size", KeyGroup::Other, false, ApplyMaxMessageSize},
+    {"oversize", KeyGroup::Other, false, ApplyOversize},
+    {"max_messages_per_session", KeyGroup::Other, false, ApplyMaxMessagesPerSession},
+    {"max_bytes_per_session", KeyGroup::Other, false, ApplyMaxBytesPerSession},
+    {"checkpoint_every", KeyGroup::Other, false, ApplyCheckpointEvery},
     {"enabled", KeyGroup::Other, false, ApplyEnabled},
 };
 

@@ -223,6 +223,24 @@ class Loader {
 				draft.failed.insert(entry->name);
 			}
 		}
+		CheckDeleteAfter(draft, path);
+	}
+
+	/**
+	 * delete_after written in a map where keep is not true (set there, or in an
+	 * account inherited from defaults:) is reported: whoever writes it expects
+	 * messages to be kept until then, and without keep they are deleted at once.
+	 */
+	void CheckDeleteAfter(Draft &draft, const std::string &path)
+	{
+		const auto own = draft.own.find("delete_after");
+		if (own == draft.own.end() || draft.account.delete_after.count() == 0 ||
+		    draft.account.keep || draft.Failed("keep"))
+			return;
+		Report(own->second, KeyPath(path, "delete_after"),
+		       "needs keep: true (keep is false, so every message is deleted as "
+		       "soon as it is saved)");
+		draft.failed.insert("delete_after");
 	}
 
 	/** Checks what an account needs after inheritance and fills derived defaults.
@@ -257,6 +275,10 @@ class Loader {
 		if (account.maildir.empty() && !draft.Failed("maildir"))
 			Report(where, path + ".maildir",
 			       "missing (set it in the account or under defaults:)");
+		// An account that sets keep: false does not inherit delete_after (see
+		// CheckDeleteAfter()), so the model never holds one without keep.
+		if (!account.keep)
+			account.delete_after = std::chrono::seconds(0);
 		account.where = where;
 	}
 

@@ -41,7 +41,8 @@ std::string DefaultConfigPath();
 
 /**
  * Reads and checks a config file (popstream.yaml(5)) and applies `defaults:`, built-in
- * defaults and path expansion.
+ * defaults and path expansion. An account whose `keep` is false has a `delete_after`
+ * of 0, whatever it inherited.
  *
  * @param path the file
  * @param options environment lookup and file checks
@@ -53,8 +54,9 @@ std::string DefaultConfigPath();
  *         unknown key (with the nearest valid key suggested), a duplicate key, a
  *         value of the wrong type or content (bad duration, bad spec, unknown enum
  *         value, relative path, unset variable...), `server` together with an
- *         explicit connection key in one map, a missing or duplicate account name, an
- *         account without `server`/`host` or without `maildir`, or no accounts
+ *         explicit connection key in one map, `delete_after` in a map where `keep`
+ *         is not true, a missing or duplicate account name, an account without
+ *         `server`/`host` or without `maildir`, or no accounts
  */
 Config LoadConfig(const std::string &path, const LoadOptions &options = {});
 

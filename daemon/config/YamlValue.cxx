@@ -1,6 +1,8 @@
 #include "YamlValue.hxx"
 #include "core/util/Escape.hxx"
 
+#include <algorithm>
+
 namespace popstream::config {
 
 namespace {
@@ -22,6 +24,12 @@ bool IsPlain(const YAML::Node &node)
 std::string Quoted(std::string_view text)
 {
 	return "\"" + Escape(text, 100) + "\"";
+}
+
+/** @return "0 (ZERO) or ", or nothing when @p zero is empty */
+std::string ZeroOr(std::string_view zero)
+{
+	return zero.empty() ? std::string() : "0 (" + std::string(zero) + ") or ";
 }
 
 } // namespace
@@ -99,16 +107,53 @@ std::uint64_t YamlValue::Integer(std::uint64_t min, std::uint64_t max) const
 }
 
 std::chrono::milliseconds YamlValue::Duration(std::chrono::milliseconds min,
-					      std::chrono::milliseconds max) const
+					      std::chrono::milliseconds max,
+					      std::string_view zero) const
 {
 	if (!node_.IsScalar())
 		throw WrongType("a duration such as 90s, 5m or 1h", node_);
 	const auto &text = node_.Scalar();
 	const auto value = ParseDuration(text);
+	if (value.count() == 0 && !zero.empty())
+		return value;
 	if (value < min || value > max)
-		throw ValueError("must be between " + FormatDuration(min) + " and " +
-				 FormatDuration(max) + ", not " + Escape(text, 40));
+		throw ValueError("must be " + ZeroOr(zero) + "between " +
+				 FormatDuration(min) + " and " + FormatDuration(max) +
+				 ", not " + Escape(text, 40));
 	return value;
+}
+
+std::uint64_t YamlValue::Size(std::uint64_t min, std::uint64_t max,
+			      std::string_view zero) const
+{
+	if (!node_.IsScalar())
+		throw WrongType("a size such as 25MB or 1.5GiB", node_);
+	const auto &text = node_.Scalar();
+	const auto value = ParseSize(text);
+	if (value == 0 && !zero.empty())
+		return value;
+	if (value < min || value > max) {
+		std::string problem = "must be " + ZeroOr(zero) + "between " +
+				      FormatSize(min) + " and " + FormatSize(max) +
+				      ", not " + Escape(text, 40);
+		// `max_message_size: 25` meant as 25MB is the likely mistake.
+		if (value < min && std::all_of(text.begin(), text.end(), [](char c) {
+			    return c >= '0' && c <= '9';
+		    }))
+			problem +=
+			    " (a number without a unit counts octets; write e.g. " +
+			    text + "MB)";
+		throw ValueError(problem);
+	}
+	return value;
+}
+
+CheckpointEvery YamlValue::Checkpoint() const
+{
+	if (!node_.IsScalar())
+		throw WrongType("a number of messages or a size, such as 500 or 50MB",
+				node_);
+	return ParseCheckpointEvery(node_.Scalar());
 }
 
 std::vector<std::string> YamlValue::Command() const

@@ -101,11 +101,31 @@ public:
 	std::uint64_t Integer(std::uint64_t min, std::uint64_t max) const;
 
 	/**
-	 * @return a scalar read by ParseDuration(), within [@p min, @p max]
+	 * @param zero when not empty, 0 is accepted too and means this (`never`); it is
+	 *        named so in the message for a value out of range
+	 * @return a scalar read by ParseDuration(), within [@p min, @p max] (or 0)
 	 * @throws ValueError for another type, a bad duration or one out of range
 	 */
 	std::chrono::milliseconds Duration(std::chrono::milliseconds min,
-					   std::chrono::milliseconds max) const;
+					   std::chrono::milliseconds max,
+					   std::string_view zero = {}) const;
+
+	/**
+	 * @param zero when not empty, 0 is accepted too and means this (`no limit`); it
+	 *        is named so in the message for a value out of range
+	 * @return a scalar read by ParseSize() (octets), within [@p min, @p max] (or 0)
+	 * @throws ValueError for another type, a bad size or one out of range; for a
+	 *         number without a unit that is too small, the message says that it
+	 *         counts octets
+	 */
+	std::uint64_t Size(std::uint64_t min, std::uint64_t max,
+			   std::string_view zero = {}) const;
+
+	/**
+	 * @return a scalar read by ParseCheckpointEvery()
+	 * @throws ValueError for another type or a bad value
+	 */
+	CheckpointEvery Checkpoint() const;
 
 	/**
 	 * @return an argv: a list of strings, or one string split by SplitCommand()

@@ -535,7 +535,13 @@ void FetchJob::Drive()
 			pos = eol + 1;
 		}
 	}
+	const bool dele = out.find("DELE ") != std::string::npos;
+	const bool quit = out.find("QUIT\r\n") != std::string::npos;
 	connection_->Write(std::move(out));
+	if (dele)
+		CrashPoint("dele-sent");
+	if (quit)
+		CrashPoint("quit-sent");
 }
 
 bool FetchJob::HandleEvent(pop3::Event &event)

@@ -176,7 +176,6 @@ void JournalFile::Compact()
 	if (fsync(dir_fd_) != 0)
 		Throw("cannot fsync " + dir_, errno);
 	buffer_.clear();
-	damaged_ = 0;
 	OpenForAppend();
 }
 

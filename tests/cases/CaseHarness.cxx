@@ -237,7 +237,7 @@ void CaseHarness::WriteNetrc(std::uint16_t port)
 	WriteFile(home_ / ".netrc", netrc, 0600);
 }
 
-DlRun CaseHarness::Dl(FakePop3Server &server, const DlOptions &options)
+ProcessOptions CaseHarness::DlProcess(FakePop3Server &server, const DlOptions &options)
 {
 	WriteNetrc(server.Port());
 	const auto port = std::to_string(server.Port());
@@ -261,6 +261,13 @@ DlRun CaseHarness::Dl(FakePop3Server &server, const DlOptions &options)
 	process.env = {"HOME=" + Home(), "NETRC", "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
 	process.env.insert(process.env.end(), options.env.begin(), options.env.end());
 	process.timeout = options.process_timeout;
+	return process;
+}
+
+DlRun CaseHarness::Dl(FakePop3Server &server, const DlOptions &options)
+{
+	const ProcessOptions process = DlProcess(server, options);
+	const auto rusage_file = home_ / "rusage";
 
 	DlRun run;
 	const auto start = std::chrono::steady_clock::now();

@@ -128,6 +128,9 @@ public:
 	 */
 	DlRun Dl(FakePop3Server &server, const DlOptions &options = {});
 
+	/** @return how Dl() would start popstream, for a run in the background */
+	ProcessOptions DlProcess(FakePop3Server &server, const DlOptions &options = {});
+
 	/** @return the contents of the files in @p subdir (new, cur or tmp) of the
 	 * Maildir (default: Maildir()), ordered by file name */
 	std::vector<std::string> Files(const std::string &subdir = "new",

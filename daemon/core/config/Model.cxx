@@ -35,4 +35,15 @@ std::string_view PipeliningName(pop3::Pipelining pipelining) noexcept
 	return "?";
 }
 
+std::string_view OversizeName(Oversize oversize) noexcept
+{
+	switch (oversize) {
+	case Oversize::Skip:
+		return "skip";
+	case Oversize::Delete:
+		return "delete";
+	}
+	return "?";
+}
+
 } // namespace popstream::config

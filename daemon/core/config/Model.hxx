@@ -53,6 +53,12 @@ enum class Oversize {
 };
 
 /**
+ * @param oversize an oversize policy
+ * @return its name in the config file: "skip" or "delete"
+ */
+std::string_view OversizeName(Oversize oversize) noexcept;
+
+/**
  * One account of the daemon, with defaults applied and paths expanded
  * (popstream.yaml(5)). Connection: either #server is set (and #host, #port, #sni and
  * #user are empty or 0, #tls is Implicit), or #host is set.

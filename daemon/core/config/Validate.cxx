@@ -38,9 +38,9 @@ std::string Quoted(std::string_view text)
 	return "\"" + Escape(text, 100) + "\"";
 }
 
-/** Longest duration accepted: far beyond any bound the loader enforces, and small
- * enough that no sum below overflows. */
-constexpr std::int64_t MAX_DURATION_SECONDS = 365LL * 24 * 3600;
+/** Longest duration accepted: the longest bound the loader enforces (delete_after),
+ * and small enough that no sum below overflows. */
+constexpr std::int64_t MAX_DURATION_SECONDS = 3650LL * 24 * 3600;
 
 struct DurationUnit {
 	char letter;
@@ -58,6 +58,188 @@ constexpr DurationUnit duration_units[] = {
 ValueError BadDuration(std::string_view text, std::string_view problem)
 {
 	return ValueError("bad duration " + Quoted(text) + ": " + std::string(problem));
+}
+
+constexpr bool IsBlank(char c) noexcept
+{
+	return c == ' ' || c == '\t';
+}
+
+std::string_view TrimBlanks(std::string_view text) noexcept
+{
+	while (!text.empty() && IsBlank(text.front()))
+		text.remove_prefix(1);
+	while (!text.empty() && IsBlank(text.back()))
+		text.remove_suffix(1);
+	return text;
+}
+
+/** "bad size "25XB": PROBLEM" */
+ValueError BadValue(std::string_view kind, std::string_view text,
+		    std::string_view problem)
+{
+	return ValueError("bad " + std::string(kind) + " " + Quoted(text) + ": " +
+			  std::string(problem));
+}
+
+struct SizeUnit {
+	std::string_view name;
+	std::uint64_t octets;
+};
+
+constexpr std::uint64_t KILO = 1000, MEGA = KILO * KILO, GIGA = MEGA * KILO;
+constexpr std::uint64_t KIBI = 1024, MEBI = KIBI * KIBI, GIBI = MEBI * KIBI;
+
+/** Every spelling ParseSize() reads. k, K and KB are 1000 as in SI: only the "i"
+ * units count in 1024s, so that one spelling never means two sizes. */
+constexpr SizeUnit size_units[] = {
+    {"B", 1},     {"k", KILO}, {"K", KILO},  {"kB", KILO},  {"KB", KILO},  {"M", MEGA},
+    {"MB", MEGA}, {"G", GIGA}, {"GB", GIGA}, {"KiB", KIBI}, {"MiB", MEBI}, {"GiB", GIBI},
+};
+
+/** The spellings FormatSize() writes, in the order it prefers among equally short
+ * texts. */
+constexpr SizeUnit canonical_size_units[] = {
+    {"B", 1},      {"kB", KILO},  {"MB", MEGA},  {"GB", GIGA},
+    {"KiB", KIBI}, {"MiB", MEBI}, {"GiB", GIBI},
+};
+
+/** The units suggested for a misspelt one (only the nearest, and only if no other is
+ * as near). */
+constexpr std::string_view size_unit_hints[] = {"B",   "kB",  "MB", "GB",
+						"KiB", "MiB", "GiB"};
+
+/** The same with the unit of a number of messages, for checkpoint_every. */
+constexpr std::string_view checkpoint_unit_hints[] = {"messages", "B",   "kB",  "MB",
+						      "GB",       "KiB", "MiB", "GiB"};
+
+constexpr std::string_view SIZE_UNIT_LIST = "B, kB, MB, GB, KiB, MiB or GiB";
+
+/** A number as written, split into its parts; nothing converted yet. */
+struct Quantity {
+	/** The digits before the decimal point; never empty. */
+	std::string_view whole;
+	/** The digits after it (1 to 3); empty when there is no decimal point. */
+	std::string_view fraction;
+	/** What follows the number and any blanks; empty if nothing does. */
+	std::string_view unit;
+};
+
+/**
+ * Splits @p part (all of @p text, or one side of "or") into number and unit.
+ * @param kind "size" or "checkpoint", for messages
+ * @param example what to suggest writing
+ */
+Quantity ScanQuantity(std::string_view part, std::string_view kind, std::string_view text,
+		      std::string_view example)
+{
+	std::size_t pos = 0;
+	while (pos < part.size() && IsAsciiDigit(part[pos]))
+		++pos;
+	Quantity quantity;
+	quantity.whole = part.substr(0, pos);
+	if (quantity.whole.empty()) {
+		if (!part.empty() && part[0] == '-')
+			throw BadValue(kind, text, "must not be negative");
+		throw BadValue(kind, text,
+			       "expected a number before " + Quoted(part) +
+				   " (write e.g. " + std::string(example) + ")");
+	}
+	if (pos < part.size() && part[pos] == ',')
+		throw BadValue(kind, text, "write a decimal point, not a comma");
+	if (pos < part.size() && part[pos] == '.') {
+		const auto start = ++pos;
+		while (pos < part.size() && IsAsciiDigit(part[pos]))
+			++pos;
+		quantity.fraction = part.substr(start, pos - start);
+		if (quantity.fraction.empty())
+			throw BadValue(kind, text,
+				       "expected a digit after the decimal point");
+		// Three digits give a whole number of octets with kB, and more
+		// precision than any limit needs with the others.
+		if (quantity.fraction.size() > 3)
+			throw BadValue(kind, text,
+				       "at most 3 digits after the decimal point");
+	}
+	while (pos < part.size() && IsBlank(part[pos]))
+		++pos;
+	quantity.unit = part.substr(pos);
+	return quantity;
+}
+
+/** Where SaturatingNumber() stops counting: far above any bound here, and 10 times
+ * it plus 9 still fits in 64 bits. */
+constexpr std::uint64_t SATURATED = 1'000'000'000'000'000'000ULL;
+
+/** @return the value of @p digits, or SATURATED if it is that large or larger */
+std::uint64_t SaturatingNumber(std::string_view digits) noexcept
+{
+	std::uint64_t number = 0;
+	for (const char c : digits) {
+		number = number * 10 + static_cast<std::uint64_t>(c - '0');
+		if (number >= SATURATED)
+			return SATURATED;
+	}
+	return number;
+}
+
+std::string UnknownUnit(std::string_view unit, std::string_view expected,
+			std::span<const std::string_view> hints)
+{
+	std::string problem =
+	    "unknown unit " + Quoted(unit) + " (expected " + std::string(expected) + ")";
+	// Units are short, so a wrong one is often as near to several ("TB" to kB, MB
+	// and GB); a guess between them would mislead.
+	const auto near = NearestWord(unit, hints);
+	if (near && std::count_if(hints.begin(), hints.end(), [&](std::string_view hint) {
+			    return EditDistance(unit, hint) == EditDistance(unit, *near);
+		    }) == 1)
+		problem += "; did you mean \"" + std::string(*near) + "\"?";
+	return problem;
+}
+
+/**
+ * Converts a scanned size into octets.
+ * @param hints the units to suggest for an unknown one
+ * @param expected the units to list for an unknown one
+ */
+std::uint64_t OctetsOf(const Quantity &quantity, std::string_view kind,
+		       std::string_view text, std::string_view expected,
+		       std::span<const std::string_view> hints)
+{
+	std::uint64_t multiplier = 1;
+	if (!quantity.unit.empty()) {
+		const auto *unit = std::find_if(
+		    std::begin(size_units), std::end(size_units),
+		    [&](const SizeUnit &u) { return u.name == quantity.unit; });
+		if (unit == std::end(size_units))
+			throw BadValue(kind, text,
+				       UnknownUnit(quantity.unit, expected, hints));
+		multiplier = unit->octets;
+	}
+	if (!quantity.fraction.empty() && multiplier == 1)
+		throw BadValue(
+		    kind, text,
+		    quantity.unit.empty()
+			? "a fraction needs a unit (write e.g. 1.5MB; a number "
+			  "alone counts octets)"
+			: "a fraction needs a unit larger than B (write e.g. "
+			  "1.5kB)");
+	const auto too_large = [&] {
+		return BadValue(kind, text,
+				"too large (at most " + FormatSize(MAX_SIZE) + ")");
+	};
+	const auto whole = SaturatingNumber(quantity.whole);
+	if (whole > MAX_SIZE / multiplier)
+		throw too_large();
+	std::uint64_t thousandths = SaturatingNumber(quantity.fraction);
+	for (auto n = quantity.fraction.size(); n < 3; ++n)
+		thousandths *= 10;
+	// Below 1000 * 2^30: no overflow. Rounded down to a whole octet.
+	const auto octets = whole * multiplier + thousandths * multiplier / 1000;
+	if (octets > MAX_SIZE)
+		throw too_large();
+	return octets;
 }
 
 /** "expected a, b or c; did you mean "b"?" */
@@ -115,7 +297,7 @@ std::chrono::milliseconds ParseDuration(std::string_view text)
 		// Ten digits of seconds are already beyond MAX_DURATION_SECONDS, so the
 		// arithmetic below cannot overflow.
 		if (digits.size() > 9)
-			throw BadDuration(text, "too long (at most 365d)");
+			throw BadDuration(text, "too long (at most 3650d)");
 		std::int64_t number = 0;
 		for (const char c : digits)
 			number = number * 10 + (c - '0');
@@ -149,13 +331,13 @@ std::chrono::milliseconds ParseDuration(std::string_view text)
 					  "to the smallest (e.g. 1h30m)");
 		total += number * duration_units[index].seconds;
 		if (total > MAX_DURATION_SECONDS)
-			throw BadDuration(text, "too long (at most 365d)");
+			throw BadDuration(text, "too long (at most 3650d)");
 		previous_unit = index;
 		first = false;
 		pos = unit_end;
 	}
 	if (total > MAX_DURATION_SECONDS)
-		throw BadDuration(text, "too long (at most 365d)");
+		throw BadDuration(text, "too long (at most 3650d)");
 	return std::chrono::seconds(total);
 }
 
@@ -174,6 +356,130 @@ std::string FormatDuration(std::chrono::milliseconds duration)
 	if (ms % 1000 != 0)
 		text += std::to_string(ms % 1000) + "ms";
 	return text.empty() ? "0s" : text;
+}
+
+std::uint64_t ParseSize(std::string_view text)
+{
+	if (text.empty())
+		throw BadValue("size", text, "empty (write e.g. 25MB or 1.5GiB)");
+	const auto quantity = ScanQuantity(text, "size", text, "25MB or 1.5GiB");
+	return OctetsOf(quantity, "size", text, SIZE_UNIT_LIST, size_unit_hints);
+}
+
+std::string FormatSize(std::uint64_t octets)
+{
+	std::string best;
+	bool best_has_fraction = false;
+	for (const auto &unit : canonical_size_units) {
+		const auto whole = octets / unit.octets;
+		const auto rest = octets % unit.octets;
+		// rest < 2^30, so rest * 1000 cannot overflow. "0.5kB" is never
+		// shorter than "500B".
+		if (whole == 0 && unit.octets > 1)
+			continue;
+		if (rest * 1000 % unit.octets != 0)
+			continue;
+		auto text = std::to_string(whole);
+		const bool has_fraction = rest != 0;
+		if (has_fraction) {
+			auto digits = std::to_string(rest * 1000 / unit.octets);
+			digits.insert(0, 3 - digits.size(), '0');
+			while (digits.back() == '0')
+				digits.pop_back();
+			text += "." + digits;
+		}
+		text += unit.name;
+		if (best.empty() || text.size() < best.size() ||
+		    (text.size() == best.size() && best_has_fraction && !has_fraction)) {
+			best = std::move(text);
+			best_has_fraction = has_fraction;
+		}
+	}
+	return best;
+}
+
+CheckpointEvery ParseCheckpointEvery(std::string_view text)
+{
+	static constexpr std::string_view kind = "checkpoint";
+	static constexpr std::string_view example = "500 messages or 50MB";
+	if (TrimBlanks(text).empty())
+		throw BadValue(kind, text,
+			       "empty (write e.g. 500 messages, 50MB, or 500 messages or "
+			       "50MB)");
+	if (text.find(" and ") != std::string_view::npos)
+		throw BadValue(kind, text,
+			       "join a number of messages and a size with \"or\" "
+			       "(whichever comes first)");
+
+	std::vector<std::string_view> parts;
+	for (std::string_view rest = text;;) {
+		const auto at = rest.find(" or ");
+		parts.push_back(TrimBlanks(rest.substr(0, at)));
+		if (at == std::string_view::npos)
+			break;
+		rest = rest.substr(at + 4);
+	}
+	for (const auto part : parts)
+		if (part.empty() || part == "or" || part.starts_with("or ") ||
+		    part.ends_with(" or"))
+			throw BadValue(kind, text,
+				       "expected a number of messages or a size on both "
+				       "sides of \"or\"");
+
+	CheckpointEvery checkpoint;
+	bool have_messages = false, have_bytes = false;
+	const std::string at_most_one =
+	    " (at most one number of messages and one size, joined by \"or\")";
+	for (const auto part : parts) {
+		const auto quantity = ScanQuantity(part, kind, text, example);
+		if (quantity.unit.empty() || quantity.unit == "messages" ||
+		    quantity.unit == "message") {
+			if (have_messages)
+				throw BadValue(kind, text,
+					       "two numbers of messages" + at_most_one);
+			if (!quantity.fraction.empty())
+				throw BadValue(kind, text,
+					       "a number of messages has no fraction");
+			const auto messages = SaturatingNumber(quantity.whole);
+			if (messages > MAX_MESSAGE_COUNT_LIMIT)
+				throw BadValue(
+				    kind, text,
+				    "more than " +
+					std::to_string(MAX_MESSAGE_COUNT_LIMIT) +
+					" messages (a number alone counts messages; give "
+					"a size with its unit, e.g. 50MB)");
+			checkpoint.messages = static_cast<std::uint32_t>(messages);
+			have_messages = true;
+		} else {
+			const auto bytes = OctetsOf(quantity, kind, text,
+						    std::string("messages, ") +
+							std::string(SIZE_UNIT_LIST),
+						    checkpoint_unit_hints);
+			if (have_bytes)
+				throw BadValue(kind, text, "two sizes" + at_most_one);
+			if (bytes != 0 && bytes < MIN_SIZE_LIMIT)
+				throw BadValue(kind, text,
+					       "the size must be 0 or at least " +
+						   FormatSize(MIN_SIZE_LIMIT));
+			checkpoint.bytes = bytes;
+			have_bytes = true;
+		}
+	}
+	return checkpoint;
+}
+
+std::string FormatCheckpointEvery(const CheckpointEvery &checkpoint)
+{
+	std::string text;
+	if (checkpoint.messages != 0)
+		text = std::to_string(checkpoint.messages) +
+		       (checkpoint.messages == 1 ? " message" : " messages");
+	if (checkpoint.bytes != 0) {
+		if (!text.empty())
+			text += " or ";
+		text += FormatSize(checkpoint.bytes);
+	}
+	return text.empty() ? "0" : text;
 }
 
 std::size_t EditDistance(std::string_view a, std::string_view b)
@@ -452,6 +758,16 @@ pop3::Pipelining ParsePipelining(std::string_view text)
 		return pop3::Pipelining::On;
 	if (text == names[2])
 		return pop3::Pipelining::Off;
+	throw ValueError(ExpectedOneOf(text, names));
+}
+
+Oversize ParseOversize(std::string_view text)
+{
+	static constexpr std::string_view names[] = {"skip", "delete"};
+	if (text == names[0])
+		return Oversize::Skip;
+	if (text == names[1])
+		return Oversize::Delete;
 	throw ValueError(ExpectedOneOf(text, names));
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
@@ -41,6 +42,29 @@ inline constexpr std::chrono::milliseconds MIN_TIMEOUT = std::chrono::seconds(5)
 /** Longest `timeout`: a dead connection must not hold the account for hours. */
 inline constexpr std::chrono::milliseconds MAX_TIMEOUT = std::chrono::hours(1);
 
+/** Shortest `delete_after` other than 0 (never): a copy kept for less than an hour
+ * protects nothing, and the journal that remembers when each message was saved is
+ * not meant for a second-by-second schedule. */
+inline constexpr std::chrono::milliseconds MIN_DELETE_AFTER = std::chrono::hours(1);
+
+/** Longest `delete_after`: ten years of 365 days (`3650d`). Longer is the same as
+ * never, which `delete_after: 0` says plainly. */
+inline constexpr std::chrono::milliseconds MAX_DELETE_AFTER =
+    std::chrono::hours(3650 * 24);
+
+/** Largest size ParseSize() reads, 2^40 octets (`1024GiB`): far beyond any message or
+ * session, and small enough that no arithmetic on sizes overflows. */
+inline constexpr std::uint64_t MAX_SIZE = std::uint64_t{1} << 40;
+
+/** Smallest size limit other than 0 (`max_message_size`, `max_bytes_per_session`, the
+ * size of `checkpoint_every`), 1 kB: below that every message is over the limit, and
+ * the value is almost surely a number whose unit was forgotten (`25` for `25MB`). */
+inline constexpr std::uint64_t MIN_SIZE_LIMIT = 1000;
+
+/** Largest message count of `max_messages_per_session` and `checkpoint_every`: the
+ * most messages a session accepts in a listing at all. */
+inline constexpr std::uint32_t MAX_MESSAGE_COUNT_LIMIT = pop3::limits::max_messages;
+
 /** Largest `max_concurrent`: each fetch is a connection and a few MiB of buffers. */
 inline constexpr unsigned MAX_CONCURRENT_LIMIT = 64;
 
@@ -60,7 +84,7 @@ bool IsValidAccountName(std::string_view name) noexcept;
  * fetchmail, getmail and mpop (`300`). No fractions, signs or blanks.
  *
  * @param text the value as written
- * @return the duration (whole seconds, at most 365 days)
+ * @return the duration (whole seconds, at most 3650 days)
  * @throws ValueError naming @p text and the problem
  */
 std::chrono::milliseconds ParseDuration(std::string_view text);
@@ -72,6 +96,64 @@ std::chrono::milliseconds ParseDuration(std::string_view text);
  *         ParseDuration() does not accept
  */
 std::string FormatDuration(std::chrono::milliseconds duration);
+
+/**
+ * Parses a size in octets: a number, then optionally blanks and a unit. The units are
+ * `B` (octets), `kB` (also `k`, `K`, `KB`), `MB` (also `M`) and `GB` (also `G`),
+ * which count powers of 1000, and `KiB`, `MiB` and `GiB`, which count powers of 1024;
+ * they are case-sensitive. A number without a unit counts octets. A number with a unit
+ * larger than `B` may have up to three digits after a decimal point (`1.5GiB`); the
+ * result is rounded down to a whole octet. No signs, no exponents, no decimal comma.
+ *
+ * @param text the value as written, e.g. `25MB`, `1.5GiB`, `50 MiB` or `1048576`
+ * @return the size in octets, at most MAX_SIZE
+ * @throws ValueError naming @p text and the problem
+ */
+std::uint64_t ParseSize(std::string_view text);
+
+/**
+ * @param octets a size
+ * @return the shortest text that ParseSize() reads back as exactly @p octets, always
+ *         with a unit (`25MB`, `1.5GiB`, `1500B`, `0B`), so that it also reads as a
+ *         size in `checkpoint_every`; between equally short texts the one without a
+ *         fraction, then the decimal unit, is chosen
+ */
+std::string FormatSize(std::uint64_t octets);
+
+/** A `checkpoint_every` value: QUIT and reconnect after this many messages or this many
+ * octets, whichever comes first; 0 = not by that measure, both 0 = never. */
+struct CheckpointEvery {
+	/** Messages downloaded; 0 to MAX_MESSAGE_COUNT_LIMIT. */
+	std::uint32_t messages = 0;
+	/** Octets downloaded; 0, or MIN_SIZE_LIMIT to MAX_SIZE. */
+	std::uint64_t bytes = 0;
+
+	bool operator==(const CheckpointEvery &) const = default;
+};
+
+/**
+ * Parses a `checkpoint_every` value: a number of messages, or a size, or both joined by
+ * `or` (in either order, each at most once). A number of messages is a number
+ * without a unit or with the unit `messages` (or `message`), with or without blanks
+ * before it: `500`, `500 messages`. A size is read as by ParseSize(), but needs its
+ * unit, since a number alone counts messages here: `50MiB`, `1000000B`. A part that
+ * is 0 does not count, so `0` alone means never.
+ *
+ * @param text the value as written, e.g. `500 messages or 50MiB`
+ * @return the counts; a part that was not given is 0
+ * @throws ValueError naming @p text and the problem: bad syntax, a number or a size
+ *         given twice, more than MAX_MESSAGE_COUNT_LIMIT messages, or a size other
+ *         than 0 below MIN_SIZE_LIMIT or above MAX_SIZE
+ */
+CheckpointEvery ParseCheckpointEvery(std::string_view text);
+
+/**
+ * @param checkpoint a value read by ParseCheckpointEvery()
+ * @return the text ParseCheckpointEvery() reads back as @p checkpoint: `0` (never),
+ *         `500 messages` (`1 message`), a FormatSize() size, or both joined by ` or `,
+ *         the number of messages first
+ */
+std::string FormatCheckpointEvery(const CheckpointEvery &checkpoint);
 
 /**
  * The optimal-string-alignment distance (Levenshtein plus the swap of two neighbours,
@@ -184,5 +266,11 @@ TlsMode ParseTlsMode(std::string_view text);
  * @throws ValueError for anything else, suggesting the nearest value
  */
 pop3::Pipelining ParsePipelining(std::string_view text);
+
+/**
+ * @param text `skip` or `delete`
+ * @throws ValueError for anything else, suggesting the nearest value
+ */
+Oversize ParseOversize(std::string_view text);
 
 } // namespace popstream::config

@@ -30,18 +30,27 @@ Output Check(const std::string &path)
 const char *const valid_config = "defaults:\n"
 				 "  maildir: ~/Mail/default\n"
 				 "  interval: 10m\n"
+				 "  max_message_size: 25MB\n"
 				 "max_concurrent: 2\n"
 				 "accounts:\n"
 				 "  - name: work\n"
 				 "    server: alice@mail.example.com\n"
 				 "    maildir: ~/Mail/work\n"
 				 "    password_command: [pass, show, secret/location]\n"
+				 "    keep: true\n"
+				 "    delete_after: 14d\n"
+				 "    oversize: delete\n"
+				 "    checkpoint_every: 500 messages or 50MiB\n"
 				 "  - name: home\n"
 				 "    host: pop.example.net\n"
 				 "    tls: starttls\n"
 				 "    sni: mail.example.net\n"
 				 "    pipelining: off\n"
 				 "    timeout: 90s\n"
+				 "    keep: true\n"
+				 "    max_message_size: 0\n"
+				 "    max_messages_per_session: 100\n"
+				 "    max_bytes_per_session: 1.5GiB\n"
 				 "    enabled: false\n"
 				 "  - name: netrc\n"
 				 "    server: tcp:bob+work\n"
@@ -56,7 +65,7 @@ const char *const netrc_text =
 std::string ExpectedOutput(const std::string &path)
 {
 	return path + ": 4 accounts, at most 2 fetched at a time\n" + //
-	       "account work (" + path + ":6:5)\n" +                  //
+	       "account work (" + path + ":7:5)\n" +                  //
 	       "  server: alice@mail.example.com\n"
 	       "  host: mail.example.com:995\n"
 	       "  tls: implicit\n"
@@ -67,8 +76,15 @@ std::string ExpectedOutput(const std::string &path)
 	       "  timeout: 3m\n"
 	       "  pipelining: auto\n"
 	       "  ca_file: (system store)\n"
+	       "  keep: true\n"
+	       "  delete_after: 14d\n"
+	       "  max_message_size: 25MB\n"
+	       "  oversize: delete\n"
+	       "  max_messages_per_session: (no limit)\n"
+	       "  max_bytes_per_session: (no limit)\n"
+	       "  checkpoint_every: 500 messages or 50MiB\n"
 	       "  enabled: true\n" +
-	       "account home (" + path + ":10:5)\n" + //
+	       "account home (" + path + ":15:5)\n" + //
 	       "  host: pop.example.net:110\n"
 	       "  tls: starttls\n"
 	       "  sni: mail.example.net\n"
@@ -79,8 +95,14 @@ std::string ExpectedOutput(const std::string &path)
 	       "  timeout: 1m30s\n"
 	       "  pipelining: off\n"
 	       "  ca_file: (system store)\n"
+	       "  keep: true\n"
+	       "  delete_after: (never)\n"
+	       "  max_message_size: (no limit)\n"
+	       "  max_messages_per_session: 100\n"
+	       "  max_bytes_per_session: 1.5GiB\n"
+	       "  checkpoint_every: (never)\n"
 	       "  enabled: false\n" +
-	       "account netrc (" + path + ":17:5)\n" + //
+	       "account netrc (" + path + ":26:5)\n" + //
 	       "  server: tcp:bob+work\n"
 	       "  host: localhost:2110\n"
 	       "  tls: none\n"
@@ -91,8 +113,14 @@ std::string ExpectedOutput(const std::string &path)
 	       "  timeout: 3m\n"
 	       "  pipelining: auto\n"
 	       "  ca_file: (system store)\n"
+	       "  keep: false\n"
+	       "  max_message_size: 25MB\n"
+	       "  oversize: skip\n"
+	       "  max_messages_per_session: (no limit)\n"
+	       "  max_bytes_per_session: (no limit)\n"
+	       "  checkpoint_every: (never)\n"
 	       "  enabled: true\n" +
-	       "account missing (" + path + ":19:5)\n" + //
+	       "account missing (" + path + ":28:5)\n" + //
 	       "  server: tcp:nosuch+account\n"
 	       "  warning: no netrc entry has the account \"nosuch+account\", and it is "
 	       "not "
@@ -105,6 +133,12 @@ std::string ExpectedOutput(const std::string &path)
 	       "  timeout: 3m\n"
 	       "  pipelining: auto\n"
 	       "  ca_file: (system store)\n"
+	       "  keep: false\n"
+	       "  max_message_size: 25MB\n"
+	       "  oversize: skip\n"
+	       "  max_messages_per_session: (no limit)\n"
+	       "  max_bytes_per_session: (no limit)\n"
+	       "  checkpoint_every: (never)\n"
 	       "  enabled: true\n";
 }
 
@@ -285,6 +319,11 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 		  "  timeout: 3m\n"
 		  "  pipelining: auto\n"
 		  "  ca_file: (system store)\n"
+		  "  keep: false\n"
+		  "  max_message_size: (no limit)\n"
+		  "  max_messages_per_session: (no limit)\n"
+		  "  max_bytes_per_session: (no limit)\n"
+		  "  checkpoint_every: (never)\n"
 		  "  enabled: true\n" +
 		  "account b (" + path + ":6:5)\n" + "  server: bob@h\n" + warning +
 		  "  host: h:995\n"
@@ -296,5 +335,10 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 		  "  timeout: 3m\n"
 		  "  pipelining: auto\n"
 		  "  ca_file: (system store)\n"
+		  "  keep: false\n"
+		  "  max_message_size: (no limit)\n"
+		  "  max_messages_per_session: (no limit)\n"
+		  "  max_bytes_per_session: (no limit)\n"
+		  "  checkpoint_every: (never)\n"
 		  "  enabled: true\n");
 }

@@ -679,3 +679,336 @@ TEST_CASE("the process environment: HOME falls back on the passwd entry")
 	CHECK(lookup("POPSTREAM_TEST_VAR") == "x");
 	CHECK_FALSE(lookup("POPSTREAM_TEST_UNSET_VAR"));
 }
+
+TEST_CASE("keep, delete_after, limits and checkpoints: built-in defaults")
+{
+	const auto &a = Parse(WithKey("enabled: true")).accounts.at(0);
+	CHECK_FALSE(a.keep);
+	CHECK(a.delete_after == 0s);
+	CHECK(a.max_message_size == 0);
+	CHECK(a.oversize == Oversize::Skip);
+	CHECK(a.max_messages_per_session == 0);
+	CHECK(a.max_bytes_per_session == 0);
+	CHECK(a.checkpoint_messages == 0);
+	CHECK(a.checkpoint_bytes == 0);
+}
+
+TEST_CASE("keep, delete_after, limits and checkpoints: valid values")
+{
+	const auto config = Parse("accounts:\n"
+				  "  - name: a\n"
+				  "    host: h\n"
+				  "    maildir: /m\n"
+				  "    keep: true\n"
+				  "    delete_after: 14d\n"
+				  "    max_message_size: 25MB\n"
+				  "    oversize: delete\n"
+				  "    max_messages_per_session: 500\n"
+				  "    max_bytes_per_session: 1.5GiB\n"
+				  "    checkpoint_every: 100 messages or 50MiB\n"
+				  "  - name: b\n"
+				  "    host: h\n"
+				  "    maildir: /m\n"
+				  "    keep: true\n"
+				  "    delete_after: 1h30m\n"
+				  "    max_message_size: 1048576\n"
+				  "    oversize: skip\n"
+				  "    max_bytes_per_session: \"50 MB\"\n"
+				  "    checkpoint_every: 250\n"
+				  "  - name: c\n"
+				  "    host: h\n"
+				  "    maildir: /m\n"
+				  "    checkpoint_every: 10MB\n");
+	REQUIRE(config.accounts.size() == 3);
+	const auto &a = config.accounts[0];
+	CHECK(a.keep);
+	CHECK(a.delete_after == 14 * 24h);
+	CHECK(a.max_message_size == 25'000'000);
+	CHECK(a.oversize == Oversize::Delete);
+	CHECK(a.max_messages_per_session == 500);
+	CHECK(a.max_bytes_per_session == 1536ULL * 1024 * 1024);
+	CHECK(a.checkpoint_messages == 100);
+	CHECK(a.checkpoint_bytes == 50 * 1024 * 1024);
+	const auto &b = config.accounts[1];
+	CHECK(b.delete_after == 90min);
+	CHECK(b.max_message_size == 1048576);
+	CHECK(b.oversize == Oversize::Skip);
+	CHECK(b.max_bytes_per_session == 50'000'000);
+	CHECK(b.checkpoint_messages == 250);
+	CHECK(b.checkpoint_bytes == 0);
+	const auto &c = config.accounts[2];
+	CHECK(c.checkpoint_messages == 0);
+	CHECK(c.checkpoint_bytes == 10'000'000);
+}
+
+TEST_CASE("keep, delete_after, limits and checkpoints are inherited from defaults:")
+{
+	const auto config = Parse("defaults:\n"
+				  "  maildir: /m\n"
+				  "  keep: true\n"
+				  "  delete_after: 14d\n"
+				  "  max_message_size: 25MB\n"
+				  "  oversize: delete\n"
+				  "  max_messages_per_session: 500\n"
+				  "  max_bytes_per_session: 1GB\n"
+				  "  checkpoint_every: 100 messages or 50MiB\n"
+				  "accounts:\n"
+				  "  - name: inherits\n"
+				  "    host: h\n"
+				  "  - name: overrides\n"
+				  "    host: h\n"
+				  "    delete_after: 30d\n"
+				  "    max_message_size: 100MiB\n"
+				  "    checkpoint_every: 20MB\n"
+				  "  - name: resets\n"
+				  "    host: h\n"
+				  "    delete_after: 0\n"
+				  "    max_message_size: 0\n"
+				  "    max_messages_per_session: 0\n"
+				  "    max_bytes_per_session: 0\n"
+				  "    checkpoint_every: 0\n"
+				  "  - name: deletes\n"
+				  "    host: h\n"
+				  "    keep: false\n");
+	REQUIRE(config.accounts.size() == 4);
+	const auto &inherits = config.accounts[0];
+	CHECK(inherits.keep);
+	CHECK(inherits.delete_after == 14 * 24h);
+	CHECK(inherits.max_message_size == 25'000'000);
+	CHECK(inherits.oversize == Oversize::Delete);
+	CHECK(inherits.max_messages_per_session == 500);
+	CHECK(inherits.max_bytes_per_session == 1'000'000'000);
+	CHECK(inherits.checkpoint_messages == 100);
+	CHECK(inherits.checkpoint_bytes == 50 * 1024 * 1024);
+
+	const auto &overrides = config.accounts[1];
+	CHECK(overrides.delete_after == 30 * 24h);
+	CHECK(overrides.max_message_size == 100 * 1024 * 1024);
+	CHECK(overrides.oversize == Oversize::Delete);
+	// One key sets both parts: the number of messages is not inherited.
+	CHECK(overrides.checkpoint_messages == 0);
+	CHECK(overrides.checkpoint_bytes == 20'000'000);
+
+	const auto &resets = config.accounts[2];
+	CHECK(resets.keep);
+	CHECK(resets.delete_after == 0s);
+	CHECK(resets.max_message_size == 0);
+	CHECK(resets.max_messages_per_session == 0);
+	CHECK(resets.max_bytes_per_session == 0);
+	CHECK(resets.checkpoint_messages == 0);
+	CHECK(resets.checkpoint_bytes == 0);
+
+	// keep: false does not inherit delete_after: every message is deleted once
+	// saved.
+	const auto &deletes = config.accounts[3];
+	CHECK_FALSE(deletes.keep);
+	CHECK(deletes.delete_after == 0s);
+	CHECK(deletes.max_message_size == 25'000'000);
+}
+
+TEST_CASE("delete_after needs keep: true in the same map or inherited by the account")
+{
+	CHECK(ErrorOf(WithKey("delete_after: 14d")) ==
+	      "config.yaml:5:19: accounts[0].delete_after: needs keep: true (keep is "
+	      "false, so every message is deleted as soon as it is saved)");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    keep: false\n"
+		      "    delete_after: 14d\n") ==
+	      "config.yaml:6:19: accounts[0].delete_after: needs keep: true (keep is "
+	      "false, so every message is deleted as soon as it is saved)");
+	// Under defaults: keep must be there too; reported once, not per account.
+	CHECK(ErrorOf("defaults:\n"
+		      "  maildir: /m\n"
+		      "  delete_after: 14d\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    keep: true\n"
+		      "  - name: b\n"
+		      "    host: h\n") ==
+	      "config.yaml:3:17: defaults.delete_after: needs keep: true (keep is false, "
+	      "so every message is deleted as soon as it is saved)");
+	// An account that turns keep off cannot set delete_after either.
+	CHECK(ErrorOf("defaults:\n"
+		      "  maildir: /m\n"
+		      "  keep: true\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    keep: false\n"
+		      "    delete_after: 7d\n") ==
+	      "config.yaml:8:19: accounts[0].delete_after: needs keep: true (keep is "
+	      "false, so every message is deleted as soon as it is saved)");
+	// 0 (never) is allowed without keep; a bad keep gives only its own message.
+	Parse(WithKey("delete_after: 0"));
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    keep: yes\n"
+		      "    delete_after: 14d\n") ==
+	      "config.yaml:5:11: accounts[0].keep: expected true or false, got \"yes\"");
+}
+
+TEST_CASE("keep, delete_after, limits and checkpoints: each error at its value")
+{
+	CHECK(ErrorOf(WithKey("keep: 1")) ==
+	      "config.yaml:5:11: accounts[0].keep: expected true or false, got \"1\"");
+	CHECK(ErrorOf(WithKey("keep: \"true\"")) ==
+	      "config.yaml:5:11: accounts[0].keep: expected true or false, got a string");
+	CHECK(ErrorOf(WithKey("keep: true\n    delete_after: 30m")) ==
+	      "config.yaml:6:19: accounts[0].delete_after: must be 0 (never) or between "
+	      "1h and 3650d, not 30m");
+	CHECK(ErrorOf(WithKey("keep: true\n    delete_after: 3651d")) ==
+	      "config.yaml:6:19: accounts[0].delete_after: bad duration \"3651d\": too "
+	      "long (at most 3650d)");
+	CHECK(ErrorOf(WithKey("keep: true\n    delete_after: 2 weeks")) ==
+	      "config.yaml:6:19: accounts[0].delete_after: bad duration \"2 weeks\": "
+	      "unknown unit \" weeks\" (expected s, m, h or d)");
+	CHECK(ErrorOf(WithKey("keep: true\n    delete_after: [14d]")) ==
+	      "config.yaml:6:19: accounts[0].delete_after: expected a duration such as "
+	      "90s, 5m or 1h, got a list");
+
+	CHECK(ErrorOf(WithKey("max_message_size: 25")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: must be 0 (no limit) or "
+	      "between 1kB and 1024GiB, not 25 (a number without a unit counts octets; "
+	      "write e.g. 25MB)");
+	CHECK(ErrorOf(WithKey("max_message_size: 500B")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: must be 0 (no limit) or "
+	      "between 1kB and 1024GiB, not 500B");
+	CHECK(ErrorOf(WithKey("max_message_size: 25mb")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: bad size \"25mb\": "
+	      "unknown unit \"mb\" (expected B, kB, MB, GB, KiB, MiB or GiB); did you "
+	      "mean \"MB\"?");
+	CHECK(ErrorOf(WithKey("max_message_size: 2TB")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: bad size \"2TB\": unknown "
+	      "unit \"TB\" (expected B, kB, MB, GB, KiB, MiB or GiB)");
+	CHECK(ErrorOf(WithKey("max_message_size: 2000GB")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: bad size \"2000GB\": too "
+	      "large (at most 1024GiB)");
+	CHECK(ErrorOf(WithKey("max_message_size: {MB: 25}")) ==
+	      "config.yaml:5:23: accounts[0].max_message_size: expected a size such as "
+	      "25MB or 1.5GiB, got a map");
+	CHECK(ErrorOf(WithKey("max_message_size:")) ==
+	      "config.yaml:5:5: accounts[0].max_message_size: expected a size such as "
+	      "25MB or 1.5GiB, got nothing (null)");
+
+	CHECK(ErrorOf(WithKey("oversize: remove")) ==
+	      "config.yaml:5:15: accounts[0].oversize: bad value \"remove\" (expected "
+	      "skip or delete)");
+	CHECK(ErrorOf(WithKey("oversize: Delete")) ==
+	      "config.yaml:5:15: accounts[0].oversize: bad value \"Delete\" (expected "
+	      "skip or delete); did you mean \"delete\"?");
+
+	CHECK(ErrorOf(WithKey("max_messages_per_session: 1000001")) ==
+	      "config.yaml:5:31: accounts[0].max_messages_per_session: must be between 0 "
+	      "and 1000000, not 1000001");
+	CHECK(
+	    ErrorOf(WithKey("max_messages_per_session: -1")) ==
+	    "config.yaml:5:31: accounts[0].max_messages_per_session: expected a number, "
+	    "got \"-1\"");
+	CHECK(ErrorOf(WithKey("max_messages_per_session: 500 messages")) ==
+	      "config.yaml:5:31: accounts[0].max_messages_per_session: expected a "
+	      "number, got \"500 messages\"");
+
+	CHECK(ErrorOf(WithKey("max_bytes_per_session: 1.5")) ==
+	      "config.yaml:5:28: accounts[0].max_bytes_per_session: bad size \"1.5\": a "
+	      "fraction needs a unit (write e.g. 1.5MB; a number alone counts octets)");
+	CHECK(ErrorOf(WithKey("max_bytes_per_session: 1,5GB")) ==
+	      "config.yaml:5:28: accounts[0].max_bytes_per_session: bad size \"1,5GB\": "
+	      "write a decimal point, not a comma");
+
+	CHECK(ErrorOf(WithKey("checkpoint_every: 500 mesages")) ==
+	      "config.yaml:5:23: accounts[0].checkpoint_every: bad checkpoint \"500 "
+	      "mesages\": unknown unit \"mesages\" (expected messages, B, kB, MB, GB, "
+	      "KiB, MiB or GiB); did you mean \"messages\"?");
+	CHECK(ErrorOf(WithKey("checkpoint_every: 50000000")) ==
+	      "config.yaml:5:23: accounts[0].checkpoint_every: bad checkpoint "
+	      "\"50000000\": more than 1000000 messages (a number alone counts messages; "
+	      "give a size with its unit, e.g. 50MB)");
+	CHECK(ErrorOf(WithKey("checkpoint_every: 500 messages and 50MB")) ==
+	      "config.yaml:5:23: accounts[0].checkpoint_every: bad checkpoint \"500 "
+	      "messages and 50MB\": join a number of messages and a size with \"or\" "
+	      "(whichever comes first)");
+	CHECK(ErrorOf(WithKey("checkpoint_every: [500, 50MB]")) ==
+	      "config.yaml:5:23: accounts[0].checkpoint_every: expected a number of "
+	      "messages or a size, such as 500 or 50MB, got a list");
+}
+
+TEST_CASE("the new keys: nearest-key suggestions, and all errors reported")
+{
+	CHECK(
+	    ErrorsOf("defaults:\n"
+		     "  keeep: true\n"
+		     "  delete-after: 14d\n"
+		     "accounts:\n"
+		     "  - name: a\n"
+		     "    host: h\n"
+		     "    maildir: /m\n"
+		     "    max_mesage_size: 25MB\n"
+		     "    oversized: delete\n"
+		     "    max_messages_per_sesion: 5\n"
+		     "    max_byte_per_session: 1GB\n"
+		     "    checkpoint_evry: 500\n"
+		     "    max_message_size: 25\n"
+		     "    checkpoint_every: 1.5 messages\n") ==
+	    std::vector<std::string>{
+		"config.yaml:2:3: defaults.keeep: unknown key; did you mean \"keep\"?",
+		"config.yaml:3:3: defaults.delete-after: unknown key; did you mean "
+		"\"delete_after\"?",
+		"config.yaml:8:5: accounts[0].max_mesage_size: unknown key; did you mean "
+		"\"max_message_size\"?",
+		"config.yaml:9:5: accounts[0].oversized: unknown key; did you mean "
+		"\"oversize\"?",
+		"config.yaml:10:5: accounts[0].max_messages_per_sesion: unknown key; did "
+		"you mean \"max_messages_per_session\"?",
+		"config.yaml:11:5: accounts[0].max_byte_per_session: unknown key; did "
+		"you "
+		"mean \"max_bytes_per_session\"?",
+		"config.yaml:12:5: accounts[0].checkpoint_evry: unknown key; did you "
+		"mean "
+		"\"checkpoint_every\"?",
+		"config.yaml:13:23: accounts[0].max_message_size: must be 0 (no limit) "
+		"or "
+		"between 1kB and 1024GiB, not 25 (a number without a unit counts octets; "
+		"write e.g. 25MB)",
+		"config.yaml:14:23: accounts[0].checkpoint_every: bad checkpoint \"1.5 "
+		"messages\": a number of messages has no fraction",
+	    });
+	CHECK(ErrorOf("keep: true\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:1:1: keep: unknown key at the top; account keys go into an "
+	      "entry of accounts: or under defaults:");
+}
+
+TEST_CASE("the annotated example loads, with every key")
+{
+	const auto path =
+	    test::RequireEnv("POPSTREAM_SOURCE_ROOT") + "/config/popstream.yaml.example";
+	const auto config = LoadConfig(path, test::TestOptions());
+	REQUIRE(config.accounts.size() == 5);
+	const auto &shared = config.accounts[3];
+	CHECK(shared.name == "shared");
+	CHECK(shared.keep);
+	CHECK(shared.delete_after == 14 * 24h);
+	CHECK(shared.max_message_size == 25'000'000);
+	CHECK(shared.oversize == Oversize::Skip);
+	CHECK(shared.max_messages_per_session == 0);
+	CHECK(shared.max_bytes_per_session == 200 * 1024 * 1024);
+	CHECK(shared.checkpoint_messages == 200);
+	CHECK(shared.checkpoint_bytes == 20 * 1024 * 1024);
+	// The defaults: section spells out the built-in defaults.
+	const config::Account built_in;
+	const auto &work = config.accounts[0];
+	CHECK(work.keep == built_in.keep);
+	CHECK(work.delete_after == built_in.delete_after);
+	CHECK(work.max_message_size == built_in.max_message_size);
+	CHECK(work.checkpoint_messages == built_in.checkpoint_messages);
+	CHECK(work.checkpoint_bytes == built_in.checkpoint_bytes);
+}

@@ -57,7 +57,8 @@ TEST_CASE("durations: one or more integer+unit parts, or bare seconds")
 	CHECK(ParseDuration("007m") == 7min);
 	// A bare number counts seconds, as in fetchmail, getmail and mpop.
 	CHECK(ParseDuration("300") == 300s);
-	CHECK(ParseDuration("365d") == 365 * 24h);
+	CHECK(ParseDuration("3650d") == 3650 * 24h);
+	CHECK(ParseDuration("315360000") == 3650 * 24h);
 }
 
 TEST_CASE("durations: every malformed form is named")
@@ -82,11 +83,12 @@ TEST_CASE("durations: every malformed form is named")
 	      "the largest to the smallest (e.g. 1h30m)");
 	CHECK(DurationError("1m30") ==
 	      "bad duration \"1m30\": missing unit after \"30\" (s, m, h or d)");
-	CHECK(DurationError("366d") == "bad duration \"366d\": too long (at most 365d)");
+	CHECK(DurationError("3651d") ==
+	      "bad duration \"3651d\": too long (at most 3650d)");
 	CHECK(DurationError("99999999999999999999s") ==
-	      "bad duration \"99999999999999999999s\": too long (at most 365d)");
-	CHECK(DurationError("31536001") ==
-	      "bad duration \"31536001\": too long (at most 365d)");
+	      "bad duration \"99999999999999999999s\": too long (at most 3650d)");
+	CHECK(DurationError("315360001") ==
+	      "bad duration \"315360001\": too long (at most 3650d)");
 }
 
 TEST_CASE("durations are written back in the shortest form")
@@ -99,6 +101,205 @@ TEST_CASE("durations are written back in the shortest form")
 	CHECK(FormatDuration(1500ms) == "1s500ms");
 	for (const auto *text : {"10s", "1m30s", "2h", "1d12h", "7d", "1d1h1m1s"})
 		CHECK(FormatDuration(ParseDuration(text)) == text);
+}
+
+TEST_CASE("sizes: octets, or a number with a decimal or binary unit")
+{
+	CHECK(ParseSize("0") == 0);
+	CHECK(ParseSize("1048576") == 1048576);
+	CHECK(ParseSize("500B") == 500);
+	CHECK(ParseSize("25k") == 25'000);
+	CHECK(ParseSize("25K") == 25'000);
+	CHECK(ParseSize("25kB") == 25'000);
+	CHECK(ParseSize("25KB") == 25'000);
+	CHECK(ParseSize("25M") == 25'000'000);
+	CHECK(ParseSize("25MB") == 25'000'000);
+	CHECK(ParseSize("2G") == 2'000'000'000);
+	CHECK(ParseSize("2GB") == 2'000'000'000);
+	CHECK(ParseSize("25KiB") == 25 * 1024);
+	CHECK(ParseSize("25MiB") == 25 * 1024 * 1024);
+	CHECK(ParseSize("2GiB") == 2ULL * 1024 * 1024 * 1024);
+	CHECK(ParseSize("007MB") == 7'000'000);
+	// Blanks between the number and the unit.
+	CHECK(ParseSize("50 MiB") == 50 * 1024 * 1024);
+	CHECK(ParseSize("50\t MB") == 50'000'000);
+	// Up to three decimals with a unit; rounded down to a whole octet.
+	CHECK(ParseSize("1.5GiB") == 1536ULL * 1024 * 1024);
+	CHECK(ParseSize("2.25MB") == 2'250'000);
+	CHECK(ParseSize("1.234kB") == 1234);
+	CHECK(ParseSize("0.5KiB") == 512);
+	CHECK(ParseSize("1.1KiB") == 1126); // 1126.4
+	CHECK(ParseSize("1.0MB") == 1'000'000);
+	// The largest: 2^40 octets.
+	CHECK(ParseSize("1024GiB") == MAX_SIZE);
+	CHECK(ParseSize("1099511627776") == MAX_SIZE);
+	CHECK(ParseSize("1099.511GB") == 1'099'511'000'000);
+}
+
+TEST_CASE("sizes: every malformed form is named")
+{
+	CHECK(ErrorText([] { ParseSize(""); }) ==
+	      "bad size \"\": empty (write e.g. 25MB or 1.5GiB)");
+	CHECK(ErrorText([] { ParseSize("-5MB"); }) ==
+	      "bad size \"-5MB\": must not be negative");
+	CHECK(ErrorText([] { ParseSize("+5MB"); }) ==
+	      "bad size \"+5MB\": expected a number before \"+5MB\" (write e.g. 25MB "
+	      "or 1.5GiB)");
+	CHECK(ErrorText([] { ParseSize("MB"); }) ==
+	      "bad size \"MB\": expected a number before \"MB\" (write e.g. 25MB or "
+	      "1.5GiB)");
+	CHECK(ErrorText([] { ParseSize(".5MB"); }) ==
+	      "bad size \".5MB\": expected a number before \".5MB\" (write e.g. 25MB "
+	      "or 1.5GiB)");
+	CHECK(ErrorText([] { ParseSize("25XB"); }) ==
+	      "bad size \"25XB\": unknown unit \"XB\" (expected B, kB, MB, GB, KiB, "
+	      "MiB or GiB)");
+	CHECK(ErrorText([] { ParseSize("25mb"); }) ==
+	      "bad size \"25mb\": unknown unit \"mb\" (expected B, kB, MB, GB, KiB, "
+	      "MiB or GiB); did you mean \"MB\"?");
+	// As near to B as to MB, and "Mi" to MB as to MiB: no guess.
+	CHECK(ErrorText([] { ParseSize("25m"); }) ==
+	      "bad size \"25m\": unknown unit \"m\" (expected B, kB, MB, GB, KiB, MiB "
+	      "or GiB)");
+	CHECK(ErrorText([] { ParseSize("25Mi"); }) ==
+	      "bad size \"25Mi\": unknown unit \"Mi\" (expected B, kB, MB, GB, KiB, "
+	      "MiB or GiB)");
+	CHECK(ErrorText([] { ParseSize("25 megabytes"); }) ==
+	      "bad size \"25 megabytes\": unknown unit \"megabytes\" (expected B, kB, "
+	      "MB, GB, KiB, MiB or GiB)");
+	CHECK(ErrorText([] { ParseSize("1e6"); }) ==
+	      "bad size \"1e6\": unknown unit \"e6\" (expected B, kB, MB, GB, KiB, "
+	      "MiB or GiB)");
+	CHECK(ErrorText([] { ParseSize("1,5MB"); }) ==
+	      "bad size \"1,5MB\": write a decimal point, not a comma");
+	CHECK(ErrorText([] { ParseSize("1.MB"); }) ==
+	      "bad size \"1.MB\": expected a digit after the decimal point");
+	CHECK(ErrorText([] { ParseSize("1.2345MB"); }) ==
+	      "bad size \"1.2345MB\": at most 3 digits after the decimal point");
+	CHECK(ErrorText([] { ParseSize("1.5"); }) ==
+	      "bad size \"1.5\": a fraction needs a unit (write e.g. 1.5MB; a number "
+	      "alone counts octets)");
+	CHECK(ErrorText([] { ParseSize("1.5B"); }) ==
+	      "bad size \"1.5B\": a fraction needs a unit larger than B (write e.g. "
+	      "1.5kB)");
+	CHECK(ErrorText([] { ParseSize("1025GiB"); }) ==
+	      "bad size \"1025GiB\": too large (at most 1024GiB)");
+	CHECK(ErrorText([] { ParseSize("1024.001GiB"); }) ==
+	      "bad size \"1024.001GiB\": too large (at most 1024GiB)");
+	CHECK(ErrorText([] { ParseSize("1099511627777"); }) ==
+	      "bad size \"1099511627777\": too large (at most 1024GiB)");
+	CHECK(ErrorText([] { ParseSize("99999999999999999999999GiB"); }) ==
+	      "bad size \"99999999999999999999999GiB\": too large (at most 1024GiB)");
+}
+
+TEST_CASE("sizes are written back exactly, in the shortest form")
+{
+	CHECK(FormatSize(0) == "0B");
+	CHECK(FormatSize(1) == "1B");
+	CHECK(FormatSize(999) == "999B");
+	CHECK(FormatSize(1000) == "1kB");
+	CHECK(FormatSize(1024) == "1KiB");
+	// Equally short: the one without a fraction.
+	CHECK(FormatSize(1500) == "1500B");
+	CHECK(FormatSize(1536) == "1536B");
+	CHECK(FormatSize(25'000'000) == "25MB");
+	CHECK(FormatSize(26'214'400) == "25MiB");
+	CHECK(FormatSize(2'500'000) == "2.5MB");
+	CHECK(FormatSize(1536ULL * 1024 * 1024) == "1.5GiB");
+	CHECK(FormatSize(1'234'567) == "1234567B");
+	// "2.25MB" is as short.
+	CHECK(FormatSize(2'250'000) == "2250kB");
+	CHECK(FormatSize(MAX_SIZE) == "1024GiB");
+	for (const auto *text : {"1kB", "25MB", "25MiB", "1.5GiB", "2.5MB", "1.5MiB",
+				 "1234B", "7GB", "1024GiB"})
+		CHECK(FormatSize(ParseSize(text)) == text);
+	for (const std::uint64_t octets :
+	     {std::uint64_t{1}, std::uint64_t{1023}, std::uint64_t{1025},
+	      std::uint64_t{999'999'999}, std::uint64_t{1} << 30, MAX_SIZE - 1})
+		CHECK(ParseSize(FormatSize(octets)) == octets);
+}
+
+TEST_CASE("checkpoint_every: a number of messages, a size, or both joined by or")
+{
+	using C = CheckpointEvery;
+	CHECK(ParseCheckpointEvery("500") == C{500, 0});
+	CHECK(ParseCheckpointEvery("500 messages") == C{500, 0});
+	CHECK(ParseCheckpointEvery("500messages") == C{500, 0});
+	CHECK(ParseCheckpointEvery("1 message") == C{1, 0});
+	CHECK(ParseCheckpointEvery("50MiB") == C{0, 50 * 1024 * 1024});
+	CHECK(ParseCheckpointEvery("1.5 GB") == C{0, 1'500'000'000});
+	CHECK(ParseCheckpointEvery("1000000B") == C{0, 1'000'000});
+	CHECK(ParseCheckpointEvery("500 messages or 50MB") == C{500, 50'000'000});
+	CHECK(ParseCheckpointEvery("50MB or 500 messages") == C{500, 50'000'000});
+	CHECK(ParseCheckpointEvery("500 or 50MB") == C{500, 50'000'000});
+	CHECK(ParseCheckpointEvery("500  or  50MB") == C{500, 50'000'000});
+	// 0 does not count: alone it means never.
+	CHECK(ParseCheckpointEvery("0") == C{0, 0});
+	CHECK(ParseCheckpointEvery("0 messages or 50MB") == C{0, 50'000'000});
+	CHECK(ParseCheckpointEvery("1000000") == C{MAX_MESSAGE_COUNT_LIMIT, 0});
+	CHECK(ParseCheckpointEvery("1kB") == C{0, MIN_SIZE_LIMIT});
+
+	CHECK(FormatCheckpointEvery(C{}) == "0");
+	CHECK(FormatCheckpointEvery(C{1, 0}) == "1 message");
+	CHECK(FormatCheckpointEvery(C{500, 0}) == "500 messages");
+	CHECK(FormatCheckpointEvery(C{0, 50 * 1024 * 1024}) == "50MiB");
+	CHECK(FormatCheckpointEvery(C{500, 50'000'000}) == "500 messages or 50MB");
+	for (const auto *text : {"0", "1 message", "500 messages", "50MiB", "1234B",
+				 "500 messages or 1.5GiB"})
+		CHECK(FormatCheckpointEvery(ParseCheckpointEvery(text)) == text);
+}
+
+TEST_CASE("checkpoint_every: every malformed form is named")
+{
+	const auto error = [](std::string_view text) {
+		return ErrorText([&] { ParseCheckpointEvery(text); });
+	};
+	CHECK(error("") == "bad checkpoint \"\": empty (write e.g. 500 messages, 50MB, "
+			   "or 500 messages or 50MB)");
+	CHECK(error("500 mesages") ==
+	      "bad checkpoint \"500 mesages\": unknown unit \"mesages\" (expected "
+	      "messages, B, kB, MB, GB, KiB, MiB or GiB); did you mean \"messages\"?");
+	CHECK(error("50mb") == "bad checkpoint \"50mb\": unknown unit \"mb\" (expected "
+			       "messages, B, kB, MB, GB, KiB, MiB or GiB); did you mean "
+			       "\"MB\"?");
+	CHECK(error("1.5 messages") ==
+	      "bad checkpoint \"1.5 messages\": a number of messages has no fraction");
+	CHECK(error("1.5") ==
+	      "bad checkpoint \"1.5\": a number of messages has no fraction");
+	CHECK(error("500 messages and 50MB") ==
+	      "bad checkpoint \"500 messages and 50MB\": join a number of messages and "
+	      "a size with \"or\" (whichever comes first)");
+	CHECK(error("500 or 600") ==
+	      "bad checkpoint \"500 or 600\": two numbers of messages (at most one "
+	      "number of messages and one size, joined by \"or\")");
+	CHECK(error("50MB or 1GiB") ==
+	      "bad checkpoint \"50MB or 1GiB\": two sizes (at most one number of "
+	      "messages and one size, joined by \"or\")");
+	CHECK(error("500 or 50MB or 1GB") ==
+	      "bad checkpoint \"500 or 50MB or 1GB\": two sizes (at most one number of "
+	      "messages and one size, joined by \"or\")");
+	CHECK(error("500 or") == "bad checkpoint \"500 or\": expected a number of "
+				 "messages or a size on both sides of \"or\"");
+	CHECK(error("or 50MB") == "bad checkpoint \"or 50MB\": expected a number of "
+				  "messages or a size on both sides of \"or\"");
+	CHECK(error("500 or or 50MB") ==
+	      "bad checkpoint \"500 or or 50MB\": expected a number of messages or a "
+	      "size on both sides of \"or\"");
+	CHECK(error("messages") == "bad checkpoint \"messages\": expected a number "
+				   "before \"messages\" (write e.g. 500 messages or "
+				   "50MB)");
+	CHECK(error("-5") == "bad checkpoint \"-5\": must not be negative");
+	// A size without its unit counts messages, and is then far too many.
+	CHECK(error("50000000") ==
+	      "bad checkpoint \"50000000\": more than 1000000 messages (a number alone "
+	      "counts messages; give a size with its unit, e.g. 50MB)");
+	CHECK(error("100B") ==
+	      "bad checkpoint \"100B\": the size must be 0 or at least 1kB");
+	// As near to kB, MB and GB: no guess.
+	CHECK(error("2TB") == "bad checkpoint \"2TB\": unknown unit \"TB\" (expected "
+			      "messages, B, kB, MB, GB, KiB, MiB or GiB)");
+	CHECK(error("2000GB") ==
+	      "bad checkpoint \"2000GB\": too large (at most 1024GiB)");
 }
 
 TEST_CASE("account names: [A-Za-z0-9_-], 1 to 64 bytes")
@@ -297,6 +498,14 @@ TEST_CASE("enumerations, with the nearest value suggested")
 	CHECK(ParsePipelining("off") == pop3::Pipelining::Off);
 	CHECK(ErrorText([] { ParsePipelining("Off"); }) ==
 	      "bad value \"Off\" (expected auto, on or off); did you mean \"off\"?");
+	CHECK(ParseOversize("skip") == Oversize::Skip);
+	CHECK(ParseOversize("delete") == Oversize::Delete);
+	CHECK(ErrorText([] { ParseOversize("delte"); }) ==
+	      "bad value \"delte\" (expected skip or delete); did you mean \"delete\"?");
+	CHECK(ErrorText([] { ParseOversize("true"); }) ==
+	      "bad value \"true\" (expected skip or delete)");
+	CHECK(OversizeName(Oversize::Skip) == "skip");
+	CHECK(OversizeName(Oversize::Delete) == "delete");
 	CHECK(TlsModeName(TlsMode::StartTls) == "starttls");
 	CHECK(PipeliningName(pop3::Pipelining::Auto) == "auto");
 }

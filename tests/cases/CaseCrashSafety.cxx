@@ -1,0 +1,156 @@
+// Issue 4's promise: popstream can be killed at any instant (kill -9, a power cut)
+// and still neither lose nor duplicate a message. Each named point of the delivery
+// protocol (see fetch/CrashPoint.hxx) is hit on its first, second and fifth pass; the
+// process dies there with SIGKILL; a second run then completes the job. Afterwards
+// every message is in the Maildir exactly once and the server holds none.
+
+#include "CaseChecks.hxx"
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+using namespace popstream::test;
+
+namespace {
+
+constexpr unsigned message_count = 8;
+
+std::vector<std::string> Expected()
+{
+	std::vector<std::string> out;
+	for (unsigned n = 1; n <= message_count; ++n)
+		out.push_back(CrlfToLf(StandardMessage(n)));
+	return out;
+}
+
+void Fill(FakePop3Server &server)
+{
+	for (unsigned n = 1; n <= message_count; ++n)
+		server.AddMessage(StandardMessage(n), "c" + std::to_string(n));
+}
+
+} // namespace
+
+TEST_CASE("killed at any step of the delivery protocol: no loss, no duplicate")
+{
+	const char *points[] = {"journal-pending", "published", "dir-synced",
+				"dele-sent",       "quit-sent", "quit-confirmed"};
+	for (const char *point : points) {
+		for (const int pass : {1, 2, 5}) {
+			// Points reached once per session only have a first pass.
+			const std::string p(point);
+			if (pass > 1 && (p == "quit-sent" || p == "quit-confirmed"))
+				continue;
+			CAPTURE(point);
+			CAPTURE(pass);
+			FakePop3Server server;
+			Fill(server);
+			CaseHarness harness;
+			// One message per read batch: every message passes every point.
+			DlOptions options;
+			options.args = {"--pipelining", "off"};
+			options.env = {"POPSTREAM_CRASH_AT=" + p + ":" +
+				       std::to_string(pass)};
+			const auto crashed = harness.Dl(server, options);
+			INFO("crashed run: ", crashed.Describe());
+			CHECK(crashed.process.signal == SIGKILL);
+
+			const auto again = harness.Dl(server);
+			INFO("second run: ", again.Describe());
+			INFO(DescribeCommands(server));
+			CHECK(again.ExitCode() == exit_code::ok);
+			CheckNewFiles(harness, Expected());
+			CHECK(server.RemainingUids().empty());
+			CHECK(harness.Names("tmp").empty());
+		}
+	}
+}
+
+TEST_CASE(
+    "killed while pipelining: the next run deletes what was saved, downloads the rest")
+{
+	for (const char *point :
+	     {"journal-pending", "published", "dir-synced", "dele-sent"}) {
+		CAPTURE(point);
+		FakePop3Server server;
+		Fill(server);
+		CaseHarness harness;
+		DlOptions options;
+		options.env = {std::string("POPSTREAM_CRASH_AT=") + point + ":1"};
+		const auto crashed = harness.Dl(server, options);
+		INFO("crashed run: ", crashed.Describe());
+		CHECK(crashed.process.signal == SIGKILL);
+		// What reached new/ before the kill, durable or not yet.
+		const auto saved_before = harness.Names("new").size();
+		const unsigned before = server.ConnectionCount();
+		const auto again = harness.Dl(server);
+		INFO("second run: ", again.Describe());
+		INFO(DescribeCommands(server));
+		CHECK(again.ExitCode() == exit_code::ok);
+		CheckNewFiles(harness, Expected());
+		CHECK(server.RemainingUids().empty());
+		// Whatever the first run put into new/ is recognised (the journal, or TOP
+		// for what it had not yet confirmed) and not downloaded again.
+		const auto second = CommandsFrom(server, before + 1);
+		CHECK(CountVerb(second, "RETR") == message_count - saved_before);
+	}
+}
+
+TEST_CASE("-n twice: the second run downloads only what is new (keep with the journal)")
+{
+	FakePop3Server server;
+	Fill(server);
+	CaseHarness harness;
+	DlOptions keep;
+	keep.args = {"-n"};
+	const auto first = harness.Dl(server, keep);
+	INFO("first run: ", first.Describe());
+	CHECK(first.ExitCode() == exit_code::ok);
+	CheckNewFiles(harness, Expected());
+	CHECK(server.RemainingUids().size() == message_count);
+
+	server.AddMessage(StandardMessage(9), "c9");
+	const unsigned before = server.ConnectionCount();
+	const auto second = harness.Dl(server, keep);
+	INFO("second run: ", second.Describe());
+	INFO(DescribeCommands(server));
+	CHECK(second.ExitCode() == exit_code::ok);
+	const auto commands = CommandsFrom(server, before + 1);
+	CHECK(CountVerb(commands, "RETR") == 1);
+	CHECK(HasCommand(commands, "RETR 9"));
+	CHECK(CountVerb(commands, "DELE") == 0);
+	auto expected = Expected();
+	expected.push_back(CrlfToLf(StandardMessage(9)));
+	CheckNewFiles(harness, expected);
+
+	// And a normal run then deletes them all without downloading any again.
+	const unsigned before3 = server.ConnectionCount();
+	const auto third = harness.Dl(server);
+	INFO("third run: ", third.Describe());
+	CHECK(third.ExitCode() == exit_code::ok);
+	CHECK(CountVerb(CommandsFrom(server, before3 + 1), "RETR") == 0);
+	CHECK(server.RemainingUids().empty());
+	CheckNewFiles(harness, expected);
+}
+
+TEST_CASE("two runs on one account at once: the second says so and exits 75")
+{
+	FakePop3Server server;
+	Fill(server);
+	// The first run stalls in the middle of message 1, holding the account's lock.
+	server.Reply("RETR 1", "+OK\r\nFrom: x\r\n", AfterReply::Stall);
+	CaseHarness harness;
+	DlOptions slow;
+	slow.timeout_seconds = 4;
+	ProcessOptions first = harness.DlProcess(server, slow);
+	Child child(first);
+	std::this_thread::sleep_for(std::chrono::milliseconds(800));
+	DlOptions options;
+	const auto second = harness.Dl(server, options);
+	INFO("second run: ", second.Describe());
+	CHECK(second.ExitCode() == exit_code::temp_fail);
+	CHECK(ContainsNoCase(second.Err(), "another popstream process"));
+	child.Signal(SIGKILL);
+	child.Wait();
+}
