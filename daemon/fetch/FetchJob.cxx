@@ -1,6 +1,7 @@
 #include "FetchJob.hxx"
 
 #include "CrashPoint.hxx"
+#include "StatePaths.hxx"
 #include "core/util/Escape.hxx"
 #include "store/JournalFile.hxx"
 #include "store/MaildirWriter.hxx"
@@ -292,6 +293,8 @@ void FetchJob::Start()
 	start_ = std::chrono::steady_clock::now();
 	if (!options_.state_dir.empty()) {
 		try {
+			const auto label = options_.account.Label();
+			lock_ = std::make_unique<store::FileLock>(LockPath(label), label);
 			journal_ =
 			    std::make_unique<store::JournalFile>(options_.state_dir);
 		} catch (const store::JournalBusy &e) {
@@ -878,6 +881,7 @@ void FetchJob::Finish(ExitCode code, std::string error)
 		}
 		journal_.reset(); // releases the lock
 	}
+	lock_.reset();
 	// Last statement: the callback may destroy this job.
 	done_(result_);
 }

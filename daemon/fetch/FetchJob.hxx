@@ -21,6 +21,7 @@ class Maildir;
 class Delivery;
 class MaildirError;
 class JournalFile;
+class FileLock;
 } // namespace popstream::store
 
 namespace popstream::fetch {
@@ -240,6 +241,7 @@ private:
 	std::vector<Pending> pending_;
 	std::uint64_t pending_bytes_ = 0;
 	/** The journal (when options_.state_dir is set), else its state in memory. */
+	std::unique_ptr<store::FileLock> lock_;
 	std::unique_ptr<store::JournalFile> journal_;
 	journal::State memory_journal_;
 	/** The current session's limits came from checkpoint_every. */

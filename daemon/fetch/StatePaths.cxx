@@ -50,4 +50,9 @@ std::string StateDir(std::string_view key)
 	return dir + "/" + Escape(key);
 }
 
+std::string LockPath(std::string_view label)
+{
+	return StateHome() + "/popstream/locks/" + Escape(label);
+}
+
 } // namespace popstream::fetch

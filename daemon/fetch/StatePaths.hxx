@@ -15,4 +15,12 @@ namespace popstream::fetch {
  */
 std::string StateDir(std::string_view key);
 
+/**
+ * @return the lock file of a server account, shared by the daemon and `dl` whatever
+ *         their journals: $XDG_STATE_HOME/popstream/locks/LABEL, LABEL escaped as in
+ *         StateDir()
+ * @param label user@host:port
+ */
+std::string LockPath(std::string_view label);
+
 } // namespace popstream::fetch

@@ -63,6 +63,33 @@ std::string ReadAll(int fd, const std::string &path)
 
 } // namespace
 
+FileLock::FileLock(const std::string &path, const std::string &holder)
+{
+	const auto slash = path.find_last_of('/');
+	if (slash != std::string::npos && slash > 0)
+		MakeDirs(path.substr(0, slash));
+	fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd_ < 0)
+		Throw("cannot open " + path, errno);
+	if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+		const int error = errno;
+		close(fd_);
+		fd_ = -1;
+		if (error == EWOULDBLOCK)
+			throw JournalBusy(
+			    "another popstream process (the daemon or a dl) is "
+			    "fetching " +
+			    holder + " (it holds " + path + ")");
+		Throw("cannot lock " + path, error);
+	}
+}
+
+FileLock::~FileLock()
+{
+	if (fd_ >= 0)
+		close(fd_);
+}
+
 JournalFile::JournalFile(std::string dir) : dir_(std::move(dir))
 {
 	MakeDirs(dir_);

@@ -14,6 +14,29 @@ public:
 };
 
 /**
+ * An exclusive flock(2) on a file, held for the object's lifetime. popstream takes one
+ * per server account (user@host:port) so that the daemon and `dl`, which keep
+ * separate journals, never fetch one mailbox at once (RFC 1939 §4 would lock one of
+ * them out anyway, but only after it logged in).
+ */
+class FileLock {
+	int fd_ = -1;
+
+public:
+	/**
+	 * Creates @p path (mode 0600, and its directory, 0700) if needed and locks it
+	 * without waiting.
+	 * @param holder what the lock protects, for the message ("alice@host:995")
+	 * @throws JournalBusy if another process holds it
+	 * @throws std::system_error naming the path otherwise
+	 */
+	FileLock(const std::string &path, const std::string &holder);
+	~FileLock();
+	FileLock(const FileLock &) = delete;
+	FileLock &operator=(const FileLock &) = delete;
+};
+
+/**
  * An account's journal on disk: DIR/journal (append-only lines, see
  * core/journal/Journal.hxx) and DIR/lock, held with flock(2) for as long as this
  * object lives, so that two processes (the daemon and `dl`, or two `dl`s) never fetch

@@ -2,6 +2,7 @@
 // [IN-USE] reply means "later" (backoff from 30 s, not auth-needed), and a LOGIN-DELAY
 // capability is a floor under the time between logins, even for FetchNow. Scripted
 // fake servers play the part, since a real Dovecot sends neither on demand.
+#include "DaemonHelpers.hxx"
 #include "FakePop3Server.hxx"
 #include "Process.hxx"
 #include "TempDir.hxx"
@@ -16,43 +17,6 @@
 
 using namespace popstream::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-const std::string bus_name = "io.github.popstream.Popstream1";
-const std::string path = "/io/github/popstream/Popstream1/account/";
-const std::string interface = "io.github.popstream.Popstream1.Account";
-
-bool WaitFor(const std::function<bool()> &ready, std::chrono::milliseconds limit = 30s)
-{
-	const auto deadline = std::chrono::steady_clock::now() + limit;
-	while (std::chrono::steady_clock::now() < deadline) {
-		if (ready())
-			return true;
-		std::this_thread::sleep_for(50ms);
-	}
-	return ready();
-}
-
-std::string Property(const std::string &account, const std::string &property)
-{
-	ProcessOptions o;
-	o.argv = {"busctl",       "--user",  "get-property", bus_name,
-		  path + account, interface, property};
-	o.timeout = 20s;
-	auto r = Run(o);
-	while (!r.out.empty() && r.out.back() == '\n')
-		r.out.pop_back();
-	return r.exit_code == 0 ? r.out : "error: " + r.err;
-}
-
-/** The number in busctl's "t 123" output. */
-std::uint64_t Number(const std::string &text)
-{
-	return text.size() > 2 ? std::stoull(text.substr(2)) : 0;
-}
-
-} // namespace
 
 TEST_CASE("IN-USE means backoff, LOGIN-DELAY bounds every login, FetchNow included")
 {
@@ -85,34 +49,30 @@ TEST_CASE("IN-USE means backoff, LOGIN-DELAY bounds every login, FetchNow includ
 	Child daemon(options);
 
 	// [IN-USE] is temporary: backoff from 30 s, not auth-needed.
-	REQUIRE(WaitFor([] { return Property("inuse", "State") == "u 4"; }));
-	CHECK(Property("inuse", "LastError").find("IN-USE") != std::string::npos);
-	const auto attempt = Number(Property("inuse", "LastAttempt"));
-	const auto next = Number(Property("inuse", "NextPoll"));
+	REQUIRE(WaitUntil([] { return AccountProp("inuse", "State") == "u 4"; }));
+	CHECK(AccountProp("inuse", "LastError").find("IN-USE") != std::string::npos);
+	const auto attempt = PropNumber(AccountProp("inuse", "LastAttempt"));
+	const auto next = PropNumber(AccountProp("inuse", "NextPoll"));
 	CHECK(next >= attempt + 29'000'000);
 	CHECK(next <= attempt + 35'000'000);
 
 	// The delayed account fetched its message; its next login may not come before
 	// LOGIN-DELAY (900 s) has passed, although the interval is 60 s.
-	REQUIRE(WaitFor([] { return Property("delayed", "MessagesFetched") == "t 1"; }));
-	REQUIRE(WaitFor([] { return Property("delayed", "State") == "u 1"; }));
-	const auto login = Number(Property("delayed", "LastAttempt"));
-	CHECK(Number(Property("delayed", "NextPoll")) >= login + 900'000'000);
+	REQUIRE(
+	    WaitUntil([] { return AccountProp("delayed", "MessagesFetched") == "t 1"; }));
+	REQUIRE(WaitUntil([] { return AccountProp("delayed", "State") == "u 1"; }));
+	const auto login = PropNumber(AccountProp("delayed", "LastAttempt"));
+	CHECK(PropNumber(AccountProp("delayed", "NextPoll")) >= login + 900'000'000);
 	const unsigned connections = delayed.ConnectionCount();
-	ProcessOptions call;
-	call.argv = {"busctl",         "--user",  "call",    bus_name,
-		     path + "delayed", interface, "FetchNow"};
-	CHECK(Run(call).exit_code == 0);
+	CHECK(CallFetchNow("delayed") == 0);
 	std::this_thread::sleep_for(1s);
 	CHECK(delayed.ConnectionCount() == connections);
-	CHECK(Number(Property("delayed", "NextPoll")) >= login + 900'000'000);
+	CHECK(PropNumber(AccountProp("delayed", "NextPoll")) >= login + 900'000'000);
 
 	// FetchNow on the in-use account retries at once: the user asked.
 	const unsigned tries = in_use.ConnectionCount();
-	call.argv = {"busctl",       "--user",  "call",    bus_name,
-		     path + "inuse", interface, "FetchNow"};
-	CHECK(Run(call).exit_code == 0);
-	CHECK(WaitFor([&] { return in_use.ConnectionCount() == tries + 1; }, 10s));
+	CHECK(CallFetchNow("inuse") == 0);
+	CHECK(WaitUntil([&] { return in_use.ConnectionCount() == tries + 1; }, 10s));
 
 	daemon.Signal(SIGTERM);
 	const auto r = daemon.Wait();
