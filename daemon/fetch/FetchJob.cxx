@@ -634,7 +634,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				" to download" +
 				(s.already_saved > 0
 				     ? ", " + std::to_string(s.already_saved) +
-					   " saved earlier in this run"
+					   " saved earlier"
 				     : ""));
 	} else if (auto *warning = std::get_if<pop3::WarningEvent>(&event)) {
 		Log(LogLevel::Warning, warning->text);
@@ -804,6 +804,14 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			error =
 			    std::to_string(stats.not_retrieved) +
 			    " message(s) could not be retrieved and stay on the server";
+		} else if (stats.dele_failed > 0) {
+			// Saved, but the server refused DELE: the user asked for the mail
+			// to be moved, and it was not (README: 75 for deletions the
+			// server did not confirm). The next run sends DELE again.
+			code = ExitCode::TempFail;
+			error = std::to_string(stats.dele_failed) +
+				" saved message(s) could not be deleted (DELE answered "
+				"-ERR) and stay on the server for the next run";
 		} else if (stopping_ && stats.to_fetch > stats.retrieved) {
 			code = ExitCode::TempFail;
 			error = "interrupted: " +
@@ -914,8 +922,10 @@ std::string FormatSummary(const std::string &label, const FetchResult &r)
 		    "; QUIT was sent but not confirmed: whether the server deleted the " +
 		    std::to_string(r.unconfirmed) + " marked message(s) is unknown";
 	} else if (r.saved > 0 || r.unconfirmed > 0) {
-		s += "; nothing deleted on the server (no confirmed QUIT), so the saved "
-		     "messages will be fetched again";
+		// The journal lets the next run delete them without downloading them
+		// again, if the server has UIDL.
+		s += "; nothing deleted on the server (no confirmed QUIT): the next run "
+		     "deletes the saved messages there";
 	}
 	return s;
 }
