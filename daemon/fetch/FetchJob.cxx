@@ -152,15 +152,20 @@ void FetchJob::StopTicking() noexcept
 void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 			  const store::MaildirError &error)
 {
+	SaveFailed(number, uidl, error.what(), IsMaildirWide(error.Errno()));
+}
+
+void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
+			  const std::string &why, bool every_save)
+{
 	// After a Maildir-wide failure (disk full, read-only) every message in flight
 	// fails the same way: one line says it, a count says the rest.
 	if (maildir_broken_) {
 		++suppressed_save_errors_;
 		return;
 	}
-	Log(LogLevel::Error,
-	    MessageName(number, uidl) + ": cannot save: " + error.what());
-	if (IsMaildirWide(error.Errno())) {
+	Log(LogLevel::Error, MessageName(number, uidl) + ": cannot save: " + why);
+	if (every_save) {
 		maildir_broken_ = true;
 		Log(LogLevel::Error, "no more messages are requested; the saved ones are "
 				     "deleted and the rest stay on the server");
@@ -210,8 +215,12 @@ bool FetchJob::JournalSync()
 		journal_->Sync();
 		return true;
 	} catch (const std::system_error &e) {
-		Log(LogLevel::Error,
-		    std::string("cannot write the journal: ") + e.what());
+		// Every later attempt (each batch, the end of the session) would say
+		// the same: once is clear, thirty times is noise.
+		if (!journal_failed_)
+			Log(LogLevel::Error,
+			    std::string("cannot write the journal: ") + e.what());
+		journal_failed_ = true;
 		return false;
 	}
 }
@@ -667,8 +676,19 @@ void FetchJob::CommitPending()
 			JournalAppend({journal::Record::Type::Pending, p.uidl, p.listed,
 				       p.file, p.delivery->TmpName(), now});
 	if (!JournalSync()) {
-		for (auto &p : pending_)
-			fail(p, "the journal cannot be written");
+		for (auto &p : pending_) {
+			// The records stay buffered for a later write, which must not
+			// leave a "pending" for a message given up on: the next start
+			// would take it for an interrupted delivery.
+			if (!p.uidl.empty())
+				JournalAppend(
+				    {journal::Record::Type::Gone, p.uidl, 0, {}, {}, 0});
+			SaveFailed(p.number, p.uidl, "the journal cannot be written",
+				   true);
+			++result_.not_saved;
+			session_->NotSaved(p.number);
+			p.delivery.reset(); // removes the file from tmp/
+		}
 		pending_.clear();
 		pending_bytes_ = 0;
 		session_->StopRetrieving();

@@ -206,6 +206,10 @@ private:
 						    std::uint64_t size);
 	void SaveFailed(std::uint32_t number, const std::string &uidl,
 			const store::MaildirError &error);
+	/** Reports that message @p number could not be saved because of @p why; if
+	 * @p every_save, no other save can succeed either, so no more are requested. */
+	void SaveFailed(std::uint32_t number, const std::string &uidl,
+			const std::string &why, bool every_save);
 
 	uv_loop_t &loop_;
 	FetchOptions options_;
@@ -257,8 +261,11 @@ private:
 	bool finished_ = false;
 	bool connected_ = false;
 	bool stopping_ = false;
-	/** A save failed in a way that fails every save (disk full, read-only). */
+	/** A save failed in a way that fails every save (disk full, read-only, the
+	 * journal cannot be written). */
 	bool maildir_broken_ = false;
+	/** A write of the journal failed (and was reported). */
+	bool journal_failed_ = false;
 	unsigned suppressed_save_errors_ = 0;
 	/** Heap-allocated so that it can outlive the job until libuv has closed it;
 	 * ticks while stopping and while waiting for the close after QUIT. */

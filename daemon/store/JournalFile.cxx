@@ -44,6 +44,26 @@ void WriteAll(int fd, const std::string &data, const std::string &path)
 	}
 }
 
+/**
+ * Appends @p data to the O_APPEND file @p fd, all or nothing: after a failed write (a
+ * full disk accepts part of it) the file is cut back to its old length, so that it
+ * never ends in a torn line and the caller can retry the same bytes later.
+ */
+void AppendWhole(int fd, const std::string &data, const std::string &path)
+{
+	struct stat st {};
+	const bool known = fstat(fd, &st) == 0;
+	try {
+		WriteAll(fd, data, path);
+	} catch (...) {
+		if (known && ftruncate(fd, st.st_size) != 0) {
+			// Shrinking needs no space, so this is unlikely; the torn line
+			// is then skipped as damaged at the next start, as after a crash.
+		}
+		throw;
+	}
+}
+
 std::string ReadAll(int fd, const std::string &path)
 {
 	std::string text;
@@ -139,7 +159,7 @@ JournalFile::~JournalFile()
 	if (fd_ >= 0) {
 		if (!buffer_.empty()) {
 			try {
-				WriteAll(fd_, buffer_, dir_ + "/journal");
+				AppendWhole(fd_, buffer_, dir_ + "/journal");
 			} catch (...) {
 				// Not synced anyway: the records were not relied upon
 				// yet.
@@ -172,7 +192,8 @@ void JournalFile::Append(const journal::Record &record)
 void JournalFile::Sync()
 {
 	if (!buffer_.empty()) {
-		WriteAll(fd_, buffer_, dir_ + "/journal");
+		// On failure the records stay buffered: a later Sync() retries them.
+		AppendWhole(fd_, buffer_, dir_ + "/journal");
 		buffer_.clear();
 	}
 	if (fdatasync(fd_) != 0)

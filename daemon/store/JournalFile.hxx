@@ -84,7 +84,12 @@ public:
 	/** Applies @p record to State() and buffers its line. */
 	void Append(const journal::Record &record);
 
-	/** Writes the buffered lines and fdatasync()s. @throws std::system_error */
+	/**
+	 * Writes the buffered lines and fdatasync()s. A write that fails (a full disk)
+	 * leaves the file as it was and the lines buffered, so no torn line is left
+	 * behind and a later Sync() writes them whole.
+	 * @throws std::system_error naming the file
+	 */
 	void Sync();
 
 	/** Rewrites the file from State(). @throws std::system_error */

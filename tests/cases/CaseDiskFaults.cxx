@@ -251,6 +251,22 @@ bool LineWithAll(std::string_view text, const std::vector<std::string> &needles)
 	return false;
 }
 
+/** @return how many lines of @p text contain @p needle */
+std::size_t CountLinesWith(std::string_view text, std::string_view needle)
+{
+	std::size_t count = 0;
+	std::size_t begin = 0;
+	while (begin < text.size()) {
+		auto end = text.find('\n', begin);
+		if (end == std::string_view::npos)
+			end = text.size();
+		count += text.substr(begin, end - begin).find(needle) !=
+			 std::string_view::npos;
+		begin = end + 1;
+	}
+	return count;
+}
+
 /**
  * Checks what must hold after any run, however it failed: tmp/ is empty; no message is
  * in new/ twice; every message is on the server or in new/ (nothing lost); and each
@@ -323,6 +339,13 @@ void CheckNextRunCompletes(CaseHarness &harness, FakePop3Server &server, const M
 	INFO(DescribeCommands(server));
 	CheckOrderlyExit(run);
 	CHECK(run.ExitCode() == exit_code::ok);
+	// The failed run left the journal whole: no torn line, and no "pending" record of
+	// a message it gave up on, which would look like an interrupted delivery. (A
+	// "pending" whose "delivered" did not fit on the disk any more is recognised from
+	// the file in new/: "1 message(s) found saved, 0 unfinished".)
+	CHECK_FALSE(ContainsNoCase(run.Err(), "damaged"));
+	CHECK(CountLinesWith(run.Err(), "unfinished") ==
+	      CountLinesWith(run.Err(), " 0 unfinished"));
 	CHECK(server.RemainingUids().empty());
 	CheckNewFiles(harness, all.Stored(), maildir);
 	// What the failed run saved is recognised and deleted, not downloaded again.
@@ -355,6 +378,7 @@ TEST_CASE("Maildir on a full disk mid-message: what fits is saved and deleted, t
 		CHECK(run.ExitCode() == exit_code::io_error);
 		CHECK(LineWithAll(run.Err(), {"message 4", harness.Maildir() + "/tmp/",
 					      "No space left on device"}));
+		CHECK(CountLinesWith(run.Err(), "No space left on device") == 1);
 		const auto saved = CheckNothingLost(harness, server, mail, mail.crlf, 1,
 						    harness.Maildir());
 		CHECK(saved == 3);
@@ -401,6 +425,7 @@ TEST_CASE("Maildir on a nearly full disk, small messages: the one that does not 
 			CHECK(run.ExitCode() == exit_code::io_error);
 			CHECK(LineWithAll(run.Err(), {"cannot save", maildir + "/tmp/",
 						      "No space left on device"}));
+			CHECK(CountLinesWith(run.Err(), "No space left on device") == 1);
 			const auto saved = CheckNothingLost(harness, server, mail,
 							    mail.crlf, 1, maildir);
 			// A 5000-octet message takes two pages: none fits in none, two in
@@ -451,6 +476,10 @@ TEST_CASE("journal on a full disk: nothing is deleted that was not journaled; th
 			CHECK(run.ExitCode() == exit_code::io_error);
 			CHECK(LineWithAll(
 			    run.Err(), {"journal", journal, "No space left on device"}));
+			// One line gives the reason, one names the first message it cost;
+			// not one line per message or per later attempt to write.
+			CHECK(CountLinesWith(run.Err(), "No space left on device") == 1);
+			CHECK(CountLinesWith(run.Err(), "cannot save") <= 1);
 			const auto saved =
 			    CheckNothingLost(harness, server, mail, mail.crlf, 1, {});
 			if (leave_pages == 0)
@@ -465,6 +494,55 @@ TEST_CASE("journal on a full disk: nothing is deleted that was not journaled; th
 				run.wall_seconds, " s");
 
 			std::filesystem::remove(state + "/filler");
+			CheckNextRunCompletes(harness, server, mail, options);
+		}
+	}
+}
+
+TEST_CASE("Maildir and journal on one full disk: whichever fails first, nothing unsaved "
+	  "is deleted and the next run completes" *
+	  doctest::skip(MountsUnavailable()))
+{
+	// The usual layout: both under $HOME on one file system. A failed message's
+	// tmp/ file is removed, which frees space the journal may then use again.
+	for (const std::uint64_t leave_pages : {1u, 3u, 6u}) {
+		for (const std::string pipelining : {"auto", "off"}) {
+			CAPTURE(leave_pages);
+			CAPTURE(pipelining);
+			FakePop3Server server;
+			const Mail mail(server, 6, 5000, std::string(40, 'h'));
+			CaseHarness harness;
+			const auto disk_dir = harness.Home() + "/disk";
+			TmpfsMount disk(disk_dir, 512);
+			const auto maildir = disk_dir + "/Maildir";
+			const auto state = disk_dir + "/state";
+			std::filesystem::create_directories(
+			    AccountStateDir(state, server));
+			std::filesystem::create_directories(state + "/popstream/locks");
+			FillUpTo(disk_dir + "/filler", leave_pages * 4096);
+			DlOptions options;
+			options.args = {"--pipelining", pipelining};
+			options.maildir = maildir;
+			options.env = {"XDG_STATE_HOME=" + state};
+			const auto run = harness.Dl(server, options);
+			INFO("full run: ", run.Describe());
+			INFO(DescribeCommands(server));
+			CheckOrderlyExit(run);
+			CHECK(run.ExitCode() == exit_code::io_error);
+			// At most one line per file that ran out of space: a message's
+			// file in tmp/ and the journal.
+			CHECK(CountLinesWith(run.Err(), "No space left on device") <= 2);
+			CHECK(LineWithAll(run.Err(),
+					  {disk_dir, "No space left on device"}));
+			const auto saved = CheckNothingLost(harness, server, mail,
+							    mail.crlf, 1, maildir);
+			CHECK(saved < mail.crlf.size());
+			CHECK(CountVerb(server.AllCommands(), "DELE") == saved);
+			MESSAGE("Maildir and journal on one full disk (", leave_pages,
+				" pages free, pipelining ", pipelining, "): ", saved,
+				" saved and deleted");
+
+			std::filesystem::remove(disk_dir + "/filler");
 			CheckNextRunCompletes(harness, server, mail, options);
 		}
 	}
