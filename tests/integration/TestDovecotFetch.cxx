@@ -11,13 +11,10 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <random>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
 
 using namespace popstream::test;
@@ -341,40 +338,3 @@ TEST_SUITE("dovecot")
 	}
 
 } // TEST_SUITE
-
-TEST_SUITE("dovecot")
-{
-	TEST_CASE("kill -9 at random moments, then finish: every message exactly once")
-	{
-		Setup s(1200, 9);
-		std::mt19937 random(20261129);
-		unsigned kills = 0;
-		for (int round = 0; round < 40; ++round) {
-			ProcessOptions o;
-			o.argv = {RequireEnv("POPSTREAM_BIN"), "dl", s.Tcp(), s.maildir};
-			o.env = {"NETRC=" + s.netrc, "HOME=" + s.tmp.Path(),
-				 "XDG_STATE_HOME"};
-			o.timeout = std::chrono::seconds(120);
-			Child child(o);
-			std::this_thread::sleep_for(std::chrono::milliseconds(
-			    std::uniform_int_distribution<int>(60, 600)(random)));
-			child.Signal(SIGKILL);
-			const auto r = child.Wait();
-			if (r.signal == SIGKILL)
-				++kills;
-			if (r.signal == 0 && r.exit_code == 0 && s.OnServer() == 0)
-				break;
-		}
-		INFO("killed " << kills << " times");
-		CHECK(kills >= 3);
-		// A last, undisturbed run finishes whatever is left.
-		const auto last = s.Dl({s.Tcp(), s.maildir});
-		INFO(Describe(last));
-		CHECK(last.exit_code == 0);
-		CHECK(s.OnServer() == 0);
-		// Exactly once: the multiset of stored messages is the sample's.
-		CheckHoldsAll(s.maildir, s.sample);
-		CHECK(Entries(s.maildir + "/new") == s.sample.messages.size());
-		CHECK(Entries(s.maildir + "/tmp") == 0);
-	}
-}
