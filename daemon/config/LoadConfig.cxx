@@ -339,7 +339,10 @@ public:
 				? Start()
 				: Mark{file_, static_cast<unsigned>(e.mark.line) + 1,
 				       static_cast<unsigned>(e.mark.column) + 1};
-			Report(mark, "", e.msg);
+			// yaml-cpp quotes the offending byte raw ("unknown escape
+			// character: " and a line end or a control byte): escaped, the
+			// message stays one printable line.
+			Report(mark, "", Escape(e.msg, 200));
 			return config;
 		}
 		if (documents.size() > 1)
