@@ -183,7 +183,11 @@ ConnectionSpec ParseConnectionSpec(std::string_view spec)
 	auto rest = scheme.rest;
 
 	if (scheme.explicit_scheme) {
-		if (SplitScheme(rest).explicit_scheme)
+		// `ssl:tcp:995` is the host "tcp" on port 995, which is how
+		// FormatConnectionSpec() writes it; `ssl:tcp:host` is a doubled prefix.
+		const auto again = SplitScheme(rest);
+		if (again.explicit_scheme &&
+		    (again.rest.empty() || !All(again.rest, IsAsciiDigit)))
 			throw Bad(spec, "more than one \"ssl:\"/\"tcp:\" prefix");
 	} else if (const auto unknown = UnknownScheme(rest)) {
 		// Only checked without a prefix: `ssl:a:b@host` is how a user name with a
