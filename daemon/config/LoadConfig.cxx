@@ -3,6 +3,7 @@
 #include "YamlValue.hxx"
 #include "core/util/Escape.hxx"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <pwd.h>
 #include <set>
+#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -36,6 +38,53 @@ std::string KeyPath(const std::string &parent, std::string_view key)
 {
 	auto escaped = Escape(key, 100);
 	return parent.empty() ? escaped : parent + "." + escaped;
+}
+
+/**
+ * Reads the documents of a YAML text only to see where each starts. yaml-cpp 0.7's
+ * LoadAll() loops forever, filling memory with empty documents, when a ',' stands where
+ * a document should start (",", "a: 1\n---\n,"): its parser then returns a document
+ * without reading anything. This notices a document that starts where the one before
+ * it did.
+ *
+ * @return the 0-based mark where the parser stopped making progress, or nothing if it
+ *         reads to the end
+ * @throws YAML::Exception for a syntax error, as LoadAll() would
+ */
+std::optional<YAML::Mark> FindStuckDocument(const std::string &text)
+{
+	struct Starts final : YAML::EventHandler {
+		std::optional<YAML::Mark> last;
+		bool stuck = false;
+		void OnDocumentStart(const YAML::Mark &mark) override
+		{
+			stuck = last && last->pos == mark.pos;
+			last = mark;
+		}
+		void OnDocumentEnd() override {}
+		void OnNull(const YAML::Mark &, YAML::anchor_t) override {}
+		void OnAlias(const YAML::Mark &, YAML::anchor_t) override {}
+		void OnScalar(const YAML::Mark &, const std::string &, YAML::anchor_t,
+			      const std::string &) override
+		{
+		}
+		void OnSequenceStart(const YAML::Mark &, const std::string &,
+				     YAML::anchor_t, YAML::EmitterStyle::value) override
+		{
+		}
+		void OnSequenceEnd() override {}
+		void OnMapStart(const YAML::Mark &, const std::string &, YAML::anchor_t,
+				YAML::EmitterStyle::value) override
+		{
+		}
+		void OnMapEnd() override {}
+	} starts;
+	std::istringstream stream(text);
+	YAML::Parser parser(stream);
+	while (parser.HandleNextDocument(starts))
+		if (starts.stuck)
+			return starts.last;
+	return std::nullopt;
 }
 
 /** The home directory of the effective user from the passwd database, for services
@@ -331,7 +380,17 @@ public:
 
 		std::vector<YAML::Node> documents;
 		try {
-			documents = YAML::LoadAll(std::string(text));
+			const std::string copy(text);
+			if (const auto stuck = FindStuckDocument(copy)) {
+				Report(Mark{file_, static_cast<unsigned>(stuck->line) + 1,
+					    static_cast<unsigned>(stuck->column) + 1},
+				       "",
+				       "YAML syntax error: " +
+					   Quoted(copy.substr(stuck->pos, 1)) +
+					   " where a document should start");
+				return config;
+			}
+			documents = YAML::LoadAll(copy);
 		} catch (const YAML::Exception &e) {
 			// yaml-cpp's Mark is 0-based.
 			const auto mark =
