@@ -257,6 +257,8 @@ private:
 	};
 	std::vector<SessionSave> session_saves_;
 	bool redone_ = false;
+	/** DELEs written in the current session (QUIT's patience grows with them). */
+	std::uint64_t deles_sent_ = 0;
 	bool reconnected_ = false;
 	bool finished_ = false;
 	bool connected_ = false;

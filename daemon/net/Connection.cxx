@@ -809,6 +809,17 @@ void Connection::Write(std::string bytes)
 	impl_->Write(std::move(bytes));
 }
 
+void Connection::SetIdleTimeout(std::uint64_t ms) noexcept
+{
+	impl_->timeouts.idle_ms = ms;
+	if (impl_->state != Impl::State::Connected)
+		return;
+	if (ms > 0)
+		impl_->RestartIdleTimer();
+	else
+		uv_timer_stop(&impl_->idle_timer);
+}
+
 std::size_t Connection::PendingWriteBytes() const noexcept
 {
 	return impl_->PendingWriteBytes();

@@ -196,6 +196,14 @@ public:
 	void StartTls();
 
 	/**
+	 * Replaces Timeouts::idle_ms from now on and restarts the idle timer: for a
+	 * reply known to take long, such as the one to QUIT after many DELEs (the
+	 * server deletes before it answers, RFC 1939 §6). @param ms 0 = no idle
+	 * timeout. No effect once the connection has ended.
+	 */
+	void SetIdleTimeout(std::uint64_t ms) noexcept;
+
+	/**
 	 * Closes at once without further callbacks. With TLS, a close_notify alert is
 	 * sent if the socket takes it immediately; no answer is awaited. Unsent writes
 	 * are dropped. Safe to call more than once, and before Connect().

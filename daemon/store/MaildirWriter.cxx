@@ -269,6 +269,9 @@ std::string Delivery::Sync()
 	if (fd_ < 0)
 		throw MaildirError("sync of a finished delivery", EBADF);
 	Flush();
+	// A synced delivery may wait for a group commit with a hundred others: it
+	// must not keep its 64 KiB write buffer meanwhile.
+	std::string().swap(buffer_);
 	const std::string tmp_path = maildir_->path_ + "/tmp/" + unique_;
 	if (fsync(fd_) != 0) {
 		const int error = errno;

@@ -399,13 +399,14 @@ void Session::HandleStatus(std::string_view line)
 			reading_ = Reading::Body;
 			decoder_.Reset();
 			body_bytes_ = 0;
-			queued_.push_back(MessageBeginEvent{m.number, m.size, m.uidl});
+			queued_.push_back(MessageBeginEvent{m.number, m.size, Uidl(m)});
 			return;
 		}
 		in_flight_.pop_front();
 		in_flight_retr_bytes_ -= m.size;
 		++stats_.not_retrieved;
-		queued_.push_back(MessageFailedEvent{m.number, m.uidl, std::move(reply)});
+		queued_.push_back(
+		    MessageFailedEvent{m.number, Uidl(m), std::move(reply)});
 		Pump();
 		return;
 	}
@@ -420,7 +421,8 @@ void Session::HandleStatus(std::string_view line)
 			const Message &m = messages_[f.index];
 			queued_.push_back(WarningEvent{
 			    "message " + std::to_string(m.number) +
-			    (m.uidl.empty() ? "" : " (UIDL " + Escape(m.uidl, 80) + ")") +
+			    (m.uidl_len == 0 ? ""
+					     : " (UIDL " + Escape(Uidl(m), 80) + ")") +
 			    ": saved, but DELE failed: " + Quote(reply.line)});
 		}
 		return AfterReply();
@@ -461,7 +463,7 @@ void Session::HandleListingLine(std::string_view line)
 				    "protocol error: server lists more than " +
 					std::to_string(limits::max_messages) +
 					" messages");
-		messages_.push_back({entry->number, entry->size, {}});
+		messages_.push_back({entry->number, 0, 0, entry->size});
 		break;
 	}
 	case Cmd::Uidl: {
@@ -476,7 +478,13 @@ void Session::HandleListingLine(std::string_view line)
 				    "protocol error: server lists more than " +
 					std::to_string(limits::max_messages) +
 					" messages");
-		uidls_.emplace_back(entry->number, std::move(entry->uidl));
+		if (uidl_bytes_.size() + entry->uidl.size() > UINT32_MAX)
+			return Fail(ErrorKind::Protocol,
+				    "protocol error: UIDL listing too large");
+		uidls_.push_back({entry->number,
+				  static_cast<std::uint32_t>(uidl_bytes_.size()),
+				  static_cast<std::uint32_t>(entry->uidl.size())});
+		uidl_bytes_ += entry->uidl;
 		break;
 	}
 	default:
@@ -522,17 +530,19 @@ void Session::StartTransaction()
 		std::sort(uidls_.begin(), uidls_.end());
 		auto u = uidls_.begin();
 		for (auto &m : messages_) {
-			while (u != uidls_.end() && u->first < m.number)
+			while (u != uidls_.end() && u->number < m.number)
 				++u;
-			if (u != uidls_.end() && u->first == m.number)
-				m.uidl = std::move(u->second);
+			if (u != uidls_.end() && u->number == m.number) {
+				m.uidl_at = u->at;
+				m.uidl_len = u->len;
+			}
 		}
 		// Two messages with one unique-id defeat de-duplication; treat both as
 		// having none rather than risk skipping one of them.
 		std::vector<std::string_view> seen;
 		for (const auto &m : messages_)
-			if (!m.uidl.empty())
-				seen.push_back(m.uidl);
+			if (m.uidl_len > 0)
+				seen.push_back(Uidl(m));
 		std::sort(seen.begin(), seen.end());
 		const bool duplicates =
 		    std::adjacent_find(seen.begin(), seen.end()) != seen.end();
@@ -545,12 +555,15 @@ void Session::StartTransaction()
 				if (seen[i] == seen[i - 1])
 					dup.emplace_back(seen[i]);
 			for (auto &m : messages_)
-				if (std::binary_search(dup.begin(), dup.end(), m.uidl))
-					m.uidl.clear();
+				if (std::binary_search(dup.begin(), dup.end(), Uidl(m)))
+					m.uidl_len = 0;
 		}
 	}
 	uidls_.clear();
 	uidls_.shrink_to_fit();
+	// No view of a unique-id has been handed out yet: give back what doubling left.
+	uidl_bytes_.shrink_to_fit();
+	messages_.shrink_to_fit();
 	awaiting_.assign(messages_.size(), false);
 
 	stats_.listed = static_cast<std::uint32_t>(messages_.size());
@@ -561,8 +574,8 @@ void Session::StartTransaction()
 	expired_.assign(messages_.size(), false);
 	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
 		const Message &m = messages_[i];
-		if (!m.uidl.empty() && config_.already_saved) {
-			if (auto copy = config_.already_saved(m.uidl, m.size)) {
+		if (m.uidl_len > 0 && config_.already_saved) {
+			if (auto copy = config_.already_saved(Uidl(m), m.size)) {
 				if (copy->trusted) {
 					++stats_.already_saved;
 					if (!config_.keep || copy->expired)
@@ -582,7 +595,8 @@ void Session::StartTransaction()
 		if (config_.max_message_size > 0 && m.size > config_.max_message_size) {
 			const std::string what =
 			    "message " + std::to_string(m.number) +
-			    (m.uidl.empty() ? "" : " (UIDL " + Escape(m.uidl, 80) + ")") +
+			    (m.uidl_len == 0 ? ""
+					     : " (UIDL " + Escape(Uidl(m), 80) + ")") +
 			    ": " + std::to_string(m.size) +
 			    " octets, over max_message_size (" +
 			    std::to_string(config_.max_message_size) + "): ";
@@ -784,7 +798,7 @@ void Session::Refetch(std::uint32_t index, const std::string &why)
 	const Message &m = messages_[index];
 	++stats_.unverified;
 	queued_.push_back(WarningEvent{"message " + std::to_string(m.number) + " (UIDL " +
-				       Escape(m.uidl, 80) + "): " + why +
+				       Escape(Uidl(m), 80) + "): " + why +
 				       "; downloading it again"});
 	pending_retr_.push_back(index);
 	++stats_.to_fetch;
@@ -828,21 +842,21 @@ void Session::NotSaved(std::uint32_t number)
 		Pump();
 }
 
-std::vector<std::string> Session::MarkedUidls() const
+std::vector<std::string_view> Session::MarkedUidls() const
 {
-	std::vector<std::string> out;
+	std::vector<std::string_view> out;
 	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && !messages_[i].uidl.empty())
-			out.push_back(messages_[i].uidl);
+		if (marked_[i] && messages_[i].uidl_len > 0)
+			out.push_back(Uidl(messages_[i]));
 	return out;
 }
 
-std::vector<std::string> Session::ListedUidls() const
+std::vector<std::string_view> Session::ListedUidls() const
 {
-	std::vector<std::string> out;
+	std::vector<std::string_view> out;
 	for (const auto &m : messages_)
-		if (!m.uidl.empty())
-			out.push_back(m.uidl);
+		if (m.uidl_len > 0)
+			out.push_back(Uidl(m));
 	return out;
 }
 
