@@ -46,7 +46,11 @@ void RunSchedule(WriteSchedule schedule, bool tls, bool check_cpu = false)
 	CHECK(HasCommand(commands, "DELE 1"));
 	CHECK(HasCommand(commands, "DELE 2"));
 	CHECK(ContainsNoCase(run.Out(), "2 deleted"));
-	if (check_cpu && run.cpu_seconds >= 0) {
+	if (check_cpu && sanitized_build)
+		MESSAGE("CPU time not bounded under AddressSanitizer (the plain build "
+			"checks it): ",
+			run.cpu_seconds, " s");
+	if (check_cpu && !sanitized_build && run.cpu_seconds >= 0) {
 		// About 450 one-byte writes 2 ms apart take about a second of wall time.
 		// A client that spins on empty reads, or rescans its whole buffer for
 		// every byte, burns most of that second; a sound one needs a few ms.

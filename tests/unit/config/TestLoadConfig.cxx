@@ -682,7 +682,9 @@ TEST_CASE("the process environment: HOME falls back on the passwd entry")
 
 TEST_CASE("keep, delete_after, limits and checkpoints: built-in defaults")
 {
-	const auto &a = Parse(WithKey("enabled: true")).accounts.at(0);
+	// The Config must outlive the reference (AddressSanitizer caught a dangling one).
+	const auto config = Parse(WithKey("enabled: true"));
+	const auto &a = config.accounts.at(0);
 	CHECK_FALSE(a.keep);
 	CHECK(a.delete_after == 0s);
 	CHECK(a.max_message_size == 0);
