@@ -1,5 +1,5 @@
-// Large mailboxes (issue 4, bench/memory): a run QUITs after 5000 messages and goes on
-// in a new session, so that what it keeps per message, and the deletions one QUIT has
+// Large mailboxes (issue 4, bench/run-memory): a run QUITs after 5000 messages and goes
+// on in a new session, so that what it keeps per message, and the deletions one QUIT has
 // to apply, stay bounded; and a server that is slow to answer QUIT (it deletes before
 // it answers, RFC 1939 §6) is neither raced by a second session nor reported wrongly.
 
