@@ -147,7 +147,7 @@ void PrintAccount(std::ostream &out, const config::Account &account)
 						 account.checkpoint_bytes};
 	out << "  checkpoint_every: "
 	    << (checkpoint == config::CheckpointEvery{}
-		    ? "(never)"
+		    ? "(every 5000 messages, the most one session takes)"
 		    : config::FormatCheckpointEvery(checkpoint))
 	    << "\n";
 	out << "  enabled: " << (account.enabled ? "true" : "false") << "\n";

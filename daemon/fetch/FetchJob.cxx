@@ -270,6 +270,29 @@ void FetchJob::Recover()
 	}
 }
 
+bool FetchJob::InMaildir(const std::string &file)
+{
+	if (file.empty() || file.find('/') != std::string::npos)
+		return false;
+	struct stat st {};
+	for (const char *sub : {"/new/", "/cur/"})
+		if (stat((options_.maildir + sub + file).c_str(), &st) == 0)
+			return true;
+	// A mail reader renames what it moves to cur/ with an info suffix (":2,S"):
+	// one read of cur/ per run, instead of one per message.
+	if (!cur_names_) {
+		cur_names_.emplace();
+		if (DIR *dir = opendir((options_.maildir + "/cur").c_str())) {
+			while (const dirent *entry = readdir(dir)) {
+				const std::string_view name(entry->d_name);
+				cur_names_->emplace(name.substr(0, name.find(':')));
+			}
+			closedir(dir);
+		}
+	}
+	return cur_names_->contains(file);
+}
+
 std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 						      std::uint64_t size)
 {
@@ -286,6 +309,17 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
 		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
 			   options_.delete_after.count();
+	// The journal is the account's, not the Maildir's: a run with -n into a
+	// scratch Maildir that was then removed, or another maildir: in the config,
+	// must not get the server copy deleted when this Maildir has none.
+	if ((!options_.keep || copy.expired) && !InMaildir(e->file)) {
+		Log(LogLevel::Notice,
+		    "UIDL " + Escape(uidl, 80) + ": the journal says it was saved as " +
+			Escape(e->file, 200) + ", which is in neither new/ nor cur/ of " +
+			options_.maildir +
+			": downloading it again instead of deleting it");
+		return std::nullopt;
+	}
 	return copy;
 }
 
@@ -338,6 +372,8 @@ void FetchJob::Start()
 void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
 	deles_sent_ = 0;
+	saved_before_session_ = result_.saved;
+	saved_listed_before_session_ = saved_listed_;
 	pop3::SessionConfig config;
 	config.user = options_.account.user;
 	config.password = options_.account.password;
@@ -399,9 +435,11 @@ FetchProgress FetchJob::Progress() const noexcept
 {
 	FetchProgress p;
 	if (session_) {
+		// A checkpoint or a redo starts a new session, which lists only what
+		// earlier sessions of this fetch left.
 		const auto &s = session_->Stats();
-		p.messages_total = s.to_fetch;
-		p.bytes_total = s.to_fetch_bytes;
+		p.messages_total = saved_before_session_ + s.to_fetch;
+		p.bytes_total = saved_listed_before_session_ + s.to_fetch_bytes;
 	}
 	p.messages_done = result_.saved;
 	p.bytes_done = saved_listed_;

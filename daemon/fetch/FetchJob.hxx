@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 namespace popstream::store {
@@ -198,6 +199,9 @@ private:
 	void StopTicking() noexcept;
 	void OnTick() noexcept;
 	std::string ReadHeaderBlock(const std::string &file) const;
+	/** @return whether @p file (a name from the journal) is in this Maildir:
+	 * new/FILE, or cur/FILE with or without an info suffix (Maildir spec) */
+	bool InMaildir(const std::string &file);
 	const journal::State &Journal() const noexcept;
 	void JournalAppend(const journal::Record &record);
 	bool JournalSync();
@@ -226,6 +230,11 @@ private:
 	std::uint64_t current_listed_ = 0;
 	/** Listed octets of the messages saved, for FetchProgress::bytes_done. */
 	std::uint64_t saved_listed_ = 0;
+	/** result_.saved and saved_listed_ when the current session started. */
+	std::uint32_t saved_before_session_ = 0;
+	std::uint64_t saved_listed_before_session_ = 0;
+	/** Base names (without ":2,...") of the files in cur/, read once per run. */
+	std::optional<std::unordered_set<std::string>> cur_names_;
 	bool current_failed_ = false;
 	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
 	 * bytes). */

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -18,6 +19,9 @@ constexpr std::uint64_t default_stop_deadline_ms = 20'000;
 
 int main(int argc, char **argv)
 {
+	// A peer that resets, or a closed stderr, must give EPIPE to the code that can
+	// handle it, not kill the daemon mid-fetch.
+	std::signal(SIGPIPE, SIG_IGN);
 	CLI::App app(
 	    "popstreamd " POPSTREAM_VERSION
 	    ": polls the POP3 accounts of a YAML config into Maildirs and answers on "

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 using namespace popstream::test;
@@ -132,6 +133,68 @@ TEST_CASE("-n twice: the second run downloads only what is new (keep with the jo
 	CHECK(CountVerb(CommandsFrom(server, before3 + 1), "RETR") == 0);
 	CHECK(server.RemainingUids().empty());
 	CheckNewFiles(harness, expected);
+}
+
+TEST_CASE("-n into a scratch Maildir, then a run into another: downloaded again, never "
+	  "deleted unsaved")
+{
+	// The journal is the account's: it must not vouch for a copy that is not in
+	// the Maildir now in use (a fresh user's natural first try).
+	FakePop3Server server;
+	Fill(server);
+	CaseHarness harness;
+	const std::string scratch = harness.Maildir() + "-scratch";
+	DlOptions keep;
+	keep.args = {"-n"};
+	keep.maildir = scratch;
+	const auto first = harness.Dl(server, keep);
+	INFO("first run: ", first.Describe());
+	CHECK(first.ExitCode() == exit_code::ok);
+	CheckNewFiles(harness, Expected(), scratch);
+	std::filesystem::remove_all(scratch);
+
+	// The real Maildir holds none of them: all are downloaded again.
+	const auto real = harness.Maildir();
+	for (const char *sub : {"/tmp", "/new", "/cur"})
+		std::filesystem::create_directories(real + sub);
+	const unsigned before = server.ConnectionCount();
+	const auto second = harness.Dl(server);
+	INFO("second run: ", second.Describe());
+	INFO(DescribeCommands(server));
+	CHECK(second.ExitCode() == exit_code::ok);
+	CheckNewFiles(harness, Expected());
+	CHECK(server.RemainingUids().empty());
+	CHECK(CountVerb(CommandsFrom(server, before + 1), "RETR") == message_count);
+	CHECK(second.Err().find("downloading it again instead of deleting it") !=
+	      std::string::npos);
+}
+
+TEST_CASE("a saved copy moved to cur/ with flags still counts: deleted, not downloaded")
+{
+	FakePop3Server server;
+	Fill(server);
+	CaseHarness harness;
+	DlOptions keep;
+	keep.args = {"-n"};
+	const auto first = harness.Dl(server, keep);
+	INFO("first run: ", first.Describe());
+	CHECK(first.ExitCode() == exit_code::ok);
+	// A mail reader moves every message to cur/ and marks it seen.
+	const auto maildir = harness.Maildir();
+	for (const auto &name : harness.Names("new"))
+		std::filesystem::rename(maildir + "/new/" + name,
+					maildir + "/cur/" + name + ":2,S");
+	const unsigned before = server.ConnectionCount();
+	const auto second = harness.Dl(server);
+	INFO("second run: ", second.Describe());
+	INFO(DescribeCommands(server));
+	CHECK(second.ExitCode() == exit_code::ok);
+	const auto commands = CommandsFrom(server, before + 1);
+	CHECK(CountVerb(commands, "RETR") == 0);
+	CHECK(CountVerb(commands, "DELE") == message_count);
+	CHECK(server.RemainingUids().empty());
+	CHECK(harness.Names("new").empty());
+	CHECK(harness.Names("cur").size() == message_count);
 }
 
 TEST_CASE("two runs on one account at once: the second says so and exits 75")

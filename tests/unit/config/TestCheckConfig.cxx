@@ -100,7 +100,7 @@ std::string ExpectedOutput(const std::string &path)
 	       "  max_message_size: (no limit)\n"
 	       "  max_messages_per_session: 100\n"
 	       "  max_bytes_per_session: 1.5GiB\n"
-	       "  checkpoint_every: (never)\n"
+	       "  checkpoint_every: (every 5000 messages, the most one session takes)\n"
 	       "  enabled: false\n" +
 	       "account netrc (" + path + ":26:5)\n" + //
 	       "  server: tcp:bob+work\n"
@@ -118,7 +118,7 @@ std::string ExpectedOutput(const std::string &path)
 	       "  oversize: skip\n"
 	       "  max_messages_per_session: (no limit)\n"
 	       "  max_bytes_per_session: (no limit)\n"
-	       "  checkpoint_every: (never)\n"
+	       "  checkpoint_every: (every 5000 messages, the most one session takes)\n"
 	       "  enabled: true\n" +
 	       "account missing (" + path + ":28:5)\n" + //
 	       "  server: tcp:nosuch+account\n"
@@ -138,7 +138,7 @@ std::string ExpectedOutput(const std::string &path)
 	       "  oversize: skip\n"
 	       "  max_messages_per_session: (no limit)\n"
 	       "  max_bytes_per_session: (no limit)\n"
-	       "  checkpoint_every: (never)\n"
+	       "  checkpoint_every: (every 5000 messages, the most one session takes)\n"
 	       "  enabled: true\n";
 }
 
@@ -307,38 +307,39 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 	    "chmod 600 " +
 	    dir / "netrc" + "\n";
 	// Both read netrc (for a netrc account of that name), so both warn.
-	CHECK(result.out ==
-	      path + ": 2 accounts, at most 4 fetched at a time\n" + "account a (" +
-		  path + ":2:5)\n" + "  server: alice@h\n" + warning +
-		  "  host: h:995\n"
-		  "  tls: implicit\n"
-		  "  user: alice\n"
-		  "  password: from command touch\n"
-		  "  maildir: /m\n"
-		  "  interval: 5m\n"
-		  "  timeout: 3m\n"
-		  "  pipelining: auto\n"
-		  "  ca_file: (system store)\n"
-		  "  keep: false\n"
-		  "  max_message_size: (no limit)\n"
-		  "  max_messages_per_session: (no limit)\n"
-		  "  max_bytes_per_session: (no limit)\n"
-		  "  checkpoint_every: (never)\n"
-		  "  enabled: true\n" +
-		  "account b (" + path + ":6:5)\n" + "  server: bob@h\n" + warning +
-		  "  host: h:995\n"
-		  "  tls: implicit\n"
-		  "  user: bob\n"
-		  "  password: from netrc\n"
-		  "  maildir: /m\n"
-		  "  interval: 5m\n"
-		  "  timeout: 3m\n"
-		  "  pipelining: auto\n"
-		  "  ca_file: (system store)\n"
-		  "  keep: false\n"
-		  "  max_message_size: (no limit)\n"
-		  "  max_messages_per_session: (no limit)\n"
-		  "  max_bytes_per_session: (no limit)\n"
-		  "  checkpoint_every: (never)\n"
-		  "  enabled: true\n");
+	CHECK(
+	    result.out ==
+	    path + ": 2 accounts, at most 4 fetched at a time\n" + "account a (" + path +
+		":2:5)\n" + "  server: alice@h\n" + warning +
+		"  host: h:995\n"
+		"  tls: implicit\n"
+		"  user: alice\n"
+		"  password: from command touch\n"
+		"  maildir: /m\n"
+		"  interval: 5m\n"
+		"  timeout: 3m\n"
+		"  pipelining: auto\n"
+		"  ca_file: (system store)\n"
+		"  keep: false\n"
+		"  max_message_size: (no limit)\n"
+		"  max_messages_per_session: (no limit)\n"
+		"  max_bytes_per_session: (no limit)\n"
+		"  checkpoint_every: (every 5000 messages, the most one session takes)\n"
+		"  enabled: true\n" +
+		"account b (" + path + ":6:5)\n" + "  server: bob@h\n" + warning +
+		"  host: h:995\n"
+		"  tls: implicit\n"
+		"  user: bob\n"
+		"  password: from netrc\n"
+		"  maildir: /m\n"
+		"  interval: 5m\n"
+		"  timeout: 3m\n"
+		"  pipelining: auto\n"
+		"  ca_file: (system store)\n"
+		"  keep: false\n"
+		"  max_message_size: (no limit)\n"
+		"  max_messages_per_session: (no limit)\n"
+		"  max_bytes_per_session: (no limit)\n"
+		"  checkpoint_every: (every 5000 messages, the most one session takes)\n"
+		"  enabled: true\n");
 }
