@@ -58,16 +58,27 @@ constexpr std::size_t max_header_block_bytes = 256 * 1024;
  * @return the path of @p file in the Maildir: new/FILE, cur/FILE, or cur/FILE:2,FLAGS
  *         once a mail reader has seen it; empty if none exists
  */
-std::string FindSaved(const std::string &maildir, const std::string &file)
+/** @return MAILDIR/new/FILE or MAILDIR/cur/FILE if it exists (FILE a journal's bare
+ * name, else nothing), or "" */
+std::string FindUnrenamed(const std::string &maildir, const std::string &file)
 {
 	if (file.empty() || file.find('/') != std::string::npos)
 		return {};
 	struct stat st {};
 	for (const char *sub : {"/new/", "/cur/"}) {
-		const std::string path = maildir + sub + file;
+		std::string path = maildir + sub + file;
 		if (stat(path.c_str(), &st) == 0)
 			return path;
 	}
+	return {};
+}
+
+std::string FindSaved(const std::string &maildir, const std::string &file)
+{
+	if (file.empty() || file.find('/') != std::string::npos)
+		return {};
+	if (auto path = FindUnrenamed(maildir, file); !path.empty())
+		return path;
 	DIR *dir = opendir((maildir + "/cur").c_str());
 	if (dir == nullptr)
 		return {};
@@ -274,10 +285,8 @@ bool FetchJob::InMaildir(const std::string &file)
 {
 	if (file.empty() || file.find('/') != std::string::npos)
 		return false;
-	struct stat st {};
-	for (const char *sub : {"/new/", "/cur/"})
-		if (stat((options_.maildir + sub + file).c_str(), &st) == 0)
-			return true;
+	if (!FindUnrenamed(options_.maildir, file).empty())
+		return true;
 	// A mail reader renames what it moves to cur/ with an info suffix (":2,S"):
 	// one read of cur/ per run, instead of one per message.
 	if (!cur_names_) {

@@ -110,29 +110,12 @@ FileLock::~FileLock()
 		close(fd_);
 }
 
-JournalFile::JournalFile(std::string dir) : dir_(std::move(dir))
+JournalFile::JournalFile(std::string dir)
+    : dir_(std::move(dir)), lock_(dir_ + "/lock", "this account")
 {
-	MakeDirs(dir_);
 	dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd_ < 0)
 		Throw("cannot open " + dir_, errno);
-	lock_fd_ =
-	    openat(dir_fd_, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock_fd_ < 0)
-		Throw("cannot open " + dir_ + "/lock", errno);
-	if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-		const int error = errno;
-		close(lock_fd_);
-		lock_fd_ = -1;
-		close(dir_fd_);
-		dir_fd_ = -1;
-		if (error == EWOULDBLOCK)
-			throw JournalBusy(
-			    "another popstream process is fetching this account "
-			    "(it holds " +
-			    dir_ + "/lock)");
-		Throw("cannot lock " + dir_ + "/lock", error);
-	}
 
 	const int fd = openat(dir_fd_, "journal", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
@@ -167,8 +150,6 @@ JournalFile::~JournalFile()
 		}
 		close(fd_);
 	}
-	if (lock_fd_ >= 0)
-		close(lock_fd_); // releases the flock
 	if (dir_fd_ >= 0)
 		close(dir_fd_);
 }

@@ -49,8 +49,8 @@ public:
  */
 class JournalFile {
 	std::string dir_;
+	FileLock lock_;
 	int dir_fd_ = -1;
-	int lock_fd_ = -1;
 	int fd_ = -1;
 	journal::State state_;
 	std::string buffer_;
