@@ -306,11 +306,16 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 						      std::uint64_t size)
 {
 	const journal::Entry *e = Journal().Find(uidl);
+	if (e == nullptr)
+		return std::nullopt;
+	listed_known_.emplace(uidl);
+	pop3::SavedCopy copy;
 	// The size goes with the unique-id: a server that reuses a unique-id for another
 	// message does not get that message skipped.
-	if (e == nullptr || e->size != size)
-		return std::nullopt;
-	pop3::SavedCopy copy;
+	if (e->size != size) {
+		copy.other_size = true;
+		return copy;
+	}
 	copy.trusted = e->state == journal::Entry::State::Confirmed ||
 		       e->state == journal::Entry::State::Deleted;
 	if (!copy.trusted)
@@ -381,6 +386,7 @@ void FetchJob::Start()
 void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
 	deles_sent_ = 0;
+	listed_known_.clear();
 	saved_before_session_ = result_.saved;
 	saved_listed_before_session_ = saved_listed_;
 	pop3::SessionConfig config;
@@ -744,9 +750,12 @@ void FetchJob::CommitPending()
 	// 1. The journal learns what is about to move, before it moves: a crash from
 	//    here on is recognised at the next start (Recover()).
 	for (const auto &p : pending_)
-		if (!p.uidl.empty())
+		if (!p.uidl.empty()) {
 			JournalAppend({journal::Record::Type::Pending, p.uidl, p.listed,
 				       p.file, p.delivery->TmpName(), now});
+			// Listed by this session's server, as the pruning needs to know.
+			listed_known_.emplace(p.uidl);
+		}
 	if (!JournalSync()) {
 		for (auto &p : pending_) {
 			// The records stay buffered for a later write, which must not
@@ -858,15 +867,12 @@ void FetchJob::SessionOver(const pop3::Event &last)
 				       {},
 				       {},
 				       0});
-		// Views into the session's listing, sorted: a copy of 100,000 unique-ids
-		// would double the memory of a large run just as it ends.
-		auto listed = session_->ListedUidls();
-		if (listed.size() == stats.listed) {
-			std::sort(listed.begin(), listed.end());
+		// The session looked up every listed unique-id in the journal as the
+		// listing streamed in; no copy of the listing is needed.
+		if (session_->UidlsComplete()) {
 			std::vector<std::string> gone;
 			for (const auto &[uidl, entry] : Journal().Entries())
-				if (!std::binary_search(listed.begin(), listed.end(),
-							std::string_view(uidl)) &&
+				if (!listed_known_.contains(uidl) &&
 				    entry.state != journal::Entry::State::Pending)
 					gone.push_back(uidl);
 			for (const auto &uidl : gone)

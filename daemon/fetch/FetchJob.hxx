@@ -235,6 +235,9 @@ private:
 	std::uint64_t saved_listed_before_session_ = 0;
 	/** Base names (without ":2,...") of the files in cur/, read once per run. */
 	std::optional<std::unordered_set<std::string>> cur_names_;
+	/** Unique-ids of the journal that the current session's server still lists:
+	 * after a complete listing, the other entries are gone from the server. */
+	std::unordered_set<std::string> listed_known_;
 	bool current_failed_ = false;
 	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
 	 * bytes). */

@@ -355,6 +355,8 @@ void Session::HandleStatus(std::string_view line)
 				    "protocol error: server claims " +
 					std::to_string(count) + " messages (more than " +
 					std::to_string(limits::max_messages) + ")");
+			if (ec == std::errc() && p != rest.data())
+				sizes_.reserve(count);
 		}
 		return AfterReply();
 
@@ -421,8 +423,7 @@ void Session::HandleStatus(std::string_view line)
 			const Message &m = messages_[f.index];
 			queued_.push_back(WarningEvent{
 			    "message " + std::to_string(m.number) +
-			    (m.uidl_len == 0 ? ""
-					     : " (UIDL " + Escape(Uidl(m), 80) + ")") +
+			    (m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
 			    ": saved, but DELE failed: " + Quote(reply.line)});
 		}
 		return AfterReply();
@@ -458,12 +459,7 @@ void Session::HandleListingLine(std::string_view line)
 		if (!entry)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: bad LIST line " + Quote(line));
-		if (messages_.size() >= limits::max_messages)
-			return Fail(ErrorKind::Protocol,
-				    "protocol error: server lists more than " +
-					std::to_string(limits::max_messages) +
-					" messages");
-		messages_.push_back({entry->number, 0, 0, entry->size});
+		HandleListEntry(entry->number, entry->size);
 		break;
 	}
 	case Cmd::Uidl: {
@@ -473,18 +469,7 @@ void Session::HandleListingLine(std::string_view line)
 		if (!entry)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: bad UIDL line " + Quote(line));
-		if (uidls_.size() >= limits::max_messages)
-			return Fail(ErrorKind::Protocol,
-				    "protocol error: server lists more than " +
-					std::to_string(limits::max_messages) +
-					" messages");
-		if (uidl_bytes_.size() + entry->uidl.size() > UINT32_MAX)
-			return Fail(ErrorKind::Protocol,
-				    "protocol error: UIDL listing too large");
-		uidls_.push_back({entry->number,
-				  static_cast<std::uint32_t>(uidl_bytes_.size()),
-				  static_cast<std::uint32_t>(entry->uidl.size())});
-		uidl_bytes_ += entry->uidl;
+		HandleUidlEntry(entry->number, entry->uidl);
 		break;
 	}
 	default:
@@ -515,114 +500,198 @@ void Session::AfterReply()
 	return;
 }
 
+void Session::HandleListEntry(std::uint32_t number, std::uint64_t size)
+{
+	// RFC 1939 §5: a session starts with messages 1..n, so n bounds the numbers.
+	if (number == 0 || number > limits::max_messages)
+		return Fail(ErrorKind::Protocol,
+			    "protocol error: LIST names message " +
+				std::to_string(number) +
+				" (messages are numbered 1 to at most " +
+				std::to_string(limits::max_messages) + ")");
+	if (sizes_.size() < number)
+		sizes_.resize(number, no_message);
+	std::uint32_t &slot = sizes_[number - 1];
+	if (slot != no_message)
+		return Fail(ErrorKind::Protocol, "protocol error: LIST names message " +
+						     std::to_string(number) + " twice");
+	if (size < big_size) {
+		slot = static_cast<std::uint32_t>(size);
+	} else {
+		slot = big_size;
+		big_sizes_[number] = size;
+	}
+	++stats_.listed;
+	stats_.listed_bytes += size;
+}
+
+std::uint64_t Session::ListedSize(std::uint32_t number) const
+{
+	const std::uint32_t slot = sizes_[number - 1];
+	return slot == big_size ? big_sizes_.at(number) : slot;
+}
+
+const std::string *Session::IndexUidl(std::string_view uidl)
+{
+	if (uidl.empty())
+		return nullptr;
+	const auto [it, inserted] = uidl_index_.try_emplace(std::string(uidl), 1u);
+	return &it->first;
+}
+
+void Session::Track(std::uint32_t number, Plan plan, std::uint64_t size,
+		    const std::string *uidl, bool expired)
+{
+	messages_.push_back({number, plan, expired, uidl, size});
+}
+
+void Session::HandleUidlEntry(std::uint32_t number, std::string_view uidl)
+{
+	// A unique-id for a message LIST did not give has nothing to act on.
+	if (number == 0 || number > sizes_.size() || sizes_[number - 1] == no_message)
+		return;
+	if (has_uidl_.size() < sizes_.size())
+		has_uidl_.resize(sizes_.size(), false);
+	if (has_uidl_[number - 1])
+		return Fail(ErrorKind::Protocol, "protocol error: UIDL names message " +
+						     std::to_string(number) + " twice");
+	has_uidl_[number - 1] = true;
+	const std::uint64_t size = ListedSize(number);
+
+	if (const auto it = uidl_index_.find(uidl); it != uidl_index_.end()) {
+		// Several messages with one unique-id: none of them can be told apart by
+		// it. The earlier ones lose it when the listing ends.
+		++it->second;
+		return ClassifyNew(number, size, {}, false);
+	}
+	std::optional<SavedCopy> copy;
+	if (config_.already_saved)
+		copy = config_.already_saved(uidl, size);
+	if (!copy || copy->other_size)
+		return ClassifyNew(number, size, uidl, copy.has_value());
+	const std::string *key = IndexUidl(uidl);
+	if (!copy->trusted) {
+		// Saved while replies may have been out of step: compare headers before
+		// deleting (TOP n 0).
+		expected_headers_[number] = std::move(copy->header_block);
+		return Track(number, Plan::Top, size, key, copy->expired);
+	}
+	Track(number, config_.keep && !copy->expired ? Plan::Keep : Plan::Dele, size, key,
+	      copy->expired);
+}
+
+void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
+			  bool index_anyway)
+{
+	if (config_.max_message_size > 0 && size > config_.max_message_size) {
+		const std::string what =
+		    "message " + std::to_string(number) +
+		    (uidl.empty() ? "" : " (UIDL " + Escape(uidl, 80) + ")") + ": " +
+		    std::to_string(size) + " octets, over max_message_size (" +
+		    std::to_string(config_.max_message_size) + "): ";
+		if (config_.oversize_delete) {
+			Track(number, Plan::OversizeDele, size, IndexUidl(uidl));
+			queued_.push_back(WarningEvent{
+			    what + "deleted without downloading it (oversize: delete)"});
+		} else {
+			++stats_.oversize_skipped;
+			if (index_anyway)
+				IndexUidl(uidl);
+			queued_.push_back(WarningEvent{what + "left on the server"});
+		}
+		return;
+	}
+	const bool over_bytes = config_.limit_bytes > 0 && stats_.to_fetch > 0 &&
+				stats_.to_fetch_bytes + size > config_.limit_bytes;
+	if (deferring_ || stats_.to_fetch >= config_.limit || stop_retrieving_ ||
+	    over_bytes) {
+		// Not kept, so that a mailbox of any size costs the same. Its unique-id
+		// is only looked up: whatever the session acts on came before it, so a
+		// duplicate of it is seen here.
+		deferring_ = true;
+		++stats_.deferred;
+		if (index_anyway)
+			IndexUidl(uidl);
+		return;
+	}
+	Track(number, Plan::Fetch, size, IndexUidl(uidl));
+	++stats_.to_fetch;
+	stats_.to_fetch_bytes += size;
+}
+
 void Session::StartTransaction()
 {
 	phase_ = Phase::Transaction;
 
-	std::sort(messages_.begin(), messages_.end(),
-		  [](const Message &a, const Message &b) { return a.number < b.number; });
-	for (std::size_t i = 1; i < messages_.size(); ++i)
-		if (messages_[i].number == messages_[i - 1].number)
-			return Fail(ErrorKind::Protocol,
-				    "protocol error: LIST names message " +
-					std::to_string(messages_[i].number) + " twice");
-	if (have_uidl_) {
-		std::sort(uidls_.begin(), uidls_.end());
-		auto u = uidls_.begin();
-		for (auto &m : messages_) {
-			while (u != uidls_.end() && u->number < m.number)
-				++u;
-			if (u != uidls_.end() && u->number == m.number) {
-				m.uidl_at = u->at;
-				m.uidl_len = u->len;
-			}
+	// Messages without a UIDL line (or all, without UIDL): new, in number order.
+	if (!have_uidl_)
+		has_uidl_.clear();
+	has_uidl_.resize(sizes_.size(), false);
+	bool every_uidl = have_uidl_;
+	for (std::uint32_t i = 0; i < sizes_.size(); ++i)
+		if (sizes_[i] != no_message && !has_uidl_[i]) {
+			every_uidl = false;
+			ClassifyNew(i + 1, ListedSize(i + 1), {}, false);
 		}
-		// Two messages with one unique-id defeat de-duplication; treat both as
-		// having none rather than risk skipping one of them.
-		std::vector<std::string_view> seen;
-		for (const auto &m : messages_)
-			if (m.uidl_len > 0)
-				seen.push_back(Uidl(m));
-		std::sort(seen.begin(), seen.end());
-		const bool duplicates =
-		    std::adjacent_find(seen.begin(), seen.end()) != seen.end();
-		if (duplicates) {
-			queued_.push_back(WarningEvent{
-			    "warning: server gives the same UIDL to several messages; "
-			    "those are fetched without de-duplication"});
-			std::vector<std::string> dup;
-			for (std::size_t i = 1; i < seen.size(); ++i)
-				if (seen[i] == seen[i - 1])
-					dup.emplace_back(seen[i]);
-			for (auto &m : messages_)
-				if (std::binary_search(dup.begin(), dup.end(), Uidl(m)))
-					m.uidl_len = 0;
+	uidls_complete_ = every_uidl;
+
+	// Two messages with one unique-id defeat de-duplication; treat them as having
+	// none rather than risk skipping one of them.
+	bool duplicates = false;
+	std::vector<Message> known_duplicates;
+	for (auto &m : messages_)
+		if (m.uidl && uidl_index_.at(*m.uidl) > 1) {
+			duplicates = true;
+			m.uidl = nullptr;
+			if (m.plan != Plan::Fetch && m.plan != Plan::OversizeDele)
+				known_duplicates.push_back(m);
+		}
+	if (duplicates || std::any_of(uidl_index_.begin(), uidl_index_.end(),
+				      [](const auto &e) { return e.second > 1; }))
+		queued_.push_back(WarningEvent{
+		    "warning: server gives the same UIDL to several messages; "
+		    "those are fetched without de-duplication"});
+	if (!known_duplicates.empty()) {
+		std::erase_if(messages_, [](const Message &m) {
+			return !m.uidl && m.plan != Plan::Fetch &&
+			       m.plan != Plan::OversizeDele;
+		});
+		for (const auto &m : known_duplicates) {
+			expected_headers_.erase(m.number);
+			ClassifyNew(m.number, m.size, {}, false);
 		}
 	}
-	uidls_.clear();
-	uidls_.shrink_to_fit();
-	// No view of a unique-id has been handed out yet: give back what doubling left.
-	uidl_bytes_.shrink_to_fit();
+
+	// The per-message listing is no longer needed.
+	sizes_ = {};
+	big_sizes_.clear();
+	has_uidl_ = {};
+
+	std::sort(messages_.begin(), messages_.end(),
+		  [](const Message &a, const Message &b) { return a.number < b.number; });
 	messages_.shrink_to_fit();
 	awaiting_.assign(messages_.size(), false);
-
-	stats_.listed = static_cast<std::uint32_t>(messages_.size());
-	for (const auto &m : messages_)
-		stats_.listed_bytes += m.size;
-
 	marked_.assign(messages_.size(), false);
-	expired_.assign(messages_.size(), false);
 	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
-		const Message &m = messages_[i];
-		if (m.uidl_len > 0 && config_.already_saved) {
-			if (auto copy = config_.already_saved(Uidl(m), m.size)) {
-				if (copy->trusted) {
-					++stats_.already_saved;
-					if (!config_.keep || copy->expired)
-						pending_dele_.push_back(i);
-				} else {
-					// Saved while replies may have been out of step:
-					// compare headers before deleting (TOP n 0).
-					expected_headers_.resize(messages_.size());
-					expected_headers_[i] =
-					    std::move(copy->header_block);
-					expired_[i] = copy->expired;
-					pending_top_.push_back(i);
-				}
-				continue;
-			}
+		switch (messages_[i].plan) {
+		case Plan::Fetch:
+			pending_retr_.push_back(i);
+			break;
+		case Plan::Dele:
+			++stats_.already_saved;
+			pending_dele_.push_back(i);
+			break;
+		case Plan::Keep:
+			++stats_.already_saved;
+			break;
+		case Plan::Top:
+			pending_top_.push_back(i);
+			break;
+		case Plan::OversizeDele:
+			++stats_.oversize_deleted;
+			pending_dele_.push_back(i);
+			break;
 		}
-		if (config_.max_message_size > 0 && m.size > config_.max_message_size) {
-			const std::string what =
-			    "message " + std::to_string(m.number) +
-			    (m.uidl_len == 0 ? ""
-					     : " (UIDL " + Escape(Uidl(m), 80) + ")") +
-			    ": " + std::to_string(m.size) +
-			    " octets, over max_message_size (" +
-			    std::to_string(config_.max_message_size) + "): ";
-			if (config_.oversize_delete) {
-				++stats_.oversize_deleted;
-				pending_dele_.push_back(i);
-				queued_.push_back(
-				    WarningEvent{what + "deleted without downloading it "
-							"(oversize: delete)"});
-			} else {
-				++stats_.oversize_skipped;
-				queued_.push_back(
-				    WarningEvent{what + "left on the server"});
-			}
-			continue;
-		}
-		const bool over_bytes =
-		    config_.limit_bytes > 0 && stats_.to_fetch > 0 &&
-		    stats_.to_fetch_bytes + m.size > config_.limit_bytes;
-		if (stats_.to_fetch >= config_.limit || stop_retrieving_ || over_bytes) {
-			++stats_.deferred;
-			continue;
-		}
-		pending_retr_.push_back(i);
-		++stats_.to_fetch;
-		stats_.to_fetch_bytes += m.size;
 	}
 	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
 	if (config_.dry_run) {
@@ -775,21 +844,22 @@ void Session::HandleTop()
 
 	in_flight_.pop_front();
 	reading_ = Reading::StatusLine;
-	const std::string &expected = expected_headers_[f.index];
+	const Message &m = messages_[f.index];
+	const std::string &expected = expected_headers_[m.number];
 	// Some servers end TOP n 0 with the empty line, some without.
 	const bool same = !top_overflow_ && !expected.empty() &&
 			  (top_body_ == expected || top_body_ + "\n" == expected ||
 			   top_body_ == expected + "\n");
 	if (same) {
 		++stats_.already_saved;
-		if (!config_.keep || expired_[f.index])
+		if (!config_.keep || m.expired)
 			pending_dele_.push_back(f.index);
 	} else {
 		Refetch(f.index,
 			"its header differs from the copy saved earlier in this run");
 	}
 	top_body_.clear();
-	expected_headers_[f.index].clear();
+	expected_headers_.erase(m.number);
 	AfterReply();
 }
 
@@ -846,17 +916,8 @@ std::vector<std::string_view> Session::MarkedUidls() const
 {
 	std::vector<std::string_view> out;
 	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && messages_[i].uidl_len > 0)
+		if (marked_[i] && messages_[i].uidl)
 			out.push_back(Uidl(messages_[i]));
-	return out;
-}
-
-std::vector<std::string_view> Session::ListedUidls() const
-{
-	std::vector<std::string_view> out;
-	for (const auto &m : messages_)
-		if (m.uidl_len > 0)
-			out.push_back(Uidl(m));
 	return out;
 }
 

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -62,6 +64,9 @@ struct SavedCopy {
 	std::string header_block;
 	/** Kept past delete_after: DELE it even though the session keeps messages. */
 	bool expired = false;
+	/** What was saved under this unique-id had another size: the server reused the
+	 * unique-id, so this is a new message. The other fields are then unused. */
+	bool other_size = false;
 };
 
 /** What one session should do. */
@@ -96,11 +101,14 @@ struct SessionConfig {
 	bool secure = false;
 	/**
 	 * Messages already saved (by unique-id and listed size) are DELE'd (or kept)
-	 * without being downloaded again. May be empty.
-	 * @return nullopt if not saved; else whether the save is trusted, and if not, the
-	 *         saved copy's header block (up to and including the first empty line, LF
-	 *         line ends) for the session to verify with TOP n 0 (RFC 1939 §7) before
-	 *         deleting; a copy that does not match is downloaded again
+	 * without being downloaded again. May be empty. Called once per distinct
+	 * unique-id as the UIDL listing streams in, so the caller also learns which
+	 * unique-ids the server still lists.
+	 * @return nullopt if not saved; a copy with other_size if saved with another
+	 * size; else whether the save is trusted, and if not, the saved copy's header
+	 *         block (up to and including the first empty line, LF line ends) for the
+	 *         session to verify with TOP n 0 (RFC 1939 §7) before deleting; a copy
+	 *         that does not match is downloaded again
 	 */
 	std::function<std::optional<SavedCopy>(std::string_view uidl, std::uint64_t size)>
 	    already_saved;
@@ -171,7 +179,8 @@ struct SessionStats {
 	std::uint32_t unverified = 0;
 	/** Messages whose size differed from the listing. */
 	std::uint32_t size_mismatches = 0;
-	/** Messages left for a later session because of limit or limit_bytes. */
+	/** Messages left for a later session because of limit, limit_bytes or
+	 * StopRetrieving(): once one is left, every later new one is too. */
 	std::uint32_t deferred = 0;
 	/** Messages over max_message_size: left on the server, or deleted unread. */
 	std::uint32_t oversize_skipped = 0;
@@ -274,8 +283,14 @@ using Event = std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent,
  * reply that cannot be a status line ends the session (Desync) so that no DELE can be
  * attributed to the wrong message.
  *
+ * The listing is not kept whole: LIST's sizes take 4 bytes a message, and the UIDL
+ * listing is classified line by line as it streams in (saved earlier, new, oversize,
+ * or left for later), so only the messages this session acts on are kept, with their
+ * unique-ids. A session's memory thus grows with `limit` and with the caller's saved
+ * copies, not with the mailbox.
+ *
  * Contract: call Next() until it returns NeedDataEvent before the next Feed(); then
- * memory use is bounded by the largest fed chunk plus limits::max_line_bytes.
+ * input buffering is bounded by the largest fed chunk plus limits::max_line_bytes.
  */
 class Session {
 public:
@@ -342,7 +357,8 @@ public:
 	 *         caller should then give it a few seconds before calling TimedOut() */
 	bool AwaitingClose() const noexcept { return phase_ == Phase::Closing; }
 
-	/** @return true once a FinishedEvent or FailedEvent has been returned */
+	/** @return true once a FinishedEvent or FailedEvent has been queued (it may not
+	 *         have been returned by Next() yet) */
 	bool Over() const noexcept
 	{
 		return phase_ == Phase::Done || phase_ == Phase::Failed;
@@ -356,9 +372,10 @@ public:
 	 *         session lives */
 	std::vector<std::string_view> MarkedUidls() const;
 
-	/** @return the unique-ids in the listing (empty before it, or without UIDL);
-	 *         views valid while the session lives */
-	std::vector<std::string_view> ListedUidls() const;
+	/** @return true once the listing is in if every listed message had a unique-id:
+	 *         the unique-ids passed to already_saved are then all the server has, so
+	 *         a saved copy whose unique-id was not among them is gone from it */
+	bool UidlsComplete() const noexcept { return uidls_complete_; }
 
 	/** @return capabilities from the last CAPA response */
 	const Capabilities &Caps() const noexcept { return caps_; }
@@ -392,34 +409,48 @@ private:
 		std::uint32_t index = 0;
 	};
 
-	/** A message from the listing. */
-	struct Message {
-		std::uint32_t number = 0;
-		/** The unique-id is uidl_bytes_[uidl_at, uidl_at + uidl_len); none if
-		 * uidl_len is 0. One shared buffer instead of a std::string each keeps a
-		 * 100,000-message listing to about 30 bytes a message. */
-		std::uint32_t uidl_at = 0;
-		std::uint32_t uidl_len = 0;
-		std::uint64_t size = 0;
-	};
-	/** A UIDL line, before it is matched to LIST's entry (UIDL may list numbers in
-	 * any order). */
-	struct UidlEntry {
-		std::uint32_t number = 0;
-		std::uint32_t at = 0;
-		std::uint32_t len = 0;
-		bool operator<(const UidlEntry &other) const noexcept
-		{
-			return number < other.number;
-		}
+	/** What the session does with a message it keeps track of. */
+	enum class Plan : std::uint8_t {
+		/** New: RETR, then DELE once Saved() (unless keep). */
+		Fetch,
+		/** Saved earlier and trusted: DELE without RETR. */
+		Dele,
+		/** Saved earlier and trusted, and kept: nothing to send. */
+		Keep,
+		/** Saved earlier but not trusted: TOP n 0 decides between DELE and RETR.
+		 */
+		Top,
+		/** Over max_message_size with oversize_delete: DELE unread. */
+		OversizeDele,
 	};
 
-	/** @return the unique-id of @p m (empty if none); valid for the session's life,
-	 * since uidl_bytes_ only grows during the listing, before any is handed out */
-	std::string_view Uidl(const Message &m) const noexcept
+	/** A message the session acts on (or may, once duplicates are known). Messages
+	 * left for later or left as oversize are only counted. */
+	struct Message {
+		std::uint32_t number = 0;
+		Plan plan = Plan::Fetch;
+		/** Plan::Dele/Keep/Top: kept past delete_after. */
+		bool expired = false;
+		/** The unique-id: a key of uidl_index_, whose nodes never move; null if
+		 * none (no UIDL, or one the server gives to several messages). */
+		const std::string *uidl = nullptr;
+		std::uint64_t size = 0;
+	};
+
+	/** @return the unique-id of @p m (empty if none); valid for the session's life */
+	static std::string_view Uidl(const Message &m) noexcept
 	{
-		return std::string_view(uidl_bytes_).substr(m.uidl_at, m.uidl_len);
+		return m.uidl ? std::string_view(*m.uidl) : std::string_view();
 	}
+
+	/** Hashes std::string and std::string_view alike, for lookups without a copy. */
+	struct UidlHash {
+		using is_transparent = void;
+		std::size_t operator()(std::string_view s) const noexcept
+		{
+			return std::hash<std::string_view>{}(s);
+		}
+	};
 
 	enum class Phase {
 		/** Waiting for the greeting, CAPA, USER or PASS. */
@@ -458,6 +489,14 @@ private:
 	void HandleStatus(std::string_view line);
 	void HandleListingLine(std::string_view line);
 	void HandleListingEnd();
+	void HandleListEntry(std::uint32_t number, std::uint64_t size);
+	void HandleUidlEntry(std::uint32_t number, std::string_view uidl);
+	std::uint64_t ListedSize(std::uint32_t number) const;
+	const std::string *IndexUidl(std::string_view uidl);
+	void Track(std::uint32_t number, Plan plan, std::uint64_t size,
+		   const std::string *uidl, bool expired = false);
+	void ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
+			 bool index_anyway);
 	void HandleBody();
 	void HandleTop();
 	std::string Quote(std::string_view server_text) const;
@@ -494,11 +533,10 @@ private:
 	std::deque<std::uint32_t> pending_retr_;
 	/** Saved copies to verify with TOP n 0 before their DELE. */
 	std::deque<std::uint32_t> pending_top_;
-	std::vector<std::string> expected_headers_;
+	/** By message number: the header block of an untrusted copy, for TOP. */
+	std::map<std::uint32_t, std::string> expected_headers_;
 	/** Per message: its DELE was answered +OK. */
 	std::vector<bool> marked_;
-	/** Per message: verified by TOP, it may be deleted even with keep. */
-	std::vector<bool> expired_;
 	std::string top_body_;
 	bool top_overflow_ = false;
 	std::deque<std::uint32_t> pending_dele_;
@@ -516,11 +554,24 @@ private:
 	std::string end_reason_;
 	bool pipelined_ = false;
 
+	/** The messages this session acts on; sorted by number once the listing is in. */
 	std::vector<Message> messages_;
-	/** Listing bookkeeping: UIDL may list numbers in any order. */
-	std::vector<UidlEntry> uidls_;
-	/** Every unique-id of the UIDL listing, back to back. */
-	std::string uidl_bytes_;
+	/** LIST's sizes by message number - 1, while the listing streams in: the one
+	 * per-message cost of a listing. no_message marks a number LIST did not give;
+	 * big_size one whose size is in big_sizes_. */
+	std::vector<std::uint32_t> sizes_;
+	static constexpr std::uint32_t no_message = UINT32_MAX;
+	static constexpr std::uint32_t big_size = UINT32_MAX - 1;
+	std::map<std::uint32_t, std::uint64_t> big_sizes_;
+	/** By message number - 1: a UIDL line named it. */
+	std::vector<bool> has_uidl_;
+	/** Unique-ids of the tracked messages and of those the caller had saved ->
+	 * how many listed messages carry it (more than one defeats de-duplication). */
+	std::unordered_map<std::string, std::uint32_t, UidlHash, std::equal_to<>>
+	    uidl_index_;
+	/** A new message was left for later: so is every later one. */
+	bool deferring_ = false;
+	bool uidls_complete_ = false;
 	bool have_uidl_ = false;
 	bool capa_failed_ = false;
 	std::optional<std::uint32_t> stat_count_;

@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
+#include <set>
+
 using namespace popstream::pop3;
 
 namespace {
@@ -220,4 +224,194 @@ TEST_CASE("a server that echoes the password does not get it into an error")
 	const auto &msg = std::get<FailedEvent>(events[0]).error.message;
 	CHECK(msg.find("hunter2") == std::string::npos);
 	CHECK(msg.find("wrong password ******** for alice") != std::string::npos);
+}
+
+namespace {
+
+/** Logs in and feeds a listing: @p sizes[i] is message i+1's size, @p uidls[i] its
+ * unique-id ("" for no UIDL line). @return the events, and the commands sent after
+ * UIDL */
+std::pair<std::vector<Event>, std::string>
+ListOnly(Session &s, const std::vector<std::uint64_t> &sizes,
+	 const std::vector<std::string> &uidls)
+{
+	std::uint64_t total = 0;
+	std::string list = "+OK\r\n", uidl = "+OK\r\n";
+	for (std::size_t i = 0; i < sizes.size(); ++i) {
+		total += sizes[i];
+		list += std::to_string(i + 1) + " " + std::to_string(sizes[i]) + "\r\n";
+		if (!uidls[i].empty())
+			uidl += std::to_string(i + 1) + " " + uidls[i] + "\r\n";
+	}
+	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK " +
+	       std::to_string(sizes.size()) + " " + std::to_string(total) + "\r\n" +
+	       list + ".\r\n" + uidl + ".\r\n");
+	auto events = Drain(s);
+	std::string out = s.TakeOutput();
+	const auto listing = out.find("UIDL\r\n");
+	REQUIRE(listing != std::string::npos);
+	return {std::move(events), out.substr(listing + 6)};
+}
+
+/** @return how many warnings in @p events contain @p text */
+std::size_t Warnings(const std::vector<Event> &events, std::string_view text)
+{
+	return static_cast<std::size_t>(
+	    std::count_if(events.begin(), events.end(), [&](const Event &e) {
+		    const auto *w = std::get_if<WarningEvent>(&e);
+		    return w != nullptr && w->text.find(text) != std::string::npos;
+	    }));
+}
+
+/** A saved copy the journal trusts, for messages of @p size. */
+std::function<std::optional<SavedCopy>(std::string_view, std::uint64_t)>
+SavedWithSize(std::set<std::string> uidls, std::uint64_t size, int *calls = nullptr)
+{
+	return [uidls, size, calls](std::string_view uidl,
+				    std::uint64_t listed) -> std::optional<SavedCopy> {
+		if (calls != nullptr)
+			++*calls;
+		if (!uidls.contains(std::string(uidl)))
+			return std::nullopt;
+		SavedCopy copy;
+		copy.trusted = true;
+		copy.other_size = listed != size;
+		return copy;
+	};
+}
+
+} // namespace
+
+TEST_CASE("a 100,000-message listing: only what the session acts on is kept")
+{
+	// The listing streams through: saved copies found anywhere in it are DELE'd,
+	// the first `limit` new ones fetched, the rest only counted.
+	auto config = Config("pw");
+	config.limit = 10;
+	int calls = 0;
+	config.already_saved = SavedWithSize({"u5", "u99999"}, 6, &calls);
+	Session s(std::move(config));
+	std::vector<std::uint64_t> sizes(100000, 6);
+	std::vector<std::string> uidls;
+	for (int i = 1; i <= 100000; ++i)
+		uidls.push_back("u" + std::to_string(i));
+	const auto [events, commands] = ListOnly(s, sizes, uidls);
+	CHECK(calls == 100000);
+	REQUIRE(!events.empty());
+	const auto &listed = std::get<ListedEvent>(events.back());
+	CHECK(listed.count == 100000);
+	CHECK(listed.bytes == 600000);
+	CHECK(commands == "DELE 5\r\nDELE 99999\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nRETR "
+			  "4\r\nRETR 6\r\nRETR 7\r\nRETR 8\r\nRETR 9\r\nRETR "
+			  "10\r\nRETR 11\r\n");
+	CHECK(s.Stats().to_fetch == 10);
+	CHECK(s.Stats().already_saved == 2);
+	CHECK(s.Stats().deferred == 100000 - 12);
+	CHECK(s.UidlsComplete());
+}
+
+TEST_CASE("once a new message is left for later, so is every later new one")
+{
+	// Message 3 would fit in limit_bytes, but fetching it before message 2 would
+	// let a duplicate unique-id of the two go unnoticed.
+	auto config = Config("pw");
+	config.limit_bytes = 50;
+	Session s(std::move(config));
+	const auto [events, commands] = ListOnly(s, {5, 100, 5}, {"a", "b", "c"});
+	CHECK(commands == "RETR 1\r\n");
+	CHECK(s.Stats().deferred == 2);
+}
+
+TEST_CASE("a unique-id given to two messages: both are fetched, without it")
+{
+	SUBCASE("both new, one fetched now, one later")
+	{
+		auto config = Config("pw");
+		config.limit = 1;
+		Session s(std::move(config));
+		const auto [events, commands] = ListOnly(s, {3, 3}, {"x", "x"});
+		CHECK(Warnings(events, "same UIDL") == 1);
+		CHECK(commands == "RETR 1\r\n");
+		s.Feed("+OK\r\nabc\r\n.\r\n");
+		const auto body = Drain(s);
+		REQUIRE(!body.empty());
+		// No unique-id: the caller must not record it in the journal.
+		CHECK(std::get<MessageBeginEvent>(body[0]).uidl.empty());
+		s.Saved(1);
+		CHECK(s.TakeOutput() == "DELE 1\r\nQUIT\r\n");
+		s.Feed("+OK\r\n");
+		Drain(s);
+		CHECK(s.Stats().marked == 1);
+		CHECK(s.MarkedUidls().empty());
+	}
+	SUBCASE("saved earlier, and again with another size")
+	{
+		// The journal's copy of "x" cannot tell which message it is: no DELE
+		// without a download.
+		auto config = Config("pw");
+		config.already_saved = SavedWithSize({"x"}, 10);
+		Session s(std::move(config));
+		const auto [events, commands] =
+		    ListOnly(s, {3, 10, 4, 7}, {"a", "x", "b", "x"});
+		CHECK(Warnings(events, "same UIDL") == 1);
+		CHECK(commands == "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\n");
+		CHECK(s.Stats().already_saved == 0);
+	}
+	SUBCASE("the other size first")
+	{
+		auto config = Config("pw");
+		config.already_saved = SavedWithSize({"x"}, 10);
+		Session s(std::move(config));
+		const auto [events, commands] = ListOnly(s, {7, 10}, {"x", "x"});
+		CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+	}
+	SUBCASE("the other size is left for later, the saved size comes after it")
+	{
+		// Message 2 is not kept (left for later), yet its unique-id must still
+		// stop message 3 from being deleted as the saved copy.
+		auto config = Config("pw");
+		config.limit = 1;
+		config.already_saved = SavedWithSize({"x"}, 10);
+		Session s(std::move(config));
+		const auto [events, commands] = ListOnly(s, {3, 7, 10}, {"a", "x", "x"});
+		CHECK(Warnings(events, "same UIDL") == 1);
+		CHECK(commands == "RETR 1\r\n");
+		CHECK(s.Stats().deferred == 2);
+	}
+}
+
+TEST_CASE("a listing with a hole in its unique-ids is not complete")
+{
+	auto config = Config("pw");
+	config.keep = true;
+	Session s(std::move(config));
+	const auto [events, commands] = ListOnly(s, {3, 3}, {"a", ""});
+	CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+	CHECK_FALSE(s.UidlsComplete());
+
+	Session whole(Config("pw"));
+	ListOnly(whole, {3, 3}, {"a", "b"});
+	CHECK(whole.UidlsComplete());
+}
+
+TEST_CASE("a listing that names a message twice, or one past the bound, is refused")
+{
+	const auto failure = [](const std::string &listing) {
+		Session s(Config("pw"));
+		s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 6\r\n" +
+		       listing);
+		const auto events = Drain(s);
+		REQUIRE(!events.empty());
+		const auto *f = std::get_if<FailedEvent>(&events.back());
+		REQUIRE(f != nullptr);
+		CHECK(f->error.kind == ErrorKind::Protocol);
+		return f->error.message;
+	};
+	CHECK(failure("+OK\r\n1 3\r\n1 3\r\n.\r\n") ==
+	      "protocol error: LIST names message 1 twice");
+	CHECK(failure("+OK\r\n1 3\r\n2 3\r\n.\r\n+OK\r\n1 a\r\n1 b\r\n.\r\n") ==
+	      "protocol error: UIDL names message 1 twice");
+	CHECK(failure("+OK\r\n1000001 3\r\n.\r\n") ==
+	      "protocol error: LIST names message 1000001 (messages are numbered 1 to at "
+	      "most 1000000)");
 }
