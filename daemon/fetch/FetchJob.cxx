@@ -850,7 +850,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		if (save.size_matches && !out_of_step)
 			JournalAppend(
 			    {journal::Record::Type::Confirmed, save.uidl, 0, {}, {}, 0});
-	session_saves_.clear();
+	session_saves_ = {}; // gives back the capacity of a whole session
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
 		result_.login_delay_s = session_->Caps().login_delay_s;

@@ -183,15 +183,23 @@ void JournalFile::Sync()
 
 void JournalFile::Compact()
 {
-	std::string text;
-	for (const auto &r : state_.Snapshot())
-		text += journal::EncodeRecord(r);
 	const int fd =
 	    openat(dir_fd_, "journal.tmp",
 		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		Throw("cannot create " + dir_ + "/journal.tmp", errno);
 	try {
+		// Written in chunks as the records come: the journal of a large
+		// mailbox kept on the server (keep) must not be copied whole in memory.
+		static constexpr std::size_t chunk = 64 * 1024;
+		std::string text;
+		state_.ForEachRecord([&](const journal::Record &r) {
+			text += journal::EncodeRecord(r);
+			if (text.size() >= chunk) {
+				WriteAll(fd, text, dir_ + "/journal.tmp");
+				text.clear();
+			}
+		});
 		WriteAll(fd, text, dir_ + "/journal.tmp");
 		if (fsync(fd) != 0)
 			Throw("cannot fsync " + dir_ + "/journal.tmp", errno);

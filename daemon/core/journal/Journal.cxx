@@ -193,11 +193,10 @@ const Entry *State::Find(std::string_view uidl) const
 	return it == entries_.end() ? nullptr : &it->second;
 }
 
-std::vector<Record> State::Snapshot() const
+void State::ForEachRecord(const std::function<void(const Record &)> &emit) const
 {
-	std::vector<Record> out;
+	Record r;
 	for (const auto &[uidl, e] : entries_) {
-		Record r;
 		r.uidl = uidl;
 		r.size = e.size;
 		r.file = e.file;
@@ -205,17 +204,23 @@ std::vector<Record> State::Snapshot() const
 		if (e.state == Entry::State::Pending) {
 			r.type = Record::Type::Pending;
 			r.tmp = e.tmp;
-			out.push_back(r);
+			emit(r);
 			continue;
 		}
 		r.type = Record::Type::Delivered;
-		out.push_back(r);
+		r.tmp.clear();
+		emit(r);
 		if (e.state == Entry::State::Confirmed)
-			out.push_back(
-			    Record{Record::Type::Confirmed, uidl, 0, {}, {}, 0});
+			emit(Record{Record::Type::Confirmed, uidl, 0, {}, {}, 0});
 		if (e.state == Entry::State::Deleted)
-			out.push_back(Record{Record::Type::Deleted, uidl, 0, {}, {}, 0});
+			emit(Record{Record::Type::Deleted, uidl, 0, {}, {}, 0});
 	}
+}
+
+std::vector<Record> State::Snapshot() const
+{
+	std::vector<Record> out;
+	ForEachRecord([&out](const Record &r) { out.push_back(r); });
 	return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -105,7 +106,11 @@ public:
 	/** @return records applied since construction (to decide when to compact) */
 	std::size_t RecordCount() const noexcept { return records_; }
 
-	/** @return the records that rebuild the current state, for compaction */
+	/** Calls @p emit with each record that rebuilds the current state, in order:
+	 * compaction writes them as they come, without a copy of the whole state. */
+	void ForEachRecord(const std::function<void(const Record &)> &emit) const;
+
+	/** @return the records ForEachRecord() gives, as one vector */
 	std::vector<Record> Snapshot() const;
 };
 

@@ -167,3 +167,31 @@ TEST_CASE("compaction keeps the state and drops the history")
 	CHECK(replayed.Replay(ReadFile(dir / "s/journal")) == 0);
 	CHECK(replayed.Entries().size() == 50);
 }
+
+TEST_CASE("compaction of a journal larger than one write chunk rebuilds the same state")
+{
+	// Compact() writes in 64 KiB chunks; 3000 entries of every state span several.
+	TempDir dir;
+	store::JournalFile j(dir / "s");
+	for (int i = 0; i < 3000; ++i) {
+		const auto u = "uidl-" + std::to_string(i);
+		j.Append(Pending(u));
+		if (i % 4 != 0)
+			j.Append(Delivered(u));
+		if (i % 4 == 2)
+			j.Append(Mark(Record::Type::Confirmed, u));
+		if (i % 4 == 3)
+			j.Append(Mark(Record::Type::Deleted, u));
+	}
+	j.Sync();
+	const auto expected = j.State().Snapshot();
+	j.Compact();
+	const auto text = ReadFile(dir / "s/journal");
+	CHECK(text.size() > 2 * 64 * 1024);
+	State replayed;
+	CHECK(replayed.Replay(text) == 0);
+	CHECK(replayed.Snapshot() == expected);
+	CHECK(replayed.Entries().size() == 3000);
+	CHECK(replayed.Find("uidl-0")->state == Entry::State::Pending);
+	CHECK(replayed.Find("uidl-7")->state == Entry::State::Deleted);
+}
