@@ -144,7 +144,7 @@ void State::Apply(const Record &r)
 		e.state = Entry::State::Delivered;
 		e.size = r.size;
 		e.file = r.file;
-		e.tmp.clear();
+		e.tmp = {}; // and its memory: a run may hold thousands of entries
 		e.saved_at = r.saved_at;
 		return;
 	}
