@@ -45,6 +45,9 @@ struct Settings {
 	/** 0: no saved copies; 1: some trusted; 2: some untrusted; 3: both. */
 	unsigned already = 0;
 	bool expired = false;
+	/** Every saved copy has another size: the server reused the unique-ids, so no
+	 * message may be deleted unread (but oversize ones) nor checked with TOP. */
+	bool other_size = false;
 	bool end_with_timeout = false;
 	bool stop_retrieving = false;
 	bool prefix = false;
@@ -82,6 +85,7 @@ Settings ReadSettings(Bytes &bytes)
 		c.limit_bytes = 100;
 	s.prefix = b4 & 1;
 	s.expired = b4 & 2;
+	s.other_size = b4 & 4;
 	s.seed = seed;
 	return s;
 }
@@ -152,7 +156,8 @@ class Driver {
 			return;
 		}
 		if (line.starts_with("TOP ")) {
-			FUZZ_CHECK(!c.dry_run && settings_.already >= 2);
+			FUZZ_CHECK(!c.dry_run && settings_.already >= 2 &&
+				   !settings_.other_size);
 			FUZZ_CHECK(line.ends_with(" 0"));
 			return;
 		}
@@ -173,7 +178,8 @@ class Driver {
 		} else {
 			// Never downloaded in this session: only a copy saved earlier or
 			// an oversize message may be deleted unread.
-			FUZZ_CHECK(settings_.already != 0 || c.oversize_delete);
+			FUZZ_CHECK((settings_.already != 0 && !settings_.other_size) ||
+				   c.oversize_delete);
 			FUZZ_CHECK(!c.keep || settings_.expired || c.oversize_delete);
 		}
 	}
@@ -318,14 +324,16 @@ public:
 			return config;
 		const unsigned mode = settings.already;
 		const bool expired = settings.expired;
-		config.already_saved =
-		    [mode, expired](std::string_view uidl,
-				    std::uint64_t) -> std::optional<SavedCopy> {
+		const bool other_size = settings.other_size;
+		config.already_saved = [mode, expired, other_size](
+					   std::string_view uidl,
+					   std::uint64_t) -> std::optional<SavedCopy> {
 			const auto h = Hash(uidl) % 4;
 			if (h == 0 && (mode & 1))
-				return SavedCopy{true, {}, expired};
+				return SavedCopy{true, {}, expired, other_size};
 			if (h == 2 && (mode & 2))
-				return SavedCopy{false, "Subject: fuzz\n\n", expired};
+				return SavedCopy{false, "Subject: fuzz\n\n", expired,
+						 other_size};
 			return std::nullopt;
 		};
 		return config;
