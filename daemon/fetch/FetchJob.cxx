@@ -337,6 +337,30 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 	return copy;
 }
 
+bool FetchJob::ForgetDuplicates()
+{
+	if (!journal_)
+		return true;
+	bool forgot = false;
+	for (const auto uidl : session_->DuplicateUidls()) {
+		const journal::Entry *e = Journal().Find(uidl);
+		if (e == nullptr || e->state == journal::Entry::State::Pending)
+			continue;
+		// The saved copy may be of either message: kept, its entry would let a
+		// later session delete the other one unread once this one is gone.
+		Log(LogLevel::Notice,
+		    "UIDL " + Escape(uidl, 80) +
+			" is given to several messages: forgetting that one was saved "
+			"(as " +
+			Escape(e->file, 200) + "), they are downloaded instead");
+		JournalAppend(
+		    {journal::Record::Type::Gone, std::string(uidl), 0, {}, {}, 0});
+		forgot = true;
+	}
+	// Durable before any DELE of this session can be committed.
+	return !forgot || JournalSync();
+}
+
 void FetchJob::Log(LogLevel level, const std::string &text)
 {
 	if (!log_)
@@ -406,6 +430,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 		: options_.limit_bytes - std::min(options_.limit_bytes, saved_listed_);
 	config.limit = left;
 	config.limit_bytes = left_bytes;
+	config.first_number = first_number_;
 	if (options_.limit_bytes > 0 && left_bytes == 0)
 		config.limit = 0;
 	checkpointing_ = false;
@@ -710,10 +735,17 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				return false;
 			}
 		}
+		if (!ForgetDuplicates()) {
+			// Closing without QUIT: nothing this session marks can be
+			// committed while the journal still vouches for those copies.
+			Finish(ExitCode::IoError,
+			       "cannot write the journal, so nothing is deleted");
+			return false;
+		}
 		if (progress_)
 			progress_(Progress());
 		const auto &s = session_->Stats();
-		if (options_.verbose || s.already_saved > 0)
+		if (options_.verbose || s.already_saved > 0 || s.to_verify > 0)
 			Log(LogLevel::Info,
 			    std::to_string(listed->count) + " messages (" +
 				std::to_string(listed->bytes) +
@@ -722,7 +754,10 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				(s.already_saved > 0
 				     ? ", " + std::to_string(s.already_saved) +
 					   " saved earlier"
-				     : ""));
+				     : "") +
+				(s.to_verify > 0 ? ", " + std::to_string(s.to_verify) +
+						       " saved earlier to check with TOP"
+						 : ""));
 	} else if (auto *warning = std::get_if<pop3::WarningEvent>(&event)) {
 		Log(LogLevel::Warning, warning->text);
 	} else if (std::holds_alternative<pop3::StartTlsEvent>(event)) {
@@ -879,6 +914,15 @@ void FetchJob::SessionOver(const pop3::Event &last)
 				JournalAppend(
 				    {journal::Record::Type::Gone, uidl, 0, {}, {}, 0});
 		}
+		// Copies TOP matched in a session that ended in step: no need to check
+		// them again in every later run.
+		for (const auto uidl : session_->VerifiedUidls())
+			JournalAppend({journal::Record::Type::Confirmed,
+				       std::string(uidl),
+				       0,
+				       {},
+				       {},
+				       0});
 		JournalSync();
 		result_.committed = true;
 		result_.deleted += stats.deleted;
@@ -886,8 +930,14 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		result_.not_retrieved += stats.not_retrieved;
 		// A checkpoint: the deletions so far are committed; the rest follows on a
 		// new connection.
+		// Only while each session makes progress that the next cannot undo:
+		// without deletions (keep, or DELEs refused), messages it cannot
+		// recognise would be fetched again, so with keep the next one starts
+		// after this one's last.
 		if (checkpointing_ && stats.deferred > 0 && !stopping_ &&
-		    stats.retrieved > 0 && result_.not_saved == 0) {
+		    stats.retrieved > 0 && result_.not_saved == 0 &&
+		    stats.dele_failed == 0) {
+			first_number_ = options_.keep ? session_->ResumeNumber() : 1;
 			Log(LogLevel::Info,
 			    "checkpoint: " + std::to_string(stats.deleted) +
 				" message(s) committed; reconnecting for the "

@@ -206,6 +206,10 @@ private:
 	void JournalAppend(const journal::Record &record);
 	bool JournalSync();
 	void Recover();
+	/** Drops the journal entries of unique-ids that the session found on several
+	 * messages, durably, before any of its DELEs can be committed. @return false
+	 * if the journal could not be written */
+	bool ForgetDuplicates();
 	std::optional<pop3::SavedCopy> AlreadySaved(std::string_view uidl,
 						    std::uint64_t size);
 	void SaveFailed(std::uint32_t number, const std::string &uidl,
@@ -238,6 +242,8 @@ private:
 	/** Unique-ids of the journal that the current session's server still lists:
 	 * after a complete listing, the other entries are gone from the server. */
 	std::unordered_set<std::string> listed_known_;
+	/** SessionConfig::first_number of the next session (a checkpoint with keep). */
+	std::uint32_t first_number_ = 1;
 	bool current_failed_ = false;
 	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
 	 * bytes). */

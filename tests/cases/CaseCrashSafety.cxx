@@ -197,6 +197,93 @@ TEST_CASE("a saved copy moved to cur/ with flags still counts: deleted, not down
 	CHECK(harness.Names("cur").size() == message_count);
 }
 
+TEST_CASE("-n killed before its saves were confirmed: TOP checks them once, not in "
+	  "every later run")
+{
+	FakePop3Server server;
+	Fill(server);
+	CaseHarness harness;
+	DlOptions crash;
+	crash.args = {"-n"};
+	crash.env = {"POPSTREAM_CRASH_AT=quit-sent:1"};
+	const auto crashed = harness.Dl(server, crash);
+	INFO("crashed run: ", crashed.Describe());
+	CHECK(crashed.process.signal == SIGKILL);
+	CheckNewFiles(harness, Expected());
+
+	DlOptions keep;
+	keep.args = {"-n"};
+	unsigned before = server.ConnectionCount();
+	const auto second = harness.Dl(server, keep);
+	INFO("second run: ", second.Describe());
+	INFO(DescribeCommands(server));
+	CHECK(second.ExitCode() == exit_code::ok);
+	CHECK(CountVerb(CommandsFrom(server, before + 1), "TOP") == message_count);
+	CHECK(CountVerb(CommandsFrom(server, before + 1), "RETR") == 0);
+	CHECK(second.Err().find(std::to_string(message_count) +
+				" saved earlier to check with TOP") != std::string::npos);
+
+	before = server.ConnectionCount();
+	const auto third = harness.Dl(server, keep);
+	INFO("third run: ", third.Describe());
+	CHECK(third.ExitCode() == exit_code::ok);
+	const auto commands = CommandsFrom(server, before + 1);
+	CHECK(CountVerb(commands, "TOP") == 0);
+	CHECK(CountVerb(commands, "RETR") == 0);
+	CheckNewFiles(harness, Expected());
+	CHECK(server.RemainingUids().size() == message_count);
+}
+
+TEST_CASE("a saved unique-id that two messages now carry: the journal forgets it, and "
+	  "neither is deleted unread")
+{
+	// P is saved under "x" (kept). Then the server lists Q and P, both "x", of one
+	// size: the saved copy could be either. Trusting it later, once P is gone, would
+	// delete Q unread.
+	const std::string p = "Subject: P\r\n\r\nthe body of p\r\n";
+	const std::string q = "Subject: Q\r\n\r\nthe body of q\r\n";
+	REQUIRE(p.size() == q.size());
+	FakePop3Server server;
+	server.AddMessage(p, "x");
+	CaseHarness harness;
+	DlOptions keep;
+	keep.args = {"-n"};
+	const auto first = harness.Dl(server, keep);
+	INFO("first run: ", first.Describe());
+	CHECK(first.ExitCode() == exit_code::ok);
+
+	server.RemoveMessage("x");
+	server.AddMessage(q, "x");
+	server.AddMessage(p, "x");
+	DlOptions one;
+	one.args = {"--limit", "1"};
+	for (int run = 0; run < 4 && !server.RemainingUids().empty(); ++run) {
+		const unsigned before = server.ConnectionCount();
+		const auto next = harness.Dl(server, one);
+		INFO("run ", run + 2, ": ", next.Describe());
+		INFO(DescribeCommands(server));
+		CHECK(next.ExitCode() == exit_code::ok);
+		// Every DELE is for a message this same session downloaded.
+		const auto commands = CommandsFrom(server, before + 1);
+		for (const auto &c : commands)
+			if (c.starts_with("DELE "))
+				CHECK(HasCommand(commands, "RETR " + c.substr(5)));
+		if (run == 0)
+			CHECK(next.Err().find("is given to several messages") !=
+			      std::string::npos);
+	}
+	CHECK(server.RemainingUids().empty());
+	// Q arrived; P may be there twice (a duplicate is better than a loss).
+	std::size_t qs = 0, ps = 0;
+	for (const auto &name : harness.Names("new")) {
+		const auto text = ReadFile(harness.Maildir() + "/new/" + name);
+		qs += text == CrlfToLf(q);
+		ps += text == CrlfToLf(p);
+	}
+	CHECK(qs == 1);
+	CHECK(ps >= 1);
+}
+
 TEST_CASE("two runs on one account at once: the second says so and exits 75")
 {
 	FakePop3Server server;

@@ -105,3 +105,37 @@ TEST_CASE("silence after QUIT with DELE replies outstanding: no second session, 
 	CHECK(server.RemainingUids().empty());
 	CheckNewFiles(harness, expected);
 }
+
+TEST_CASE("-n on 5002 messages without UIDL: the second session starts after the "
+	  "first one's last, and the run ends")
+{
+	// With keep nothing is deleted and, without unique-ids, nothing recognised: a
+	// second session that started from message 1 again would fetch the same 5000
+	// forever.
+	constexpr unsigned total = session_messages + 2;
+	FakePop3Server server;
+	server.Reply("UIDL", "-ERR Command not understood\r\n");
+	std::vector<std::string> expected;
+	for (unsigned n = 1; n <= total; ++n) {
+		server.AddMessage(Small(n), "x" + std::to_string(n));
+		expected.push_back(CrlfToLf(Small(n)));
+	}
+	CaseHarness harness;
+	DlOptions options;
+	options.args = {"-n"};
+	options.timeout_seconds = 120;
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	CheckOrderlyExit(run);
+	CHECK(run.ExitCode() == exit_code::ok);
+	REQUIRE(server.ConnectionCount() == 2);
+	CHECK(Count(server.Commands(1), "RETR ") == session_messages);
+	const auto second = server.Commands(2);
+	CHECK(Count(second, "RETR ") == 2);
+	CHECK(std::find(second.begin(), second.end(), "RETR 5001") != second.end());
+	CHECK(std::find(second.begin(), second.end(), "RETR 5002") != second.end());
+	CHECK(Count(second, "DELE ") == 0);
+	CHECK(server.RemainingUids().size() == total);
+	CheckNewFiles(harness, expected);
+	CHECK(run.Err().find("every run downloads them all again") != std::string::npos);
+}

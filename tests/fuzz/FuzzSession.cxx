@@ -86,6 +86,8 @@ Settings ReadSettings(Bytes &bytes)
 	s.prefix = b4 & 1;
 	s.expired = b4 & 2;
 	s.other_size = b4 & 4;
+	if (b4 & 8)
+		c.first_number = 1 + (seed % 4);
 	s.seed = seed;
 	return s;
 }

@@ -376,9 +376,13 @@ void Session::HandleStatus(std::string_view line)
 		}
 		in_flight_.pop_front();
 		queued_.push_back(WarningEvent{
-		    "warning: server lacks UIDL: crash de-duplication unavailable (UIDL "
-		    "answered " +
-		    Quote(reply.line) + ")"});
+		    std::string(config_.keep
+				    ? "warning: server lacks UIDL: messages kept on it "
+				      "cannot be told apart, so every run downloads them "
+				      "all again"
+				    : "warning: server lacks UIDL: crash de-duplication "
+				      "unavailable") +
+		    " (UIDL answered " + Quote(reply.line) + ")"});
 		return AfterReply();
 
 	case Cmd::Top:
@@ -583,6 +587,12 @@ void Session::HandleUidlEntry(std::uint32_t number, std::string_view uidl)
 void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
 			  bool index_anyway)
 {
+	if (number < config_.first_number) {
+		// Handled by the session before this one in the same run.
+		if (index_anyway)
+			IndexUidl(uidl);
+		return;
+	}
 	if (config_.max_message_size > 0 && size > config_.max_message_size) {
 		const std::string what =
 		    "message " + std::to_string(number) +
@@ -608,6 +618,8 @@ void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_
 		// Not kept, so that a mailbox of any size costs the same. Its unique-id
 		// is only looked up: whatever the session acts on came before it, so a
 		// duplicate of it is seen here.
+		if (!deferring_)
+			first_deferred_ = number;
 		deferring_ = true;
 		++stats_.deferred;
 		if (index_anyway)
@@ -685,6 +697,7 @@ void Session::StartTransaction()
 			++stats_.already_saved;
 			break;
 		case Plan::Top:
+			++stats_.to_verify;
 			pending_top_.push_back(i);
 			break;
 		case Plan::OversizeDele:
@@ -852,6 +865,7 @@ void Session::HandleTop()
 			   top_body_ == expected + "\n");
 	if (same) {
 		++stats_.already_saved;
+		verified_.push_back(f.index);
 		if (!config_.keep || m.expired)
 			pending_dele_.push_back(f.index);
 	} else {
@@ -919,6 +933,35 @@ std::vector<std::string_view> Session::MarkedUidls() const
 		if (marked_[i] && messages_[i].uidl)
 			out.push_back(Uidl(messages_[i]));
 	return out;
+}
+
+std::vector<std::string_view> Session::DuplicateUidls() const
+{
+	std::vector<std::string_view> out;
+	for (const auto &[uidl, count] : uidl_index_)
+		if (count > 1)
+			out.push_back(uidl);
+	return out;
+}
+
+std::vector<std::string_view> Session::VerifiedUidls() const
+{
+	std::vector<std::string_view> out;
+	for (const auto i : verified_)
+		if (messages_[i].uidl)
+			out.push_back(Uidl(messages_[i]));
+	return out;
+}
+
+std::uint32_t Session::ResumeNumber() const noexcept
+{
+	if (first_deferred_ == 0)
+		return 1;
+	std::uint32_t deleted_before = 0;
+	for (std::size_t i = 0; i < marked_.size(); ++i)
+		if (marked_[i] && messages_[i].number < first_deferred_)
+			++deleted_before;
+	return first_deferred_ - deleted_before;
 }
 
 bool Session::RetrievingMore() const noexcept

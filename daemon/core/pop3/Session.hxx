@@ -80,6 +80,11 @@ struct SessionConfig {
 	bool keep = false;
 	/** Download at most this many messages; the rest stay for a later run. */
 	std::uint32_t limit = UINT32_MAX;
+	/** New messages numbered below this are not downloaded: with keep, a session
+	 * that continues a checkpoint starts at the previous one's ResumeNumber(), so
+	 * that messages it cannot recognise (no usable unique-id) are not fetched again
+	 * and again. 1 = all. */
+	std::uint32_t first_number = 1;
 	/** Download at most about this many listed octets (at least one message); 0 = no
 	 * limit. */
 	std::uint64_t limit_bytes = 0;
@@ -175,6 +180,8 @@ struct SessionStats {
 	std::uint64_t to_fetch_bytes = 0;
 	/** Messages saved earlier and only deleted (or kept) now. */
 	std::uint32_t already_saved = 0;
+	/** Saved copies whose header TOP is to check before deleting or keeping them. */
+	std::uint32_t to_verify = 0;
 	/** Saved copies that TOP showed to be of another message: downloaded again. */
 	std::uint32_t unverified = 0;
 	/** Messages whose size differed from the listing. */
@@ -377,6 +384,25 @@ public:
 	 *         a saved copy whose unique-id was not among them is gone from it */
 	bool UidlsComplete() const noexcept { return uidls_complete_; }
 
+	/** @return the unique-ids the server gives to more than one listed message (as
+	 *         far as the streamed listing can tell: always when one of them was
+	 *         acted on or saved earlier); views valid while the session lives. A
+	 *         saved copy under one of them can no longer be trusted to be either. */
+	std::vector<std::string_view> DuplicateUidls() const;
+
+	/** @return the unique-ids of saved copies that TOP n 0 matched in this session;
+	 *         once the session has Finished (replies surely in step), they are as
+	 *         good as saves confirmed in step. Views valid while the session lives */
+	std::vector<std::string_view> VerifiedUidls() const;
+
+	/**
+	 * @return after a committed session that left messages for later: the number
+	 *         the first of them has in the next session (its number now, less the
+	 *         messages deleted before it), for SessionConfig::first_number; 1 if
+	 *         none was left
+	 */
+	std::uint32_t ResumeNumber() const noexcept;
+
 	/** @return capabilities from the last CAPA response */
 	const Capabilities &Caps() const noexcept { return caps_; }
 
@@ -571,6 +597,10 @@ private:
 	    uidl_index_;
 	/** A new message was left for later: so is every later one. */
 	bool deferring_ = false;
+	/** The number of the first message left for later; 0 if none. */
+	std::uint32_t first_deferred_ = 0;
+	/** Indexes into messages_ of saved copies that TOP matched. */
+	std::vector<std::uint32_t> verified_;
 	bool uidls_complete_ = false;
 	bool have_uidl_ = false;
 	bool capa_failed_ = false;

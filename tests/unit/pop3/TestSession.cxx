@@ -415,3 +415,27 @@ TEST_CASE("a listing that names a message twice, or one past the bound, is refus
 	      "protocol error: LIST names message 1000001 (messages are numbered 1 to at "
 	      "most 1000000)");
 }
+
+TEST_CASE("first_number: a checkpoint with keep goes on where the last session stopped")
+{
+	auto config = Config("pw");
+	config.keep = true;
+	config.limit = 2;
+	Session first(config);
+	auto [events, commands] = ListOnly(first, {3, 3, 3, 3, 3}, {"", "", "", "", ""});
+	CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+	// Nothing deleted before message 3, the first left for later.
+	CHECK(first.ResumeNumber() == 3);
+
+	config.first_number = first.ResumeNumber();
+	Session next(config);
+	std::tie(events, commands) =
+	    ListOnly(next, {3, 3, 3, 3, 3}, {"", "", "", "", ""});
+	CHECK(commands == "RETR 3\r\nRETR 4\r\n");
+	CHECK(next.ResumeNumber() == 5);
+	CHECK(next.Stats().deferred == 1);
+
+	Session whole(Config("pw"));
+	ListOnly(whole, {3, 3}, {"a", "b"});
+	CHECK(whole.ResumeNumber() == 1); // nothing was left for later
+}
