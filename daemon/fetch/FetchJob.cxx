@@ -431,6 +431,9 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	config.limit = left;
 	config.limit_bytes = left_bytes;
 	config.first_number = first_number_;
+	// After a checkpoint that deleted messages, the server must list fewer.
+	if (checkpoint_deleted_ > 0)
+		config.expect_at_most = checkpoint_listed_ - checkpoint_deleted_;
 	if (options_.limit_bytes > 0 && left_bytes == 0)
 		config.limit = 0;
 	checkpointing_ = false;
@@ -938,6 +941,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		    stats.retrieved > 0 && result_.not_saved == 0 &&
 		    stats.dele_failed == 0) {
 			first_number_ = options_.keep ? session_->ResumeNumber() : 1;
+			checkpoint_listed_ = stats.listed;
+			checkpoint_deleted_ = stats.deleted;
 			Log(LogLevel::Info,
 			    "checkpoint: " + std::to_string(stats.deleted) +
 				" message(s) committed; reconnecting for the "

@@ -244,6 +244,10 @@ private:
 	std::unordered_set<std::string> listed_known_;
 	/** SessionConfig::first_number of the next session (a checkpoint with keep). */
 	std::uint32_t first_number_ = 1;
+	/** The last checkpoint's session: messages listed and deleted (0 before any
+	 * checkpoint), for SessionConfig::expect_at_most. */
+	std::uint32_t checkpoint_listed_ = 0;
+	std::uint32_t checkpoint_deleted_ = 0;
 	bool current_failed_ = false;
 	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
 	 * bytes). */

@@ -139,3 +139,34 @@ TEST_CASE("-n on 5002 messages without UIDL: the second session starts after the
 	CheckNewFiles(harness, expected);
 	CHECK(run.Err().find("every run downloads them all again") != std::string::npos);
 }
+
+TEST_CASE("a server that confirms deletions but keeps the messages: the second session "
+	  "downloads nothing again")
+{
+	// Without unique-ids only the server's deletions keep a session from fetching
+	// what the one before it fetched.
+	constexpr unsigned total = session_messages + 3;
+	FakePop3Server server;
+	server.Reply("UIDL", "-ERR Command not understood\r\n");
+	server.SetForgetDeletions(true);
+	std::vector<std::string> expected;
+	for (unsigned n = 1; n <= total; ++n) {
+		server.AddMessage(Small(n), "k" + std::to_string(n));
+		if (n <= session_messages)
+			expected.push_back(CrlfToLf(Small(n)));
+	}
+	CaseHarness harness;
+	DlOptions options;
+	options.timeout_seconds = 120;
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	CheckOrderlyExit(run);
+	CHECK(run.ExitCode() == exit_code::ok);
+	REQUIRE(server.ConnectionCount() == 2);
+	CHECK(Count(server.Commands(1), "RETR ") == session_messages);
+	CHECK(Count(server.Commands(2), "RETR ") == 0);
+	CHECK(server.RemainingUids().size() == total);
+	CheckNewFiles(harness, expected);
+	CHECK(run.Err().find("the server lists 5003 messages, more than the 3 left after "
+			     "the deletions it confirmed") != std::string::npos);
+}

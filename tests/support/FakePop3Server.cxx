@@ -446,6 +446,12 @@ void FakePop3Server::Greeting(std::string bytes, AfterReply after, unsigned conn
 	Reply({}, std::move(bytes), after, connection);
 }
 
+void FakePop3Server::SetForgetDeletions(bool on)
+{
+	const std::lock_guard lock(mutex_);
+	forget_deletions_ = on;
+}
+
 void FakePop3Server::ClearRules()
 {
 	const std::lock_guard lock(mutex_);
@@ -754,7 +760,12 @@ ScriptedReply FakePop3Server::BuiltIn(Connection &c, const std::string &verb,
 		return ok(bytes + ".\r\n");
 	}
 	if (verb == "QUIT") {
-		if (transaction)
+		bool forget;
+		{
+			const std::lock_guard lock(mutex_);
+			forget = forget_deletions_;
+		}
+		if (transaction && !forget)
 			Commit(c);
 		return ScriptedReply("+OK bye\r\n", AfterReply::Close);
 	}

@@ -230,6 +230,10 @@ public:
 	/** Drops every rule, so the server is well-behaved again. */
 	void ClearRules();
 
+	/** When on, QUIT answers +OK but deletes nothing: a server that loses the
+	 * deletions it confirmed (a restored mailbox, a broken backend). */
+	void SetForgetDeletions(bool on);
+
 	/** Selects how replies are cut into writes (from the next connection). */
 	void SetWriteSchedule(WriteSchedule schedule);
 
@@ -313,6 +317,7 @@ private:
 	WriteSchedule schedule_ = WriteSchedule::Whole;
 	std::chrono::microseconds gap_{2000};
 	bool one_command_per_read_ = false;
+	bool forget_deletions_ = false;
 	std::shared_ptr<detail::TlsConfig> tls_;
 	std::vector<Record> records_;
 	bool busy_ = false;

@@ -493,6 +493,14 @@ void Session::HandleListingEnd()
 	}
 	if (cmd == Cmd::Uidl)
 		have_uidl_ = true;
+	if (cmd == Cmd::List && stats_.listed > config_.expect_at_most) {
+		deferring_ = true;
+		queued_.push_back(WarningEvent{
+		    "warning: the server lists " + std::to_string(stats_.listed) +
+		    " messages, more than the " + std::to_string(config_.expect_at_most) +
+		    " left after the deletions it confirmed: it may not have applied "
+		    "them, so nothing more is downloaded in this run"});
+	}
 	return AfterReply();
 }
 
@@ -588,9 +596,10 @@ void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_
 			  bool index_anyway)
 {
 	if (number < config_.first_number) {
-		// Handled by the session before this one in the same run.
-		if (index_anyway)
-			IndexUidl(uidl);
+		// Handled by the session before this one in the same run, or moved
+		// down by deletions since: either way a message acted on later that
+		// shares its unique-id must be seen as a duplicate.
+		IndexUidl(uidl);
 		return;
 	}
 	if (config_.max_message_size > 0 && size > config_.max_message_size) {
@@ -618,7 +627,9 @@ void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_
 		// Not kept, so that a mailbox of any size costs the same. Its unique-id
 		// is only looked up: whatever the session acts on came before it, so a
 		// duplicate of it is seen here.
-		if (!deferring_)
+		// The lowest, not the first: a saved copy found to share its unique-id
+		// is classified again when the listing ends, below later ones.
+		if (first_deferred_ == 0 || number < first_deferred_)
 			first_deferred_ = number;
 		deferring_ = true;
 		++stats_.deferred;

@@ -85,6 +85,11 @@ struct SessionConfig {
 	 * that messages it cannot recognise (no usable unique-id) are not fetched again
 	 * and again. 1 = all. */
 	std::uint32_t first_number = 1;
+	/** The most messages the listing should hold: after a checkpoint that deleted
+	 * messages, a server that lists more did not apply those deletions (or new
+	 * mail arrived), and messages without a usable unique-id would be downloaded
+	 * again; nothing new is then downloaded, with a warning. */
+	std::uint32_t expect_at_most = UINT32_MAX;
 	/** Download at most about this many listed octets (at least one message); 0 = no
 	 * limit. */
 	std::uint64_t limit_bytes = 0;
@@ -397,8 +402,8 @@ public:
 
 	/**
 	 * @return after a committed session that left messages for later: the number
-	 *         the first of them has in the next session (its number now, less the
-	 *         messages deleted before it), for SessionConfig::first_number; 1 if
+	 *         the lowest-numbered of them has in the next session (its number now,
+	 * less the messages deleted before it), for SessionConfig::first_number; 1 if
 	 *         none was left
 	 */
 	std::uint32_t ResumeNumber() const noexcept;
@@ -597,7 +602,7 @@ private:
 	    uidl_index_;
 	/** A new message was left for later: so is every later one. */
 	bool deferring_ = false;
-	/** The number of the first message left for later; 0 if none. */
+	/** The lowest number of a message left for later; 0 if none. */
 	std::uint32_t first_deferred_ = 0;
 	/** Indexes into messages_ of saved copies that TOP matched. */
 	std::vector<std::uint32_t> verified_;

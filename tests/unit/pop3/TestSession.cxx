@@ -439,3 +439,50 @@ TEST_CASE("first_number: a checkpoint with keep goes on where the last session s
 	ListOnly(whole, {3, 3}, {"a", "b"});
 	CHECK(whole.ResumeNumber() == 1); // nothing was left for later
 }
+
+TEST_CASE("a saved copy that turns out to share its unique-id is not skipped by the "
+	  "next checkpoint")
+{
+	// Message 1 is found saved, then message 5 carries the same unique-id: message 1
+	// is classified again once the listing ends, after later ones were left for
+	// later. The next session must start at 1, not at 4.
+	auto config = Config("pw");
+	config.keep = true;
+	config.limit = 2;
+	config.already_saved = SavedWithSize({"x"}, 3);
+	Session s(std::move(config));
+	const auto [events, commands] =
+	    ListOnly(s, {3, 3, 3, 3, 3}, {"x", "a", "b", "c", "x"});
+	CHECK(commands == "RETR 2\r\nRETR 3\r\n");
+	CHECK(s.ResumeNumber() == 1);
+	const auto dups = s.DuplicateUidls();
+	CHECK(dups == std::vector<std::string_view>{"x"});
+}
+
+TEST_CASE("below first_number, unique-ids still reveal duplicates")
+{
+	// Message 1 was left alone (a previous session handled the numbers below 3);
+	// message 3 shares its unique-id, so it must not be recorded under it.
+	auto config = Config("pw");
+	config.keep = true;
+	config.first_number = 3;
+	Session s(std::move(config));
+	const auto [events, commands] = ListOnly(s, {3, 3, 3}, {"x", "a", "x"});
+	CHECK(commands == "RETR 3\r\n");
+	CHECK(Warnings(events, "same UIDL") == 1);
+	s.Feed("+OK\r\nabc\r\n.\r\n");
+	const auto body = Drain(s);
+	REQUIRE(!body.empty());
+	CHECK(std::get<MessageBeginEvent>(body[0]).uidl.empty());
+}
+
+TEST_CASE("expect_at_most: a listing that did not shrink after confirmed deletions")
+{
+	auto config = Config("pw");
+	config.expect_at_most = 1;
+	Session s(std::move(config));
+	const auto [events, commands] = ListOnly(s, {3, 3}, {"", ""});
+	CHECK(commands == "QUIT\r\n");
+	CHECK(Warnings(events, "the server lists 2 messages, more than the 1 left") == 1);
+	CHECK(s.Stats().deferred == 2);
+}
