@@ -493,6 +493,8 @@ void Session::HandleListingEnd()
 	}
 	if (cmd == Cmd::Uidl)
 		have_uidl_ = true;
+	if (cmd == Cmd::List)
+		has_uidl_.assign(sizes_.size(), false);
 	if (cmd == Cmd::List && stats_.listed > config_.expect_at_most) {
 		deferring_ = true;
 		queued_.push_back(WarningEvent{
@@ -562,8 +564,6 @@ void Session::HandleUidlEntry(std::uint32_t number, std::string_view uidl)
 	// A unique-id for a message LIST did not give has nothing to act on.
 	if (number == 0 || number > sizes_.size() || sizes_[number - 1] == no_message)
 		return;
-	if (has_uidl_.size() < sizes_.size())
-		has_uidl_.resize(sizes_.size(), false);
 	if (has_uidl_[number - 1])
 		return Fail(ErrorKind::Protocol, "protocol error: UIDL names message " +
 						     std::to_string(number) + " twice");
@@ -626,9 +626,9 @@ void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_
 	    over_bytes) {
 		// Not kept, so that a mailbox of any size costs the same. Its unique-id
 		// is only looked up: whatever the session acts on came before it, so a
-		// duplicate of it is seen here.
-		// The lowest, not the first: a saved copy found to share its unique-id
-		// is classified again when the listing ends, below later ones.
+		// duplicate of it is seen here. first_deferred_ is the lowest, not the
+		// first: a saved copy found to share its unique-id is classified again
+		// when the listing ends, after higher-numbered ones.
 		if (first_deferred_ == 0 || number < first_deferred_)
 			first_deferred_ = number;
 		deferring_ = true;
@@ -647,9 +647,6 @@ void Session::StartTransaction()
 	phase_ = Phase::Transaction;
 
 	// Messages without a UIDL line (or all, without UIDL): new, in number order.
-	if (!have_uidl_)
-		has_uidl_.clear();
-	has_uidl_.resize(sizes_.size(), false);
 	bool every_uidl = have_uidl_;
 	for (std::uint32_t i = 0; i < sizes_.size(); ++i)
 		if (sizes_[i] != no_message && !has_uidl_[i]) {
@@ -660,17 +657,15 @@ void Session::StartTransaction()
 
 	// Two messages with one unique-id defeat de-duplication; treat them as having
 	// none rather than risk skipping one of them.
-	bool duplicates = false;
 	std::vector<Message> known_duplicates;
 	for (auto &m : messages_)
 		if (m.uidl && uidl_index_.at(*m.uidl) > 1) {
-			duplicates = true;
 			m.uidl = nullptr;
 			if (m.plan != Plan::Fetch && m.plan != Plan::OversizeDele)
 				known_duplicates.push_back(m);
 		}
-	if (duplicates || std::any_of(uidl_index_.begin(), uidl_index_.end(),
-				      [](const auto &e) { return e.second > 1; }))
+	if (std::any_of(uidl_index_.begin(), uidl_index_.end(),
+			[](const auto &e) { return e.second > 1; }))
 		queued_.push_back(WarningEvent{
 		    "warning: server gives the same UIDL to several messages; "
 		    "those are fetched without de-duplication"});
