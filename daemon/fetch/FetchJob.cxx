@@ -353,8 +353,8 @@ bool FetchJob::ForgetDuplicates()
 			" is given to several messages: forgetting that one was saved "
 			"(as " +
 			Escape(e->file, 200) + "), they are downloaded instead");
-		JournalAppend(
-		    {journal::Record::Type::Gone, std::string(uidl), 0, {}, {}, 0});
+		JournalAppend(journal::Record::Mark(journal::Record::Type::Gone,
+						    std::string(uidl)));
 		forgot = true;
 	}
 	// Durable before any DELE of this session can be committed.
@@ -800,8 +800,8 @@ void FetchJob::CommitPending()
 			// leave a "pending" for a message given up on: the next start
 			// would take it for an interrupted delivery.
 			if (!p.uidl.empty())
-				JournalAppend(
-				    {journal::Record::Type::Gone, p.uidl, 0, {}, {}, 0});
+				JournalAppend(journal::Record::Mark(
+				    journal::Record::Type::Gone, p.uidl));
 			SaveFailed(p.number, p.uidl, "the journal cannot be written",
 				   true);
 			++result_.not_saved;
@@ -825,8 +825,8 @@ void FetchJob::CommitPending()
 			session_->NotSaved(p.number);
 			p.delivery.reset();
 			if (!p.uidl.empty())
-				JournalAppend(
-				    {journal::Record::Type::Gone, p.uidl, 0, {}, {}, 0});
+				JournalAppend(journal::Record::Mark(
+				    journal::Record::Type::Gone, p.uidl));
 		}
 	}
 	CrashPoint("published");
@@ -886,8 +886,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	    failed != nullptr && failed->error.retry == pop3::Retry::LockStep;
 	for (const auto &save : session_saves_)
 		if (save.size_matches && !out_of_step)
-			JournalAppend(
-			    {journal::Record::Type::Confirmed, save.uidl, 0, {}, {}, 0});
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Confirmed, save.uidl));
 	session_saves_ = {}; // gives back the capacity of a whole session
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
@@ -899,12 +899,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		// The server has deleted what it marked; and what it no longer lists it
 		// no longer has (if every message has a unique-id, the listing is whole).
 		for (const auto uidl : session_->MarkedUidls())
-			JournalAppend({journal::Record::Type::Deleted,
-				       std::string(uidl),
-				       0,
-				       {},
-				       {},
-				       0});
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Deleted, std::string(uidl)));
 		// The session looked up every listed unique-id in the journal as the
 		// listing streamed in; no copy of the listing is needed.
 		if (session_->UidlsComplete()) {
@@ -914,18 +910,14 @@ void FetchJob::SessionOver(const pop3::Event &last)
 				    entry.state != journal::Entry::State::Pending)
 					gone.push_back(uidl);
 			for (const auto &uidl : gone)
-				JournalAppend(
-				    {journal::Record::Type::Gone, uidl, 0, {}, {}, 0});
+				JournalAppend(journal::Record::Mark(
+				    journal::Record::Type::Gone, uidl));
 		}
 		// Copies TOP matched in a session that ended in step: no need to check
 		// them again in every later run.
 		for (const auto uidl : session_->VerifiedUidls())
-			JournalAppend({journal::Record::Type::Confirmed,
-				       std::string(uidl),
-				       0,
-				       {},
-				       {},
-				       0});
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Confirmed, std::string(uidl)));
 		JournalSync();
 		result_.committed = true;
 		result_.deleted += stats.deleted;

@@ -211,9 +211,9 @@ void State::ForEachRecord(const std::function<void(const Record &)> &emit) const
 		r.tmp.clear();
 		emit(r);
 		if (e.state == Entry::State::Confirmed)
-			emit(Record{Record::Type::Confirmed, uidl, 0, {}, {}, 0});
+			emit(Record::Mark(Record::Type::Confirmed, uidl));
 		if (e.state == Entry::State::Deleted)
-			emit(Record{Record::Type::Deleted, uidl, 0, {}, {}, 0});
+			emit(Record::Mark(Record::Type::Deleted, uidl));
 	}
 }
 

@@ -49,6 +49,13 @@ struct Record {
 	std::int64_t saved_at = 0;
 
 	bool operator==(const Record &) const = default;
+
+	/** @return a record that only moves @p uidl to another state: Confirmed,
+	 * Deleted or Gone (the other fields stay empty) */
+	static Record Mark(Type type, std::string uidl)
+	{
+		return {type, std::move(uidl), 0, {}, {}, 0};
+	}
 };
 
 /**

@@ -28,7 +28,7 @@ Record Delivered(const std::string &uidl)
 
 Record Mark(Record::Type type, const std::string &uidl)
 {
-	return {type, uidl, 0, {}, {}, 0};
+	return Record::Mark(type, uidl);
 }
 
 } // namespace
