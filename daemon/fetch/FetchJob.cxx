@@ -51,9 +51,6 @@ constexpr std::uint32_t max_session_messages = 5000;
  * timeout, in ms (see Drive()). */
 constexpr std::uint64_t quit_ms_per_dele = 20;
 
-/** Longest header block compared with TOP n 0; larger ones are fetched again. */
-constexpr std::size_t max_header_block_bytes = 256 * 1024;
-
 /**
  * @return the path of @p file in the Maildir: new/FILE, cur/FILE, or cur/FILE:2,FLAGS
  *         once a mail reader has seen it; empty if none exists
@@ -193,27 +190,6 @@ void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 	}
 }
 
-std::string FetchJob::ReadHeaderBlock(const std::string &file) const
-{
-	// A copy that cannot be read (deleted or moved away) is never "the same": the
-	// message is then fetched again rather than deleted unchecked.
-	std::string path = FindSaved(options_.maildir, file);
-	if (path.empty())
-		return {};
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		return {};
-	std::string head;
-	std::string line;
-	while (head.size() < max_header_block_bytes && std::getline(in, line)) {
-		head += line;
-		head += '\n';
-		if (line.empty())
-			return head;
-	}
-	return in.eof() ? head : std::string();
-}
-
 const journal::State &FetchJob::Journal() const noexcept
 {
 	return journal_ ? journal_->State() : memory_journal_;
@@ -258,19 +234,36 @@ void FetchJob::Recover()
 	for (const auto &[uidl, e] : pending) {
 		journal::Record r;
 		r.uidl = uidl;
+		r.size = e.size;
+		r.saved_at = e.saved_at;
+		const std::string old = FindSaved(options_.maildir, e.replaces);
 		if (!FindSaved(options_.maildir, e.file).empty()) {
+			// Only a copy proven whole is ever journaled as pending (see
+			// CommitPending()): in new/, it vouches, and the copy it replaces
+			// goes.
+			if (!old.empty())
+				unlink(old.c_str());
 			r.type = journal::Record::Type::Delivered;
-			r.size = e.size;
 			r.file = e.file;
-			r.saved_at = e.saved_at;
+			JournalAppend(r);
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Confirmed, uidl));
 			++completed;
+			continue;
+		}
+		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
+			unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
+		if (!old.empty()) {
+			// The replacement never arrived: the earlier copy stays, still
+			// unable to vouch, so that the next download replaces it again
+			// rather than adding a second file.
+			r.type = journal::Record::Type::Delivered;
+			r.file = e.replaces;
 		} else {
-			if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
-				unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
 			r.type = journal::Record::Type::Gone;
-			++dropped;
 		}
 		JournalAppend(r);
+		++dropped;
 	}
 	if (completed + dropped > 0) {
 		JournalSync();
@@ -310,30 +303,51 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 		return std::nullopt;
 	listed_known_.emplace(uidl);
 	pop3::SavedCopy copy;
-	// The size goes with the unique-id: a server that reuses a unique-id for another
-	// message does not get that message skipped.
-	if (e->size != size) {
-		copy.other_size = true;
+	copy.download = true;
+	if (e->state == journal::Entry::State::Deleted) {
+		// RFC 1939 §7 keeps a unique-id unique only while its message exists:
+		// once the server confirmed the deletion, it may hand the unique-id out
+		// again (Dovecot does, after rebuilding its index within one second).
+		Log(LogLevel::Warning,
+		    "UIDL " + Escape(uidl, 80) +
+			": the server confirmed deleting a message with this unique-id "
+			"earlier, so this one is new mail: downloading it");
 		return copy;
 	}
-	copy.trusted = e->state == journal::Entry::State::Confirmed ||
-		       e->state == journal::Entry::State::Deleted;
-	if (!copy.trusted)
-		copy.header_block = ReadHeaderBlock(e->file);
-	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
-		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
-			   options_.delete_after.count();
 	// The journal is the account's, not the Maildir's: a run with -n into a
 	// scratch Maildir that was then removed, or another maildir: in the config,
 	// must not get the server copy deleted when this Maildir has none.
-	if ((!options_.keep || copy.expired) && !InMaildir(e->file)) {
-		Log(LogLevel::Notice,
-		    "UIDL " + Escape(uidl, 80) + ": the journal says it was saved as " +
-			Escape(e->file, 200) + ", which is in neither new/ nor cur/ of " +
-			options_.maildir +
-			": downloading it again instead of deleting it");
-		return std::nullopt;
+	if (e->state == journal::Entry::State::Pending || !InMaildir(e->file)) {
+		if (e->state != journal::Entry::State::Pending)
+			Log(LogLevel::Notice,
+			    "UIDL " + Escape(uidl, 80) +
+				": the journal says it was saved as " +
+				Escape(e->file, 200) +
+				", which is in neither new/ nor cur/ of " +
+				options_.maildir +
+				": downloading it again instead of deleting it");
+		return copy;
 	}
+	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
+		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
+			   options_.delete_after.count();
+	// While the message is on the server its unique-id identifies it (RFC 1939 §7),
+	// so a size that changed (GNU mailutils stamps an X-UIDL: header in) is not new
+	// mail. Kept, it is simply left; but a DELE needs a copy proven to be of this
+	// very message, so one of another size, or one never proven whole, is
+	// downloaded again and replaces the earlier file.
+	const bool proven = e->state == journal::Entry::State::Confirmed;
+	if (proven && (e->size == size || (options_.keep && !copy.expired))) {
+		copy.download = false;
+		return copy;
+	}
+	replaces_[std::string(uidl)] = e->file;
+	Log(LogLevel::Notice,
+	    "UIDL " + Escape(uidl, 80) + ": the copy saved as " + Escape(e->file, 200) +
+		(proven ? " has " + std::to_string(e->size) +
+			      " octets where the server now lists " + std::to_string(size)
+			: " was never proven whole") +
+		": downloading it again to replace it");
 	return copy;
 }
 
@@ -586,7 +600,7 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 		// On the first connection nothing was said to any server: the network's
 		// reason stands as it is. On a retry the run already reached the server
 		// once, so the failure is a temporary one of this run (EX_TEMPFAIL).
-		const bool retry = redone_ || reconnected_;
+		const bool retry = redone_ || reconnected_ || resumed_;
 		Finish(retry ? ExitCode::TempFail : ExitCodeFor(error.Kind()),
 		       retry ? "retry failed: " + std::string(error.what())
 			     : error.what());
@@ -597,7 +611,9 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	else if (error.Kind() == net::NetErrorKind::Closed)
 		session_->ConnectionClosed();
 	else
-		session_->ConnectionClosed(error.what());
+		// A reset may have cut off what would have shown the last body
+		// incomplete: only a clean close proves it.
+		session_->ConnectionClosed(error.what(), false);
 	Drive();
 }
 
@@ -695,9 +711,9 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(bytes) +
 						" bytes saved as new/" + name);
-				pending_.push_back(
-				    {end->number, current_uidl_, bytes, current_listed_,
-				     name, end->size_matches, std::move(delivery_)});
+				pending_.push_back({end->number, current_uidl_, bytes,
+						    current_listed_, name,
+						    std::move(delivery_)});
 				pending_bytes_ += bytes;
 			} catch (const store::MaildirError &e) {
 				current_failed_ = true;
@@ -748,7 +764,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		if (progress_)
 			progress_(Progress());
 		const auto &s = session_->Stats();
-		if (options_.verbose || s.already_saved > 0 || s.to_verify > 0)
+		if (options_.verbose || s.already_saved > 0)
 			Log(LogLevel::Info,
 			    std::to_string(listed->count) + " messages (" +
 				std::to_string(listed->bytes) +
@@ -757,10 +773,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 				(s.already_saved > 0
 				     ? ", " + std::to_string(s.already_saved) +
 					   " saved earlier"
-				     : "") +
-				(s.to_verify > 0 ? ", " + std::to_string(s.to_verify) +
-						       " saved earlier to check with TOP"
-						 : ""));
+				     : ""));
 	} else if (auto *warning = std::get_if<pop3::WarningEvent>(&event)) {
 		Log(LogLevel::Warning, warning->text);
 	} else if (std::holds_alternative<pop3::StartTlsEvent>(event)) {
@@ -789,8 +802,11 @@ void FetchJob::CommitPending()
 	//    here on is recognised at the next start (Recover()).
 	for (const auto &p : pending_)
 		if (!p.uidl.empty()) {
-			JournalAppend({journal::Record::Type::Pending, p.uidl, p.listed,
-				       p.file, p.delivery->TmpName(), now});
+			const auto old = replaces_.find(p.uidl);
+			JournalAppend(
+			    {journal::Record::Type::Pending, p.uidl, p.listed, p.file,
+			     p.delivery->TmpName(), now,
+			     old == replaces_.end() ? std::string() : old->second});
 			// Listed by this session's server, as the pruning needs to know.
 			listed_known_.emplace(p.uidl);
 		}
@@ -846,9 +862,10 @@ void FetchJob::CommitPending()
 	}
 	CrashPoint("dir-synced");
 
-	// 4. Durable: the journal says so (synced with the next batch or at the end:
-	//    until then "pending" plus the file in new/ say the same), and the session
-	//    may DELE.
+	// 4. Durable, and proven whole before it was published (pop3::MessageEndEvent):
+	//    the copy it replaces goes, the journal says it vouches (synced with the
+	//    next batch or at the end: until then "pending" plus the file in new/ say
+	//    the same), and the session may DELE.
 	for (auto &p : pending_) {
 		if (!p.delivery)
 			continue;
@@ -856,13 +873,24 @@ void FetchJob::CommitPending()
 		result_.saved_bytes += p.bytes;
 		saved_listed_ += p.listed;
 		if (!p.uidl.empty()) {
+			if (const auto old = replaces_.find(p.uidl);
+			    old != replaces_.end()) {
+				if (const auto path =
+					FindSaved(options_.maildir, old->second);
+				    !path.empty() && old->second != p.file)
+					unlink(path.c_str());
+				replaces_.erase(old);
+			}
 			JournalAppend({journal::Record::Type::Delivered,
 				       p.uidl,
 				       p.listed,
 				       p.file,
 				       {},
-				       now});
-			session_saves_.push_back({p.uidl, p.file, p.size_matches});
+				       now,
+				       {}});
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Confirmed, p.uidl));
+			session_saves_.push_back(p.uidl);
 		}
 		session_->Saved(p.number);
 	}
@@ -874,20 +902,24 @@ void FetchJob::CommitPending()
 
 void FetchJob::SessionOver(const pop3::Event &last)
 {
-	// Whatever reached new/ is made durable and counted, even if the session failed:
-	// the lock-step redo must know it, and the user must not get it twice.
+	// Whatever reached new/ was proven whole before it got there; it is made durable
+	// and counted even if the session failed: the next session must know it, and
+	// the user must not get it twice. A body that was still unproven is dropped
+	// from tmp/ and downloaded again.
 	CommitPending();
-	// A save is trusted for the redo only if its session ended in good order (or
-	// failed for a reason that cannot shift replies) and its size matched: after a
-	// missing or extra reply, content and unique-id may belong to different
-	// messages, and deleting by that unique-id could delete mail never saved.
+	delivery_.reset();
+	// Silence where a reply is due is the one drop that a reply the server never
+	// sent looks like, and such a reply shifts every body after it onto the wrong
+	// message, with sizes that may all match: the copies of this session no
+	// longer vouch, and are downloaded again (replacing their files) before any
+	// DELE of theirs. A close, a reset, or silence in the middle of a body is
+	// taken as what it says.
 	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
-	const bool out_of_step =
-	    failed != nullptr && failed->error.retry == pop3::Retry::LockStep;
-	for (const auto &save : session_saves_)
-		if (save.size_matches && !out_of_step)
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Confirmed, save.uidl));
+	const bool stalled = failed != nullptr && failed->error.silent_where_reply_due;
+	if (stalled)
+		for (const auto &uidl : session_saves_)
+			JournalAppend(
+			    journal::Record::Mark(journal::Record::Type::Unproven, uidl));
 	session_saves_ = {}; // gives back the capacity of a whole session
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
@@ -913,11 +945,6 @@ void FetchJob::SessionOver(const pop3::Event &last)
 				JournalAppend(journal::Record::Mark(
 				    journal::Record::Type::Gone, uidl));
 		}
-		// Copies TOP matched in a session that ended in step: no need to check
-		// them again in every later run.
-		for (const auto uidl : session_->VerifiedUidls())
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Confirmed, std::string(uidl)));
 		JournalSync();
 		result_.committed = true;
 		result_.deleted += stats.deleted;
@@ -941,6 +968,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 				"remaining " +
 				std::to_string(stats.deferred));
 			reconnected_ = false;
+			resuming_ = false;
 			StartSession(false, false);
 			return;
 		}
@@ -987,6 +1015,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_ &&
 	    !quit_timed_out) {
 		redone_ = true;
+		resuming_ = false;
 		result_.redone_lock_step = true;
 		Log(LogLevel::Warning,
 		    error.message +
@@ -1000,6 +1029,36 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			"redoing it one command at a time on a new connection");
 		StartSession(true, false);
 		return;
+	}
+	if (error.retry == pop3::Retry::Resume && !stopping_ && !quit_timed_out) {
+		// A drop is what long links do: the next session goes on pipelined and
+		// DELEs what was proven without downloading it again. Only a session
+		// that saved nothing and dropped like the one before it (a server that
+		// cannot take pipelined input) earns the lock-step redo, or, after that,
+		// the end of the run.
+		const bool progress = result_.saved > saved_before_session_ && !stalled;
+		if (progress || (!resuming_ && !redone_)) {
+			resumed_ = resuming_ = true;
+			Log(LogLevel::Warning, error.message + "; " +
+						   std::to_string(result_.saved) +
+						   " message(s) saved so far; going on "
+						   "in a new session on a "
+						   "new connection");
+			StartSession(redone_, false);
+			return;
+		}
+		if (!redone_ && stats.max_in_flight > 1) {
+			redone_ = true;
+			result_.redone_lock_step = true;
+			Log(LogLevel::Warning,
+			    error.message +
+				"; the connection dropped again before anything was "
+				"saved: redoing it one command at a time on a new "
+				"connection");
+			resuming_ = false;
+			StartSession(true, false);
+			return;
+		}
 	}
 	if (error.retry == pop3::Retry::Reconnect && !reconnected_ && !stopping_) {
 		reconnected_ = true;

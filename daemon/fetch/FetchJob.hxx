@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -198,7 +199,6 @@ private:
 	void StartTicking() noexcept;
 	void StopTicking() noexcept;
 	void OnTick() noexcept;
-	std::string ReadHeaderBlock(const std::string &file) const;
 	/** @return whether @p file (a name from the journal) is in this Maildir:
 	 * new/FILE, or cur/FILE with or without an info suffix (Maildir spec) */
 	bool InMaildir(const std::string &file);
@@ -259,8 +259,6 @@ private:
 		std::uint64_t listed;
 		/** Its name in new/. */
 		std::string file;
-		/** Its size matched the listing (see pop3::MessageEndEvent). */
-		bool size_matches;
 		/** Synced in tmp/, published (renamed into new/) by CommitPending(). */
 		std::unique_ptr<store::Delivery> delivery;
 	};
@@ -272,12 +270,18 @@ private:
 	journal::State memory_journal_;
 	/** The current session's limits came from checkpoint_every. */
 	bool checkpointing_ = false;
-	/** Saves of the current session, judged when it ends. */
-	struct SessionSave {
-		std::string uidl, file;
-		bool size_matches;
-	};
-	std::vector<SessionSave> session_saves_;
+	/** Unique-ids of the copies the current session saved: their proof is
+	 * withdrawn if it stalls (see SessionOver()). */
+	std::vector<std::string> session_saves_;
+	/** Unique-id -> the file of an earlier copy that cannot vouch for the listed
+	 * message and that the new copy replaces (journal::Record::replaces). */
+	std::unordered_map<std::string, std::string> replaces_;
+	/** A dropped session was resumed on a new connection in this run. */
+	bool resumed_ = false;
+	/** The current session resumes a dropped one: if it saves nothing (nothing
+	 * that stays proven) and drops too, the server may not take pipelined input,
+	 * and the run falls back to lock-step (see SessionOver()). */
+	bool resuming_ = false;
 	bool redone_ = false;
 	/** DELEs written in the current session (QUIT's patience grows with them). */
 	std::uint64_t deles_sent_ = 0;

@@ -60,8 +60,10 @@ void CheckFirstPoll(const CaseHarness &harness, const FakePop3Server &server,
 	// QUIT was impossible, so nothing was deleted.
 	CHECK(server.RemainingUids() == std::vector<std::string>{"d-1", "d-2", "d-3"});
 	CHECK(CountVerb(server.AllCommands(), "QUIT") == 0);
-	// At most one lock-step redo, and it does not fetch the saved message again.
-	CHECK(server.ConnectionCount() <= 2);
+	// A drop is not out of step: the run resumes pipelined (DELE 1, no RETR 1),
+	// and since that resumed session saved nothing before dropping too, at most
+	// one lock-step redo follows. None fetches the saved message again.
+	CHECK(server.ConnectionCount() <= 3);
 	CHECK_FALSE(HasCommand(CommandsFrom(server, 2), "RETR 1"));
 	CHECK(DeletionClaims(run.Out() + run.Err()).empty());
 }

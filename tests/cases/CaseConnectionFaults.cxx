@@ -226,9 +226,10 @@ TEST_CASE("close or reset at every stage: nothing deleted, nothing partial, then
 					CHECK(server.RemainingUids() == AllUids());
 					CHECK(DeletionClaims(first.Out() + first.Err())
 						  .empty());
-					// One retry at most (a reconnect during login, a
-					// lock-step redo after it).
-					CHECK(server.ConnectionCount() <= 2);
+					// A drop is not out of step: one pipelined
+					// resume, and, since that saved nothing and
+					// dropped too, one lock-step redo at most.
+					CHECK(server.ConnectionCount() <= 3);
 				}
 				// The password goes to the server once per login, and
 				// never before USER was accepted.
@@ -253,8 +254,9 @@ struct Stall {
 	unsigned saved;
 	/** Text that names the stage the stall hit. */
 	const char *error;
-	/** Connections the run makes (a lock-step redo after a stall with commands
-	 * pipelined). */
+	/** Connections the run makes: a stall is not out of step, so the run resumes
+	 * pipelined, and falls back to one lock-step redo when the resumed session
+	 * saves nothing and stalls too. */
 	unsigned connections;
 };
 
@@ -269,12 +271,12 @@ TEST_CASE("a stall: the idle timeout fires, the error names it, nothing is delet
 	     "while waiting for the greeting", 1},
 	    {"after PASS +OK",
 	     [](FakePop3Server &s) { s.Reply("PASS", "+OK\r\n", AfterReply::Stall); }, 0,
-	     "while waiting for the reply to CAPA", 2},
+	     "while waiting for the reply to CAPA", 3},
 	    {"in the middle of the first message",
 	     [](FakePop3Server &s) {
 		     s.Reply("RETR 1", PartialRetr(1, 40), AfterReply::Stall);
 	     },
-	     0, "while waiting for message 1 (RETR 1)", 2},
+	     0, "while waiting for message 1 (RETR 1)", 3},
 	    {"instead of the reply to QUIT",
 	     [](FakePop3Server &s) { s.Reply("QUIT", "", AfterReply::Stall); },
 	     message_count, "before answering QUIT", 1},
@@ -347,7 +349,7 @@ TEST_CASE("-ERR to one DELE of a pipelined batch: the rest is committed, it stay
 	CHECK(second.ExitCode() == exit_code::ok);
 	CHECK(server.Commands(2) ==
 	      std::vector<std::string>{"CAPA", "USER alice", "PASS s3cret", "CAPA",
-				       "STAT", "LIST", "UIDL", "DELE 1", "QUIT"});
+				       "STAT", "UIDL", "LIST", "DELE 1", "QUIT"});
 	CheckNewFiles(harness, StoredStandardMessages(1, message_count));
 	CHECK(server.RemainingUids().empty());
 	CHECK(ContainsNoCase(second.Out(), "1 deleted on the server"));
@@ -491,8 +493,11 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 				 "garbage between replies\r\n",
 			     AfterReply::Continue, c);
 	     },
-	     exit_code::ok,
-	     "expected message 3 (RETR 3), got \"garbage between replies\"", 2, true},
+	     // Message 2 is followed by a line that is no status line: never
+	     // proven, so it is downloaded again, and a server that always sends
+	     // the garbage after it keeps it (exit 76, nothing lost).
+	     exit_code::protocol,
+	     "expected message 3 (RETR 3), got \"garbage between replies\"", 1, true},
 	    {"an unsolicited line before the QUIT reply",
 	     [](FakePop3Server &s, unsigned c) {
 		     s.Reply("QUIT", "* BYE\r\n+OK bye\r\n", AfterReply::Close, c);
@@ -519,8 +524,8 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 			CheckOrderlyExit(first);
 			CheckErrorLine(server, first, garbage.error);
 			CHECK(harness.Names("tmp").empty());
-			// Copies saved by the session that went out of step are checked
-			// with TOP and deleted, not downloaded again.
+			// Copies proven before the session went out of step are deleted
+			// without being downloaded again; nothing is compared with TOP.
 			const auto redo = CommandsFrom(server, 2);
 			if (connection == 1 || garbage.exit_code == exit_code::ok) {
 				CHECK(first.ExitCode() == exit_code::ok);
@@ -530,7 +535,7 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 				CHECK(server.RemainingUids().empty());
 				CHECK(CountVerb(redo, "RETR") ==
 				      message_count - garbage.saved);
-				CHECK(CountVerb(redo, "TOP") == garbage.saved);
+				CHECK(CountVerb(server.AllCommands(), "TOP") == 0);
 				CHECK(DeletionClaims(first.Err()).empty());
 			} else {
 				CHECK(first.ExitCode() == garbage.exit_code);

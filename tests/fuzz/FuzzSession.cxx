@@ -42,12 +42,10 @@ constexpr std::string_view login_prefix = "+OK POP3 ready\r\n"
 /** The fuzz input's first bytes, decoded. */
 struct Settings {
 	SessionConfig config;
-	/** 0: no saved copies; 1: some trusted; 2: some untrusted; 3: both. */
+	/** 0: no saved copies; 1: some that vouch; 2: some known that cannot vouch
+	 * (to download, never to delete unread); 3: both. */
 	unsigned already = 0;
 	bool expired = false;
-	/** Every saved copy has another size: the server reused the unique-ids, so no
-	 * message may be deleted unread (but oversize ones) nor checked with TOP. */
-	bool other_size = false;
 	bool end_with_timeout = false;
 	bool stop_retrieving = false;
 	bool prefix = false;
@@ -85,7 +83,6 @@ Settings ReadSettings(Bytes &bytes)
 		c.limit_bytes = 100;
 	s.prefix = b4 & 1;
 	s.expired = b4 & 2;
-	s.other_size = b4 & 4;
 	if (b4 & 8)
 		c.first_number = 1 + (seed % 4);
 	s.seed = seed;
@@ -140,7 +137,8 @@ class Driver {
 		// Once QUIT has gone, or the session failed, nothing more may be sent.
 		FUZZ_CHECK(!quit_sent_);
 		FUZZ_CHECK(!over_);
-		if (line == "CAPA" || line == "STAT" || line == "LIST" || line == "UIDL")
+		if (line == "CAPA" || line == "STAT" || line == "LIST" ||
+		    line == "UIDL" || line == "NOOP")
 			return;
 		if (line == "STLS") {
 			FUZZ_CHECK(c.starttls && !tls_started_);
@@ -155,12 +153,6 @@ class Driver {
 			FUZZ_CHECK(line.starts_with("USER ")
 				       ? line.substr(5) == c.user
 				       : line.substr(5) == password);
-			return;
-		}
-		if (line.starts_with("TOP ")) {
-			FUZZ_CHECK(!c.dry_run && settings_.already >= 2 &&
-				   !settings_.other_size);
-			FUZZ_CHECK(line.ends_with(" 0"));
 			return;
 		}
 		FUZZ_CHECK(line.starts_with("RETR ") || line.starts_with("DELE "));
@@ -180,8 +172,7 @@ class Driver {
 		} else {
 			// Never downloaded in this session: only a copy saved earlier or
 			// an oversize message may be deleted unread.
-			FUZZ_CHECK((settings_.already != 0 && !settings_.other_size) ||
-				   c.oversize_delete);
+			FUZZ_CHECK((settings_.already & 1) || c.oversize_delete);
 			FUZZ_CHECK(!c.keep || settings_.expired || c.oversize_delete);
 		}
 	}
@@ -326,16 +317,14 @@ public:
 			return config;
 		const unsigned mode = settings.already;
 		const bool expired = settings.expired;
-		const bool other_size = settings.other_size;
-		config.already_saved = [mode, expired, other_size](
-					   std::string_view uidl,
-					   std::uint64_t) -> std::optional<SavedCopy> {
+		config.already_saved =
+		    [mode, expired](std::string_view uidl,
+				    std::uint64_t) -> std::optional<SavedCopy> {
 			const auto h = Hash(uidl) % 4;
 			if (h == 0 && (mode & 1))
-				return SavedCopy{true, {}, expired, other_size};
+				return SavedCopy{false, expired};
 			if (h == 2 && (mode & 2))
-				return SavedCopy{false, "Subject: fuzz\n\n", expired,
-						 other_size};
+				return SavedCopy{true, expired};
 			return std::nullopt;
 		};
 		return config;
@@ -381,7 +370,9 @@ public:
 		}
 
 		const auto &stats = session_.Stats();
-		FUZZ_CHECK(stats.retrieved == ended_);
+		// A body is reported only once proven: the last one may have been cut
+		// off unproven by the failure that ended the session.
+		FUZZ_CHECK(ended_ <= stats.retrieved && stats.retrieved <= ended_ + 1);
 		FUZZ_CHECK(stats.saved == durable_.size());
 		FUZZ_CHECK(stats.not_saved == not_saved_);
 		FUZZ_CHECK(stats.saved + stats.not_saved <= stats.retrieved);

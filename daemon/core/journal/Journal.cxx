@@ -72,6 +72,8 @@ std::string EncodeRecord(const Record &r)
 	case Record::Type::Pending:
 		fields += ' ' + std::to_string(r.size) + ' ' + r.tmp + ' ' + r.file +
 			  ' ' + std::to_string(r.saved_at);
+		if (!r.replaces.empty())
+			fields += ' ' + r.replaces;
 		break;
 	case Record::Type::Delivered:
 		fields += ' ' + std::to_string(r.size) + ' ' + r.file + ' ' +
@@ -80,6 +82,7 @@ std::string EncodeRecord(const Record &r)
 	case Record::Type::Confirmed:
 	case Record::Type::Deleted:
 	case Record::Type::Gone:
+	case Record::Type::Unproven:
 		break;
 	}
 	static constexpr char hex[] = "0123456789abcdef";
@@ -108,11 +111,14 @@ std::optional<Record> DecodeLine(std::string_view line)
 	r.uidl = std::string(f[1]);
 	switch (r.type) {
 	case Record::Type::Pending:
-		if (f.size() != 6 || !Number(f[2], r.size) || !Token(f[3]) ||
-		    !Token(f[4]) || !Number(f[5], r.saved_at))
+		if ((f.size() != 6 && f.size() != 7) || !Number(f[2], r.size) ||
+		    !Token(f[3]) || !Token(f[4]) || !Number(f[5], r.saved_at) ||
+		    (f.size() == 7 && !Token(f[6])))
 			return std::nullopt;
 		r.tmp = std::string(f[3]);
 		r.file = std::string(f[4]);
+		if (f.size() == 7)
+			r.replaces = std::string(f[6]);
 		return r;
 	case Record::Type::Delivered:
 		if (f.size() != 5 || !Number(f[2], r.size) || !Token(f[3]) ||
@@ -123,6 +129,7 @@ std::optional<Record> DecodeLine(std::string_view line)
 	case Record::Type::Confirmed:
 	case Record::Type::Deleted:
 	case Record::Type::Gone:
+	case Record::Type::Unproven:
 		if (f.size() != 2)
 			return std::nullopt;
 		return r;
@@ -136,7 +143,8 @@ void State::Apply(const Record &r)
 	switch (r.type) {
 	case Record::Type::Pending: {
 		auto &e = entries_[r.uidl];
-		e = Entry{Entry::State::Pending, r.size, r.file, r.tmp, r.saved_at};
+		e = Entry{
+		    Entry::State::Pending, r.size, r.file, r.tmp, r.replaces, r.saved_at};
 		return;
 	}
 	case Record::Type::Delivered: {
@@ -145,6 +153,7 @@ void State::Apply(const Record &r)
 		e.size = r.size;
 		e.file = r.file;
 		e.tmp = {}; // and its memory: a run may hold thousands of entries
+		e.replaces = {};
 		e.saved_at = r.saved_at;
 		return;
 	}
@@ -165,6 +174,12 @@ void State::Apply(const Record &r)
 	case Record::Type::Gone:
 		entries_.erase(r.uidl);
 		return;
+	case Record::Type::Unproven: {
+		const auto it = entries_.find(r.uidl);
+		if (it != entries_.end() && it->second.state == Entry::State::Confirmed)
+			it->second.state = Entry::State::Delivered;
+		return;
+	}
 	}
 }
 
@@ -204,11 +219,13 @@ void State::ForEachRecord(const std::function<void(const Record &)> &emit) const
 		if (e.state == Entry::State::Pending) {
 			r.type = Record::Type::Pending;
 			r.tmp = e.tmp;
+			r.replaces = e.replaces;
 			emit(r);
 			continue;
 		}
 		r.type = Record::Type::Delivered;
 		r.tmp.clear();
+		r.replaces.clear();
 		emit(r);
 		if (e.state == Entry::State::Confirmed)
 			emit(Record::Mark(Record::Type::Confirmed, uidl));

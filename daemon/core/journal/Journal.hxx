@@ -33,6 +33,12 @@ struct Record {
 		/** The server no longer lists it (or the delivery was abandoned): the
 		 * entry is forgotten. */
 		Gone = 'G',
+		/** A proven copy lost its proof: its session stalled with commands in
+		 * flight, and a reply the server never sent would look just like that,
+		 * having shifted every body after it onto the wrong message. Back to
+		 * Delivered, it no longer vouches; the message is downloaded again and
+		 * the new copy replaces the file. */
+		Unproven = 'U',
 	};
 	Type type = Type::Pending;
 	/** The unique-id (RFC 1939 §7 UIDL): no blanks, no control octets. */
@@ -47,14 +53,19 @@ struct Record {
 	/** When the message was first saved, in seconds since the epoch; Pending and
 	 * Delivered (for delete_after). */
 	std::int64_t saved_at = 0;
+	/** Pending only, may be empty: the file of an earlier copy under this unique-id
+	 * that could not vouch for the listed message (never proven whole, or of
+	 * another size), removed once this copy is in new/. Recovery finishes or
+	 * undoes the replacement. */
+	std::string replaces;
 
 	bool operator==(const Record &) const = default;
 
 	/** @return a record that only moves @p uidl to another state: Confirmed,
-	 * Deleted or Gone (the other fields stay empty) */
+	 * Deleted, Gone or Unproven (the other fields stay empty) */
 	static Record Mark(Type type, std::string uidl)
 	{
-		return {type, std::move(uidl), 0, {}, {}, 0};
+		return {type, std::move(uidl), 0, {}, {}, 0, {}};
 	}
 };
 
@@ -81,6 +92,8 @@ struct Entry {
 	std::uint64_t size = 0;
 	std::string file;
 	std::string tmp;
+	/** Pending: the earlier copy's file this one replaces (Record::replaces). */
+	std::string replaces;
 	std::int64_t saved_at = 0;
 };
 

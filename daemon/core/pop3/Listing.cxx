@@ -56,6 +56,12 @@ std::string_view TrimBlanks(std::string_view line) noexcept
 	return line;
 }
 
+std::optional<std::uint32_t> LeadingMessageNumber(std::string_view line)
+{
+	line = TrimBlanks(line);
+	return ParseMessageNumber(TakeWord(line));
+}
+
 std::optional<ListEntry> ParseListLine(std::string_view line)
 {
 	line = TrimBlanks(line);

@@ -44,6 +44,13 @@ std::optional<ListEntry> ParseListLine(std::string_view line);
  */
 std::optional<UidlEntry> ParseUidlLine(std::string_view line);
 
+/**
+ * @return the message number that starts @p line (blanks before it are skipped, a
+ *         blank or the end must follow it), or std::nullopt; for a UIDL line that is
+ *         malformed after its number, so that only that message loses its unique-id
+ */
+std::optional<std::uint32_t> LeadingMessageNumber(std::string_view line);
+
 /** @return @p line with leading and trailing spaces and tabs removed */
 std::string_view TrimBlanks(std::string_view line) noexcept;
 

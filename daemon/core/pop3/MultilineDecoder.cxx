@@ -55,6 +55,10 @@ MultilineDecoder::Result MultilineDecoder::Decode(std::string_view input,
 			if (*p == '\r') {
 				state_ = State::DotCr;
 				++p;
+			} else if (*p == '\n' && crlf_ > 0) {
+				out += ".\n";
+				state_ = State::LineStart;
+				++p;
 			} else if (*p == '\n') {
 				state_ = State::LineStart;
 				return {static_cast<std::size_t>(p + 1 - input.data()),

@@ -17,7 +17,10 @@ namespace popstream::pop3 {
  * state between calls, so a line of any length (even an endless one) never accumulates.
  *
  * Tolerances, chosen so that no server can make it lose or invent data:
- * - a bare LF ends a line, and ".\n" at the start of a line also terminates;
+ * - a bare LF ends a line; ".\n" terminates only in a body that has not used CRLF
+ *   yet (a server that sends LF alone). Inside a CRLF stream it is a line "." that
+ *   the server forgot to stuff, and stays data: RFC 1939 §3 makes CRLF "." CRLF the
+ *   terminator, and ending there would cut the message short;
  * - a lone CR (not followed by LF) is kept as data;
  * - a line starting with '.' that is not the terminator loses exactly that one '.',
  *   even if the server forgot to stuff it (what RFC 1939 §3 tells clients to do);

@@ -142,7 +142,11 @@ void Session::SendListing()
 {
 	if (!capa_failed_ && !config_.skip_capa)
 		Send(Cmd::Capa, "CAPA");
-	pending_listing_ = {Cmd::Stat, Cmd::List, Cmd::Uidl};
+	// UIDL before LIST: a server that writes something into each message when it
+	// first answers UIDL (GNU mailutils stamps an X-UIDL: header) lists the final
+	// sizes only after it, and a size that differs from the listing must remain a
+	// sign of replies out of step.
+	pending_listing_ = {Cmd::Stat, Cmd::Uidl, Cmd::List};
 	Pump();
 }
 
@@ -188,14 +192,14 @@ Event Session::Next()
 			}
 			return NeedDataEvent{};
 		}
-		if (reading_ == Reading::Body || reading_ == Reading::Top) {
+		if (reading_ == Reading::Body) {
 			if (in_pos_ < in_.size()) {
-				if (reading_ == Reading::Body)
-					HandleBody();
-				else
-					HandleTop();
+				HandleBody();
 				continue;
 			}
+		} else if (skipping_line_) {
+			if (SkipLongLine())
+				continue;
 		} else if (const auto line = TakeLine()) {
 			if (reading_ == Reading::StatusLine)
 				HandleStatus(*line);
@@ -206,6 +210,23 @@ Event Session::Next()
 				    line->substr(line->starts_with('.') ? 1 : 0));
 			continue;
 		} else if (in_.size() - in_pos_ > limits::max_line_bytes) {
+			if (reading_ == Reading::Listing &&
+			    in_flight_.front().cmd == Cmd::Uidl) {
+				// One message's unique-id cannot block the mailbox: it
+				// loses de-duplication, the rest of its line is dropped
+				// unread.
+				std::string_view head(in_.data() + in_pos_, 16);
+				head = head.substr(0, head.find_first_of(" \t"));
+				const auto number = LeadingMessageNumber(head);
+				skipping_line_ = true;
+				skipped_bytes_ = in_.size() - in_pos_;
+				in_pos_ = scan_pos_ = in_.size();
+				BadUidl(number.value_or(0),
+					"its UIDL line is longer than " +
+					    std::to_string(limits::max_line_bytes) +
+					    " bytes");
+				continue;
+			}
 			Fail(ErrorKind::Protocol,
 			     "protocol error: server reply line too long (more than " +
 				 std::to_string(limits::max_line_bytes) + " bytes)");
@@ -213,7 +234,10 @@ Event Session::Next()
 		}
 
 		// The input is used up; only now can an end of the connection be judged,
-		// since the bytes before it (a final +OK to QUIT) come first.
+		// since the bytes before it (a final +OK to QUIT) come first. A clean
+		// close right after a body is as good a proof of it as a reply.
+		if (eof_ && clean_eof_ && unproven_)
+			Prove();
 		if (eof_)
 			FailConnection(ErrorKind::ConnectionLost, end_reason_);
 		else if (timed_out_)
@@ -247,8 +271,8 @@ std::string Session::Describe(const InFlight &f) const
 		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
 	case Cmd::Dele:
 		return "the reply to DELE " + std::to_string(messages_[f.index].number);
-	case Cmd::Top:
-		return "the reply to TOP " + std::to_string(messages_[f.index].number);
+	case Cmd::Noop:
+		return "the reply to NOOP";
 	case Cmd::Quit:
 		return "the reply to QUIT";
 	}
@@ -264,6 +288,11 @@ void Session::HandleStatus(std::string_view line)
 				Quote(line));
 	const InFlight f = in_flight_.front();
 	auto parsed = ParseReply(line);
+	// A well-formed status line after a body proves that body ended where the
+	// server meant it to; a line that is not one leaves it unproven (never
+	// reported, so never saved).
+	if (parsed && unproven_)
+		Prove();
 	if (!parsed) {
 		if (f.cmd == Cmd::Greeting)
 			return Fail(ErrorKind::Protocol,
@@ -385,18 +414,9 @@ void Session::HandleStatus(std::string_view line)
 		    " (UIDL answered " + Quote(reply.line) + ")"});
 		return AfterReply();
 
-	case Cmd::Top:
-		if (reply.ok) {
-			reading_ = Reading::Top;
-			decoder_.Reset();
-			top_body_.clear();
-			top_overflow_ = false;
-			return;
-		}
+	case Cmd::Noop:
+		// +OK or -ERR alike: a status line where one was due.
 		in_flight_.pop_front();
-		Refetch(f.index,
-			"TOP answered " + Quote(reply.line) +
-			    ", so the copy saved earlier in this run cannot be checked");
 		return AfterReply();
 
 	case Cmd::Retr: {
@@ -466,16 +486,10 @@ void Session::HandleListingLine(std::string_view line)
 		HandleListEntry(entry->number, entry->size);
 		break;
 	}
-	case Cmd::Uidl: {
-		if (TrimBlanks(line).empty())
-			break;
-		auto entry = ParseUidlLine(line);
-		if (!entry)
-			return Fail(ErrorKind::Protocol,
-				    "protocol error: bad UIDL line " + Quote(line));
-		HandleUidlEntry(entry->number, entry->uidl);
+	case Cmd::Uidl:
+		if (!TrimBlanks(line).empty())
+			HandleUidlLine(line);
 		break;
-	}
 	default:
 		assert(false);
 	}
@@ -493,8 +507,6 @@ void Session::HandleListingEnd()
 	}
 	if (cmd == Cmd::Uidl)
 		have_uidl_ = true;
-	if (cmd == Cmd::List)
-		has_uidl_.assign(sizes_.size(), false);
 	if (cmd == Cmd::List && stats_.listed > config_.expect_at_most) {
 		deferring_ = true;
 		queued_.push_back(WarningEvent{
@@ -559,17 +571,79 @@ void Session::Track(std::uint32_t number, Plan plan, std::uint64_t size,
 	messages_.push_back({number, plan, expired, uidl, size});
 }
 
-void Session::HandleUidlEntry(std::uint32_t number, std::string_view uidl)
+void Session::HandleUidlLine(std::string_view line)
 {
-	// A unique-id for a message LIST did not give has nothing to act on.
-	if (number == 0 || number > sizes_.size() || sizes_[number - 1] == no_message)
+	const auto number = LeadingMessageNumber(line);
+	if (!number)
+		return BadUidl(0, "its UIDL line " + Quote(line) +
+				      " does not start with a message number");
+	if (*number > limits::max_messages)
+		return BadUidl(0, "UIDL names message " + std::to_string(*number) +
+				      " (messages are numbered 1 to at most " +
+				      std::to_string(limits::max_messages) + ")");
+	if (uidl_at_.size() < *number)
+		uidl_at_.resize(*number, 0);
+	std::uint32_t &at = uidl_at_[*number - 1];
+	if (at != 0) {
+		if (at != bad_uidl)
+			BadUidl(*number, "UIDL names it twice");
 		return;
-	if (has_uidl_[number - 1])
-		return Fail(ErrorKind::Protocol, "protocol error: UIDL names message " +
-						     std::to_string(number) + " twice");
-	has_uidl_[number - 1] = true;
-	const std::uint64_t size = ListedSize(number);
+	}
+	const auto entry = ParseUidlLine(line);
+	if (!entry)
+		return BadUidl(*number, "its UIDL line " + Quote(line) +
+					    " holds no usable unique-id");
+	if (uidl_arena_.size() >= bad_uidl - entry->uidl.size() - 2)
+		return BadUidl(*number, "the UIDL listing is too large");
+	at = static_cast<std::uint32_t>(uidl_arena_.size() + 1);
+	uidl_arena_ += entry->uidl;
+	uidl_arena_ += ' ';
+}
 
+void Session::BadUidl(std::uint32_t number, const std::string &why)
+{
+	++stats_.bad_uidl_lines;
+	if (number > 0 && number <= uidl_at_.size())
+		uidl_at_[number - 1] = bad_uidl;
+	else if (number > 0) {
+		uidl_at_.resize(number, 0);
+		uidl_at_[number - 1] = bad_uidl;
+	}
+	// A server can send a million bad lines; a few say it, a count says the rest.
+	static constexpr std::uint32_t max_reported = 10;
+	if (stats_.bad_uidl_lines > max_reported) {
+		++unreported_bad_uidls_;
+		return;
+	}
+	queued_.push_back(WarningEvent{"warning: " +
+				       (number > 0 ? "message " + std::to_string(number)
+						   : std::string("a message")) +
+				       ": " + why +
+				       "; it is fetched without de-duplication"});
+}
+
+bool Session::SkipLongLine()
+{
+	const auto lf = in_.find('\n', in_pos_);
+	skipped_bytes_ += (lf == std::string::npos ? in_.size() : lf) - in_pos_;
+	if (skipped_bytes_ > limits::max_skipped_line_bytes) {
+		Fail(ErrorKind::Protocol,
+		     "protocol error: server reply line too long (more than " +
+			 std::to_string(limits::max_skipped_line_bytes) + " bytes)");
+		return true;
+	}
+	if (lf == std::string::npos) {
+		in_pos_ = scan_pos_ = in_.size();
+		return false;
+	}
+	in_pos_ = scan_pos_ = lf + 1;
+	skipping_line_ = false;
+	return true;
+}
+
+void Session::ClassifyListed(std::uint32_t number, std::uint64_t size,
+			     std::string_view uidl)
+{
 	if (const auto it = uidl_index_.find(uidl); it != uidl_index_.end()) {
 		// Several messages with one unique-id: none of them can be told apart by
 		// it. The earlier ones lose it when the listing ends.
@@ -579,17 +653,10 @@ void Session::HandleUidlEntry(std::uint32_t number, std::string_view uidl)
 	std::optional<SavedCopy> copy;
 	if (config_.already_saved)
 		copy = config_.already_saved(uidl, size);
-	if (!copy || copy->other_size)
+	if (!copy || copy->download)
 		return ClassifyNew(number, size, uidl, copy.has_value());
-	const std::string *key = IndexUidl(uidl);
-	if (!copy->trusted) {
-		// Saved while replies may have been out of step: compare headers before
-		// deleting (TOP n 0).
-		expected_headers_[number] = std::move(copy->header_block);
-		return Track(number, Plan::Top, size, key, copy->expired);
-	}
-	Track(number, config_.keep && !copy->expired ? Plan::Keep : Plan::Dele, size, key,
-	      copy->expired);
+	Track(number, config_.keep && !copy->expired ? Plan::Keep : Plan::Dele, size,
+	      IndexUidl(uidl), copy->expired);
 }
 
 void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
@@ -646,14 +713,28 @@ void Session::StartTransaction()
 {
 	phase_ = Phase::Transaction;
 
-	// Messages without a UIDL line (or all, without UIDL): new, in number order.
+	// Each listed message in number order, by its unique-id if it has a usable one.
+	// A unique-id for a message LIST did not give has nothing to act on.
 	bool every_uidl = have_uidl_;
-	for (std::uint32_t i = 0; i < sizes_.size(); ++i)
-		if (sizes_[i] != no_message && !has_uidl_[i]) {
+	for (std::uint32_t i = 0; i < sizes_.size() && !Over(); ++i) {
+		if (sizes_[i] == no_message)
+			continue;
+		const std::uint32_t at = i < uidl_at_.size() ? uidl_at_[i] : 0;
+		if (at == 0 || at == bad_uidl) {
 			every_uidl = false;
 			ClassifyNew(i + 1, ListedSize(i + 1), {}, false);
+			continue;
 		}
+		const std::string_view rest =
+		    std::string_view(uidl_arena_).substr(at - 1);
+		ClassifyListed(i + 1, ListedSize(i + 1), rest.substr(0, rest.find(' ')));
+	}
 	uidls_complete_ = every_uidl;
+	if (unreported_bad_uidls_ > 0)
+		queued_.push_back(WarningEvent{
+		    "warning: " + std::to_string(unreported_bad_uidls_) +
+		    " more message(s) with an unusable UIDL line are fetched without "
+		    "de-duplication"});
 
 	// Two messages with one unique-id defeat de-duplication; treat them as having
 	// none rather than risk skipping one of them.
@@ -674,16 +755,15 @@ void Session::StartTransaction()
 			return !m.uidl && m.plan != Plan::Fetch &&
 			       m.plan != Plan::OversizeDele;
 		});
-		for (const auto &m : known_duplicates) {
-			expected_headers_.erase(m.number);
+		for (const auto &m : known_duplicates)
 			ClassifyNew(m.number, m.size, {}, false);
-		}
 	}
 
 	// The per-message listing is no longer needed.
 	sizes_ = {};
 	big_sizes_.clear();
-	has_uidl_ = {};
+	uidl_arena_ = {};
+	uidl_at_ = {};
 
 	std::sort(messages_.begin(), messages_.end(),
 		  [](const Message &a, const Message &b) { return a.number < b.number; });
@@ -702,10 +782,6 @@ void Session::StartTransaction()
 		case Plan::Keep:
 			++stats_.already_saved;
 			break;
-		case Plan::Top:
-			++stats_.to_verify;
-			pending_top_.push_back(i);
-			break;
 		case Plan::OversizeDele:
 			++stats_.oversize_deleted;
 			pending_dele_.push_back(i);
@@ -717,7 +793,6 @@ void Session::StartTransaction()
 		// What would be fetched is counted above; nothing is sent but QUIT.
 		pending_retr_.clear();
 		pending_dele_.clear();
-		pending_top_.clear();
 		Send(Cmd::Quit, "QUIT");
 		quit_sent_ = true;
 		phase_ = Phase::Quitting;
@@ -748,13 +823,6 @@ void Session::Pump()
 			Send(Cmd::Dele, "DELE " + std::to_string(messages_[i].number), i);
 			continue;
 		}
-		if (!pending_top_.empty()) {
-			const auto i = pending_top_.front();
-			pending_top_.pop_front();
-			Send(Cmd::Top,
-			     "TOP " + std::to_string(messages_[i].number) + " 0", i);
-			continue;
-		}
 		if (!pending_retr_.empty()) {
 			const auto i = pending_retr_.front();
 			if (in_flight_retr_bytes_ > 0 &&
@@ -767,13 +835,24 @@ void Session::Pump()
 		}
 		break;
 	}
+	// A body is proven whole by the status line after it. The last RETR gets a
+	// NOOP (RFC 1939 §5) right behind it when pipelining, so that its proof costs
+	// no round trip; one command at a time, NOOP goes out when nothing else is due.
+	const bool last_retr_sent = window > 1 && in_flight_.size() < window &&
+				    pending_retr_.empty() && !in_flight_.empty() &&
+				    in_flight_.back().cmd == Cmd::Retr;
+	if (phase_ == Phase::Transaction &&
+	    (last_retr_sent || (unproven_ && in_flight_.empty()))) {
+		Send(Cmd::Noop, "NOOP");
+		return;
+	}
 	// QUIT may follow DELEs still in flight when pipelining: every DELE is for a
 	// durable message, so committing it can lose nothing, and a round trip is saved.
 	const bool only_deles =
 	    std::all_of(in_flight_.begin(), in_flight_.end(),
 			[](const InFlight &f) { return f.cmd == Cmd::Dele; });
 	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
-	    pending_dele_.empty() && pending_top_.empty() && awaiting_save_ == 0 &&
+	    pending_dele_.empty() && awaiting_save_ == 0 &&
 	    (in_flight_.empty() || (only_deles && in_flight_.size() < window))) {
 		Send(Cmd::Quit, "QUIT");
 		quit_sent_ = true;
@@ -811,18 +890,16 @@ void Session::HandleBody()
 	reading_ = Reading::StatusLine;
 	++stats_.retrieved;
 	stats_.retrieved_bytes += body_bytes_;
-	++awaiting_save_;
-	awaiting_[f.index] = true;
 
 	// RFC 1939 §5: LIST gives the exact size. Under pipelining a body of another
 	// size is the first visible sign of replies out of step with the commands (a
-	// reply missing or extra): this content may not be message n at all, so nothing
-	// more may be sent in this session. The copy is kept; the redo sorts it out.
+	// reply missing or extra, a "." line the server forgot to stuff): this content
+	// may not be message n at all, so nothing more may be sent in this session, and
+	// the copy is never reported: the redo downloads the message again.
 	// A message whose last line lacks a line end arrives with one: POP3's framing
 	// adds the CRLF before the terminator (Dovecot does), the listing does not.
 	const std::uint64_t octets = body_bytes_ + decoder_.CrlfCount();
 	const bool size_matches = octets == m.size || octets == m.size + 2;
-	queued_.push_back(MessageEndEvent{m.number, octets, size_matches});
 	if (!size_matches) {
 		++stats_.size_mismatches;
 		const std::string what = "message " + std::to_string(m.number) + ": " +
@@ -836,63 +913,21 @@ void Session::HandleBody()
 			    "protocol error: " + what +
 				"; the replies may be out of step with the commands");
 		// One command at a time, the reply can only be this message's: the
-		// server just counts loosely.
+		// server just counts loosely. The next status line still has to show
+		// that the body ended where the server meant it to.
 		queued_.push_back(WarningEvent{"warning: " + what});
 	}
-	// A pipelined session refills the window at once. In lock-step the DELE for
-	// this message goes first, once it is saved, as in RFC 1939's own examples.
-	if (WindowCommands() > 1)
-		Pump();
+	++awaiting_save_;
+	awaiting_[f.index] = true;
+	unproven_ = MessageEndEvent{m.number, octets, size_matches};
+	// The next command goes out at once: its status line is what proves this body.
+	Pump();
 }
 
-void Session::HandleTop()
+void Session::Prove()
 {
-	const InFlight f = in_flight_.front();
-	body_.clear();
-	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
-	in_pos_ += result.consumed;
-	scan_pos_ = in_pos_;
-	// Headers beyond this are not compared: the copy is then simply fetched again.
-	static constexpr std::size_t max_header_bytes = 256 * 1024;
-	if (top_body_.size() + body_.size() <= max_header_bytes)
-		top_body_ += body_;
-	else
-		top_overflow_ = true;
-	if (!result.done)
-		return;
-
-	in_flight_.pop_front();
-	reading_ = Reading::StatusLine;
-	const Message &m = messages_[f.index];
-	const std::string &expected = expected_headers_[m.number];
-	// Some servers end TOP n 0 with the empty line, some without.
-	const bool same = !top_overflow_ && !expected.empty() &&
-			  (top_body_ == expected || top_body_ + "\n" == expected ||
-			   top_body_ == expected + "\n");
-	if (same) {
-		++stats_.already_saved;
-		verified_.push_back(f.index);
-		if (!config_.keep || m.expired)
-			pending_dele_.push_back(f.index);
-	} else {
-		Refetch(f.index,
-			"its header differs from the copy saved earlier in this run");
-	}
-	top_body_.clear();
-	expected_headers_.erase(m.number);
-	AfterReply();
-}
-
-void Session::Refetch(std::uint32_t index, const std::string &why)
-{
-	const Message &m = messages_[index];
-	++stats_.unverified;
-	queued_.push_back(WarningEvent{"message " + std::to_string(m.number) + " (UIDL " +
-				       Escape(Uidl(m), 80) + "): " + why +
-				       "; downloading it again"});
-	pending_retr_.push_back(index);
-	++stats_.to_fetch;
-	stats_.to_fetch_bytes += m.size;
+	queued_.push_back(*unproven_);
+	unproven_.reset();
 }
 
 std::optional<std::uint32_t> Session::IndexOf(std::uint32_t number) const noexcept
@@ -950,15 +985,6 @@ std::vector<std::string_view> Session::DuplicateUidls() const
 	return out;
 }
 
-std::vector<std::string_view> Session::VerifiedUidls() const
-{
-	std::vector<std::string_view> out;
-	for (const auto i : verified_)
-		if (messages_[i].uidl)
-			out.push_back(Uidl(messages_[i]));
-	return out;
-}
-
 std::uint32_t Session::ResumeNumber() const noexcept
 {
 	if (first_deferred_ == 0)
@@ -973,7 +999,11 @@ std::uint32_t Session::ResumeNumber() const noexcept
 bool Session::RetrievingMore() const noexcept
 {
 	// Only a RETR already sent brings data without the caller acting: one still
-	// pending may wait for a Saved() (lock-step), which must not wait for it.
+	// pending may wait for a Saved() (lock-step), which must not wait for it. One
+	// command at a time the next body is a round trip away anyway: each message is
+	// made durable on its own.
+	if (WindowCommands() == 1)
+		return false;
 	return std::any_of(in_flight_.begin(), in_flight_.end(),
 			   [](const InFlight &f) { return f.cmd == Cmd::Retr; });
 }
@@ -986,9 +1016,10 @@ void Session::StopRetrieving()
 		Pump();
 }
 
-void Session::ConnectionClosed(std::string reason)
+void Session::ConnectionClosed(std::string reason, bool clean)
 {
 	eof_ = true;
+	clean_eof_ = clean;
 	end_reason_ = std::move(reason);
 }
 
@@ -1010,9 +1041,11 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 		return Retry::None;
 	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
 		return Retry::Reconnect;
-	if (pipelined_ && !config_.lock_step)
-		return Retry::LockStep;
-	return Retry::None;
+	if (kind == ErrorKind::Desync)
+		return pipelined_ && !config_.lock_step ? Retry::LockStep : Retry::None;
+	// A drop or a stall is what a long link does, not a sign of replies out of
+	// step: what was proven stays proven, and the next session goes on as this one.
+	return Retry::Resume;
 }
 
 void Session::Fail(ErrorKind kind, std::string message, std::optional<Reply> reply)
@@ -1033,9 +1066,19 @@ void Session::FailConnection(ErrorKind kind, std::string message)
 		return Fail(ErrorKind::QuitFailed,
 			    "deletions not confirmed by the server: " + message +
 				" before answering QUIT");
+	// A reply missing before a body shifts it, and leaves the session waiting for
+	// a RETR's (or the NOOP's) reply that never comes. Silence right after a +OK to
+	// RETR counts too: the +OK that answered a later command is taken for it.
+	const bool body_due =
+	    std::any_of(in_flight_.begin(), in_flight_.end(),
+			[](auto &f) { return f.cmd == Cmd::Retr || f.cmd == Cmd::Noop; });
+	const bool reply_due = kind == ErrorKind::Timeout && body_due &&
+			       (reading_ == Reading::StatusLine ||
+				(reading_ == Reading::Body && body_bytes_ == 0));
 	if (!in_flight_.empty())
 		message += " while waiting for " + Describe(in_flight_.front());
-	return Fail(kind, std::move(message));
+	Fail(kind, std::move(message));
+	std::get<FailedEvent>(queued_.back()).error.silent_where_reply_due = reply_due;
 }
 
 void Session::Finish(bool committed)

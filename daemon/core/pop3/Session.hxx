@@ -25,6 +25,10 @@ namespace limits {
  * we tolerate far more (some servers send long IMPLEMENTATION or error texts) while
  * keeping a hostile endless line from growing memory. */
 inline constexpr std::size_t max_line_bytes = 8192;
+/** Longest UIDL line dropped as it streams, costing only its message the unique-id
+ * (servers have sent unique-ids of 1 MiB); a longer one is an endless line, and ends
+ * the session like any other (case 10). */
+inline constexpr std::uint64_t max_skipped_line_bytes = 4u << 20;
 /** Most messages accepted in one listing. A server that claims more is hostile or
  * broken; 10^6 entries already cost tens of MiB of bookkeeping. */
 inline constexpr std::uint32_t max_messages = 1'000'000;
@@ -55,18 +59,15 @@ enum class Pipelining {
 	Off,
 };
 
-/** A message saved earlier, as SessionConfig::already_saved describes it. */
+/** What the caller knows of a unique-id, as SessionConfig::already_saved says it. */
 struct SavedCopy {
-	/** Saved by a session that ended in good order with matching sizes: its
-	 * unique-id certainly belongs to its content. */
-	bool trusted = false;
-	/** For an untrusted copy: its header block, to compare with TOP n 0. */
-	std::string header_block;
+	/** The caller knows the unique-id but holds no copy that may vouch for this
+	 * message (one not proven whole, one whose deletion the server confirmed, one
+	 * of another size): the message is downloaded like a new one. The unique-id
+	 * still goes into the duplicate index. */
+	bool download = false;
 	/** Kept past delete_after: DELE it even though the session keeps messages. */
 	bool expired = false;
-	/** What was saved under this unique-id had another size: the server reused the
-	 * unique-id, so this is a new message. The other fields are then unused. */
-	bool other_size = false;
 };
 
 /** What one session should do. */
@@ -110,15 +111,14 @@ struct SessionConfig {
 	 * pipelined. */
 	bool secure = false;
 	/**
-	 * Messages already saved (by unique-id and listed size) are DELE'd (or kept)
-	 * without being downloaded again. May be empty. Called once per distinct
-	 * unique-id as the UIDL listing streams in, so the caller also learns which
+	 * Messages already saved, and proven whole, are DELE'd (or kept) without being
+	 * downloaded again. May be empty. Called once per distinct unique-id as the
+	 * LIST listing streams in (after UIDL), so the caller also learns which
 	 * unique-ids the server still lists.
-	 * @return nullopt if not saved; a copy with other_size if saved with another
-	 * size; else whether the save is trusted, and if not, the saved copy's header
-	 *         block (up to and including the first empty line, LF line ends) for the
-	 *         session to verify with TOP n 0 (RFC 1939 §7) before deleting; a copy
-	 *         that does not match is downloaded again
+	 * @param size the listed size in octets
+	 * @return nullopt if unknown; a copy with `download` if known but unable to
+	 *         vouch; else a saved copy that vouches for the message (RFC 1939 §7:
+	 *         while a message is on the server its unique-id identifies it)
 	 */
 	std::function<std::optional<SavedCopy>(std::string_view uidl, std::uint64_t size)>
 	    already_saved;
@@ -142,7 +142,8 @@ enum class ErrorKind {
 	/** A line arrived where a status line was expected that is neither +OK nor -ERR:
 	 * replies and commands may be out of step. */
 	Desync,
-	/** The connection ended while replies were still expected. */
+	/** The connection ended while replies were still expected. Not by itself a
+	 * sign of replies out of step: copies proven before it stay proven. */
 	ConnectionLost,
 	/** The server stayed silent past the idle timeout. */
 	Timeout,
@@ -157,6 +158,11 @@ enum class Retry {
 	/** Redo the session once, one command at a time, on a fresh connection: the
 	 * failure may be an artefact of pipelining (RFC 2449 §6.6). */
 	LockStep,
+	/** The connection dropped after login: go on in a new session as before
+	 * (pipelined), where the copies proven so far are DELE'd without RETR. The
+	 * caller falls back to LockStep if such a session saves nothing and drops
+	 * again, so that a server that cannot take pipelined input cannot loop. */
+	Resume,
 	/** The connection dropped before login finished: reconnect once, without CAPA. */
 	Reconnect,
 };
@@ -173,6 +179,11 @@ struct Error {
 	/** The connection failed while CAPA was outstanding: some old servers hang up on
 	 * CAPA, so a reconnect should skip it. */
 	bool capa_suspect = false;
+	/** A Timeout that came while a status line was due, not in the middle of a
+	 * body: exactly what a reply the server never sent looks like, and such a
+	 * reply shifts every body after it onto the wrong message (sizes may all
+	 * match), so the copies this session proved may not be what they seem. */
+	bool silent_where_reply_due = false;
 };
 
 /** Counters for the summary, updated as the session runs. */
@@ -185,10 +196,9 @@ struct SessionStats {
 	std::uint64_t to_fetch_bytes = 0;
 	/** Messages saved earlier and only deleted (or kept) now. */
 	std::uint32_t already_saved = 0;
-	/** Saved copies whose header TOP is to check before deleting or keeping them. */
-	std::uint32_t to_verify = 0;
-	/** Saved copies that TOP showed to be of another message: downloaded again. */
-	std::uint32_t unverified = 0;
+	/** Messages whose UIDL line was unusable (malformed, too long, repeated):
+	 * fetched without de-duplication. */
+	std::uint32_t bad_uidl_lines = 0;
 	/** Messages whose size differed from the listing. */
 	std::uint32_t size_mismatches = 0;
 	/** Messages left for a later session because of limit, limit_bytes or
@@ -238,16 +248,20 @@ struct MessageDataEvent {
 	std::uint32_t number;
 	std::string_view bytes;
 };
-/** The body of the message is complete. The caller must answer with Saved() or
+/** The body of the message is complete and proven whole (daemon/core/README.md,
+ * invariant 1): it ended with its terminator (RFC 1939 §3), is of the listed size
+ * (in lock-step a loose size is accepted with a warning), and was followed by a
+ * well-formed reply or a clean end of the connection. Only such a copy may be
+ * published and vouch for a DELE; a copy that fails any of these is never reported,
+ * and the caller discards what it received. The caller must answer with Saved() or
  * NotSaved() for this number before the session can QUIT. */
 struct MessageEndEvent {
 	std::uint32_t number;
 	/** The body's size as the server counts it (CRLF line ends, unstuffed). */
 	std::uint64_t octets;
 	/** octets equals the size in the listing (or exceeds it by the CRLF that framing
-	 * adds to a message lacking a final line end). A mismatch in a pipelined session
-	 * means the replies may be out of step: the session then fails right after this
-	 * event, and the caller must keep the copy but not trust its unique-id. */
+	 * adds to a message lacking a final line end); false only for a loose size
+	 * accepted one command at a time. */
 	bool size_matches;
 };
 /** A RETR answered -ERR (RFC 1939 §7): this message is skipped, the session goes on. */
@@ -288,18 +302,17 @@ using Event = std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent,
  * TakeOutput() returns. It never touches sockets, files or clocks.
  *
  * Order of work: greeting, CAPA, USER, PASS (never anything pipelined behind PASS),
- * CAPA again (capabilities may change after login, RFC 2449 §5), STAT + LIST + UIDL,
+ * CAPA again (capabilities may change after login, RFC 2449 §5), STAT + UIDL + LIST,
  * then one RETR per wanted message within a window bounded in commands and bytes, a
  * DELE for each message only once the caller reports it durable via Saved(), and QUIT
  * when every reply is in. Replies are matched to commands strictly in order; the first
  * reply that cannot be a status line ends the session (Desync) so that no DELE can be
  * attributed to the wrong message.
  *
- * The listing is not kept whole: LIST's sizes take 4 bytes a message, and the UIDL
- * listing is classified line by line as it streams in (saved earlier, new, oversize,
- * or left for later), so only the messages this session acts on are kept, with their
- * unique-ids. A session's memory thus grows with `limit` and with the caller's saved
- * copies, not with the mailbox.
+ * The listing is not kept whole: UIDL's unique-ids wait in one arena for LIST, whose
+ * lines classify each message as they stream in (saved earlier, new, oversize, or
+ * left for later); then the arena is freed, and only the messages this session acts
+ * on are kept, with their unique-ids. LIST's sizes take 4 bytes a message.
  *
  * Contract: call Next() until it returns NeedDataEvent before the next Feed(); then
  * input buffering is bounded by the largest fed chunk plus limits::max_line_bytes.
@@ -343,8 +356,11 @@ public:
 	 * The connection reached EOF or failed. Once the input fed so far is used up,
 	 * Next() reports how that ends the session.
 	 * @param reason how it ended, for the error message
+	 * @param clean the server closed it (FIN) after its last byte, rather than a
+	 *        reset: a body complete just before a clean end is proven by it
 	 */
-	void ConnectionClosed(std::string reason = "connection closed by the server");
+	void ConnectionClosed(std::string reason = "connection closed by the server",
+			      bool clean = true);
 
 	/**
 	 * The server was silent for the idle timeout.
@@ -395,11 +411,6 @@ public:
 	 *         saved copy under one of them can no longer be trusted to be either. */
 	std::vector<std::string_view> DuplicateUidls() const;
 
-	/** @return the unique-ids of saved copies that TOP n 0 matched in this session;
-	 *         once the session has Finished (replies surely in step), they are as
-	 *         good as saves confirmed in step. Views valid while the session lives */
-	std::vector<std::string_view> VerifiedUidls() const;
-
 	/**
 	 * @return after a committed session that left messages for later: the number
 	 *         the lowest-numbered of them has in the next session (its number now,
@@ -428,7 +439,8 @@ private:
 		Stat,
 		List,
 		Uidl,
-		Top,
+		/** Sent only to prove the last body whole when nothing else is due. */
+		Noop,
 		Retr,
 		Dele,
 		Quit
@@ -448,9 +460,6 @@ private:
 		Dele,
 		/** Saved earlier and trusted, and kept: nothing to send. */
 		Keep,
-		/** Saved earlier but not trusted: TOP n 0 decides between DELE and RETR.
-		 */
-		Top,
 		/** Over max_message_size with oversize_delete: DELE unread. */
 		OversizeDele,
 	};
@@ -460,7 +469,7 @@ private:
 	struct Message {
 		std::uint32_t number = 0;
 		Plan plan = Plan::Fetch;
-		/** Plan::Dele/Keep/Top: kept past delete_after. */
+		/** Plan::Dele/Keep: kept past delete_after. */
 		bool expired = false;
 		/** The unique-id: a key of uidl_index_, whose nodes never move; null if
 		 * none (no UIDL, or one the server gives to several messages). */
@@ -506,8 +515,6 @@ private:
 		Listing,
 		/** RETR body: streamed. */
 		Body,
-		/** TOP n 0 body: collected (bounded) for comparison. */
-		Top,
 	};
 
 	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
@@ -521,7 +528,11 @@ private:
 	void HandleListingLine(std::string_view line);
 	void HandleListingEnd();
 	void HandleListEntry(std::uint32_t number, std::uint64_t size);
-	void HandleUidlEntry(std::uint32_t number, std::string_view uidl);
+	void HandleUidlLine(std::string_view line);
+	void BadUidl(std::uint32_t number, const std::string &why);
+	void ClassifyListed(std::uint32_t number, std::uint64_t size,
+			    std::string_view uidl);
+	bool SkipLongLine();
 	std::uint64_t ListedSize(std::uint32_t number) const;
 	const std::string *IndexUidl(std::string_view uidl);
 	void Track(std::uint32_t number, Plan plan, std::uint64_t size,
@@ -529,9 +540,8 @@ private:
 	void ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
 			 bool index_anyway);
 	void HandleBody();
-	void HandleTop();
+	void Prove();
 	std::string Quote(std::string_view server_text) const;
-	void Refetch(std::uint32_t index, const std::string &why);
 	void StartTransaction();
 	std::optional<std::uint32_t> IndexOf(std::uint32_t number) const noexcept;
 	void Fail(ErrorKind kind, std::string message, std::optional<Reply> reply = {});
@@ -562,20 +572,26 @@ private:
 	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
 	std::deque<Cmd> pending_listing_;
 	std::deque<std::uint32_t> pending_retr_;
-	/** Saved copies to verify with TOP n 0 before their DELE. */
-	std::deque<std::uint32_t> pending_top_;
-	/** By message number: the header block of an untrusted copy, for TOP. */
-	std::map<std::uint32_t, std::string> expected_headers_;
 	/** Per message: its DELE was answered +OK. */
 	std::vector<bool> marked_;
-	std::string top_body_;
-	bool top_overflow_ = false;
 	std::deque<std::uint32_t> pending_dele_;
+	/** The last body, complete and of a size accepted, waiting for its proof: the
+	 * next well-formed status line, or a clean end of the connection. Only one can
+	 * wait, since the status line that proves it is the one after it. */
+	std::optional<MessageEndEvent> unproven_;
 	std::uint32_t awaiting_save_ = 0;
 	/** Per message: its body is complete and Saved()/NotSaved() is still due. */
 	std::vector<bool> awaiting_;
 	bool eof_ = false;
+	/** The server closed with FIN, not a reset. */
+	bool clean_eof_ = false;
 	bool timed_out_ = false;
+	/** The rest of an over-long UIDL line is being discarded; how much of it so
+	 * far. */
+	bool skipping_line_ = false;
+	std::uint64_t skipped_bytes_ = 0;
+	/** Bad UIDL lines that got no warning line of their own. */
+	std::uint32_t unreported_bad_uidls_ = 0;
 	bool stop_retrieving_ = false;
 	bool quit_sent_ = false;
 	/** STLS succeeded and TLS is up. */
@@ -594,8 +610,12 @@ private:
 	static constexpr std::uint32_t no_message = UINT32_MAX;
 	static constexpr std::uint32_t big_size = UINT32_MAX - 1;
 	std::map<std::uint32_t, std::uint64_t> big_sizes_;
-	/** By message number - 1: a UIDL line named it. */
-	std::vector<bool> has_uidl_;
+	/** UIDL's unique-ids while the listing streams (UIDL comes before LIST, see
+	 * SendListing()): each followed by a space in uidl_arena_, found by message
+	 * number - 1 in uidl_at_ as offset + 1 (0 = none, bad_uidl = unusable). */
+	std::string uidl_arena_;
+	std::vector<std::uint32_t> uidl_at_;
+	static constexpr std::uint32_t bad_uidl = UINT32_MAX;
 	/** Unique-ids of the tracked messages and of those the caller had saved ->
 	 * how many listed messages carry it (more than one defeats de-duplication). */
 	std::unordered_map<std::string, std::uint32_t, UidlHash, std::equal_to<>>
@@ -604,8 +624,6 @@ private:
 	bool deferring_ = false;
 	/** The lowest number of a message left for later; 0 if none. */
 	std::uint32_t first_deferred_ = 0;
-	/** Indexes into messages_ of saved copies that TOP matched. */
-	std::vector<std::uint32_t> verified_;
 	bool uidls_complete_ = false;
 	bool have_uidl_ = false;
 	bool capa_failed_ = false;

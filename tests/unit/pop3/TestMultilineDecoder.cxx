@@ -104,6 +104,16 @@ TEST_CASE("bare LF lines and a bare-LF terminator")
 	CheckAllSplits("a\n..b\n\n.\n", {"a\n.b\n\n", 9});
 }
 
+TEST_CASE("a lone dot ended by a bare LF inside a CRLF stream is data, not the end")
+{
+	// RFC 1939 §3: the terminator is CRLF "." CRLF. Ending at ".\n" would cut the
+	// message short; kept as data, its size still matches the server's count.
+	const std::string in = "before\r\n.\nafter\r\n.\r\n";
+	CheckAllSplits(in, {"before\n.\nafter\n", in.size()});
+	// A server that uses LF alone still ends its bodies with ".\n".
+	CheckAllSplits("before\n.\nafter\n", {"before\n", 9});
+}
+
 TEST_CASE("a line that merely starts like the terminator is data")
 {
 	CheckAllSplits("x\r\n.\r \r\n.\r\n", {"x\n\r \n", 11});

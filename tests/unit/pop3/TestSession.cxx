@@ -46,14 +46,20 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 	s.Feed("+OK\r\n");
 	Drain(s);
 	CHECK(s.TakeOutput() ==
-	      "CAPA\r\nUSER alice\r\nPASS pw\r\nCAPA\r\nSTAT\r\nLIST\r\nUIDL\r\n");
-	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 6\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
-	       "+OK\r\n1 a\r\n2 b\r\n.\r\n");
+	      "CAPA\r\nUSER alice\r\nPASS pw\r\nCAPA\r\nSTAT\r\nUIDL\r\nLIST\r\n");
+	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 6\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n"
+	       "+OK\r\n1 3\r\n2 3\r\n.\r\n");
 	Drain(s);
-	CHECK(s.TakeOutput() == "RETR 1\r\nRETR 2\r\n");
+	// Behind the last RETR, NOOP: its status line proves the last body whole.
+	CHECK(s.TakeOutput() == "RETR 1\r\nRETR 2\r\nNOOP\r\n");
 	s.Feed("+OK\r\nx\r\n.\r\n+OK\r\ny\r\n.\r\n");
+	// Message 2 is complete, but only a status line after it proves that it
+	// ended where the server meant it to.
+	CHECK(Drain(s).size() == 5);
+	s.Feed("+OK\r\n");
 	const auto events = Drain(s);
-	CHECK(events.size() == 6);
+	REQUIRE(events.size() == 1);
+	CHECK(std::get<MessageEndEvent>(events[0]).number == 2);
 	CHECK(s.TakeOutput().empty()); // nothing is durable yet: no DELE, no QUIT
 	s.Saved(2);
 	CHECK(s.TakeOutput() == "DELE 2\r\n");
@@ -79,10 +85,15 @@ TEST_CASE("after a failure nothing more is sent, even for late saves")
 {
 	Session s(Config("pw"));
 	s.Feed(login +
-	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n"
-	       "+OK\r\n1 a\r\n.\r\n+OK\r\nx\r\n.\r\nGARBAGE\r\n");
+	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 1\r\n+OK\r\n1 a\r\n.\r\n"
+	       "+OK\r\n1 1\r\n.\r\n+OK\r\nx\r\n.\r\nGARBAGE\r\n");
 	const auto events = Drain(s);
 	REQUIRE(!events.empty());
+	// The body was followed by a line that is no status line: never proven, so
+	// never reported as complete.
+	CHECK(std::none_of(events.begin(), events.end(), [](const Event &e) {
+		return std::holds_alternative<MessageEndEvent>(e);
+	}));
 	REQUIRE(std::holds_alternative<FailedEvent>(events.back()));
 	CHECK(std::get<FailedEvent>(events.back()).error.kind == ErrorKind::Desync);
 	CHECK(s.Over());
@@ -113,7 +124,7 @@ TEST_CASE("a listing line that never ends is cut off (case 10B)")
 	Session s(Config("pw"));
 	s.Feed(login + "+OK\r\n");
 	Drain(s);
-	s.Feed("+OK\r\nPIPELINING\r\n.\r\n+OK 1 1\r\n+OK\r\n1 1\r\n.\r\n+OK\r\n1 ");
+	s.Feed("+OK\r\nPIPELINING\r\n.\r\n+OK 1 1\r\n+OK\r\n1 a\r\n.\r\n+OK\r\n1 ");
 	Drain(s);
 	const std::string chunk(4096, 'B');
 	bool failed = false;
@@ -151,7 +162,7 @@ TEST_CASE("a 100,000-message mailbox keeps at most a window of commands in fligh
 		uidl += std::to_string(i) + " u" + std::to_string(i) + "\r\n";
 	}
 	s.TakeOutput();
-	s.Feed(list + ".\r\n" + uidl + ".\r\n");
+	s.Feed(uidl + ".\r\n" + list + ".\r\n");
 	Drain(s);
 	// A server that answers every command that has arrived, in order.
 	std::string pending = s.TakeOutput();
@@ -198,8 +209,8 @@ TEST_CASE("data after +OK to QUIT means the deletions are not confirmed")
 {
 	Session s(Config("pw"));
 	s.Feed(login +
-	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 3\r\n+OK\r\n1 3\r\n.\r\n"
-	       "+OK\r\n1 a\r\n.\r\n+OK\r\nx\r\n.\r\n");
+	       "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 3\r\n+OK\r\n1 a\r\n.\r\n"
+	       "+OK\r\n1 3\r\n.\r\n+OK\r\nx\r\n.\r\n+OK\r\n");
 	for (const auto &e : Drain(s))
 		if (const auto *end = std::get_if<MessageEndEvent>(&e))
 			s.Saved(end->number);
@@ -245,12 +256,13 @@ ListOnly(Session &s, const std::vector<std::uint64_t> &sizes,
 	}
 	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK " +
 	       std::to_string(sizes.size()) + " " + std::to_string(total) + "\r\n" +
-	       list + ".\r\n" + uidl + ".\r\n");
+	       uidl + ".\r\n" + list + ".\r\n");
 	auto events = Drain(s);
 	std::string out = s.TakeOutput();
-	const auto listing = out.find("UIDL\r\n");
+	const auto listing = out.find("UIDL\r\nLIST\r\n");
 	REQUIRE(listing != std::string::npos);
-	return {std::move(events), out.substr(listing + 6)};
+	out.erase(0, listing + 6);
+	return {std::move(events), out.substr(6)};
 }
 
 /** @return how many warnings in @p events contain @p text */
@@ -274,8 +286,7 @@ SavedWithSize(std::set<std::string> uidls, std::uint64_t size, int *calls = null
 		if (!uidls.contains(std::string(uidl)))
 			return std::nullopt;
 		SavedCopy copy;
-		copy.trusted = true;
-		copy.other_size = listed != size;
+		copy.download = listed != size;
 		return copy;
 	};
 }
@@ -303,7 +314,7 @@ TEST_CASE("a 100,000-message listing: only what the session acts on is kept")
 	CHECK(listed.bytes == 600000);
 	CHECK(commands == "DELE 5\r\nDELE 99999\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nRETR "
 			  "4\r\nRETR 6\r\nRETR 7\r\nRETR 8\r\nRETR 9\r\nRETR "
-			  "10\r\nRETR 11\r\n");
+			  "10\r\nRETR 11\r\nNOOP\r\n");
 	CHECK(s.Stats().to_fetch == 10);
 	CHECK(s.Stats().already_saved == 2);
 	CHECK(s.Stats().deferred == 100000 - 12);
@@ -318,7 +329,7 @@ TEST_CASE("once a new message is left for later, so is every later new one")
 	config.limit_bytes = 50;
 	Session s(std::move(config));
 	const auto [events, commands] = ListOnly(s, {5, 100, 5}, {"a", "b", "c"});
-	CHECK(commands == "RETR 1\r\n");
+	CHECK(commands == "RETR 1\r\nNOOP\r\n");
 	CHECK(s.Stats().deferred == 2);
 }
 
@@ -331,8 +342,8 @@ TEST_CASE("a unique-id given to two messages: both are fetched, without it")
 		Session s(std::move(config));
 		const auto [events, commands] = ListOnly(s, {3, 3}, {"x", "x"});
 		CHECK(Warnings(events, "same UIDL") == 1);
-		CHECK(commands == "RETR 1\r\n");
-		s.Feed("+OK\r\nabc\r\n.\r\n");
+		CHECK(commands == "RETR 1\r\nNOOP\r\n");
+		s.Feed("+OK\r\nabc\r\n.\r\n+OK\r\n");
 		const auto body = Drain(s);
 		REQUIRE(!body.empty());
 		// No unique-id: the caller must not record it in the journal.
@@ -354,7 +365,7 @@ TEST_CASE("a unique-id given to two messages: both are fetched, without it")
 		const auto [events, commands] =
 		    ListOnly(s, {3, 10, 4, 7}, {"a", "x", "b", "x"});
 		CHECK(Warnings(events, "same UIDL") == 1);
-		CHECK(commands == "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\n");
+		CHECK(commands == "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nNOOP\r\n");
 		CHECK(s.Stats().already_saved == 0);
 	}
 	SUBCASE("the other size first")
@@ -363,7 +374,7 @@ TEST_CASE("a unique-id given to two messages: both are fetched, without it")
 		config.already_saved = SavedWithSize({"x"}, 10);
 		Session s(std::move(config));
 		const auto [events, commands] = ListOnly(s, {7, 10}, {"x", "x"});
-		CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+		CHECK(commands == "RETR 1\r\nRETR 2\r\nNOOP\r\n");
 	}
 	SUBCASE("the other size is left for later, the saved size comes after it")
 	{
@@ -375,7 +386,7 @@ TEST_CASE("a unique-id given to two messages: both are fetched, without it")
 		Session s(std::move(config));
 		const auto [events, commands] = ListOnly(s, {3, 7, 10}, {"a", "x", "x"});
 		CHECK(Warnings(events, "same UIDL") == 1);
-		CHECK(commands == "RETR 1\r\n");
+		CHECK(commands == "RETR 1\r\nNOOP\r\n");
 		CHECK(s.Stats().deferred == 2);
 	}
 }
@@ -386,7 +397,7 @@ TEST_CASE("a listing with a hole in its unique-ids is not complete")
 	config.keep = true;
 	Session s(std::move(config));
 	const auto [events, commands] = ListOnly(s, {3, 3}, {"a", ""});
-	CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+	CHECK(commands == "RETR 1\r\nRETR 2\r\nNOOP\r\n");
 	CHECK_FALSE(s.UidlsComplete());
 
 	Session whole(Config("pw"));
@@ -407,11 +418,9 @@ TEST_CASE("a listing that names a message twice, or one past the bound, is refus
 		CHECK(f->error.kind == ErrorKind::Protocol);
 		return f->error.message;
 	};
-	CHECK(failure("+OK\r\n1 3\r\n1 3\r\n.\r\n") ==
+	CHECK(failure("+OK\r\n.\r\n+OK\r\n1 3\r\n1 3\r\n.\r\n") ==
 	      "protocol error: LIST names message 1 twice");
-	CHECK(failure("+OK\r\n1 3\r\n2 3\r\n.\r\n+OK\r\n1 a\r\n1 b\r\n.\r\n") ==
-	      "protocol error: UIDL names message 1 twice");
-	CHECK(failure("+OK\r\n1000001 3\r\n.\r\n") ==
+	CHECK(failure("+OK\r\n.\r\n+OK\r\n1000001 3\r\n.\r\n") ==
 	      "protocol error: LIST names message 1000001 (messages are numbered 1 to at "
 	      "most 1000000)");
 }
@@ -423,7 +432,7 @@ TEST_CASE("first_number: a checkpoint with keep goes on where the last session s
 	config.limit = 2;
 	Session first(config);
 	auto [events, commands] = ListOnly(first, {3, 3, 3, 3, 3}, {"", "", "", "", ""});
-	CHECK(commands == "RETR 1\r\nRETR 2\r\n");
+	CHECK(commands == "RETR 1\r\nRETR 2\r\nNOOP\r\n");
 	// Nothing deleted before message 3, the first left for later.
 	CHECK(first.ResumeNumber() == 3);
 
@@ -431,7 +440,7 @@ TEST_CASE("first_number: a checkpoint with keep goes on where the last session s
 	Session next(config);
 	std::tie(events, commands) =
 	    ListOnly(next, {3, 3, 3, 3, 3}, {"", "", "", "", ""});
-	CHECK(commands == "RETR 3\r\nRETR 4\r\n");
+	CHECK(commands == "RETR 3\r\nRETR 4\r\nNOOP\r\n");
 	CHECK(next.ResumeNumber() == 5);
 	CHECK(next.Stats().deferred == 1);
 
@@ -453,7 +462,7 @@ TEST_CASE("a saved copy that turns out to share its unique-id is not skipped by 
 	Session s(std::move(config));
 	const auto [events, commands] =
 	    ListOnly(s, {3, 3, 3, 3, 3}, {"x", "a", "b", "c", "x"});
-	CHECK(commands == "RETR 2\r\nRETR 3\r\n");
+	CHECK(commands == "RETR 2\r\nRETR 3\r\nNOOP\r\n");
 	CHECK(s.ResumeNumber() == 1);
 	const auto dups = s.DuplicateUidls();
 	CHECK(dups == std::vector<std::string_view>{"x"});
@@ -468,7 +477,7 @@ TEST_CASE("below first_number, unique-ids still reveal duplicates")
 	config.first_number = 3;
 	Session s(std::move(config));
 	const auto [events, commands] = ListOnly(s, {3, 3, 3}, {"x", "a", "x"});
-	CHECK(commands == "RETR 3\r\n");
+	CHECK(commands == "RETR 3\r\nNOOP\r\n");
 	CHECK(Warnings(events, "same UIDL") == 1);
 	s.Feed("+OK\r\nabc\r\n.\r\n");
 	const auto body = Drain(s);
@@ -485,4 +494,57 @@ TEST_CASE("expect_at_most: a listing that did not shrink after confirmed deletio
 	CHECK(commands == "QUIT\r\n");
 	CHECK(Warnings(events, "the server lists 2 messages, more than the 1 left") == 1);
 	CHECK(s.Stats().deferred == 2);
+}
+
+TEST_CASE("a UIDL line longer than the line bound costs one message its unique-id")
+{
+	// Servers have sent unique-ids of 1 MiB. The rest of that line is dropped as it
+	// streams, so memory stays bounded, and every message is still fetched.
+	Session s(Config("pw"));
+	s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 3 9\r\n");
+	Drain(s);
+	s.Feed("+OK\r\n1 a\r\n2 ");
+	Drain(s);
+	const std::string chunk(64 * 1024, 'u');
+	std::vector<Event> events;
+	for (int i = 0; i < 16; ++i) {
+		s.Feed(chunk);
+		for (auto &e : Drain(s)) {
+			CHECK_FALSE(std::holds_alternative<FailedEvent>(e));
+			events.push_back(std::move(e));
+		}
+	}
+	s.Feed("\r\n3 c\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n3 3\r\n.\r\n");
+	for (auto &e : Drain(s))
+		events.push_back(std::move(e));
+	CHECK(Warnings(events, "message 2: its UIDL line is longer than 8192 bytes; it "
+			       "is fetched without de-duplication") == 1);
+	REQUIRE(!events.empty());
+	CHECK(std::holds_alternative<ListedEvent>(events.back()));
+	CHECK(s.TakeOutput().ends_with("RETR 1\r\nRETR 2\r\nRETR 3\r\nNOOP\r\n"));
+	CHECK(s.Stats().bad_uidl_lines == 1);
+	CHECK_FALSE(s.UidlsComplete());
+}
+
+TEST_CASE("a body after which the connection is reset is never reported")
+{
+	const auto run = [](bool clean) {
+		Session s(Config("pw"));
+		s.Feed(login + "+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 2 6\r\n"
+			       "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
+			       "+OK\r\nx\r\n.\r\n");
+		Drain(s);
+		s.ConnectionClosed("gone", clean);
+		std::size_t ends = 0;
+		Retry retry = Retry::None;
+		for (const auto &e : Drain(s)) {
+			ends += std::holds_alternative<MessageEndEvent>(e);
+			if (const auto *f = std::get_if<FailedEvent>(&e))
+				retry = f->error.retry;
+		}
+		CHECK(retry == Retry::Resume);
+		return ends;
+	};
+	CHECK(run(true) == 1);  // a clean close proves the last body
+	CHECK(run(false) == 0); // a reset does not
 }

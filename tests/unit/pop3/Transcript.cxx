@@ -80,11 +80,6 @@ Transcript LoadTranscript(const std::string &path)
 				t.replies.push_back(Unescape(line));
 		} else if (section == "client") {
 			t.client += Unescape(line);
-		} else if (section == "saved") {
-			// "UIDL HEADER-BLOCK": an untrusted copy saved earlier in the
-			// run.
-			const auto space = line.find(' ');
-			t.saved[line.substr(0, space)] = Unescape(line.substr(space + 1));
 		} else if (section == "events") {
 			if (!line.empty())
 				t.events.push_back(line);
@@ -151,6 +146,8 @@ std::string RetryName(pop3::Retry retry)
 		return "lock-step";
 	case pop3::Retry::Reconnect:
 		return "reconnect";
+	case pop3::Retry::Resume:
+		return "resume";
 	}
 	return "?";
 }
@@ -179,16 +176,15 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	if (t.config.count("limit"))
 		config.limit = static_cast<std::uint32_t>(std::stoul(get("limit", "0")));
 	const auto already = SplitCommas(get("already", ""));
-	const auto saved = t.saved;
-	if (!already.empty() || !saved.empty())
+	const auto known = SplitCommas(get("known", ""));
+	if (!already.empty() || !known.empty())
 		config.already_saved =
-		    [already, saved](std::string_view uidl,
+		    [already, known](std::string_view uidl,
 				     std::uint64_t) -> std::optional<pop3::SavedCopy> {
 			if (already.count(std::string(uidl)))
-				return pop3::SavedCopy{true, {}};
-			if (const auto it = saved.find(std::string(uidl));
-			    it != saved.end())
-				return pop3::SavedCopy{false, it->second};
+				return pop3::SavedCopy{};
+			if (known.count(std::string(uidl)))
+				return pop3::SavedCopy{true, false};
 			return std::nullopt;
 		};
 	const auto not_saved = SplitCommas(get("not-saved", ""));
@@ -298,6 +294,9 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 			drain();
 		} else if (get("eof", "false") == "true") {
 			session.ConnectionClosed();
+			drain();
+		} else if (get("reset", "false") == "true") {
+			session.ConnectionClosed("connection reset by peer", false);
 			drain();
 		} else if (get("timeout", "false") == "true") {
 			session.TimedOut();

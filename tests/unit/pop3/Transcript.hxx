@@ -17,7 +17,8 @@ namespace popstream::test {
 struct Transcript {
 	std::string name;
 	/** "key=value" settings from the `config` block (user, pipelining, keep, limit,
-	 * dry-run, lock-step, skip-capa, already, not-saved, eof, timeout). */
+	 * dry-run, lock-step, skip-capa, already (copies that vouch), known (unique-ids
+	 * known that cannot vouch: downloaded), not-saved, eof, reset, timeout). */
 	std::map<std::string, std::string> config;
 	/** The greeting and then one reply per command, in order. */
 	std::vector<std::string> replies;
@@ -25,9 +26,6 @@ struct Transcript {
 	std::string server;
 	std::string client;
 	std::vector<std::string> events;
-	/** From the `saved` block: unique-id -> header block of an untrusted copy saved
-	 * earlier in the run (to be verified with TOP). */
-	std::map<std::string, std::string> saved;
 };
 
 /** Parses one transcript file. @throws std::runtime_error naming the file and line */
@@ -40,9 +38,6 @@ std::string Unescape(std::string_view text);
 struct RunResult {
 	std::string client;
 	std::vector<std::string> events;
-	/** From the `saved` block: unique-id -> header block of an untrusted copy saved
-	 * earlier in the run (to be verified with TOP). */
-	std::map<std::string, std::string> saved;
 };
 
 /**

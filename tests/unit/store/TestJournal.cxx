@@ -17,13 +17,13 @@ namespace {
 
 Record Pending(const std::string &uidl)
 {
-	return {Record::Type::Pending, uidl,          72,
-		uidl + ".file",        uidl + ".tmp", 1700000000};
+	return {Record::Type::Pending, uidl,       72, uidl + ".file",
+		uidl + ".tmp",         1700000000, {}};
 }
 
 Record Delivered(const std::string &uidl)
 {
-	return {Record::Type::Delivered, uidl, 72, uidl + ".file", {}, 1700000000};
+	return {Record::Type::Delivered, uidl, 72, uidl + ".file", {}, 1700000000, {}};
 }
 
 Record Mark(Record::Type type, const std::string &uidl)
