@@ -112,8 +112,24 @@ std::string DovecotServer::Maildir(const std::string &user) const
 
 SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned seed)
 {
-	const auto maildir = Maildir(user);
-	auto r = Run(
+	auto set = MakeSampleMail(Maildir(user), count, seed);
+	const auto r = Run(Options({harness_, "own", dir_, user}));
+	if (r.exit_code != 0)
+		throw std::runtime_error("dovecot-harness own failed: " + Describe(r));
+	return set;
+}
+
+unsigned DovecotServer::Count(const std::string &user) const
+{
+	const auto r = Run(Options({harness_, "count", dir_, user}));
+	if (r.exit_code != 0)
+		throw std::runtime_error("dovecot-harness count failed: " + Describe(r));
+	return static_cast<unsigned>(std::stoul(r.out));
+}
+
+SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed)
+{
+	const auto r = Run(
 	    Options({RequireEnv("POPSTREAM_MAKE_SAMPLE_MAIL"), "--count",
 		     std::to_string(count), "--seed", std::to_string(seed), maildir}));
 	if (r.exit_code != 0)
@@ -122,7 +138,7 @@ SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned 
 	// The manifest names each message; its bytes are read back here, before any
 	// client can take them away, to know what a client must save.
 	SampleSet set;
-	std::istringstream manifest(ReadFile(dir_ + "/mail/manifest"));
+	std::istringstream manifest(ReadFile(maildir + "/../manifest"));
 	SampleMessage m;
 	while (manifest >> m.name >> m.size >> m.sha256) {
 		std::string bytes = ReadFile(maildir + "/new/" + m.name);
@@ -139,19 +155,7 @@ SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned 
 		throw std::runtime_error("manifest lists " +
 					 std::to_string(set.messages.size()) +
 					 " messages");
-
-	r = Run(Options({harness_, "own", dir_, user}));
-	if (r.exit_code != 0)
-		throw std::runtime_error("dovecot-harness own failed: " + Describe(r));
 	return set;
-}
-
-unsigned DovecotServer::Count(const std::string &user) const
-{
-	const auto r = Run(Options({harness_, "count", dir_, user}));
-	if (r.exit_code != 0)
-		throw std::runtime_error("dovecot-harness count failed: " + Describe(r));
-	return static_cast<unsigned>(std::stoul(r.out));
 }
 
 std::string Sha256Hex(const std::string &bytes)

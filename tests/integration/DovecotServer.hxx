@@ -83,6 +83,14 @@ public:
 	unsigned Count(const std::string &user) const;
 };
 
+/**
+ * Writes @p count messages of make-sample-mail's catalogue (seed @p seed) into @p maildir
+ * (as the caller, mode 0600) and reads them back.
+ * @return the messages, for comparing with what a client saves
+ * @throws std::runtime_error if make-sample-mail fails or its manifest does not match
+ */
+SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed);
+
 /** @return the lowercase hex SHA-256 of @p bytes */
 std::string Sha256Hex(const std::string &bytes);
 
