@@ -2,6 +2,7 @@
 // the benchmark in bench/run (this kernel has no sch_netem).
 //
 //   latency-proxy --listen PORT --target HOST:PORT --rtt MS [--rate BYTES_PER_S]
+//                 [--drop-after-bytes K] [--drop-after-ms T]
 //
 // Listens on 127.0.0.1:PORT (0 = any free port) and prints "LISTENING <port>" on stdout
 // once it accepts connections. Every accepted client gets its own connection to TARGET,
@@ -15,6 +16,15 @@
 //     reaches the client 2 RTT after its connect(), as on a real link;
 //   - EOF is delayed like data and passed on (shutdown) after the data queued before it,
 //     so half-closed connections work; a reset or error on either side closes both.
+//
+// With --drop-after-bytes or --drop-after-ms, the first connection (only that one) is
+// reset in both directions once K bytes from the server have been handed to the client
+// or T ms have passed since its accept, whichever is first: an RST to each side
+// (SO_LINGER 0, then close), with whatever was still on the emulated link lost, as when
+// a NAT or a mobile link drops a connection. Bytes are counted as delivered, not as read
+// from the server: at 600 ms and 20 Mbit/s some 750 KB are on the link at any time, so
+// "after K bytes" means what the client has seen. One line on stderr says when. Later
+// connections are left alone, so a fetcher that reconnects can finish.
 //
 // Flow control: a direction stops reading its source while more than high_water bytes
 // are queued or being written, and resumes below low_water. The sender then sees the
@@ -34,6 +44,7 @@
 #include <getopt.h>
 #include <memory>
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 namespace {
@@ -58,9 +69,17 @@ struct Config {
 	std::uint64_t connect_delay_ms = 0;
 	/** Bottleneck bandwidth per direction in bytes per second; 0 = unlimited. */
 	std::uint64_t rate = 0;
+	/** Reset the first connection once this many bytes came from the server; 0 = no.
+	 */
+	std::uint64_t drop_after_bytes = 0;
+	/** Reset the first connection this long after its accept, in ms; 0 = no. */
+	std::uint64_t drop_after_ms = 0;
 };
 
 Config config;
+
+/** Connections accepted so far: the drop applies to the first one only. */
+unsigned long accepted = 0;
 
 /** A piece of one direction's byte stream, waiting for its release time. */
 struct Chunk {
@@ -176,6 +195,8 @@ public:
 	uv_tcp_t server;
 	/** Waits out the emulated handshake before connecting to the target. */
 	uv_timer_t connect_timer;
+	/** Resets the pair after --drop-after-ms (first connection only). */
+	uv_timer_t drop_timer;
 	/** The uv_tcp_connect to the target. */
 	uv_connect_t connect_request;
 	/** Client to server. */
@@ -189,6 +210,16 @@ private:
 	/** Handles initialised and not yet closed. */
 	int open_handles = 0;
 	bool closing = false;
+	/** Which connection this is, from 1, for the log. */
+	unsigned long number = 0;
+	/** This pair is the one to reset (the first accepted, with a drop configured). */
+	bool drop_armed = false;
+	/** Bytes from the server written to the client so far. */
+	std::uint64_t to_client = 0;
+	/** Bytes from the server handed to uv_write for the client so far. */
+	std::uint64_t handed_to_client = 0;
+	/** uv_hrtime() at the accept. */
+	std::uint64_t accepted_ns = 0;
 
 public:
 	/** Initialises every handle; the caller accepts into @c client, then Start(). */
@@ -197,11 +228,16 @@ public:
 		uv_tcp_init(loop, &client);
 		uv_tcp_init(loop, &server);
 		uv_timer_init(loop, &connect_timer);
+		uv_timer_init(loop, &drop_timer);
 		uv_timer_init(loop, &up.timer);
 		uv_timer_init(loop, &down.timer);
 		for (uv_handle_t *h : Handles())
 			h->data = this;
-		open_handles = 5;
+		open_handles = 6;
+		number = ++accepted;
+		drop_armed = number == 1 &&
+			     (config.drop_after_bytes != 0 || config.drop_after_ms != 0);
+		accepted_ns = uv_hrtime();
 	}
 
 	Pair(const Pair &) = delete;
@@ -215,6 +251,61 @@ public:
 		up.SourceUp();
 		uv_timer_start(&connect_timer, OnConnectTimer, config.connect_delay_ms,
 			       0);
+		if (drop_armed && config.drop_after_ms != 0)
+			uv_timer_start(
+			    &drop_timer,
+			    [](uv_timer_t *t) { static_cast<Pair *>(t->data)->Reset(); },
+			    config.drop_after_ms, 0);
+	}
+
+	/**
+	 * Counts @p n bytes written to the client; resets the pair once they reach
+	 * --drop-after-bytes.
+	 */
+	void ToClient(std::size_t n) noexcept
+	{
+		to_client += n;
+		if (drop_armed && config.drop_after_bytes != 0 &&
+		    to_client >= config.drop_after_bytes)
+			Reset();
+	}
+
+	/** Counts @p n bytes passed to uv_write for the client. */
+	void HandToClient(std::size_t n) noexcept { handed_to_client += n; }
+
+	/** @return how many more bytes may go to the client before the drop */
+	std::size_t ClientAllowance() const noexcept
+	{
+		if (!drop_armed || config.drop_after_bytes == 0)
+			return SIZE_MAX;
+		if (handed_to_client >= config.drop_after_bytes)
+			return 0;
+		return static_cast<std::size_t>(config.drop_after_bytes -
+						handed_to_client);
+	}
+
+	/**
+	 * Resets both connections: SO_LINGER 0 makes close() send an RST instead of a
+	 * FIN, so each peer sees "connection reset", not an orderly end of stream.
+	 */
+	void Reset() noexcept
+	{
+		if (closing)
+			return;
+		drop_armed = false;
+		for (uv_tcp_t *tcp : {&client, &server}) {
+			uv_os_fd_t fd;
+			if (uv_fileno(reinterpret_cast<uv_handle_t *>(tcp), &fd) != 0)
+				continue; // the server side is not connected yet
+			const linger hard{1, 0};
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+		}
+		std::fprintf(stderr,
+			     "latency-proxy: connection %lu: reset both directions after "
+			     "%llu bytes to the client, %.3f s after the accept\n",
+			     number, static_cast<unsigned long long>(to_client),
+			     static_cast<double>(uv_hrtime() - accepted_ns) / ns_per_s);
+		Close();
 	}
 
 	/** Closes both connections at once, dropping whatever is still queued. */
@@ -255,6 +346,7 @@ private:
 		return {reinterpret_cast<uv_handle_t *>(&client),
 			reinterpret_cast<uv_handle_t *>(&server),
 			reinterpret_cast<uv_handle_t *>(&connect_timer),
+			reinterpret_cast<uv_handle_t *>(&drop_timer),
 			reinterpret_cast<uv_handle_t *>(&up.timer),
 			reinterpret_cast<uv_handle_t *>(&down.timer)};
 	}
@@ -400,6 +492,26 @@ void Direction::Release() noexcept
 	// early rather than spin on a zero-length timer.
 	const std::uint64_t now = uv_hrtime() + ns_per_ms;
 	while (!pair.IsClosing() && !queue.empty() && queue.front().due_ns <= now) {
+		if (this == &pair.down && !queue.front().eof) {
+			// A drop after K bytes hands the client exactly K: a read is up
+			// to 64 KiB, far coarser than a small message.
+			const std::size_t allowed = pair.ClientAllowance();
+			if (allowed == 0)
+				return; // the write in progress ends in the reset
+			auto &bytes = queue.front().bytes;
+			if (bytes.size() > allowed) {
+				Chunk head;
+				head.due_ns = queue.front().due_ns;
+				head.bytes.assign(
+				    bytes.begin(),
+				    bytes.begin() + static_cast<std::ptrdiff_t>(allowed));
+				bytes.erase(bytes.begin(),
+					    bytes.begin() +
+						static_cast<std::ptrdiff_t>(allowed));
+				queue.push_front(std::move(head));
+			}
+			pair.HandToClient(queue.front().bytes.size());
+		}
 		Chunk chunk = std::move(queue.front());
 		queue.pop_front();
 		if (chunk.eof) {
@@ -429,13 +541,20 @@ void Direction::OnWritten(uv_write_t *request, int status) noexcept
 {
 	auto *write = reinterpret_cast<WriteRequest *>(request);
 	auto &self = *static_cast<Direction *>(request->data);
-	self.queued_bytes -= write->bytes.size();
+	const std::size_t written = write->bytes.size();
+	self.queued_bytes -= written;
 	delete write;
 	if (status == UV_ECANCELED)
 		return;
 	if (status != 0) {
 		self.pair.Close();
 		return;
+	}
+	// Counted once written: what the kernel has taken on loopback, the client has.
+	if (&self == &self.pair.down) {
+		self.pair.ToClient(written);
+		if (self.pair.IsClosing())
+			return;
 	}
 	self.UpdateReading();
 }
@@ -472,7 +591,8 @@ void OnConnection(uv_stream_t *listener, int status) noexcept
 [[noreturn]] void Usage()
 {
 	std::fputs("usage: latency-proxy --listen PORT --target HOST:PORT --rtt MS "
-		   "[--rate BYTES_PER_S]\n",
+		   "[--rate BYTES_PER_S]\n"
+		   "                     [--drop-after-bytes K] [--drop-after-ms T]\n",
 		   stderr);
 	std::exit(64);
 }
@@ -528,6 +648,8 @@ int main(int argc, char **argv)
 	    {"target", required_argument, nullptr, 't'},
 	    {"rtt", required_argument, nullptr, 'r'},
 	    {"rate", required_argument, nullptr, 'b'},
+	    {"drop-after-bytes", required_argument, nullptr, 'k'},
+	    {"drop-after-ms", required_argument, nullptr, 'T'},
 	    {"help", no_argument, nullptr, 'h'},
 	    {nullptr, 0, nullptr, 0},
 	};
@@ -555,6 +677,14 @@ int main(int argc, char **argv)
 			// Up to 1 TB/s: keeps size * 1e9 / rate from overflowing for any
 			// chunk.
 			config.rate = ParseNumber("rate", optarg, 1'000'000'000'000);
+			break;
+		case 'k':
+			config.drop_after_bytes =
+			    ParseNumber("byte count", optarg, UINT64_MAX);
+			break;
+		case 'T':
+			// A day: any run the bench makes ends long before.
+			config.drop_after_ms = ParseNumber("delay", optarg, 86'400'000);
 			break;
 		default:
 			Usage();

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 
 namespace popstream::test {
@@ -112,8 +115,68 @@ std::string DovecotServer::Maildir(const std::string &user) const
 
 SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned seed)
 {
-	const auto maildir = Maildir(user);
-	auto r = Run(
+	auto set = MakeSampleMail(Maildir(user), count, seed);
+	Own(user);
+	return set;
+}
+
+void DovecotServer::Own(const std::string &user)
+{
+	const auto r = Run(Options({harness_, "own", dir_, user}));
+	if (r.exit_code != 0)
+		throw std::runtime_error("dovecot-harness own failed: " + Describe(r));
+}
+
+void DovecotServer::WaitForSessions() const
+{
+	const std::string master = ReadFile(dir_ + "/run/master.pid");
+	const pid_t master_pid = static_cast<pid_t>(std::stol(master));
+	for (int i = 0; i < 400; ++i) {
+		bool open = false;
+		for (const auto &entry : std::filesystem::directory_iterator("/proc")) {
+			const auto name = entry.path().filename().string();
+			if (name.find_first_not_of("0123456789") != std::string::npos)
+				continue;
+			std::string stat;
+			try {
+				stat = ReadFile(entry.path().string() + "/stat");
+			} catch (const std::exception &) {
+				continue; // gone meanwhile
+			}
+			// pid (comm) state ppid ...: comm may contain blanks, so parse
+			// from the last parenthesis.
+			const auto open_paren = stat.find('(');
+			const auto close_paren = stat.rfind(')');
+			if (open_paren == std::string::npos ||
+			    close_paren == std::string::npos)
+				continue;
+			const auto comm =
+			    stat.substr(open_paren + 1, close_paren - open_paren - 1);
+			std::istringstream rest(stat.substr(close_paren + 1));
+			std::string state;
+			pid_t ppid = 0;
+			rest >> state >> ppid;
+			if (ppid == master_pid && comm == "pop3" && state != "Z")
+				open = true;
+		}
+		if (!open)
+			return;
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	throw std::runtime_error("a Dovecot POP3 session is still open after 20 s");
+}
+
+unsigned DovecotServer::Count(const std::string &user) const
+{
+	const auto r = Run(Options({harness_, "count", dir_, user}));
+	if (r.exit_code != 0)
+		throw std::runtime_error("dovecot-harness count failed: " + Describe(r));
+	return static_cast<unsigned>(std::stoul(r.out));
+}
+
+SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed)
+{
+	const auto r = Run(
 	    Options({RequireEnv("POPSTREAM_MAKE_SAMPLE_MAIL"), "--count",
 		     std::to_string(count), "--seed", std::to_string(seed), maildir}));
 	if (r.exit_code != 0)
@@ -122,7 +185,7 @@ SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned 
 	// The manifest names each message; its bytes are read back here, before any
 	// client can take them away, to know what a client must save.
 	SampleSet set;
-	std::istringstream manifest(ReadFile(dir_ + "/mail/manifest"));
+	std::istringstream manifest(ReadFile(maildir + "/../manifest"));
 	SampleMessage m;
 	while (manifest >> m.name >> m.size >> m.sha256) {
 		std::string bytes = ReadFile(maildir + "/new/" + m.name);
@@ -139,19 +202,7 @@ SampleSet DovecotServer::Fill(const std::string &user, unsigned count, unsigned 
 		throw std::runtime_error("manifest lists " +
 					 std::to_string(set.messages.size()) +
 					 " messages");
-
-	r = Run(Options({harness_, "own", dir_, user}));
-	if (r.exit_code != 0)
-		throw std::runtime_error("dovecot-harness own failed: " + Describe(r));
 	return set;
-}
-
-unsigned DovecotServer::Count(const std::string &user) const
-{
-	const auto r = Run(Options({harness_, "count", dir_, user}));
-	if (r.exit_code != 0)
-		throw std::runtime_error("dovecot-harness count failed: " + Describe(r));
-	return static_cast<unsigned>(std::stoul(r.out));
 }
 
 std::string Sha256Hex(const std::string &bytes)

@@ -81,7 +81,28 @@ public:
 
 	/** @return how many messages the server holds for @p user (new/ + cur/) */
 	unsigned Count(const std::string &user) const;
+
+	/**
+	 * Hands every file in the Maildir of @p user to the mail uid: call it after
+	 * putting messages there as root (Dovecot never reads mail as root).
+	 */
+	void Own(const std::string &user);
+
+	/**
+	 * Waits until no POP3 session process is left: one may still be writing its index
+	 * after the client saw QUIT's reply, and the index must not be touched meanwhile.
+	 * @throws std::runtime_error if a session is still open after 20 s
+	 */
+	void WaitForSessions() const;
 };
+
+/**
+ * Writes @p count messages of make-sample-mail's catalogue (seed @p seed) into @p maildir
+ * (as the caller, mode 0600) and reads them back.
+ * @return the messages, for comparing with what a client saves
+ * @throws std::runtime_error if make-sample-mail fails or its manifest does not match
+ */
+SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed);
 
 /** @return the lowercase hex SHA-256 of @p bytes */
 std::string Sha256Hex(const std::string &bytes);

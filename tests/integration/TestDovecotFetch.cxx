@@ -3,6 +3,7 @@
 // cases may run in parallel (meson registers one test per case).
 
 #include "DovecotServer.hxx"
+#include "Pop3Probe.hxx"
 #include "Process.hxx"
 #include "TempDir.hxx"
 
@@ -12,8 +13,10 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <iomanip>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,6 +171,47 @@ void FetchAllAndCheck(const Setup &s, const std::vector<std::string> &spec_args)
 	CHECK(again.exit_code == 0);
 	CHECK(SaysMessages(again.out, 0));
 	CHECK(Entries(s.maildir + "/new") == s.sample.messages.size());
+}
+
+/** @return @p bytes with every ASCII letter rotated by 13: other text, same size and
+ * lines */
+std::string Rot13(std::string bytes)
+{
+	for (char &c : bytes) {
+		if (c >= 'a' && c <= 'z')
+			c = static_cast<char>('a' + (c - 'a' + 13) % 26);
+		else if (c >= 'A' && c <= 'Z')
+			c = static_cast<char>('A' + (c - 'A' + 13) % 26);
+	}
+	return bytes;
+}
+
+/** @return the UIDVALIDITY in the header of a Dovecot Maildir's dovecot-uidlist */
+uint32_t UidValidity(const std::string &maildir)
+{
+	std::istringstream header(ReadFile(maildir + "/dovecot-uidlist"));
+	std::string field;
+	while (header >> field)
+		if (field.size() > 1 && field[0] == 'V')
+			return static_cast<uint32_t>(std::stoul(field.substr(1)));
+	throw std::runtime_error("no UIDVALIDITY in " + maildir + "/dovecot-uidlist");
+}
+
+/**
+ * Makes Dovecot forget the mailbox in @p maildir and give it UIDVALIDITY @p uidvalidity
+ * again when it rebuilds its index, as it does when the index is rebuilt within the
+ * second it was created in: without an index it hands out the value in
+ * dovecot-uidvalidity plus one, or the current time if that file is missing too.
+ */
+void ForgetIndex(const std::string &maildir, uint32_t uidvalidity)
+{
+	for (const auto &name : ListDir(maildir))
+		if (name.starts_with("dovecot"))
+			std::filesystem::remove(maildir + "/" + name);
+	std::ostringstream hex;
+	hex << std::hex << std::setw(8) << std::setfill('0') << (uidvalidity - 1);
+	WriteFile(maildir + "/dovecot-uidvalidity", hex.str(), 0600);
+	WriteFile(maildir + "/dovecot-uidvalidity." + hex.str(), "", 0444);
 }
 
 } // namespace
@@ -335,6 +379,72 @@ TEST_SUITE("dovecot")
 		CheckErrorLines(r, false);
 		CHECK(Entries(s.maildir + "/new") == 0);
 		CHECK(s.OnServer() == 60);
+	}
+
+	TEST_CASE(
+	    "unique-ids Dovecot hands out again after its index is rebuilt: new mail "
+	    "is fetched")
+	{
+		Setup s(50, 10);
+		const auto maildir = s.server->Maildir(user);
+		// What the second round replaces, kept before the fetch takes it away.
+		std::vector<std::pair<std::string, std::string>> originals;
+		for (const auto &m : s.sample.messages)
+			originals.emplace_back(m.name,
+					       ReadFile(maildir + "/new/" + m.name));
+		const auto listed = ProbeListing(s.server->pop3_port, user, password);
+		REQUIRE(listed.size() == 50);
+
+		const auto first = s.Dl({s.Tcp(), s.maildir});
+		INFO("first run: " << Describe(first));
+		REQUIRE(first.exit_code == 0);
+		CheckHoldsAll(s.maildir, s.sample);
+		REQUIRE(s.OnServer() == 0);
+
+		// Other messages of the same sizes and line counts under the same names,
+		// so that the rebuilt index numbers and sizes them as before.
+		s.server->WaitForSessions();
+		const auto uidvalidity = UidValidity(maildir);
+		ForgetIndex(maildir, uidvalidity);
+		auto want = s.sample.FetchedHashes();
+		for (const auto &[name, bytes] : originals) {
+			auto other = Rot13(bytes);
+			REQUIRE(other != bytes);
+			WriteFile(maildir + "/tmp/" + name, other, 0600);
+			std::filesystem::rename(maildir + "/tmp/" + name,
+						maildir + "/new/" + name);
+			if (other.back() != '\n')
+				other += '\n';
+			++want[Sha256Hex(other)];
+		}
+		s.server->Own(user);
+
+		// The precondition of the whole test: the server really says the same
+		// unique-ids, with the same sizes, for different messages.
+		const auto relisted = ProbeListing(s.server->pop3_port, user, password);
+		if (relisted != listed)
+			FAIL("precondition failed: Dovecot did not hand out the same "
+			     "unique-ids "
+			     "and sizes again (UIDVALIDITY was "
+			     << uidvalidity << ")\nlisted before the first run:\n"
+			     << Describe(listed) << "listed after the rebuild:\n"
+			     << Describe(relisted));
+
+		const auto second = s.Dl({s.Tcp(), s.maildir});
+		INFO("second run: " << Describe(second));
+		CHECK(second.exit_code == 0);
+		CHECK(Entries(s.maildir + "/new") == 100);
+		const auto got = HashesIn(s.maildir + "/new");
+		unsigned missing = 0;
+		for (const auto &[hash, n] : want)
+			if (!got.contains(hash) || got.at(hash) != n)
+				++missing;
+		if (missing > 0)
+			MESSAGE(missing
+				<< " of 100 messages missing, altered or saved twice");
+		CHECK(got == want);
+		CHECK(Entries(s.maildir + "/tmp") == 0);
+		CHECK(s.OnServer() == 0);
 	}
 
 } // TEST_SUITE
