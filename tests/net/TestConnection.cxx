@@ -208,20 +208,6 @@ void Echo(ServerPeer &peer)
 			break;
 }
 
-bool HaveIpv6Loopback()
-{
-	const int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	if (fd < 0)
-		return false;
-	sockaddr_in6 address{};
-	address.sin6_family = AF_INET6;
-	address.sin6_addr = in6addr_loopback;
-	const bool ok =
-	    bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0;
-	close(fd);
-	return ok;
-}
-
 /** A POP3-like dialogue; the net layer must not care what the bytes mean. */
 void Dialogue(ServerPeer &peer)
 {
@@ -246,6 +232,41 @@ void StartDialogue(TestLoop &loop, Recorder &client, const Endpoint &endpoint)
 	client.Write("CAPA\r\n");
 	CHECK(client.connection->PendingWriteBytes() == 6);
 	CHECK_FALSE(client.connected);
+}
+
+/**
+ * Connects to a server that shows certificate @p server_cert, with a write queued before
+ * the handshake, and checks that the certificate is refused before any application data
+ * flows, with the message "TLS: certificate of NAME rejected: @p reason" (NAME is the
+ * TLS name, else the host).
+ * @return the SNI name the server saw, empty if none was sent
+ */
+std::string ExpectRejected(const std::string &server_cert, const std::string &host,
+			   const std::string &tls_name, const std::string &ca_file,
+			   const std::string &reason, bool ipv6 = false)
+{
+	bool script_ran = false;
+	LoopbackServer server([&](ServerPeer &) { script_ran = true; },
+			      ServerCertificate(server_cert), ipv6);
+	TestLoop loop;
+	Recorder client;
+	Endpoint endpoint = TlsEndpoint(server.Port(), tls_name, ca_file);
+	endpoint.host = host;
+	client.Connect(loop.loop, endpoint);
+	client.Write("USER secret\r\n");
+	REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
+	CHECK_FALSE(client.connected);
+	CHECK(client.data_calls == 0);
+	CHECK(client.Kind() == NetErrorKind::TlsVerify);
+	CHECK(client.Message() == "TLS: certificate of " +
+				      (tls_name.empty() ? host : tls_name) +
+				      " rejected: " + reason);
+	client.connection.reset();
+	server.Join();
+	// We aborted the handshake, so nothing was ever decrypted by the server.
+	CHECK(server.HandshakeError() != "");
+	CHECK_FALSE(script_ran);
+	return server.ServerName();
 }
 
 } // namespace
@@ -546,25 +567,8 @@ TEST_CASE("TLS certificate rejections")
 	};
 	for (const Case &c : cases) {
 		CAPTURE(c.what);
-		bool script_ran = false;
-		LoopbackServer server([&](ServerPeer &) { script_ran = true; },
-				      ServerCertificate(c.server_cert));
-		TestLoop loop;
-		Recorder client;
-		client.Connect(loop.loop,
-			       TlsEndpoint(server.Port(), c.tls_name, c.ca_file));
-		client.Write("USER secret\r\n");
-		REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
-		CHECK_FALSE(client.connected);
-		CHECK(client.data_calls == 0);
-		CHECK(client.Kind() == NetErrorKind::TlsVerify);
-		CHECK(client.Message() ==
-		      "TLS: certificate of " + c.tls_name + " rejected: " + c.reason);
-		client.connection.reset();
-		server.Join();
-		// We aborted the handshake, so nothing was ever decrypted by the server.
-		CHECK(server.HandshakeError() != "");
-		CHECK_FALSE(script_ran);
+		ExpectRejected(c.server_cert, "127.0.0.1", c.tls_name, c.ca_file,
+			       c.reason);
 	}
 }
 
