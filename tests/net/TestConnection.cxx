@@ -3,6 +3,7 @@
 #include "LoopbackServer.hxx"
 #include "TempDir.hxx"
 #include "net/Connection.hxx"
+#include "net/Describe.hxx"
 
 #include <doctest/doctest.h>
 
@@ -570,6 +571,103 @@ TEST_CASE("TLS certificate rejections")
 		ExpectRejected(c.server_cert, "127.0.0.1", c.tls_name, c.ca_file,
 			       c.reason);
 	}
+}
+
+TEST_CASE("TLS to an IP literal: no SNI, and the certificate's IP address matches")
+{
+	struct Case {
+		const char *server_cert;
+		bool ipv6;
+		std::string host, tls_name;
+	};
+	const Case cases[] = {
+	    {"ip4", false, "127.0.0.1", ""},
+	    // As a user may write it after '!' or in the config's sni key.
+	    {"ip4", false, "127.0.0.1", "127.0.0.1"},
+	    {"ip6", true, "::1", ""},
+	    {"ip6", true, "::1", "[::1]"},
+	    {"ip6", true, "::1", "0:0:0:0:0:0:0:1"},
+	};
+	for (const Case &c : cases) {
+		CAPTURE(c.tls_name);
+		CAPTURE(c.host);
+		if (c.ipv6 && !HaveIpv6Loopback()) {
+			MESSAGE("no IPv6 loopback here; skipped");
+			continue;
+		}
+		LoopbackServer server(Dialogue, ServerCertificate(c.server_cert), c.ipv6);
+		TestLoop loop;
+		Recorder client;
+		Endpoint endpoint = TlsEndpoint(server.Port(), c.tls_name);
+		endpoint.host = c.host;
+		StartDialogue(loop, client, endpoint);
+		REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
+		CHECK(client.Message() == "connection to " +
+					      FormatPeer(c.host, server.Port()) +
+					      " closed by the server");
+		CHECK(client.data == "+OK hello\r\n+OK bye\r\n");
+		client.connection.reset();
+		server.Join();
+		CHECK(server.HandshakeError() == "");
+		// RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted".
+		CHECK(server.ServerName() == "");
+	}
+}
+
+TEST_CASE("TLS to an IP literal: rejections name the address and the certificate's names")
+{
+	struct Case {
+		const char *what;
+		const char *server_cert;
+		bool ipv6;
+		std::string host, ca_file, reason;
+	};
+	const std::string ca = TestCaDir() + "/ca.crt";
+	const Case cases[] = {
+	    {"another address", "ip4-other", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(127.0.0.2)"},
+	    // Its subjectAltName holds DNS:localhost, which resolves to this very
+	    // address, but RFC 6125 §6.2.1 compares addresses with addresses only.
+	    {"DNS names only", "server", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(none), and its DNS names (pop.example.com, localhost) never match an IP "
+	     "address"},
+	    // 127.0.0.1 and ::1 are one host, not one address; and the CN (localhost)
+	    // is ignored too.
+	    {"IPv4 certificate, IPv6 address", "ip4", true, "::1", ca,
+	     "name mismatch: ::1 is not among the certificate's IP addresses "
+	     "(127.0.0.1)"},
+	    {"IPv6 certificate, IPv4 address", "ip6", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(::1)"},
+	    // The chain is still verified by mbedTLS when the name is ours to check.
+	    {"unknown CA", "ip4", false, "127.0.0.1", TestCaDir() + "/other-ca.crt",
+	     "unknown CA (not signed by a trusted authority)"},
+	    {"expired", "expired", false, "127.0.0.1", ca,
+	     "certificate expired on 2021-01-01; name mismatch: 127.0.0.1 is not among "
+	     "the certificate's IP addresses (none), and its DNS names (pop.example.com, "
+	     "localhost) never match an IP address"},
+	};
+	for (const Case &c : cases) {
+		CAPTURE(c.what);
+		if (c.ipv6 && !HaveIpv6Loopback()) {
+			MESSAGE("no IPv6 loopback here; skipped");
+			continue;
+		}
+		// RFC 6066 §3: no SNI for an address, even when the handshake fails.
+		CHECK(ExpectRejected(c.server_cert, c.host, "", c.ca_file, c.reason,
+				     c.ipv6) == "");
+	}
+}
+
+TEST_CASE("TLS: a DNS name is still sent as SNI and never matches an IP address entry")
+{
+	// ip4.crt holds only IP:127.0.0.1, with CN=localhost: mbedTLS must not fall back
+	// to the CN (RFC 6125 §6.4.4), so "localhost" is refused.
+	CHECK(ExpectRejected("ip4", "127.0.0.1", "localhost", TestCaDir() + "/ca.crt",
+			     "name mismatch (certificate is for 127.0.0.1)") ==
+	      "localhost");
 }
 
 TEST_CASE("TLS: a fatal alert from the server is named")
