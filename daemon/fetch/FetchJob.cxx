@@ -595,12 +595,16 @@ void FetchJob::OnData(std::string_view bytes) noexcept
 
 void FetchJob::OnEnd(const net::NetError &error) noexcept
 {
-	if (!connected_) {
+	// A certificate refused after STLS is no hang-up during login to retry at once:
+	// the server would show the same one. It ends the run like one refused at
+	// connect time, and the scheduler's backoff decides when to try again.
+	const bool refused = error.Kind() == net::NetErrorKind::TlsVerify;
+	if (!connected_ || refused) {
 		connection_.reset();
 		// On the first connection nothing was said to any server: the network's
 		// reason stands as it is. On a retry the run already reached the server
 		// once, so the failure is a temporary one of this run (EX_TEMPFAIL).
-		const bool retry = redone_ || reconnected_ || resumed_;
+		const bool retry = (redone_ || reconnected_ || resumed_) && !refused;
 		Finish(retry ? ExitCode::TempFail : ExitCodeFor(error.Kind()),
 		       retry ? "retry failed: " + std::string(error.what())
 			     : error.what());

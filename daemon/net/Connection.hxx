@@ -19,9 +19,11 @@ struct Endpoint {
 	/** Implicit TLS from the first byte (POP3S, RFC 8314 §3.3) when true. */
 	bool tls = false;
 	/**
-	 * Name sent in SNI (RFC 6066 §3) and checked against the certificate's
-	 * subjectAltName dNSName entries, or its CN when it has none (RFC 6125); empty =
-	 * host. mbedTLS 2.28 matches DNS names only, so an IP literal here never matches.
+	 * Name checked against the certificate; empty = host. A DNS name is sent in SNI
+	 * (RFC 6066 §3) and matched against the subjectAltName dNSName entries, or the CN
+	 * when there are none (RFC 6125 §6.4). An IP literal (IPv6 with or without
+	 * brackets) is not sent, and matches only an iPAddress entry with the same
+	 * octets (RFC 6125 §6.2.1).
 	 */
 	std::string tls_name;
 	/**
@@ -84,8 +86,11 @@ enum class NetErrorKind {
  * - TlsVerify: "TLS: certificate of NAME rejected: R1; R2" where each R is one of
  *   "unknown CA (not signed by a trusted authority)", "certificate expired on
  *   YYYY-MM-DD", "certificate not yet valid (valid from YYYY-MM-DD)", "name mismatch
- *   (certificate is for A, B)", "certificate revoked", "certificate not meant for a
- *   TLS server (key usage)", "weak or unsupported signature algorithm or key"
+ *   (certificate is for A, B)", for an IP literal "name mismatch: ADDR is not among the
+ *   certificate's IP addresses (A, B), and its DNS names (C, D) never match an IP
+ *   address" (or "(none)", or "its CN (C) never matches", or nothing after the
+ *   addresses), "certificate revoked", "certificate not meant for a TLS server (key
+ *   usage)", "weak or unsupported signature algorithm or key"
  * IPv6 literals are bracketed: "[::1]:995". Durations under a second read "0.25 s".
  */
 class NetError : public std::runtime_error {

@@ -79,9 +79,20 @@ const char *AlertName(unsigned char alert) noexcept
 	}
 }
 
-std::vector<std::string> CertificateNames(const mbedtls_x509_crt &crt)
+/** What a certificate names, each entry escaped for messages. */
+struct CertificateNames {
+	/** subjectAltName DNS names and IP addresses in certificate order, or the CN(s)
+	 * when there is no subjectAltName: what mbedTLS matches a DNS name against. */
+	std::vector<std::string> all;
+	/** subjectAltName dNSName and iPAddress entries (addresses in text form). */
+	std::vector<std::string> dns, ips;
+	/** The subject's CN(s), only for a certificate without subjectAltName. */
+	std::vector<std::string> cns;
+};
+
+CertificateNames ReadNames(const mbedtls_x509_crt &crt)
 {
-	std::vector<std::string> names;
+	CertificateNames names;
 	constexpr unsigned char dns_tag =
 	    MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME;
 	constexpr unsigned char ip_tag =
@@ -93,33 +104,86 @@ std::vector<std::string> CertificateNames(const mbedtls_x509_crt &crt)
 			continue;
 		const std::string_view raw(reinterpret_cast<const char *>(b.p), b.len);
 		if (b.tag == dns_tag) {
-			names.push_back(Escape(raw, 128));
+			names.dns.push_back(Escape(raw, 128));
+			names.all.push_back(names.dns.back());
 		} else if (b.tag == ip_tag && (b.len == 4 || b.len == 16)) {
 			char text[64];
 			const int family = b.len == 4 ? AF_INET : AF_INET6;
-			if (uv_inet_ntop(family, b.p, text, sizeof(text)) == 0)
-				names.emplace_back(text);
+			if (uv_inet_ntop(family, b.p, text, sizeof(text)) == 0) {
+				names.ips.emplace_back(text);
+				names.all.emplace_back(text);
+			}
 		}
 	}
 	// RFC 6125 §6.4.4: the CN counts only when there is no subjectAltName.
-	if (names.empty()) {
+	if (names.all.empty()) {
 		for (const mbedtls_x509_name *n = &crt.subject; n != nullptr; n = n->next)
 			if (n->oid.p != nullptr &&
 			    MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0)
-				names.push_back(
+				names.cns.push_back(
 				    Escape(std::string_view(
 					       reinterpret_cast<const char *>(n->val.p),
 					       n->val.len),
 					   128));
+		names.all = names.cns;
 	}
 	return names;
+}
+
+/** @return "a, b, c", the first kMaxNamesShown of @p names, then ", ..." if more */
+std::string JoinNames(const std::vector<std::string> &names)
+{
+	std::string text;
+	for (std::size_t i = 0; i < names.size() && i < kMaxNamesShown; ++i)
+		text += (i == 0 ? "" : ", ") + names[i];
+	if (names.size() > kMaxNamesShown)
+		text += ", ...";
+	return text;
+}
+
+/**
+ * @param name a server name as configured: a DNS name, an IPv4 address, or an IPv6
+ *        address with or without brackets and zone ("[fe80::1%eth0]")
+ * @return the address in network byte order (4 or 16 octets), or empty for a DNS name
+ */
+std::string ParseIpLiteral(std::string_view name)
+{
+	if (name.size() >= 2 && name.front() == '[' && name.back() == ']')
+		name = name.substr(1, name.size() - 2);
+	// The zone says which interface to use, not which host: it is not in the
+	// certificate.
+	if (name.find(':') != std::string_view::npos)
+		name = name.substr(0, name.find('%'));
+	const std::string text(name);
+	unsigned char octets[16];
+	if (uv_inet_pton(AF_INET, text.c_str(), octets) == 0)
+		return std::string(reinterpret_cast<const char *>(octets), 4);
+	if (uv_inet_pton(AF_INET6, text.c_str(), octets) == 0)
+		return std::string(reinterpret_cast<const char *>(octets), 16);
+	return {};
+}
+
+/** @return whether a subjectAltName iPAddress entry of @p crt holds exactly @p ip
+ * (RFC 5280 §4.2.1.6: 4 octets for IPv4, 16 for IPv6; the families never match) */
+bool HasIpAddress(const mbedtls_x509_crt &crt, std::string_view ip) noexcept
+{
+	constexpr unsigned char ip_tag =
+	    MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS;
+	for (const mbedtls_x509_sequence *san = &crt.subject_alt_names; san != nullptr;
+	     san = san->next)
+		if (san->buf.tag == ip_tag && san->buf.p != nullptr &&
+		    san->buf.len == ip.size() &&
+		    std::memcmp(san->buf.p, ip.data(), ip.size()) == 0)
+			return true;
+	return false;
 }
 
 } // namespace
 
 TlsLayer::TlsLayer(const std::string &server_name, const std::string &ca_file,
 		   std::string peer)
-    : server_name_(server_name), peer_(std::move(peer))
+    : server_name_(server_name), server_ip_(ParseIpLiteral(server_name)),
+      peer_(std::move(peer))
 {
 	mbedtls_entropy_init(&entropy_);
 	mbedtls_ctr_drbg_init(&drbg_);
@@ -180,7 +244,13 @@ void TlsLayer::Setup(const std::string &ca_file)
 	mbedtls_ssl_conf_verify(&config_, OnVerify, this);
 	check(mbedtls_ssl_setup(&ssl_, &config_), "session");
 	// One call sets both the SNI extension and the name the certificate must match.
-	check(mbedtls_ssl_set_hostname(&ssl_, server_name_.c_str()), "server name");
+	// mbedTLS 2.28 matches DNS names only, and RFC 6066 §3 forbids an address in SNI:
+	// for an IP literal, NULL sends no SNI and leaves the name to OnVerify() while
+	// mbedTLS still checks the chain (newer mbedTLS versions refuse to verify unless
+	// the NULL is explicit).
+	check(mbedtls_ssl_set_hostname(&ssl_, server_ip_.empty() ? server_name_.c_str()
+								 : nullptr),
+	      "server name");
 	mbedtls_ssl_set_bio(&ssl_, this, OnSend, OnReceive, nullptr);
 }
 
@@ -255,8 +325,18 @@ int TlsLayer::OnVerify(void *ctx, mbedtls_x509_crt *crt, int depth,
 	auto &self = *static_cast<TlsLayer *>(ctx);
 	// mbedtls_ssl_get_peer_cert() is NULL after a failed handshake, so whatever the
 	// error message shows about the certificate has to be taken here.
-	if (depth == 0)
-		self.leaf_names_ = CertificateNames(*crt);
+	if (depth == 0) {
+		CertificateNames names = ReadNames(*crt);
+		self.leaf_names_ = std::move(names.all);
+		self.leaf_dns_ = std::move(names.dns);
+		self.leaf_ips_ = std::move(names.ips);
+		self.leaf_cns_ = std::move(names.cns);
+		// RFC 6125 §6.2.1: an address matches only an iPAddress entry, never a
+		// DNS name or the CN. The flag fails the handshake inside mbedTLS, which
+		// alerts the server before any application data.
+		if (!self.server_ip_.empty() && !HasIpAddress(*crt, self.server_ip_))
+			*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	}
 	if ((*flags & MBEDTLS_X509_BADCERT_EXPIRED) != 0 && self.expired_on_.empty()) {
 		self.expired_on_ = FormatDate(crt->valid_to);
 		self.issuer_date_ = depth > 0;
@@ -352,15 +432,8 @@ std::string TlsLayer::VerifyMessage(std::uint32_t flags) const
 		add(std::string(issuer_date_ ? "an issuing certificate" : "certificate") +
 		    " not yet valid" +
 		    (valid_from_.empty() ? "" : " (valid from " + valid_from_ + ")"));
-	if (has(MBEDTLS_X509_BADCERT_CN_MISMATCH)) {
-		std::string names;
-		for (std::size_t i = 0; i < leaf_names_.size() && i < kMaxNamesShown; ++i)
-			names += (i == 0 ? "" : ", ") + leaf_names_[i];
-		if (leaf_names_.size() > kMaxNamesShown)
-			names += ", ...";
-		add("name mismatch (certificate is for " +
-		    (names.empty() ? std::string("no host name") : names) + ")");
-	}
+	if (has(MBEDTLS_X509_BADCERT_CN_MISMATCH))
+		add(NameMismatch());
 	if (has(MBEDTLS_X509_BADCERT_REVOKED))
 		add("certificate revoked");
 	if (has(MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
@@ -376,6 +449,30 @@ std::string TlsLayer::VerifyMessage(std::uint32_t flags) const
 	}
 	return "TLS: certificate of " + Escape(server_name_, 256) +
 	       " rejected: " + reasons;
+}
+
+std::string TlsLayer::NameMismatch() const
+{
+	if (server_ip_.empty())
+		return "name mismatch (certificate is for " +
+		       (leaf_names_.empty() ? std::string("no host name")
+					    : JoinNames(leaf_names_)) +
+		       ")";
+	// Names what was compared, in the form the certificate's addresses take.
+	char ip[64] = "?";
+	uv_inet_ntop(server_ip_.size() == 4 ? AF_INET : AF_INET6, server_ip_.data(), ip,
+		     sizeof(ip));
+	std::string text =
+	    std::string("name mismatch: ") + ip +
+	    " is not among the certificate's IP addresses (" +
+	    (leaf_ips_.empty() ? std::string("none") : JoinNames(leaf_ips_)) + ")";
+	if (!leaf_dns_.empty())
+		text += ", and its DNS names (" + JoinNames(leaf_dns_) +
+			") never match an IP address";
+	else if (!leaf_cns_.empty())
+		text += ", and its CN (" + JoinNames(leaf_cns_) +
+			") never matches an IP address";
+	return text;
 }
 
 TlsLayer::ReadResult TlsLayer::Read(std::span<char> out)

@@ -18,8 +18,11 @@ namespace popstream::net {
  * The client side of TLS 1.2 (RFC 5246) with mbedTLS, over two memory queues: the owner
  * pushes ciphertext it received with PushInput() and sends whatever TakeOutput()
  * returns, so this class does no I/O and never blocks. The server certificate is
- * verified against a CA file and a name (RFC 6125 via mbedTLS; the name is also sent as
- * SNI, RFC 6066 §3). Failures throw NetError with a one-line message.
+ * verified against a CA file and a name: a DNS name by mbedTLS (RFC 6125 §6.4) and sent
+ * as SNI (RFC 6066 §3); an IP literal (IPv4, or IPv6 with or without brackets) by us
+ * against the subjectAltName iPAddress entries only (RFC 6125 §6.2.1, RFC 5280
+ * §4.2.1.6), and with no SNI, which RFC 6066 §3 forbids for addresses. Failures throw
+ * NetError with a one-line message.
  *
  * Not copyable or movable: mbedTLS keeps a pointer to it.
  */
@@ -27,7 +30,9 @@ class TlsLayer {
 public:
 	/**
 	 * Loads the CA file and prepares a handshake; nothing is sent yet.
-	 * @param server_name name for SNI and the certificate check
+	 * @param server_name DNS name (for SNI and the certificate check) or IP literal
+	 *        ("192.0.2.1", "::1", "[::1]"; checked against the certificate's IP
+	 *        addresses, no SNI)
 	 * @param ca_file PEM (or DER) file of trusted CAs; empty =
 	 * POPSTREAM_SYSTEM_CA_FILE from config.h
 	 * @param peer "host:port" used in error messages
@@ -90,7 +95,9 @@ private:
 	/** mbedTLS f_recv: takes from input_ or returns MBEDTLS_ERR_SSL_WANT_READ. */
 	static int OnReceive(void *ctx, unsigned char *buffer,
 			     std::size_t length) noexcept;
-	/** mbedTLS verify callback: records what the error message will need. */
+	/** mbedTLS verify callback: records what the error message will need, and for
+	 * an IP literal flags the leaf MBEDTLS_X509_BADCERT_CN_MISMATCH unless one of its
+	 * iPAddress entries holds that address. */
 	static int OnVerify(void *ctx, mbedtls_x509_crt *crt, int depth,
 			    std::uint32_t *flags) noexcept;
 
@@ -102,11 +109,17 @@ private:
 	void Free() noexcept;
 	/** @throws NetError describing the mbedTLS handshake error @p ret */
 	[[noreturn]] void ThrowHandshakeError(int ret) const;
+	/** @return the reason for MBEDTLS_X509_BADCERT_CN_MISMATCH, naming the server
+	 * name or address and what the certificate holds instead */
+	std::string NameMismatch() const;
 	/** @return the TlsVerify message for mbedTLS verification flags @p flags */
 	std::string VerifyMessage(std::uint32_t flags) const;
 
 	/** SNI and verification name, as configured. */
 	std::string server_name_;
+	/** The address in network byte order (4 or 16 octets) when server_name_ is an
+	 * IP literal, else empty. */
+	std::string server_ip_;
 	/** "host:port" for messages. */
 	std::string peer_;
 
@@ -125,6 +138,9 @@ private:
 	/** Names the server certificate is valid for (subjectAltName, else CN), escaped.
 	 */
 	std::vector<std::string> leaf_names_;
+	/** The same, apart: subjectAltName DNS names and IP addresses, and the CN(s) of a
+	 * certificate without subjectAltName, for the IP literal message. */
+	std::vector<std::string> leaf_dns_, leaf_ips_, leaf_cns_;
 	/** "YYYY-MM-DD" of the validity bound that failed, from the verify callback. */
 	std::string expired_on_, valid_from_;
 	/** True if the expired or not-yet-valid certificate is an issuer, not the leaf.

@@ -26,9 +26,9 @@ std::uint64_t NowUs()
 } // namespace
 
 Daemon::Daemon(std::string config_path, systemd::Logger &logger,
-	       std::uint64_t stop_deadline_ms)
+	       std::uint64_t stop_deadline_ms, bool verbose)
     : config_path_(std::move(config_path)), logger_(logger),
-      stop_deadline_ms_(stop_deadline_ms)
+      stop_deadline_ms_(stop_deadline_ms), verbose_(verbose)
 {
 	uv_loop_init(&loop_);
 }
@@ -73,7 +73,8 @@ int Daemon::Run()
 		   fetch::LogLevel level, const std::string &text) {
 		    logger_.Log(systemd::ToPriority(level), server + ": " + text,
 				{account, server, {}, {}});
-	    });
+	    },
+	    verbose_);
 
 	try {
 		auto connection = bus::OpenUserBus("popstreamd");

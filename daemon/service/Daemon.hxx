@@ -33,9 +33,11 @@ public:
 	 * @param config_path the YAML file (see popstream.yaml(5))
 	 * @param stop_deadline_ms how long running fetches may take to finish after
 	 *        SIGTERM before they are dropped without QUIT (below TimeoutStopSec)
+	 * @param verbose fetches log every command sent (the password redacted) and
+	 *        every message saved at debug priority, as `popstream dl -v` does
 	 */
 	Daemon(std::string config_path, systemd::Logger &logger,
-	       std::uint64_t stop_deadline_ms);
+	       std::uint64_t stop_deadline_ms, bool verbose = false);
 	~Daemon() override;
 	Daemon(const Daemon &) = delete;
 	Daemon &operator=(const Daemon &) = delete;
@@ -72,6 +74,7 @@ private:
 	std::string config_path_;
 	systemd::Logger &logger_;
 	std::uint64_t stop_deadline_ms_;
+	bool verbose_;
 	uv_loop_t loop_;
 	std::unique_ptr<Scheduler> scheduler_;
 	std::unique_ptr<bus::SdBusUv> bus_;

@@ -61,7 +61,10 @@ int main(int argc, char **argv)
 	popstream::systemd::Logger logger(popstream::systemd::DetectLogTarget(2));
 	if (verbose)
 		logger.SetMaxPriority(popstream::systemd::Priority::Debug);
+	// The logger alone would only pass debug lines on: the fetches must be told to
+	// write them.
 	popstream::service::Daemon daemon(
-	    config_path, logger, static_cast<std::uint64_t>(stop_timeout_s * 1000));
+	    config_path, logger, static_cast<std::uint64_t>(stop_timeout_s * 1000),
+	    verbose);
 	return daemon.Run();
 }

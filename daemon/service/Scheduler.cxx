@@ -85,8 +85,10 @@ struct Scheduler::Slot {
 	bool Busy() const noexcept { return job != nullptr || resolving; }
 };
 
-Scheduler::Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log)
-    : loop_(loop), observer_(observer), fetch_log_(std::move(fetch_log))
+Scheduler::Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log,
+		     bool verbose)
+    : loop_(loop), observer_(observer), fetch_log_(std::move(fetch_log)),
+      verbose_(verbose)
 {
 }
 
@@ -318,6 +320,7 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.checkpoint_messages = account.checkpoint_messages;
 	options.checkpoint_bytes = account.checkpoint_bytes;
 	options.ca_file = account.ca_file;
+	options.verbose = verbose_;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
 	options.timeouts.connect_ms = static_cast<std::uint64_t>(
 	    std::min(connect_timeout, account.timeout).count());

@@ -68,8 +68,13 @@ public:
  */
 class Scheduler {
 public:
-	/** @param fetch_log receives each fetch's log lines with the account name */
-	Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log);
+	/**
+	 * @param fetch_log receives each fetch's log lines with the account name
+	 * @param verbose fetches also log their commands and saves at LogLevel::Debug
+	 *        (fetch::FetchOptions::verbose), as `popstream dl -v` does
+	 */
+	Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log,
+		  bool verbose = false);
 	~Scheduler();
 
 	/**
@@ -125,6 +130,7 @@ private:
 	uv_loop_t &loop_;
 	SchedulerObserver &observer_;
 	FetchLog fetch_log_;
+	bool verbose_;
 	/** The configured accounts, in config order. */
 	std::vector<std::unique_ptr<Slot>> slots_;
 	/** Accounts removed by a reload whose fetch is still running. */

@@ -2,12 +2,14 @@
 
 // Small helpers shared by the popstreamd tests that talk to it with busctl.
 #include "Process.hxx"
+#include "TempDir.hxx"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace popstream::test {
 
@@ -50,6 +52,25 @@ inline std::string AccountProp(const std::string &account, const std::string &pr
 inline std::uint64_t PropNumber(const std::string &text)
 {
 	return text.size() > 2 ? std::stoull(text.substr(2)) : 0;
+}
+
+/**
+ * @return how to start popstreamd on @p config with HOME @p home, in an environment
+ *         without the caller's systemd and XDG variables, so it logs to stderr and keeps
+ *         its state under @p home
+ * @param args options before --config, e.g. {"-v"}
+ */
+inline ProcessOptions DaemonProcess(const std::string &home, const std::string &config,
+				    std::vector<std::string> args = {})
+{
+	ProcessOptions o;
+	o.argv = {RequireEnv("POPSTREAMD_BIN")};
+	o.argv.insert(o.argv.end(), args.begin(), args.end());
+	o.argv.insert(o.argv.end(), {"--config", config});
+	o.env = {"HOME=" + home, "NOTIFY_SOCKET", "JOURNAL_STREAM", "XDG_STATE_HOME",
+		 "XDG_CONFIG_HOME"};
+	o.timeout = std::chrono::seconds(120);
+	return o;
 }
 
 /** Calls FetchNow on @p account. @return busctl's exit status */

@@ -41,12 +41,7 @@ TEST_CASE("IN-USE means backoff, LOGIN-DELAY bounds every login, FetchNow includ
 		      "\n    maildir: " + home / "delayed" + "\n",
 		  0600);
 
-	ProcessOptions options;
-	options.argv = {RequireEnv("POPSTREAMD_BIN"), "--config", home / "config.yaml"};
-	options.env = {"HOME=" + home.Path(), "NOTIFY_SOCKET", "JOURNAL_STREAM",
-		       "XDG_STATE_HOME", "XDG_CONFIG_HOME"};
-	options.timeout = 120s;
-	Child daemon(options);
+	Child daemon(DaemonProcess(home.Path(), home / "config.yaml"));
 
 	// [IN-USE] is temporary: backoff from 30 s, not auth-needed.
 	REQUIRE(WaitUntil([] { return AccountProp("inuse", "State") == "u 4"; }));

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdexcept>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
@@ -224,11 +225,19 @@ void ServerPeer::Cork(bool on) noexcept
 	setsockopt(Fd(), IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
 }
 
-LoopbackServer::LoopbackServer(Script script, std::optional<ServerTls> tls, bool ipv6)
+LoopbackServer::LoopbackServer(Script script, std::optional<ServerTls> tls, bool ipv6,
+			       unsigned connections)
 {
+	stop_fd_ = eventfd(0, EFD_CLOEXEC);
+	if (stop_fd_ < 0)
+		ThrowErrno("eventfd");
 	listen_fd_ = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (listen_fd_ < 0)
+	if (listen_fd_ < 0) {
+		const int error = errno;
+		close(stop_fd_);
+		errno = error;
 		ThrowErrno("socket");
+	}
 	sockaddr_storage address{};
 	socklen_t length = 0;
 	if (ipv6) {
@@ -248,19 +257,34 @@ LoopbackServer::LoopbackServer(Script script, std::optional<ServerTls> tls, bool
 		0) {
 		const int error = errno;
 		close(listen_fd_);
+		close(stop_fd_);
 		errno = error;
 		ThrowErrno("bind/listen");
 	}
 	port_ = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6 &>(address).sin6_port
 			   : reinterpret_cast<sockaddr_in &>(address).sin_port);
-	thread_ =
-	    std::thread(&LoopbackServer::Run, this, std::move(script), std::move(tls));
+	thread_ = std::thread(&LoopbackServer::Run, this, std::move(script),
+			      std::move(tls), connections);
 }
 
 LoopbackServer::~LoopbackServer()
 {
+	Stop();
 	Join();
 	close(listen_fd_);
+	close(stop_fd_);
+}
+
+void LoopbackServer::Stop() noexcept
+{
+	const std::uint64_t one = 1;
+	[[maybe_unused]] const ssize_t n = write(stop_fd_, &one, sizeof(one));
+}
+
+unsigned LoopbackServer::Accepted() const
+{
+	std::lock_guard lock(mutex_);
+	return accepted_;
 }
 
 void LoopbackServer::Join()
@@ -287,25 +311,51 @@ std::string LoopbackServer::Failure() const
 	return failure_;
 }
 
-void LoopbackServer::Run(Script script, std::optional<ServerTls> tls) noexcept
+void LoopbackServer::Run(Script script, std::optional<ServerTls> tls,
+			 unsigned connections) noexcept
 {
-	pollfd pfd{listen_fd_, POLLIN, 0};
-	if (poll(&pfd, 1, kServerTimeoutSeconds * 1000) != 1) {
-		std::lock_guard lock(mutex_);
-		failure_ = "no client connected";
-		return;
+	for (unsigned i = 0; i < connections; ++i) {
+		// The first client is always awaited, so that a test which never
+		// connects reports it; later ones only until Stop().
+		pollfd pfds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+		const int ready =
+		    poll(pfds, i == 0 ? 1 : 2, kServerTimeoutSeconds * 1000);
+		if (ready > 0 && (pfds[0].revents & POLLIN) == 0)
+			return; // stopped, nobody waiting
+		if (ready != 1 && ready != 2) {
+			if (i == 0) {
+				std::lock_guard lock(mutex_);
+				failure_ = "no client connected";
+			}
+			return;
+		}
+		const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+		if (fd < 0) {
+			std::lock_guard lock(mutex_);
+			failure_ = std::string("accept: ") + std::strerror(errno);
+			return;
+		}
+		{
+			std::lock_guard lock(mutex_);
+			++accepted_;
+		}
+		Serve(fd, script, tls);
+		close(fd);
 	}
-	const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-	if (fd < 0) {
-		std::lock_guard lock(mutex_);
-		failure_ = std::string("accept: ") + std::strerror(errno);
-		return;
-	}
+}
+
+void LoopbackServer::Serve(int fd, const Script &script,
+			   const std::optional<ServerTls> &tls)
+{
 	const timeval timeout{kServerTimeoutSeconds, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
 	try {
 		if (tls) {
+			if (tls->before_handshake) {
+				PlainPeer plain(fd);
+				tls->before_handshake(plain);
+			}
 			TlsPeer peer(fd);
 			peer.Setup(*tls);
 			const std::string error = peer.Handshake();
@@ -324,7 +374,6 @@ void LoopbackServer::Run(Script script, std::optional<ServerTls> tls) noexcept
 		std::lock_guard lock(mutex_);
 		failure_ = e.what();
 	}
-	close(fd);
 }
 
 StalledListener::StalledListener()
@@ -374,6 +423,20 @@ std::uint16_t UnusedPort()
 		ThrowErrno("bind");
 	close(fd);
 	return ntohs(address.sin_port);
+}
+
+bool HaveIpv6Loopback()
+{
+	const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		return false;
+	sockaddr_in6 address{};
+	address.sin6_family = AF_INET6;
+	address.sin6_addr = in6addr_loopback;
+	const bool ok =
+	    bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0;
+	close(fd);
+	return ok;
 }
 
 const std::string &TestCaDir()

@@ -61,13 +61,18 @@ struct ServerTls {
 	/** If set, any other SNI name is refused with an unrecognized_name alert
 	 * (RFC 6066 §3), as virtual-hosting servers do. */
 	std::string only_sni = {};
+	/** If set, runs on the cleartext connection before the handshake, as a POP3
+	 * server does up to its reply to STLS (RFC 2595 §4). It must not read past the
+	 * STLS line (ServerPeer::ReadUntil does not: the client waits for the reply). */
+	std::function<void(ServerPeer &)> before_handshake = {};
 };
 
 /**
- * A one-connection server on the loopback interface, run in a std::thread: it accepts
- * one client (waiting at most 20 s), optionally does the TLS handshake, then runs a
- * script on the connection, closes it and ends. Failures in the thread are recorded,
- * not thrown, so the test can assert on them after Join().
+ * A server on the loopback interface, run in a std::thread: it accepts one client
+ * (waiting at most 20 s), optionally does the TLS handshake, then runs a script on the
+ * connection, closes it and ends; or serves up to a given number of clients that way,
+ * one after another. Failures in the thread are recorded, not thrown, so the test can
+ * assert on them after Join().
  */
 class LoopbackServer {
 public:
@@ -79,11 +84,13 @@ public:
 	 * @param script run after the (TLS) handshake; not run if the handshake fails
 	 * @param tls certificate and key for implicit TLS; none = plain TCP
 	 * @param ipv6 listen on ::1 instead of 127.0.0.1
+	 * @param connections how many clients to serve in turn; after the first, the
+	 *        server also stops waiting when Stop() is called
 	 * @throws std::system_error if the socket cannot be set up
 	 */
 	explicit LoopbackServer(Script script, std::optional<ServerTls> tls = {},
-				bool ipv6 = false);
-	/** Waits for the thread (see Join()). */
+				bool ipv6 = false, unsigned connections = 1);
+	/** Stop(), then waits for the thread (see Join()). */
 	~LoopbackServer();
 	LoopbackServer(const LoopbackServer &) = delete;
 	LoopbackServer &operator=(const LoopbackServer &) = delete;
@@ -94,20 +101,33 @@ public:
 	/** Waits until the thread has finished; safe to call more than once. */
 	void Join();
 
+	/** Makes the thread end once the connection it serves (if any) is over, without
+	 * waiting for more clients; one already queued is still served. */
+	void Stop() noexcept;
+
+	/** @return how many connections were accepted so far */
+	unsigned Accepted() const;
+
 	/** @return the mbedTLS error text of a failed server handshake, or empty (call
 	 *          after Join()) */
 	std::string HandshakeError() const;
 
-	/** @return the SNI host name the client sent, or empty (call after Join()) */
+	/** @return the SNI host name the client sent on the last connection, or empty
+	 *          (call after Join()) */
 	std::string ServerName() const;
 
 	/** @return a description of an unexpected failure in the thread, or empty */
 	std::string Failure() const;
 
 private:
-	void Run(Script script, std::optional<ServerTls> tls) noexcept;
+	void Run(Script script, std::optional<ServerTls> tls,
+		 unsigned connections) noexcept;
+	void Serve(int fd, const Script &script, const std::optional<ServerTls> &tls);
 
 	int listen_fd_ = -1;
+	/** eventfd written by Stop(). */
+	int stop_fd_ = -1;
+	unsigned accepted_ = 0;
 	std::uint16_t port_ = 0;
 	mutable std::mutex mutex_;
 	std::string handshake_error_, server_name_, failure_;
@@ -140,6 +160,9 @@ public:
  *         and closed again, so connecting to it is refused
  */
 std::uint16_t UnusedPort();
+
+/** @return whether ::1 can be bound here (some containers have no IPv6 at all) */
+bool HaveIpv6Loopback();
 
 /**
  * Runs make-test-ca once per test process in a temporary directory.

@@ -3,6 +3,7 @@
 #include "LoopbackServer.hxx"
 #include "TempDir.hxx"
 #include "net/Connection.hxx"
+#include "net/Describe.hxx"
 
 #include <doctest/doctest.h>
 
@@ -208,20 +209,6 @@ void Echo(ServerPeer &peer)
 			break;
 }
 
-bool HaveIpv6Loopback()
-{
-	const int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	if (fd < 0)
-		return false;
-	sockaddr_in6 address{};
-	address.sin6_family = AF_INET6;
-	address.sin6_addr = in6addr_loopback;
-	const bool ok =
-	    bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0;
-	close(fd);
-	return ok;
-}
-
 /** A POP3-like dialogue; the net layer must not care what the bytes mean. */
 void Dialogue(ServerPeer &peer)
 {
@@ -246,6 +233,41 @@ void StartDialogue(TestLoop &loop, Recorder &client, const Endpoint &endpoint)
 	client.Write("CAPA\r\n");
 	CHECK(client.connection->PendingWriteBytes() == 6);
 	CHECK_FALSE(client.connected);
+}
+
+/**
+ * Connects to a server that shows certificate @p server_cert, with a write queued before
+ * the handshake, and checks that the certificate is refused before any application data
+ * flows, with the message "TLS: certificate of NAME rejected: @p reason" (NAME is the
+ * TLS name, else the host).
+ * @return the SNI name the server saw, empty if none was sent
+ */
+std::string ExpectRejected(const std::string &server_cert, const std::string &host,
+			   const std::string &tls_name, const std::string &ca_file,
+			   const std::string &reason, bool ipv6 = false)
+{
+	bool script_ran = false;
+	LoopbackServer server([&](ServerPeer &) { script_ran = true; },
+			      ServerCertificate(server_cert), ipv6);
+	TestLoop loop;
+	Recorder client;
+	Endpoint endpoint = TlsEndpoint(server.Port(), tls_name, ca_file);
+	endpoint.host = host;
+	client.Connect(loop.loop, endpoint);
+	client.Write("USER secret\r\n");
+	REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
+	CHECK_FALSE(client.connected);
+	CHECK(client.data_calls == 0);
+	CHECK(client.Kind() == NetErrorKind::TlsVerify);
+	CHECK(client.Message() == "TLS: certificate of " +
+				      (tls_name.empty() ? host : tls_name) +
+				      " rejected: " + reason);
+	client.connection.reset();
+	server.Join();
+	// We aborted the handshake, so nothing was ever decrypted by the server.
+	CHECK(server.HandshakeError() != "");
+	CHECK_FALSE(script_ran);
+	return server.ServerName();
 }
 
 } // namespace
@@ -546,26 +568,106 @@ TEST_CASE("TLS certificate rejections")
 	};
 	for (const Case &c : cases) {
 		CAPTURE(c.what);
-		bool script_ran = false;
-		LoopbackServer server([&](ServerPeer &) { script_ran = true; },
-				      ServerCertificate(c.server_cert));
+		ExpectRejected(c.server_cert, "127.0.0.1", c.tls_name, c.ca_file,
+			       c.reason);
+	}
+}
+
+TEST_CASE("TLS to an IP literal: no SNI, and the certificate's IP address matches")
+{
+	struct Case {
+		const char *server_cert;
+		bool ipv6;
+		std::string host, tls_name;
+	};
+	const Case cases[] = {
+	    {"ip4", false, "127.0.0.1", ""},
+	    // As a user may write it after '!' or in the config's sni key.
+	    {"ip4", false, "127.0.0.1", "127.0.0.1"},
+	    {"ip6", true, "::1", ""},
+	    {"ip6", true, "::1", "[::1]"},
+	    {"ip6", true, "::1", "0:0:0:0:0:0:0:1"},
+	};
+	for (const Case &c : cases) {
+		CAPTURE(c.tls_name);
+		CAPTURE(c.host);
+		if (c.ipv6 && !HaveIpv6Loopback()) {
+			MESSAGE("no IPv6 loopback here; skipped");
+			continue;
+		}
+		LoopbackServer server(Dialogue, ServerCertificate(c.server_cert), c.ipv6);
 		TestLoop loop;
 		Recorder client;
-		client.Connect(loop.loop,
-			       TlsEndpoint(server.Port(), c.tls_name, c.ca_file));
-		client.Write("USER secret\r\n");
+		Endpoint endpoint = TlsEndpoint(server.Port(), c.tls_name);
+		endpoint.host = c.host;
+		StartDialogue(loop, client, endpoint);
 		REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
-		CHECK_FALSE(client.connected);
-		CHECK(client.data_calls == 0);
-		CHECK(client.Kind() == NetErrorKind::TlsVerify);
-		CHECK(client.Message() ==
-		      "TLS: certificate of " + c.tls_name + " rejected: " + c.reason);
+		CHECK(client.Message() == "connection to " +
+					      FormatPeer(c.host, server.Port()) +
+					      " closed by the server");
+		CHECK(client.data == "+OK hello\r\n+OK bye\r\n");
 		client.connection.reset();
 		server.Join();
-		// We aborted the handshake, so nothing was ever decrypted by the server.
-		CHECK(server.HandshakeError() != "");
-		CHECK_FALSE(script_ran);
+		CHECK(server.HandshakeError() == "");
+		// RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted".
+		CHECK(server.ServerName() == "");
 	}
+}
+
+TEST_CASE("TLS to an IP literal: rejections name the address and the certificate's names")
+{
+	struct Case {
+		const char *what;
+		const char *server_cert;
+		bool ipv6;
+		std::string host, ca_file, reason;
+	};
+	const std::string ca = TestCaDir() + "/ca.crt";
+	const Case cases[] = {
+	    {"another address", "ip4-other", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(127.0.0.2)"},
+	    // Its subjectAltName holds DNS:localhost, which resolves to this very
+	    // address, but RFC 6125 §6.2.1 compares addresses with addresses only.
+	    {"DNS names only", "server", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(none), and its DNS names (pop.example.com, localhost) never match an IP "
+	     "address"},
+	    // 127.0.0.1 and ::1 are one host, not one address; and the CN (localhost)
+	    // is ignored too.
+	    {"IPv4 certificate, IPv6 address", "ip4", true, "::1", ca,
+	     "name mismatch: ::1 is not among the certificate's IP addresses "
+	     "(127.0.0.1)"},
+	    {"IPv6 certificate, IPv4 address", "ip6", false, "127.0.0.1", ca,
+	     "name mismatch: 127.0.0.1 is not among the certificate's IP addresses "
+	     "(::1)"},
+	    // The chain is still verified by mbedTLS when the name is ours to check.
+	    {"unknown CA", "ip4", false, "127.0.0.1", TestCaDir() + "/other-ca.crt",
+	     "unknown CA (not signed by a trusted authority)"},
+	    {"expired", "expired", false, "127.0.0.1", ca,
+	     "certificate expired on 2021-01-01; name mismatch: 127.0.0.1 is not among "
+	     "the certificate's IP addresses (none), and its DNS names (pop.example.com, "
+	     "localhost) never match an IP address"},
+	};
+	for (const Case &c : cases) {
+		CAPTURE(c.what);
+		if (c.ipv6 && !HaveIpv6Loopback()) {
+			MESSAGE("no IPv6 loopback here; skipped");
+			continue;
+		}
+		// RFC 6066 §3: no SNI for an address, even when the handshake fails.
+		CHECK(ExpectRejected(c.server_cert, c.host, "", c.ca_file, c.reason,
+				     c.ipv6) == "");
+	}
+}
+
+TEST_CASE("TLS: a DNS name is still sent as SNI and never matches an IP address entry")
+{
+	// ip4.crt holds only IP:127.0.0.1, with CN=localhost: mbedTLS must not fall back
+	// to the CN (RFC 6125 §6.4.4), so "localhost" is refused.
+	CHECK(ExpectRejected("ip4", "127.0.0.1", "localhost", TestCaDir() + "/ca.crt",
+			     "name mismatch (certificate is for 127.0.0.1)") ==
+	      "localhost");
 }
 
 TEST_CASE("TLS: a fatal alert from the server is named")
