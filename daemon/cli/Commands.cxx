@@ -2,6 +2,7 @@
 
 #include "BusClient.hxx"
 #include "CheckConfig.hxx"
+#include "PasswordPrompt.hxx"
 
 #include "config.h"
 #include "core/util/Escape.hxx"
@@ -55,8 +56,9 @@ const char *const dl_footer =
     "SPEC is [{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}. ssl: (the "
     "default) is implicit TLS on port 995, tcp: is cleartext on port 110; host!sni_name "
     "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
-    "The password comes from ~/.netrc ($NETRC), looked up by machine user@host:port, "
-    "then host, then default.\n"
+    "Once connected, the password comes from ~/.netrc ($NETRC), looked up by machine "
+    "user@host:port, then host, then default; without one, it is asked for on the "
+    "terminal (if stdin is one).\n"
     "Exit status (sysexits.h): 0 all saved, 64 usage, 68 unknown host, 69 refused or "
     "TLS rejected, 73 Maildir unusable, 74 a message could not be written, 75 temporary "
     "or partial failure, 76 protocol error, 77 login failed, 78 netrc or config error.";
@@ -111,6 +113,41 @@ void OnSignal(uv_signal_t *handle, int signum)
 	}
 }
 
+/**
+ * dl's password: netrc, then, if it has none and stdin is a terminal, a prompt (as mpop
+ * does). Anything else that is wrong with netrc is reported, not asked around.
+ */
+fetch::PasswordSource DlPasswordSource(PasswordLookup lookup, const std::string &user,
+				       const std::string &host)
+{
+	const bool interactive = isatty(STDIN_FILENO) == 1;
+	std::string prompt =
+	    "Password for " + user + "@" +
+	    (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ": ";
+	return [lookup = std::move(lookup), interactive, prompt = std::move(prompt)](
+		   std::function<void(fetch::PasswordAnswer)> answer) {
+		fetch::PasswordAnswer result;
+		try {
+			result.password = lookup();
+		} catch (const CredentialError &e) {
+			result.code = e.Code();
+			result.error = e.what();
+			if (interactive && e.NoPassword()) {
+				auto typed = PromptPassword(prompt);
+				if (typed.password) {
+					result.password = std::move(typed.password);
+				} else if (typed.interrupted) {
+					result.code = ExitCode::TempFail;
+					result.error = std::move(typed.error);
+				} else if (!typed.no_terminal) {
+					result.error = std::move(typed.error);
+				}
+			}
+		}
+		answer(std::move(result));
+	};
+}
+
 int RunDl(const DlArgs &args, const std::string &program)
 {
 	if (args.maildir.empty()) {
@@ -126,17 +163,19 @@ int RunDl(const DlArgs &args, const std::string &program)
 					std::strerror(errno));
 		return ToInt(ExitCode::Config);
 	}
-	Credentials account;
+	PendingCredentials account;
 	try {
-		account = ResolveCredentials(args.spec);
+		account = ResolveDeferred(args.spec);
 	} catch (const CredentialError &e) {
 		PrintError(program, e.what());
 		return ToInt(e.Code());
 	}
-	const std::string label = account.Label();
+	const std::string label = account.account.Label();
 
 	fetch::FetchOptions options;
-	options.account = std::move(account);
+	options.password_source = DlPasswordSource(
+	    std::move(account.password), account.account.user, account.account.host);
+	options.account = std::move(account.account);
 	options.maildir = ExpandHome(args.maildir);
 	options.pipelining = args.pipelining == "on"    ? pop3::Pipelining::On
 			     : args.pipelining == "off" ? pop3::Pipelining::Off

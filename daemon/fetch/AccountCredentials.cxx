@@ -54,23 +54,53 @@ Credentials ResolveAccountConnection(const config::Account &account,
 	}
 }
 
-Credentials ResolveAccountCredentials(const config::Account &account,
-				      const CredentialOptions &options)
+PendingCredentials ResolveAccountDeferred(const config::Account &account,
+					  const CredentialOptions &options)
 {
-	Credentials result;
+	PendingCredentials result;
 	try {
-		result = Resolve(account, options, account.password_command.empty());
+		if (!account.password_command.empty()) {
+			result.account = Resolve(account, options, false);
+			result.password = [argv = account.password_command,
+					   name = account.name] {
+				return RunPasswordCommand(argv, name);
+			};
+			return result;
+		}
+		CredentialOptions netrc_options = options;
+		netrc_options.need_password = false;
+		if (!account.server.empty()) {
+			result = ResolveDeferred(account.server, netrc_options);
+		} else {
+			result =
+			    ResolveDeferred(ExplicitConnection(account), netrc_options);
+			result.account.starttls =
+			    account.tls == config::TlsMode::StartTls;
+		}
 	} catch (const CredentialError &e) {
 		// A bad spec is a usage error on the command line, but here it is in
 		// the config file.
 		throw CredentialError(ExitCode::Config,
 				      AccountPrefix(account) + e.what());
 	}
-
-	if (!account.password_command.empty())
-		result.password =
-		    RunPasswordCommand(account.password_command, account.name);
+	result.password = [lookup = std::move(result.password),
+			   prefix = AccountPrefix(account)] {
+		try {
+			return lookup();
+		} catch (const CredentialError &e) {
+			throw CredentialError(ExitCode::Config, prefix + e.what(),
+					      e.NoPassword());
+		}
+	};
 	return result;
+}
+
+Credentials ResolveAccountCredentials(const config::Account &account,
+				      const CredentialOptions &options)
+{
+	auto pending = ResolveAccountDeferred(account, options);
+	pending.account.password = pending.password();
+	return std::move(pending.account);
 }
 
 } // namespace popstream

@@ -32,6 +32,25 @@ Credentials ResolveAccountCredentials(const config::Account &account,
 				      const CredentialOptions &options = {});
 
 /**
+ * ResolveAccountCredentials() in two halves: the connection and the user now, the
+ * password when the returned lookup is called (after connecting, so that a server
+ * that cannot be reached runs no `password_command` and reads no secret). The lookup
+ * runs `password_command`, blocking for up to PASSWORD_COMMAND_TIMEOUT, or looks in
+ * the netrc file as read by this call.
+ *
+ * @param account an account from LoadConfig()
+ * @param options where the netrc file is and who the local user is;
+ *        CredentialOptions::need_password is ignored
+ * @return the credentials with an empty password, and the lookup, which throws what
+ *         ResolveAccountCredentials() throws for the password (netrc messages start
+ *         with `account "NAME": `)
+ * @throws CredentialError (ExitCode::Config) as ResolveAccountCredentials() does,
+ *         except for password problems
+ */
+PendingCredentials ResolveAccountDeferred(const config::Account &account,
+					  const CredentialOptions &options = {});
+
+/**
  * ResolveAccountCredentials() without the password: where to connect and as whom.
  * It never runs `password_command` and needs no netrc file (it reads one if there is
  * one, for netrc accounts and logins), so `popstream check-config` can show what an

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <memory>
 #include <optional>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -26,9 +27,9 @@ std::string ErrnoText(int error)
 	return std::generic_category().message(error);
 }
 
-CredentialError ConfigError(const std::string &message)
+CredentialError ConfigError(const std::string &message, bool no_password = false)
 {
-	return CredentialError(ExitCode::Config, message);
+	return CredentialError(ExitCode::Config, message, no_password);
 }
 
 std::string Quoted(std::string_view text)
@@ -180,9 +181,26 @@ std::string_view AccountHost(std::string_view account) noexcept
 	return at == std::string_view::npos ? account : account.substr(at + 1);
 }
 
-/** Steps 3 and 4 of ResolveCredentials(): user and password for a parsed spec. */
+/** Step 3 of ResolveCredentials(): the user for a parsed spec. */
 Credentials Complete(const ConnectionSpec &connection, const std::string &path,
 		     const LoadedNetrc &loaded, const CredentialOptions &options);
+
+/** Step 4 of ResolveCredentials(): the password of @p account from @p loaded. */
+std::string LookupPassword(const Credentials &account, const std::string &path,
+			   const LoadedNetrc &loaded);
+
+/** Step 4 as a PasswordLookup; it keeps the parsed file, not the path, so that a
+ * pipe is read once. */
+PendingCredentials Defer(Credentials account, const std::string &path, LoadedNetrc loaded)
+{
+	auto netrc = std::make_shared<const LoadedNetrc>(std::move(loaded));
+	PendingCredentials result;
+	result.password = [account, path, netrc] {
+		return LookupPassword(account, path, *netrc);
+	};
+	result.account = std::move(account);
+	return result;
+}
 
 } // namespace
 
@@ -225,9 +243,18 @@ Netrc LoadNetrcFile(const std::string &path)
 
 Credentials ResolveCredentials(std::string_view spec, const CredentialOptions &options)
 {
+	auto pending = ResolveDeferred(spec, options);
+	if (options.need_password)
+		pending.account.password = pending.password();
+	return std::move(pending.account);
+}
+
+PendingCredentials ResolveDeferred(std::string_view spec,
+				   const CredentialOptions &options)
+{
 	const std::string path =
 	    options.netrc_path.empty() ? NetrcPath() : options.netrc_path;
-	const auto loaded = TryLoadNetrc(path);
+	auto loaded = TryLoadNetrc(path);
 	const Netrc *netrc = loaded.netrc ? &*loaded.netrc : nullptr;
 
 	ConnectionSpec connection;
@@ -260,7 +287,8 @@ Credentials ResolveCredentials(std::string_view spec, const CredentialOptions &o
 			throw CredentialError(ExitCode::Usage, e.what());
 		}
 	}
-	return Complete(connection, path, loaded, options);
+	auto resolved = Complete(connection, path, loaded, options);
+	return Defer(std::move(resolved), path, std::move(loaded));
 }
 
 Credentials ResolveCredentials(const ConnectionSpec &connection,
@@ -270,9 +298,20 @@ Credentials ResolveCredentials(const ConnectionSpec &connection,
 	// broken netrc must not stop an account that does not use it.
 	if (!options.need_password && !connection.user.empty())
 		return Complete(connection, {}, {}, options);
+	auto pending = ResolveDeferred(connection, options);
+	if (options.need_password)
+		pending.account.password = pending.password();
+	return std::move(pending.account);
+}
+
+PendingCredentials ResolveDeferred(const ConnectionSpec &connection,
+				   const CredentialOptions &options)
+{
 	const std::string path =
 	    options.netrc_path.empty() ? NetrcPath() : options.netrc_path;
-	return Complete(connection, path, TryLoadNetrc(path), options);
+	auto loaded = TryLoadNetrc(path);
+	auto account = Complete(connection, path, loaded, options);
+	return Defer(std::move(account), path, std::move(loaded));
 }
 
 namespace {
@@ -300,15 +339,21 @@ Credentials Complete(const ConnectionSpec &connection, const std::string &path,
 	if (result.user.empty())
 		result.user =
 		    options.local_user.empty() ? LocalUserName() : options.local_user;
+	return result;
+}
 
-	if (!options.need_password)
-		return result;
-
+std::string LookupPassword(const Credentials &result, const std::string &path,
+			   const LoadedNetrc &loaded)
+{
+	const Netrc *netrc = loaded.netrc ? &*loaded.netrc : nullptr;
 	const auto label = result.Label();
+	// Only a file that is not there means "no password here"; one that cannot be
+	// read is a mistake to fix, not to ask around.
 	if (netrc == nullptr)
 		throw ConfigError("cannot read " + path + ": " +
-				  ErrnoText(loaded.open_error) +
-				  " (needed for the password of " + label + ")");
+				      ErrnoText(loaded.open_error) +
+				      " (needed for the password of " + label + ")",
+				  loaded.open_error == ENOENT);
 
 	// cs.pop3 always writes the port, so a `user@host:port` machine is specific to
 	// one account; the plain `host` and `default` forms are what ftp(1) and curl
@@ -320,12 +365,14 @@ Credentials Complete(const ConnectionSpec &connection, const std::string &path,
 		entry = netrc->FindDefault(result.user);
 	if (entry == nullptr)
 		throw ConfigError(path + ": no password for " + label +
-				  " (looked for machine " + Quoted(label) + ", machine " +
-				  Quoted(result.host) + ", default)");
+				      " (looked for machine " + Quoted(label) +
+				      ", machine " + Quoted(result.host) + ", default)",
+				  true);
 
 	if (!entry->password)
 		throw ConfigError(EntryName(path, *entry) +
-				  " has no password (needed for " + label + ")");
+				      " has no password (needed for " + label + ")",
+				  true);
 	if (entry->password->empty())
 		throw ConfigError(EntryName(path, *entry) +
 				  " has an empty password (needed for " + label + ")");
@@ -336,8 +383,7 @@ Credentials Complete(const ConnectionSpec &connection, const std::string &path,
 		throw ConfigError(EntryName(path, *entry) +
 				  " has a password with a line break or NUL, which POP3 "
 				  "cannot send");
-	result.password = *entry->password;
-	return result;
+	return *entry->password;
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include "core/util/ExitCode.hxx"
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,20 +18,28 @@ namespace popstream {
  */
 class CredentialError : public std::runtime_error {
 	ExitCode code_;
+	bool no_password_;
 
 public:
 	/**
 	 * @param _code ExitCode::Usage for a bad spec on the command line,
 	 *        ExitCode::Config for netrc problems
 	 * @param message the one-line message
+	 * @param _no_password see NoPassword()
 	 */
-	CredentialError(ExitCode _code, const std::string &message)
-	    : std::runtime_error(message), code_(_code)
+	CredentialError(ExitCode _code, const std::string &message,
+			bool _no_password = false)
+	    : std::runtime_error(message), code_(_code), no_password_(_no_password)
 	{
 	}
 
 	/** @return the exit status this error should end the program with */
 	ExitCode Code() const noexcept { return code_; }
+
+	/** @return true if the error only says that no password was found (no netrc
+	 * file, no entry for the account, an entry without `password`), so that asking
+	 * the user is a fair way on; false if a source is broken or unsafe */
+	bool NoPassword() const noexcept { return no_password_; }
 };
 
 /** Everything needed to connect to and log in to one POP3 account. */
@@ -70,6 +79,26 @@ struct Credentials {
 	/** @return `user@host:port` (IPv6 hosts in brackets), the account's name in
 	 * every log line; it never contains the password */
 	std::string Label() const;
+};
+
+/**
+ * Looks up one account's password when the login needs it. It may block (a password
+ * command runs for up to PASSWORD_COMMAND_TIMEOUT), and may be called from another
+ * thread than the one that made it.
+ *
+ * @return the password: not empty, no CR, LF or NUL
+ * @throws CredentialError (ExitCode::Config) with a one-line message that holds no
+ *         password; CredentialError::NoPassword() tells "none found" from "broken"
+ */
+using PasswordLookup = std::function<std::string()>;
+
+/** An account resolved up to its password, which is looked up later (after the
+ * connection is up, so that an unreachable server costs no secret). */
+struct PendingCredentials {
+	/** Everything but the password: Credentials::password is empty. */
+	Credentials account;
+	/** Finds the password; never empty. */
+	PasswordLookup password;
 };
 
 /** Inputs to ResolveCredentials() that normally come from the process environment;
@@ -144,6 +173,35 @@ Netrc LoadNetrcFile(const std::string &path);
  */
 Credentials ResolveCredentials(std::string_view spec,
 			       const CredentialOptions &options = {});
+
+/**
+ * ResolveCredentials() in two halves: steps 1 to 3 now, step 4 when the returned
+ * lookup is called. The lookup works on the netrc file as read by this call (a pipe
+ * from a password manager can be read only once), and throws what ResolveCredentials()
+ * throws for the password, with CredentialError::NoPassword() set for a missing netrc
+ * file, no matching entry and an entry without `password`.
+ *
+ * @param spec the argument as typed
+ * @param options where the netrc file is and who the local user is;
+ *        CredentialOptions::need_password is ignored
+ * @return the credentials without a password, and the lookup
+ * @throws CredentialError as ResolveCredentials() does, except for password problems
+ */
+PendingCredentials ResolveDeferred(std::string_view spec,
+				   const CredentialOptions &options = {});
+
+/**
+ * ResolveDeferred() for a spec that is already parsed (explicit `host:`, `port:`...
+ * keys of the config file): steps 3 and 4 only.
+ *
+ * @param connection where to connect; an empty user is looked up as in step 3
+ * @param options where the netrc file is and who the local user is;
+ *        CredentialOptions::need_password is ignored
+ * @return the credentials without a password, and the lookup
+ * @throws CredentialError (Config) as ResolveCredentials() does for netrc problems
+ */
+PendingCredentials ResolveDeferred(const ConnectionSpec &connection,
+				   const CredentialOptions &options = {});
 
 /**
  * ResolveCredentials() for a spec that is already parsed (explicit `host:`, `port:`...

@@ -51,6 +51,10 @@ constexpr std::uint32_t max_session_messages = 5000;
  * timeout, in ms (see Drive()). */
 constexpr std::uint64_t quit_ms_per_dele = 20;
 
+/** Most bytes held while the password is looked up: a greeting is one line (RFC 2449
+ * §4 allows 512 octets), so more is a server talking out of turn. */
+constexpr std::size_t max_held_bytes = 64 * 1024;
+
 /**
  * @return the path of @p file in the Maildir: new/FILE, cur/FILE, or cur/FILE:2,FLAGS
  *         once a mail reader has seen it; empty if none exists
@@ -476,6 +480,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	};
 	session_ = std::make_unique<pop3::Session>(std::move(config));
 	connected_ = false;
+	held_.clear();
 
 	net::Endpoint endpoint;
 	endpoint.host = options_.account.host;
@@ -576,6 +581,48 @@ void FetchJob::OnConnected() noexcept
 		Log(LogLevel::Debug, "connected to " + options_.account.host + ":" +
 					 std::to_string(options_.account.port) +
 					 (options_.account.tls ? " (TLS)" : ""));
+	// Looked up only now: an unreachable server then costs no secret and no
+	// prompt. The greeting waits in held_, so USER goes out only with a password.
+	if (options_.password_source && !password_asked_)
+		AskPassword(); // last: its answer may end and destroy the job
+}
+
+void FetchJob::AskPassword() noexcept
+{
+	password_asked_ = true;
+	password_waiting_ = true;
+	// Moved out: asked once per fetch, and the job may be destroyed during the
+	// call, which must not destroy the function being run.
+	auto source = std::move(options_.password_source);
+	source([this, alive = std::weak_ptr<int>(alive_)](PasswordAnswer answer) {
+		if (!alive.expired())
+			OnPassword(std::move(answer));
+	});
+}
+
+void FetchJob::OnPassword(PasswordAnswer answer) noexcept
+{
+	password_waiting_ = false;
+	if (finished_)
+		return;
+	if (!answer.password) {
+		Finish(answer.code, std::move(answer.error));
+		return;
+	}
+	// Kept for the redo and reconnect sessions of this fetch: never asked twice.
+	options_.account.password = std::move(*answer.password);
+	session_->SetPassword(options_.account.password);
+	if (!connected_ || !connection_)
+		return; // a reconnect is under way; its session has the password now
+	// A prompt on the terminal blocked the loop, whose clock then lags: restarted
+	// on a fresh clock, the idle timer does not count the time spent typing.
+	uv_update_time(&loop_);
+	connection_->SetIdleTimeout(options_.timeouts.idle_ms);
+	if (!held_.empty()) {
+		const std::string bytes = std::move(held_);
+		held_.clear();
+		OnData(bytes);
+	}
 }
 
 void FetchJob::OnTlsStarted() noexcept
@@ -589,6 +636,15 @@ void FetchJob::OnTlsStarted() noexcept
 void FetchJob::OnData(std::string_view bytes) noexcept
 {
 	last_data_ms_ = uv_now(&loop_);
+	if (password_waiting_) {
+		if (held_.size() + bytes.size() > max_held_bytes) {
+			Finish(ExitCode::Protocol,
+			       "the server sent more than 64 KiB before the login");
+			return;
+		}
+		held_.append(bytes);
+		return;
+	}
 	session_->Feed(bytes);
 	Drive();
 }

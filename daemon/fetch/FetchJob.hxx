@@ -28,10 +28,34 @@ class FileLock;
 
 namespace popstream::fetch {
 
+/** What a PasswordSource found. */
+struct PasswordAnswer {
+	/** The password: not empty, no CR, LF or NUL; nothing if there is none. */
+	std::optional<std::string> password;
+	/** Without a password: how the fetch ends (ExitCode::Config when none was
+	 * found) and why, in one line that holds no secret. */
+	ExitCode code = ExitCode::Config;
+	std::string error;
+};
+
+/**
+ * Looks up the password of a fetch's account when the login needs it. It must not
+ * throw, and must call @p answer exactly once: before it returns (netrc, a prompt on
+ * the terminal) or later from the loop thread (a password command on the thread
+ * pool). An answer that comes after the job has ended or been destroyed is dropped.
+ */
+using PasswordSource = std::function<void(std::function<void(PasswordAnswer)> answer)>;
+
 /** What one fetch of one account should do. */
 struct FetchOptions {
-	/** Where to connect and how to log in; from ResolveCredentials(). */
+	/** Where to connect and how to log in; from ResolveCredentials(). The password
+	 * may be left empty for #password_source to find. */
 	Credentials account;
+	/** Asked once per fetch, when the first connection is up (after TLS) and before
+	 * the greeting is handled, so that a server that cannot be reached costs no
+	 * secret and a server never sees a login that cannot be finished; the password
+	 * serves every session of the fetch. Empty: account.password is used. */
+	PasswordSource password_source;
 	/** The Maildir to deliver into (created if missing). */
 	std::string maildir;
 	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
@@ -189,6 +213,9 @@ private:
 	void OnData(std::string_view bytes) noexcept override;
 	void OnTlsStarted() noexcept override;
 	void OnEnd(const net::NetError &error) noexcept override;
+	/** Calls options_.password_source; the job may be gone when it returns. */
+	void AskPassword() noexcept;
+	void OnPassword(PasswordAnswer answer) noexcept;
 	void Drive();
 	/** @return false if the job finished (and may be destroyed) */
 	bool HandleEvent(pop3::Event &event);
@@ -286,6 +313,14 @@ private:
 	/** DELEs written in the current session (QUIT's patience grows with them). */
 	std::uint64_t deles_sent_ = 0;
 	bool reconnected_ = false;
+	/** The password source has been asked, and has not answered yet. */
+	bool password_asked_ = false;
+	bool password_waiting_ = false;
+	/** What the server sent while the password was being looked up (the greeting),
+	 * fed to the session once it is known. */
+	std::string held_;
+	/** Expires with the job, so that a late password answer finds it gone. */
+	std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 	bool finished_ = false;
 	bool connected_ = false;
 	bool stopping_ = false;

@@ -29,6 +29,46 @@ std::uint64_t NowUs()
 		.count());
 }
 
+/** One password lookup on the thread pool. */
+struct PasswordWork {
+	uv_work_t work;
+	PasswordLookup lookup;
+	std::function<void(fetch::PasswordAnswer)> answer;
+	fetch::PasswordAnswer result;
+};
+
+/** @return a source that runs @p lookup on the thread pool when the fetch is connected:
+ * a password_command may take seconds, and the loop serves the other accounts
+ * meanwhile. */
+fetch::PasswordSource PoolPasswordSource(uv_loop_t &loop, PasswordLookup lookup)
+{
+	return [&loop, lookup = std::move(lookup)](
+		   std::function<void(fetch::PasswordAnswer)> answer) {
+		auto *w = new PasswordWork{};
+		w->work.data = w;
+		w->lookup = lookup;
+		w->answer = std::move(answer);
+		uv_queue_work(
+		    &loop, &w->work,
+		    [](uv_work_t *work) {
+			    auto &job = *static_cast<PasswordWork *>(work->data);
+			    try {
+				    job.result.password = job.lookup();
+			    } catch (const CredentialError &e) {
+				    job.result.code = e.Code();
+				    job.result.error = e.what();
+			    } catch (const std::exception &e) {
+				    job.result.error = e.what();
+			    }
+		    },
+		    [](uv_work_t *work, int) {
+			    std::unique_ptr<PasswordWork> done(
+				static_cast<PasswordWork *>(work->data));
+			    done->answer(std::move(done->result));
+		    });
+	};
+}
+
 std::uint64_t Jitter(milliseconds max)
 {
 	static std::mt19937_64 random{std::random_device{}()};
@@ -48,7 +88,7 @@ struct Scheduler::Slot {
 	/** Heap-allocated: libuv may still hold it after the slot is gone. */
 	uv_timer_t *timer = nullptr;
 	std::unique_ptr<fetch::FetchJob> job;
-	/** Credentials are being resolved on the thread pool (password_command). */
+	/** The account is being resolved on the thread pool (it reads netrc). */
 	bool resolving = false;
 	/** Waiting for a free concurrency slot. */
 	bool queued = false;
@@ -243,12 +283,13 @@ void Scheduler::StartQueued()
 	}
 }
 
-/** Resolves credentials off the loop thread: a password_command may take seconds. */
+/** Resolves the account off the loop thread; its password is looked up once the fetch
+ * is connected (PoolPasswordSource()). */
 struct Scheduler::Resolve {
 	uv_work_t work;
 	Slot *slot;
 	config::Account account;
-	std::optional<Credentials> credentials;
+	std::optional<PendingCredentials> credentials;
 	std::string error;
 };
 
@@ -273,7 +314,7 @@ void Scheduler::Start(Slot &slot)
 	    [](uv_work_t *work) {
 		    auto *r = static_cast<Resolve *>(work->data);
 		    try {
-			    r->credentials = ResolveAccountCredentials(r->account);
+			    r->credentials = ResolveAccountDeferred(r->account);
 		    } catch (const std::exception &e) {
 			    r->error = e.what();
 		    }
@@ -286,7 +327,8 @@ void Scheduler::Start(Slot &slot)
 }
 
 void Scheduler::Resolved(Slot &slot, config::Account account,
-			 std::optional<Credentials> credentials, const std::string &error)
+			 std::optional<PendingCredentials> credentials,
+			 const std::string &error)
 {
 	slot.resolving = false;
 	if (!credentials) {
@@ -305,7 +347,9 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	}
 
 	fetch::FetchOptions options;
-	options.account = std::move(*credentials);
+	options.account = std::move(credentials->account);
+	options.password_source =
+	    PoolPasswordSource(loop_, std::move(credentials->password));
 	options.maildir = account.maildir;
 	options.pipelining = account.pipelining;
 	options.starttls = options.account.starttls;

@@ -123,7 +123,8 @@ private:
 	void StartQueued();
 	void Start(Slot &slot);
 	void Resolved(Slot &slot, config::Account account,
-		      std::optional<Credentials> credentials, const std::string &error);
+		      std::optional<PendingCredentials> credentials,
+		      const std::string &error);
 	void Finished(Slot &slot, const fetch::FetchResult &result);
 	void CheckShutdown();
 

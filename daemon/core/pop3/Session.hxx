@@ -321,6 +321,16 @@ class Session {
 public:
 	explicit Session(SessionConfig config);
 
+	/**
+	 * Sets SessionConfig::password, for a caller that looks it up only once
+	 * connected. Call it before feeding the greeting (the password is first needed
+	 * to answer it).
+	 */
+	void SetPassword(std::string password) noexcept
+	{
+		config_.password = std::move(password);
+	}
+
 	/** Appends bytes received from the server. */
 	void Feed(std::string_view bytes);
 

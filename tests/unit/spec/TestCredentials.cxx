@@ -335,13 +335,15 @@ TEST_CASE("a directory is not a netrc file")
 	CHECK(failure.message == dir.Path() + ": not a regular file");
 }
 
-TEST_CASE("a pipe is accepted (process substitution from a password manager)")
+namespace {
+
+/** Makes @p path a pipe and writes example_entry into it from a thread, as process
+ * substitution would. */
+std::thread FeedFifo(const std::string &path)
 {
-	TempDir dir;
-	const auto path = dir / "fifo";
 	REQUIRE(mkfifo(path.c_str(), 0600) == 0);
 	REQUIRE(chmod(path.c_str(), 0600) == 0);
-	std::thread writer([&path] {
+	return std::thread([path] {
 		const int fd = open(path.c_str(), O_WRONLY);
 		if (fd < 0)
 			return;
@@ -349,9 +351,65 @@ TEST_CASE("a pipe is accepted (process substitution from a password manager)")
 		[[maybe_unused]] auto n = write(fd, text.data(), text.size());
 		close(fd);
 	});
+}
+
+} // namespace
+
+TEST_CASE("a pipe is accepted (process substitution from a password manager)")
+{
+	TempDir dir;
+	const auto path = dir / "fifo";
+	std::thread writer = FeedFifo(path);
 	const auto c = ResolveCredentials("tcp:alice@mail.example.com", {path, "u"});
 	writer.join();
 	CHECK(c.password == "s3cret");
+}
+
+TEST_CASE("ResolveDeferred: the password is looked up only when asked, from one read")
+{
+	// Everything about the password waits for the lookup, which popstream calls
+	// once connected: a closed port must not be reported as a missing password.
+	TempDir dir;
+	const auto missing = dir / "missing";
+	auto pending = ResolveDeferred("tcp:alice@localhost:1110", {missing, "u"});
+	CHECK(pending.account.Label() == "alice@localhost:1110");
+	CHECK(pending.account.password.empty());
+	try {
+		pending.password();
+		FAIL("no error");
+	} catch (const CredentialError &e) {
+		CHECK(e.Code() == ExitCode::Config);
+		CHECK(e.NoPassword());
+		CHECK(std::string(e.what()) ==
+		      "cannot read " + missing +
+			  ": No such file or directory (needed "
+			  "for the password of alice@localhost:1110)");
+	}
+
+	// No entry, or an entry without a password: nothing found, so a prompt may
+	// follow. An empty password is a mistake in the file, not a gap.
+	NetrcFixture f("machine alice@localhost:1110 account a\n"
+		       "machine localhost password \"\"\n");
+	const auto no_password = [&](std::string_view spec) {
+		try {
+			ResolveDeferred(spec, f.options).password();
+		} catch (const CredentialError &e) {
+			return e.NoPassword();
+		}
+		FAIL("no error");
+		return false;
+	};
+	CHECK(no_password("tcp:alice@localhost:1110"));
+	CHECK(no_password("tcp:alice@elsewhere.example.com:1110"));
+	CHECK_FALSE(no_password("tcp:bob@localhost:1110"));
+
+	// The lookup keeps the file as read: a pipe is read once, at resolve time.
+	const auto fifo = dir / "fifo";
+	std::thread writer = FeedFifo(fifo);
+	pending = ResolveDeferred("tcp:alice@mail.example.com", {fifo, "u"});
+	writer.join();
+	CHECK(pending.password() == "s3cret");
+	CHECK(pending.password() == "s3cret");
 }
 
 TEST_CASE("netrc syntax errors name the file and line")
