@@ -14,7 +14,10 @@ namespace popstream::fetch {
  * Points: "journal-pending" (the journal holds "pending", the file is still in tmp/),
  * "published" (the file is in new/, new/ not yet fsync'd), "dir-synced" (durable, the
  * journal does not say "delivered" yet), "dele-sent" (DELEs handed to the socket),
- * "quit-sent", "quit-confirmed" (+OK to QUIT seen, journal not yet told).
+ * "quit-sent", "quit-confirmed" (+OK to QUIT seen, journal not yet told),
+ * "unproven-held" (a session ended with a body received but not proven whole: the
+ * copy is still in tmp/, about to be dropped), "redo-start" (about to connect for the
+ * lock-step redo that downloads such a message again).
  */
 void CrashPoint(std::string_view name) noexcept;
 

@@ -967,6 +967,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	// the user must not get it twice. A body that was still unproven is dropped
 	// from tmp/ and downloaded again.
 	CommitPending();
+	if (delivery_)
+		CrashPoint("unproven-held");
 	delivery_.reset();
 	// Silence where a reply is due is the one drop that a reply the server never
 	// sent looks like, and such a reply shifts every body after it onto the wrong
@@ -1074,6 +1076,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	    session_->QuitSent() && error.kind == pop3::ErrorKind::Timeout;
 	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_ &&
 	    !quit_timed_out) {
+		CrashPoint("redo-start");
 		redone_ = true;
 		resuming_ = false;
 		result_.redone_lock_step = true;

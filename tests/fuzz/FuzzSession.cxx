@@ -363,6 +363,10 @@ public:
 		Drain();
 		// Once the connection is gone and the input used up, the session is over.
 		FUZZ_CHECK(session_.Over() && over_);
+		// A clean close proves the last body: it is reported with the failure,
+		// and saved after it, as FetchJob commits what is pending when a session
+		// ends.
+		ResolveSaves(true);
 		// Late saves change nothing on the wire.
 		for (const auto n : retr_sent_) {
 			session_.Saved(n);

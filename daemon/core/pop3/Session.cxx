@@ -917,8 +917,8 @@ void Session::HandleBody()
 		// that the body ended where the server meant it to.
 		queued_.push_back(WarningEvent{"warning: " + what});
 	}
+	// Counted now, so that QUIT waits; answerable with Saved() only once proven.
 	++awaiting_save_;
-	awaiting_[f.index] = true;
 	unproven_ = MessageEndEvent{m.number, octets, size_matches};
 	// The next command goes out at once: its status line is what proves this body.
 	Pump();
@@ -926,6 +926,8 @@ void Session::HandleBody()
 
 void Session::Prove()
 {
+	if (const auto i = IndexOf(unproven_->number))
+		awaiting_[*i] = true;
 	queued_.push_back(*unproven_);
 	unproven_.reset();
 }
