@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
+#include <vector>
 
 namespace popstream::fetch {
 
@@ -92,6 +93,25 @@ std::string FindSaved(const std::string &maildir, const std::string &file)
 		}
 	closedir(dir);
 	return found;
+}
+
+/** @return whether the files at @p a and @p b hold the same bytes (false if either
+ * cannot be read), compared in chunks so that a large message costs no memory */
+bool SameBytes(const std::string &a, const std::string &b)
+{
+	std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+	if (!fa || !fb)
+		return false;
+	std::vector<char> ba(64 * 1024), bb(64 * 1024);
+	for (;;) {
+		fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+		fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+		if (fa.gcount() != fb.gcount() ||
+		    !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
+			return false;
+		if (fa.gcount() == 0 || fa.eof() || fb.eof())
+			return fa.eof() == fb.eof();
+	}
 }
 
 /** Errors after which no other message can be saved either. */
@@ -316,6 +336,10 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 		    "UIDL " + Escape(uidl, 80) +
 			": the server confirmed deleting a message with this unique-id "
 			"earlier, so this one is new mail: downloading it");
+		// Unless it is the very same message, which a server that answers +OK to
+		// DELE and QUIT but keeps its mail would list again: its bytes tell.
+		if (InMaildir(e->file))
+			deleted_copies_[std::string(uidl)] = e->file;
 		return copy;
 	}
 	// The journal is the account's, not the Maildir's: a run with -n into a
@@ -771,8 +795,12 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(bytes) +
 						" bytes saved as new/" + name);
-				pending_.push_back({end->number, current_uidl_, bytes,
-						    current_listed_, name,
+				pending_.push_back({end->number,
+						    current_uidl_,
+						    bytes,
+						    current_listed_,
+						    name,
+						    {},
 						    std::move(delivery_)});
 				pending_bytes_ += bytes;
 			} catch (const store::MaildirError &e) {
@@ -858,10 +886,31 @@ void FetchJob::CommitPending()
 		p.delivery.reset(); // removes what is still in tmp/
 	};
 
+	// 0. A message listed again under a unique-id whose deletion the server
+	//    confirmed, with the very bytes saved then: the server kept it. The copy
+	//    saved then stands, and this one is not published twice.
+	for (auto &p : pending_) {
+		const auto old = deleted_copies_.find(p.uidl);
+		if (p.uidl.empty() || old == deleted_copies_.end())
+			continue;
+		const auto path = FindSaved(options_.maildir, old->second);
+		if (!path.empty() &&
+		    SameBytes(options_.maildir + "/tmp/" + p.delivery->TmpName(), path)) {
+			Log(LogLevel::Warning,
+			    MessageName(p.number, p.uidl) +
+				": the server confirmed deleting it earlier but still "
+				"has "
+				"it, byte for byte the copy saved as " +
+				Escape(old->second, 200) + ": not saved twice");
+			p.same_as = old->second;
+		}
+		deleted_copies_.erase(old);
+	}
+
 	// 1. The journal learns what is about to move, before it moves: a crash from
 	//    here on is recognised at the next start (Recover()).
 	for (const auto &p : pending_)
-		if (!p.uidl.empty()) {
+		if (!p.uidl.empty() && p.same_as.empty()) {
 			const auto old = replaces_.find(p.uidl);
 			JournalAppend(
 			    {journal::Record::Type::Pending, p.uidl, p.listed, p.file,
@@ -893,6 +942,8 @@ void FetchJob::CommitPending()
 
 	// 2. Into new/, never replacing anything.
 	for (auto &p : pending_) {
+		if (!p.same_as.empty())
+			continue;
 		try {
 			p.delivery->Publish();
 		} catch (const store::MaildirError &e) {
@@ -929,6 +980,21 @@ void FetchJob::CommitPending()
 	for (auto &p : pending_) {
 		if (!p.delivery)
 			continue;
+		if (!p.same_as.empty()) {
+			// Its durable copy is the earlier one, proven then.
+			JournalAppend({journal::Record::Type::Delivered,
+				       p.uidl,
+				       p.listed,
+				       p.same_as,
+				       {},
+				       now,
+				       {}});
+			JournalAppend(journal::Record::Mark(
+			    journal::Record::Type::Confirmed, p.uidl));
+			p.delivery.reset(); // removes the second copy from tmp/
+			session_->Saved(p.number);
+			continue;
+		}
 		++result_.saved;
 		result_.saved_bytes += p.bytes;
 		saved_listed_ += p.listed;

@@ -286,6 +286,10 @@ private:
 		std::uint64_t listed;
 		/** Its name in new/. */
 		std::string file;
+		/** The path of a copy saved earlier under this unique-id, whose deletion
+		 * the server confirmed, with exactly these bytes: the server kept the
+		 * message. That copy stands; this one is not published. */
+		std::string same_as;
 		/** Synced in tmp/, published (renamed into new/) by CommitPending(). */
 		std::unique_ptr<store::Delivery> delivery;
 	};
@@ -303,6 +307,9 @@ private:
 	/** Unique-id -> the file of an earlier copy that cannot vouch for the listed
 	 * message and that the new copy replaces (journal::Record::replaces). */
 	std::unordered_map<std::string, std::string> replaces_;
+	/** Unique-id -> the file of a copy whose deletion the server confirmed: a
+	 * message listed again under it is new mail, unless its bytes are the same. */
+	std::unordered_map<std::string, std::string> deleted_copies_;
 	/** A dropped session was resumed on a new connection in this run. */
 	bool resumed_ = false;
 	/** The current session resumes a dropped one: if it saves nothing (nothing

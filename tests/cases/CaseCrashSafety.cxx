@@ -137,6 +137,36 @@ TEST_CASE("killed between a damaged copy and its second download: no loss, no se
 	}
 }
 
+TEST_CASE("a server that confirms deletions but keeps the messages: listed again, they "
+	  "are downloaded, recognised byte for byte, and not saved twice")
+{
+	// A unique-id whose deletion the server confirmed vouches for nothing (the
+	// server may hand it out again for new mail), so the messages are downloaded;
+	// being the very bytes saved before, they are not saved a second time.
+	FakePop3Server server;
+	Fill(server);
+	server.SetForgetDeletions(true);
+	CaseHarness harness;
+	const auto first = harness.Dl(server);
+	INFO("first run: ", first.Describe());
+	CHECK(first.ExitCode() == exit_code::ok);
+	CHECK(server.RemainingUids().size() == message_count);
+	const unsigned before = server.ConnectionCount();
+	const auto second = harness.Dl(server);
+	INFO("second run: ", second.Describe());
+	INFO(DescribeCommands(server));
+	CHECK(second.ExitCode() == exit_code::ok);
+	const auto commands = CommandsFrom(server, before + 1);
+	CHECK(CountVerb(commands, "RETR") == message_count);
+	CHECK(CountVerb(commands, "DELE") == message_count);
+	CHECK(second.Err().find(
+		  "message 1 (UIDL c1): the server confirmed deleting it "
+		  "earlier but still has it, byte for byte the copy saved as") !=
+	      std::string::npos);
+	CheckNewFiles(harness, Expected());
+	CHECK(harness.Names("tmp").empty());
+}
+
 TEST_CASE("-n twice: the second run downloads only what is new (keep with the journal)")
 {
 	FakePop3Server server;
