@@ -26,6 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -273,8 +274,12 @@ public:
 	/**
 	 * Puts a fresh mailbox of mailbox_size messages on the server for @p user, each
 	 * with a Message-ID of its own, under file names never used before.
+	 * @param misstated_at if not 0, the message of this number has its virtual size
+	 *        misstated in its file name (",W="): Dovecot lists that size and sends
+	 *        the real message, so the copy does not match the listing, as with a
+	 *        server that forgot to stuff a "." line or counts loosely
 	 */
-	Trial NewTrial(const std::string &user = main_user)
+	Trial NewTrial(const std::string &user = main_user, std::size_t misstated_at = 0)
 	{
 		const unsigned number = next_trial_++;
 		Trial t;
@@ -295,11 +300,16 @@ public:
 			const std::string id = "<kill-" + std::to_string(number) + "-" +
 					       std::to_string(i) + "@popstream.test>";
 			std::string bytes = WithMessageId(pool[i], id);
-			char name[128];
+			char name[160];
 			std::snprintf(name, sizeof(name),
 				      "%lld.K%uQ%zuR%016llx.kill-campaign",
 				      static_cast<long long>(now), number, i,
 				      static_cast<unsigned long long>(names_()));
+			if (i + 1 == misstated_at)
+				std::snprintf(name + std::strlen(name),
+					      sizeof(name) - std::strlen(name),
+					      ",S=%zu,W=%zu", bytes.size(),
+					      2 * bytes.size() + 100);
 			const std::string tmp = box + "/tmp/" + name;
 			WriteFile(tmp, bytes, 0600);
 			REQUIRE(chown(tmp.c_str(), owner.st_uid, owner.st_gid) == 0);
@@ -517,6 +527,27 @@ TEST_SUITE("dovecot")
 				kill_at(target.point, pass, {});
 			for (const unsigned pass : target.lock_step)
 				kill_at(target.point, pass, {"--pipelining", "off"});
+		}
+
+		// 3b. The window between a copy that does not match the listing and its
+		//     second download: message 100's listed size is wrong, so the
+		//     pipelined session stops there without publishing that copy, and the
+		//     lock-step redo downloads it again (accepting the loose size one
+		//     command at a time). Killed while that copy is in tmp/, before the
+		//     redo connects, and in the redo's journal steps.
+		const char *misstated_points[] = {"unproven-held:1", "redo-start:1",
+						  "journal-pending:3", "dir-synced:3"};
+		for (const char *point : misstated_points) {
+			CAPTURE(point);
+			const auto t = c.NewTrial(main_user, 100);
+			const auto crashed = Run(c.Dl(t, {}, point));
+			INFO("crashed run: " << Describe(crashed));
+			CHECK(crashed.signal == SIGKILL);
+			const auto again = Run(c.Dl(t));
+			INFO("second run: " << Describe(again));
+			CHECK(again.exit_code == 0);
+			total += c.Check(t);
+			++targeted;
 		}
 
 		// 4. -n (keep): after a kill, a second -n run fetches only what is
