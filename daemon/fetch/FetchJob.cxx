@@ -361,21 +361,29 @@ std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
 			   options_.delete_after.count();
 	// While the message is on the server its unique-id identifies it (RFC 1939 §7),
 	// so a size that changed (GNU mailutils stamps an X-UIDL: header in) is not new
-	// mail. Kept, it is simply left; but a DELE needs a copy proven to be of this
-	// very message, so one of another size, or one never proven whole, is
-	// downloaded again and replaces the earlier file.
+	// mail: kept, it is simply left. But a DELE needs a copy proven to be of this
+	// very message, and another client may have deleted it and the server reused
+	// the unique-id: one of another size is downloaded again as a message of its
+	// own, the earlier file left alone.
 	const bool proven = e->state == journal::Entry::State::Confirmed;
 	if (proven && (e->size == size || (options_.keep && !copy.expired))) {
 		copy.download = false;
 		return copy;
 	}
+	if (proven) {
+		Log(LogLevel::Notice,
+		    "UIDL " + Escape(uidl, 80) + ": the copy saved as " +
+			Escape(e->file, 200) + " has " + std::to_string(e->size) +
+			" octets where the server now lists " + std::to_string(size) +
+			": downloading it, and keeping that copy too");
+		return copy;
+	}
+	// Never proven (or its proof withdrawn): the new copy replaces it, so that
+	// the user ends up with one good copy.
 	replaces_[std::string(uidl)] = e->file;
 	Log(LogLevel::Notice,
 	    "UIDL " + Escape(uidl, 80) + ": the copy saved as " + Escape(e->file, 200) +
-		(proven ? " has " + std::to_string(e->size) +
-			      " octets where the server now lists " + std::to_string(size)
-			: " was never proven whole") +
-		": downloading it again to replace it");
+		" was never proven whole: downloading it again to replace it");
 	return copy;
 }
 
@@ -1016,7 +1024,7 @@ void FetchJob::CommitPending()
 				       {}});
 			JournalAppend(journal::Record::Mark(
 			    journal::Record::Type::Confirmed, p.uidl));
-			session_saves_.push_back(p.uidl);
+			session_saves_.emplace_back(p.number, p.uidl);
 		}
 		session_->Saved(p.number);
 	}
@@ -1036,18 +1044,22 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	if (delivery_)
 		CrashPoint("unproven-held");
 	delivery_.reset();
-	// Silence where a reply is due is the one drop that a reply the server never
-	// sent looks like, and such a reply shifts every body after it onto the wrong
-	// message, with sizes that may all match: the copies of this session no
-	// longer vouch, and are downloaded again (replacing their files) before any
-	// DELE of theirs. A close, a reset, or silence in the middle of a body is
-	// taken as what it says.
+	// A reply missing or doubled shifts every body after it onto the wrong
+	// message, unnoticed while their sizes match, until the session goes out of
+	// step visibly, or ends where such a reply was due (a stall, a close, a reset
+	// there). Then the copies of this session that another message's body could
+	// have passed for (ShiftSuspect()) no longer vouch: they are downloaded again
+	// (replacing their files) before any DELE of theirs. An end in the middle of
+	// a body is taken as what it says.
 	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
-	const bool stalled = failed != nullptr && failed->error.silent_where_reply_due;
+	const bool stalled =
+	    failed != nullptr && (failed->error.ended_where_reply_due ||
+				  failed->error.kind == pop3::ErrorKind::Desync);
 	if (stalled)
-		for (const auto &uidl : session_saves_)
-			JournalAppend(
-			    journal::Record::Mark(journal::Record::Type::Unproven, uidl));
+		for (const auto &[number, uidl] : session_saves_)
+			if (session_->ShiftSuspect(number))
+				JournalAppend(journal::Record::Mark(
+				    journal::Record::Type::Unproven, uidl));
 	session_saves_ = {}; // gives back the capacity of a whole session
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)

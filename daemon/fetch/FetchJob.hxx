@@ -303,7 +303,7 @@ private:
 	bool checkpointing_ = false;
 	/** Unique-ids of the copies the current session saved: their proof is
 	 * withdrawn if it stalls (see SessionOver()). */
-	std::vector<std::string> session_saves_;
+	std::vector<std::pair<std::uint32_t, std::string>> session_saves_;
 	/** Unique-id -> the file of an earlier copy that cannot vouch for the listed
 	 * message and that the new copy replaces (journal::Record::replaces). */
 	std::unordered_map<std::string, std::string> replaces_;

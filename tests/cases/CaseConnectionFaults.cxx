@@ -524,8 +524,10 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 			CheckOrderlyExit(first);
 			CheckErrorLine(server, first, garbage.error);
 			CHECK(harness.Names("tmp").empty());
-			// Copies proven before the session went out of step are deleted
-			// without being downloaded again; nothing is compared with TOP.
+			// The session went out of step, and every message here has one
+			// size, so any body could have passed for another: the copies it
+			// proved vouch for nothing, and are downloaded again (replacing
+			// their files) before any DELE. Nothing is compared with TOP.
 			const auto redo = CommandsFrom(server, 2);
 			if (connection == 1 || garbage.exit_code == exit_code::ok) {
 				CHECK(first.ExitCode() == exit_code::ok);
@@ -533,8 +535,7 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 				CheckNewFiles(harness,
 					      StoredStandardMessages(1, message_count));
 				CHECK(server.RemainingUids().empty());
-				CHECK(CountVerb(redo, "RETR") ==
-				      message_count - garbage.saved);
+				CHECK(CountVerb(redo, "RETR") == message_count);
 				CHECK(CountVerb(server.AllCommands(), "TOP") == 0);
 				CHECK(DeletionClaims(first.Err()).empty());
 			} else {
@@ -543,13 +544,14 @@ TEST_CASE("garbage and unsolicited lines: a clean failure or a redo, nothing los
 					      StoredStandardMessages(1, garbage.saved));
 				CHECK(server.RemainingUids() == AllUids());
 				CHECK(DeletionClaims(first.Out() + first.Err()).empty());
-				CheckCompletion(harness, server, garbage.saved);
+				CheckCompletion(harness, server, 0);
 			}
 		}
 	}
 }
 
-TEST_CASE("LIST sizes that RETR contradicts: redone in lock-step, no loss, no duplicate")
+TEST_CASE("LIST sizes that RETR contradicts: redone in lock-step, where that message is "
+	  "not saved and stays on the server")
 {
 	const std::pair<const char *, const char *> sizes[] = {
 	    {"listed smaller", "50"},
@@ -567,15 +569,20 @@ TEST_CASE("LIST sizes that RETR contradicts: redone in lock-step, no loss, no du
 		INFO(run.Describe());
 		INFO(DescribeCommands(server));
 		CheckOrderlyExit(run);
-		CHECK(run.ExitCode() == exit_code::ok);
-		CheckNewFiles(harness, StoredStandardMessages(1, message_count));
+		// One command at a time the reply is message 2's, but a body of neither
+		// the listed size nor the listed size with LF line ends may be cut short
+		// or run into the next reply: it is never saved, so never deleted.
+		CHECK(run.ExitCode() == exit_code::temp_fail);
+		CheckNewFiles(harness,
+			      {CrlfToLf(StandardMessage(1)), CrlfToLf(StandardMessage(3)),
+			       CrlfToLf(StandardMessage(4))});
 		CHECK(harness.Names("tmp").empty());
-		CHECK(server.RemainingUids().empty());
+		CHECK(server.RemainingUids() == std::vector<std::string>{"k2"});
 		CHECK(server.ConnectionCount() == 2);
-		CheckErrorLine(server, run, "message 2");
-		CheckErrorLine(server, run,
-			       std::string("72 octets received where the listing said ") +
-				   size);
-		CHECK(CountCopies(harness, CrlfToLf(StandardMessage(2))) == 1);
+		CheckErrorLine(
+		    server, run,
+		    std::string("message 2 (UIDL k2): 72 octets received where the "
+				"listing said ") +
+			size + ": not saved");
 	}
 }

@@ -83,3 +83,62 @@ TEST_CASE("a server that echoes the password: it appears nowhere in popstream's 
 	CHECK(run.Err().find("s3cret") == std::string::npos);
 	CHECK(ContainsNoCase(run.Err(), "wrong password"));
 }
+
+namespace {
+
+/** Eight messages of one size: the size check cannot see a shifted reply. */
+void FillEight(FakePop3Server &server)
+{
+	for (unsigned n = 1; n <= 8; ++n)
+		server.AddMessage(StandardMessage(n), "u" + std::to_string(n));
+}
+
+/** Every message exactly once in new/, the server empty. */
+void CheckAllOnce(const CaseHarness &harness, const FakePop3Server &server)
+{
+	for (unsigned n = 1; n <= 8; ++n)
+		CHECK(CountCopies(harness, CrlfToLf(StandardMessage(n))) == 1);
+	CHECK(harness.Names("new").size() == 8);
+	CHECK(server.RemainingUids().empty());
+}
+
+} // namespace
+
+TEST_CASE("a doubled reply to RETR, all sizes equal: the session's copies do not vouch "
+	  "once it goes out of step")
+{
+	// Every body after the doubled one is taken for the next message and proven by
+	// the well-formed line after it; the first sign of being out of step comes only
+	// later. Found by a fresh-user review: the redo then deleted every message
+	// unread, and message 8 was lost.
+	FakePop3Server server;
+	FillEight(server);
+	const std::string reply3 =
+	    "+OK\r\n" + FakePop3Server::DotStuff(StandardMessage(3)) + ".\r\n";
+	server.Reply("RETR 3", reply3 + reply3, AfterReply::Continue, 1);
+	CaseHarness harness;
+	const auto run = harness.Dl(server);
+	INFO(run.Describe());
+	INFO(DescribeCommands(server));
+	CheckAllOnce(harness, server);
+	CHECK(run.ExitCode() == exit_code::ok);
+	// The redo downloads what the out-of-step session saved, replacing the files.
+	CHECK(CountVerb(CommandsFrom(server, 2), "RETR") == 8);
+}
+
+TEST_CASE("a missing reply to RETR, then the server hangs up: the copies do not vouch")
+{
+	for (const AfterReply after : {AfterReply::Close, AfterReply::Reset}) {
+		CAPTURE(after == AfterReply::Close ? "close" : "reset");
+		FakePop3Server server;
+		FillEight(server);
+		server.Reply("RETR 3", "", AfterReply::Continue, 1);
+		server.Reply("NOOP", "+OK\r\n", after, 1);
+		CaseHarness harness;
+		const auto run = harness.Dl(server);
+		INFO(run.Describe());
+		INFO(DescribeCommands(server));
+		CheckAllOnce(harness, server);
+		CHECK(run.ExitCode() == exit_code::ok);
+	}
+}

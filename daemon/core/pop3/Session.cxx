@@ -770,6 +770,7 @@ void Session::StartTransaction()
 	messages_.shrink_to_fit();
 	awaiting_.assign(messages_.size(), false);
 	marked_.assign(messages_.size(), false);
+	loose_.assign(messages_.size(), false);
 	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
 		switch (messages_[i].plan) {
 		case Plan::Fetch:
@@ -912,10 +913,28 @@ void Session::HandleBody()
 			    ErrorKind::Desync,
 			    "protocol error: " + what +
 				"; the replies may be out of step with the commands");
-		// One command at a time, the reply can only be this message's: the
-		// server just counts loosely. The next status line still has to show
-		// that the body ended where the server meant it to.
-		queued_.push_back(WarningEvent{"warning: " + what});
+		// One command at a time the reply can only be this message's. A server
+		// that counts its stored file (LF line ends) instead of the wire is a
+		// known loose count, accepted with a warning once the next status line
+		// shows the replies in step. Any other size may be a body cut short by a
+		// "." line the server forgot to stuff, or run into the next reply: never
+		// saved, so never deleted; the message stays on the server.
+		if (body_bytes_ != m.size) {
+			++stats_.not_retrieved;
+			queued_.push_back(WarningEvent{
+			    "message " + std::to_string(m.number) +
+			    (m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") + ": " +
+			    std::to_string(octets) +
+			    " octets received where the listing said " +
+			    std::to_string(m.size) +
+			    ": not saved, since it may be cut short or run into the next "
+			    "reply; it stays on the server"});
+			Pump();
+			return;
+		}
+		loose_[f.index] = true;
+		queued_.push_back(WarningEvent{
+		    "warning: " + what + " (the server counts line ends as one octet)"});
 	}
 	// Counted now, so that QUIT waits; answerable with Saved() only once proven.
 	++awaiting_save_;
@@ -976,6 +995,20 @@ std::vector<std::string_view> Session::MarkedUidls() const
 		if (marked_[i] && messages_[i].uidl)
 			out.push_back(Uidl(messages_[i]));
 	return out;
+}
+
+bool Session::ShiftSuspect(std::uint32_t number) const
+{
+	const auto i = IndexOf(number);
+	if (!i)
+		return false;
+	if (loose_[*i])
+		return true;
+	const std::uint64_t size = messages_[*i].size;
+	return std::any_of(messages_.begin(), messages_.end(), [&](const Message &m) {
+		return m.number != number && m.plan == Plan::Fetch &&
+		       m.size + 2 >= size && m.size <= size + 2;
+	});
 }
 
 std::vector<std::string_view> Session::DuplicateUidls() const
@@ -1069,18 +1102,20 @@ void Session::FailConnection(ErrorKind kind, std::string message)
 			    "deletions not confirmed by the server: " + message +
 				" before answering QUIT");
 	// A reply missing before a body shifts it, and leaves the session waiting for
-	// a RETR's (or the NOOP's) reply that never comes. Silence right after a +OK to
-	// RETR counts too: the +OK that answered a later command is taken for it.
+	// a RETR's (or the NOOP's) reply that never comes, until the link stalls or the
+	// server hangs up. An end right after a +OK to RETR counts too: the +OK that
+	// answered a later command is taken for it. An end in the middle of a body is
+	// what a link does.
 	const bool body_due =
 	    std::any_of(in_flight_.begin(), in_flight_.end(),
 			[](auto &f) { return f.cmd == Cmd::Retr || f.cmd == Cmd::Noop; });
-	const bool reply_due = kind == ErrorKind::Timeout && body_due &&
-			       (reading_ == Reading::StatusLine ||
-				(reading_ == Reading::Body && body_bytes_ == 0));
+	const bool reply_due =
+	    body_due && (reading_ == Reading::StatusLine ||
+			 (reading_ == Reading::Body && body_bytes_ == 0));
 	if (!in_flight_.empty())
 		message += " while waiting for " + Describe(in_flight_.front());
 	Fail(kind, std::move(message));
-	std::get<FailedEvent>(queued_.back()).error.silent_where_reply_due = reply_due;
+	std::get<FailedEvent>(queued_.back()).error.ended_where_reply_due = reply_due;
 }
 
 void Session::Finish(bool committed)

@@ -179,11 +179,12 @@ struct Error {
 	/** The connection failed while CAPA was outstanding: some old servers hang up on
 	 * CAPA, so a reconnect should skip it. */
 	bool capa_suspect = false;
-	/** A Timeout that came while a status line was due, not in the middle of a
-	 * body: exactly what a reply the server never sent looks like, and such a
-	 * reply shifts every body after it onto the wrong message (sizes may all
-	 * match), so the copies this session proved may not be what they seem. */
-	bool silent_where_reply_due = false;
+	/** The connection went silent, closed or was reset where a RETR's (or the
+	 * NOOP's) status line was due, not in the middle of a body: exactly how a
+	 * reply the server never sent ends a session, and such a reply shifts every
+	 * body after it onto the wrong message (sizes may all match), so the copies
+	 * this session proved may not be what they seem. */
+	bool ended_where_reply_due = false;
 };
 
 /** Counters for the summary, updated as the session runs. */
@@ -415,6 +416,16 @@ public:
 	 *         a saved copy whose unique-id was not among them is gone from it */
 	bool UidlsComplete() const noexcept { return uidls_complete_; }
 
+	/**
+	 * @return whether the copy of message @p number could hold another message's
+	 *         content without the size check noticing: another message downloaded
+	 *         in this session is listed within 2 octets of its size, or its own
+	 *         size was accepted loosely. After a session that went out of step, or
+	 *         ended where a RETR's reply was due, only such copies are in doubt (a
+	 *         missing or doubled reply shifts bodies onto other messages)
+	 */
+	bool ShiftSuspect(std::uint32_t number) const;
+
 	/** @return the unique-ids the server gives to more than one listed message (as
 	 *         far as the streamed listing can tell: always when one of them was
 	 *         acted on or saved earlier); views valid while the session lives. A
@@ -582,8 +593,10 @@ private:
 	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
 	std::deque<Cmd> pending_listing_;
 	std::deque<std::uint32_t> pending_retr_;
-	/** Per message: its DELE was answered +OK. */
+	/** Per message: its DELE was answered +OK; its copy was accepted with a size
+	 * other than the listed one. */
 	std::vector<bool> marked_;
+	std::vector<bool> loose_;
 	std::deque<std::uint32_t> pending_dele_;
 	/** The last body, complete and of a size accepted, waiting for its proof: the
 	 * next well-formed status line, or a clean end of the connection. Only one can
