@@ -821,6 +821,11 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 			++result_.not_saved;
 			session_->NotSaved(end->number);
 		}
+	} else if (auto *dropped = std::get_if<pop3::MessageDiscardedEvent>(&event)) {
+		// Never published: the Delivery's destructor removes it from tmp/.
+		delivery_.reset();
+		current_failed_ = true;
+		Log(LogLevel::Warning, dropped->text);
 	} else if (auto *failed = std::get_if<pop3::MessageFailedEvent>(&event)) {
 		++result_.not_retrieved;
 		Log(LogLevel::Warning,

@@ -122,7 +122,8 @@ class Driver {
 	std::set<std::uint32_t> touched_;
 	std::set<std::uint32_t> durable_;
 	std::set<std::uint32_t> retr_sent_, dele_sent_;
-	std::size_t begun_ = 0, ended_ = 0, not_saved_ = 0;
+	std::size_t begun_ = 0, ended_ = 0, discarded_ = 0, not_saved_ = 0;
+	std::string open_uidl_;
 	bool quit_sent_ = false, over_ = false, finished_ = false, tls_started_ = false;
 	std::size_t last_feed_ = 0;
 	/** FUZZ_VERBOSE=1 in the environment: print commands, events and saves. */
@@ -233,6 +234,7 @@ class Driver {
 			FUZZ_CHECK(touched_.insert(begin->number).second);
 			open_ = begin->number;
 			open_bytes_ = 0;
+			open_uidl_ = begin->uidl;
 			++begun_;
 			CheckText(begin->uidl);
 		} else if (auto *data = std::get_if<MessageDataEvent>(&event)) {
@@ -257,6 +259,13 @@ class Driver {
 			FUZZ_CHECK(retr_sent_.count(failed->number));
 			FUZZ_CHECK(touched_.insert(failed->number).second);
 			FUZZ_CHECK(!failed->reply.ok);
+		} else if (auto *dropped = std::get_if<MessageDiscardedEvent>(&event)) {
+			// Only a body that began and was never proven is discarded.
+			FUZZ_CHECK(open_ && *open_ == dropped->number);
+			FUZZ_CHECK(dropped->uidl == open_uidl_);
+			CheckText(dropped->text);
+			open_.reset();
+			++discarded_;
 		} else if (auto *warning = std::get_if<WarningEvent>(&event)) {
 			CheckText(warning->text);
 		} else if (auto *finished = std::get_if<FinishedEvent>(&event)) {
@@ -376,7 +385,10 @@ public:
 		const auto &stats = session_.Stats();
 		// A body is reported only once proven: the last one may have been cut
 		// off unproven by the failure that ended the session.
-		FUZZ_CHECK(ended_ <= stats.retrieved && stats.retrieved <= ended_ + 1);
+		// A discarded body counts as retrieved, and is never saved.
+		const auto reported = ended_ + discarded_;
+		FUZZ_CHECK(reported <= stats.retrieved &&
+			   stats.retrieved <= reported + 1);
 		FUZZ_CHECK(stats.saved == durable_.size());
 		FUZZ_CHECK(stats.not_saved == not_saved_);
 		FUZZ_CHECK(stats.saved + stats.not_saved <= stats.retrieved);

@@ -921,14 +921,16 @@ void Session::HandleBody()
 		// saved, so never deleted; the message stays on the server.
 		if (body_bytes_ != m.size) {
 			++stats_.not_retrieved;
-			queued_.push_back(WarningEvent{
+			queued_.push_back(MessageDiscardedEvent{
+			    m.number, Uidl(m),
 			    "message " + std::to_string(m.number) +
-			    (m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") + ": " +
-			    std::to_string(octets) +
-			    " octets received where the listing said " +
-			    std::to_string(m.size) +
-			    ": not saved, since it may be cut short or run into the next "
-			    "reply; it stays on the server"});
+				(m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
+				": " + std::to_string(octets) +
+				" octets received where the listing said " +
+				std::to_string(m.size) +
+				": not saved, since it may be cut short or run into the "
+				"next "
+				"reply; it stays on the server"});
 			Pump();
 			return;
 		}

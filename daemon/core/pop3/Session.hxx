@@ -253,8 +253,9 @@ struct MessageDataEvent {
  * invariant 1): it ended with its terminator (RFC 1939 §3), is of the listed size
  * (in lock-step a loose size is accepted with a warning), and was followed by a
  * well-formed reply or a clean end of the connection. Only such a copy may be
- * published and vouch for a DELE; a copy that fails any of these is never reported,
- * and the caller discards what it received. The caller must answer with Saved() or
+ * published and vouch for a DELE; a copy that fails any of these is never reported
+ * here, and the caller discards what it received when MessageDiscardedEvent or
+ * FailedEvent says so. The caller must answer with Saved() or
  * NotSaved() for this number before the session can QUIT. */
 struct MessageEndEvent {
 	std::uint32_t number;
@@ -270,6 +271,18 @@ struct MessageFailedEvent {
 	std::uint32_t number;
 	std::string_view uidl;
 	Reply reply;
+};
+/** A body that began with MessageBeginEvent was received but cannot be proven whole
+ * (one command at a time, a size the listing contradicts that is not the known loose
+ * count: daemon/core/README.md, invariant 1). The caller discards what it received
+ * for this number; the message is never reported saved, so never deleted, and stays
+ * on the server. The session goes on with the next message. */
+struct MessageDiscardedEvent {
+	std::uint32_t number;
+	/** Unique-id, or empty if the server has no UIDL. */
+	std::string_view uidl;
+	/** One line for the user: the message, its unique-id and the sizes. */
+	std::string text;
 };
 /** Something worth a warning that does not end the session. */
 struct WarningEvent {
@@ -292,9 +305,10 @@ struct StartTlsEvent {};
 struct NeedDataEvent {};
 
 /** One step of progress reported by Session::Next(). */
-using Event = std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent,
-			   MessageDataEvent, MessageEndEvent, MessageFailedEvent,
-			   WarningEvent, FinishedEvent, FailedEvent, StartTlsEvent>;
+using Event =
+    std::variant<NeedDataEvent, ListedEvent, MessageBeginEvent, MessageDataEvent,
+		 MessageEndEvent, MessageFailedEvent, MessageDiscardedEvent, WarningEvent,
+		 FinishedEvent, FailedEvent, StartTlsEvent>;
 
 /**
  * The client side of one POP3 session (RFC 1939, with CAPA and PIPELINING from

@@ -237,6 +237,11 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 				r.events.push_back("not-retrieved " +
 						   std::to_string(f->number) + " " +
 						   Escape(f->reply.line));
+			} else if (auto *d =
+				       std::get_if<pop3::MessageDiscardedEvent>(&e)) {
+				r.events.push_back("discarded " +
+						   std::to_string(d->number) + " " +
+						   d->text);
 			} else if (auto *w = std::get_if<pop3::WarningEvent>(&e)) {
 				r.events.push_back("warning " + w->text);
 			} else if (auto *fin = std::get_if<pop3::FinishedEvent>(&e)) {
