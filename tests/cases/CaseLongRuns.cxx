@@ -14,6 +14,10 @@ namespace {
 /** Messages one session takes before it QUITs (max_session_messages in FetchJob). */
 constexpr unsigned session_messages = 5000;
 
+/** Two sessions of 5000 fsynced messages take 11 s on an idle 2-CPU machine and over
+ * 30 s (the harness's default) on a loaded one: the deadline only catches a hang. */
+constexpr std::chrono::seconds long_run_deadline{180};
+
 std::string Small(unsigned n)
 {
 	return "Message-ID: <long-" + std::to_string(n) +
@@ -41,6 +45,7 @@ TEST_CASE("5003 messages: QUIT after 5000, the last 3 in a second session, all o
 	CaseHarness harness;
 	DlOptions options;
 	options.timeout_seconds = 120;
+	options.process_timeout = long_run_deadline;
 	const auto run = harness.Dl(server, options);
 	INFO(run.Describe());
 	CheckOrderlyExit(run);
@@ -124,6 +129,7 @@ TEST_CASE("-n on 5002 messages without UIDL: the second session starts after the
 	DlOptions options;
 	options.args = {"-n"};
 	options.timeout_seconds = 120;
+	options.process_timeout = long_run_deadline;
 	const auto run = harness.Dl(server, options);
 	INFO(run.Describe());
 	CheckOrderlyExit(run);
@@ -158,6 +164,7 @@ TEST_CASE("a server that confirms deletions but keeps the messages: the second s
 	CaseHarness harness;
 	DlOptions options;
 	options.timeout_seconds = 120;
+	options.process_timeout = long_run_deadline;
 	const auto run = harness.Dl(server, options);
 	INFO(run.Describe());
 	CheckOrderlyExit(run);
