@@ -1,5 +1,6 @@
 #include "FetchJob.hxx"
 
+#include "SessionPlan.hxx"
 #include "StatePaths.hxx"
 #include "core/util/Escape.hxx"
 #include "store/CrashPoint.hxx"
@@ -7,7 +8,6 @@
 #include "store/JournalFile.hxx"
 
 #include <algorithm>
-#include <cstdio>
 #include <system_error>
 
 namespace popstream::fetch {
@@ -26,11 +26,6 @@ constexpr std::uint64_t stop_grace_ms = 3000;
  * as final. */
 constexpr std::uint64_t close_wait_ms = 2000;
 
-/** A session QUITs after this many messages and a new one goes on (a checkpoint,
- * as with checkpoint_every). It bounds what a run keeps per message (the journal's
- * entries, the saves of the session) and the deletions one QUIT must apply. */
-constexpr std::uint32_t max_session_messages = 5000;
-
 /** Patience for the reply to QUIT, per DELE of the session, on top of the idle
  * timeout, in ms (see Drive()). */
 constexpr std::uint64_t quit_ms_per_dele = 20;
@@ -40,47 +35,6 @@ constexpr std::uint64_t quit_ms_per_dele = 20;
 constexpr std::size_t max_held_bytes = 64 * 1024;
 
 } // namespace
-
-ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept
-{
-	using net::NetErrorKind;
-	switch (kind) {
-	case NetErrorKind::Resolve:
-		return ExitCode::NoHost;
-	case NetErrorKind::Refused:
-	case NetErrorKind::Connect:
-	case NetErrorKind::Tls:
-	case NetErrorKind::TlsVerify:
-		return ExitCode::Unavailable;
-	case NetErrorKind::ConnectTimeout:
-	case NetErrorKind::IdleTimeout:
-	case NetErrorKind::Closed:
-	case NetErrorKind::Io:
-		return ExitCode::TempFail;
-	}
-	return ExitCode::Software;
-}
-
-ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
-{
-	using pop3::ErrorKind;
-	switch (kind) {
-	case ErrorKind::Auth:
-		return ExitCode::NoPerm;
-	case ErrorKind::Protocol:
-	case ErrorKind::Desync:
-		return ExitCode::Protocol;
-	case ErrorKind::StartTls:
-		return ExitCode::Unavailable;
-	case ErrorKind::Greeting:
-	case ErrorKind::AuthTemporary:
-	case ErrorKind::ConnectionLost:
-	case ErrorKind::Timeout:
-	case ErrorKind::QuitFailed:
-		return ExitCode::TempFail;
-	}
-	return ExitCode::Software;
-}
 
 FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 		   std::function<void(const FetchResult &)> done)
@@ -182,50 +136,12 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	destination_->BeginSession();
 	saved_before_session_ = result_.saved;
 	saved_listed_before_session_ = saved_listed_;
-	pop3::SessionConfig config;
-	config.user = options_.account.user;
-	config.password = options_.account.password;
-	config.pipelining = options_.pipelining;
-	config.keep = options_.keep;
-	// Limits are for the whole run: a redo or a checkpoint's next session only takes
-	// what is left of them.
-	const std::uint32_t left =
-	    options_.limit == UINT32_MAX
-		? UINT32_MAX
-		: options_.limit - std::min(options_.limit, result_.saved);
-	const std::uint64_t left_bytes =
-	    options_.limit_bytes == 0
-		? 0
-		: options_.limit_bytes - std::min(options_.limit_bytes, saved_listed_);
-	config.limit = left;
-	config.limit_bytes = left_bytes;
-	config.first_number = first_number_;
-	// After a checkpoint that deleted messages, the server must list fewer.
-	if (checkpoint_deleted_ > 0)
-		config.expect_at_most = checkpoint_listed_ - checkpoint_deleted_;
-	if (options_.limit_bytes > 0 && left_bytes == 0)
-		config.limit = 0;
-	checkpointing_ = false;
-	const std::uint32_t every =
-	    options_.checkpoint_messages > 0
-		? std::min(options_.checkpoint_messages, max_session_messages)
-		: max_session_messages;
-	if (every < config.limit) {
-		config.limit = every;
-		checkpointing_ = true;
-	}
-	if (options_.checkpoint_bytes > 0 &&
-	    (config.limit_bytes == 0 || options_.checkpoint_bytes < config.limit_bytes)) {
-		config.limit_bytes = options_.checkpoint_bytes;
-		checkpointing_ = true;
-	}
-	config.max_message_size = options_.max_message_size;
-	config.oversize_delete = options_.oversize_delete;
-	config.dry_run = options_.dry_run;
-	config.lock_step = lock_step;
-	config.skip_capa = skip_capa;
-	config.starttls = options_.starttls;
-	config.secure = options_.account.tls;
+	auto plan = PlanSession(options_,
+				{result_.saved, saved_listed_, first_number_,
+				 checkpoint_listed_, checkpoint_deleted_},
+				lock_step, skip_capa);
+	checkpointing_ = plan.checkpointing;
+	pop3::SessionConfig &config = plan.config;
 	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
 		return destination_->AlreadySaved(uidl, size);
 	};
@@ -675,32 +591,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			StartSession(false, false);
 			return;
 		}
-		ExitCode code = ExitCode::Ok;
-		std::string error;
-		if (result_.not_saved > 0) {
-			code = ExitCode::IoError;
-			error = std::to_string(result_.not_saved) +
-				" message(s) could not be saved";
-		} else if (stats.not_retrieved > 0) {
-			code = ExitCode::TempFail;
-			error =
-			    std::to_string(stats.not_retrieved) +
-			    " message(s) could not be retrieved and stay on the server";
-		} else if (stats.dele_failed > 0) {
-			// Saved, but the server refused DELE: the user asked for the mail
-			// to be moved, and it was not (README: 75 for deletions the
-			// server did not confirm). The next run sends DELE again.
-			code = ExitCode::TempFail;
-			error = std::to_string(stats.dele_failed) +
-				" saved message(s) could not be deleted (DELE answered "
-				"-ERR) and stay on the server for the next run";
-		} else if (stopping_ && stats.to_fetch > stats.retrieved) {
-			code = ExitCode::TempFail;
-			error = "interrupted: " +
-				std::to_string(stats.to_fetch - stats.retrieved) +
-				" message(s) left on the server for the next run";
-		}
-		Finish(code, std::move(error));
+		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_);
+		Finish(end.code, std::move(end.error));
 		return;
 	}
 
@@ -710,72 +602,43 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	result_.quit_unconfirmed = session_->QuitSent();
 	if (error.reply)
 		result_.resp_code = error.reply->code;
-	// A server silent after QUIT is most likely still deleting (RFC 1939 §6 UPDATE):
-	// a new session would race it for the maildrop, so the outcome is left to the
-	// next run, which the journal tells what was saved.
-	const bool quit_timed_out =
-	    session_->QuitSent() && error.kind == pop3::ErrorKind::Timeout;
-	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_ &&
-	    !quit_timed_out) {
+	RunState run;
+	run.redone = redone_;
+	run.resuming = resuming_;
+	run.reconnected = reconnected_;
+	run.stopping = stopping_;
+	run.progress = result_.saved > saved_before_session_ && !stalled;
+	run.saved = result_.saved;
+	run.quit_sent = session_->QuitSent();
+	run.pipelined = stats.max_in_flight > 1;
+	run.tls = options_.account.tls;
+	const auto next = NextAfterFailure(error, run);
+	using Step = AfterFailure::Step;
+	switch (next.step) {
+	case Step::Redo:
 		CrashPoint("redo-start");
+		[[fallthrough]];
+	case Step::RedoAfterDrops:
 		redone_ = true;
 		resuming_ = false;
 		result_.redone_lock_step = true;
-		Log(LogLevel::Warning,
-		    error.message +
-			(session_->QuitSent() ? "; QUIT had already gone out behind the "
-						"last DELEs, so the "
-						"server may have applied them (each was "
-						"for a saved message); "
-					      : "; abandoning the session without QUIT "
-						"(nothing it marked is "
-						"deleted) and ") +
-			"redoing it one command at a time on a new connection");
+		Log(LogLevel::Warning, next.message);
 		StartSession(true, false);
 		return;
-	}
-	if (error.retry == pop3::Retry::Resume && !stopping_ && !quit_timed_out) {
-		// A drop is what long links do: the next session goes on pipelined and
-		// DELEs what was proven without downloading it again. Only a session
-		// that saved nothing and dropped like the one before it (a server that
-		// cannot take pipelined input) earns the lock-step redo, or, after that,
-		// the end of the run.
-		const bool progress = result_.saved > saved_before_session_ && !stalled;
-		if (progress || (!resuming_ && !redone_)) {
-			resumed_ = resuming_ = true;
-			Log(LogLevel::Warning, error.message + "; " +
-						   std::to_string(result_.saved) +
-						   " message(s) saved so far; going on "
-						   "in a new session on a "
-						   "new connection");
-			StartSession(redone_, false);
-			return;
-		}
-		if (!redone_ && stats.max_in_flight > 1) {
-			redone_ = true;
-			result_.redone_lock_step = true;
-			Log(LogLevel::Warning,
-			    error.message +
-				"; the connection dropped again before anything was "
-				"saved: redoing it one command at a time on a new "
-				"connection");
-			resuming_ = false;
-			StartSession(true, false);
-			return;
-		}
-	}
-	if (error.retry == pop3::Retry::Reconnect && !reconnected_ && !stopping_) {
-		reconnected_ = true;
-		Log(LogLevel::Warning, error.message + "; reconnecting once" +
-					   (error.capa_suspect ? " without CAPA" : ""));
-		StartSession(redone_, error.capa_suspect);
+	case Step::Resume:
+		resumed_ = resuming_ = true;
+		Log(LogLevel::Warning, next.message);
+		StartSession(redone_, false);
 		return;
+	case Step::Reconnect:
+		reconnected_ = true;
+		Log(LogLevel::Warning, next.message);
+		StartSession(redone_, next.skip_capa);
+		return;
+	case Step::End:
+		break;
 	}
-	std::string message = error.message;
-	if (error.kind == pop3::ErrorKind::Timeout && !options_.account.tls &&
-	    message.find("the greeting") != std::string::npos)
-		message += " (no POP3 greeting: if this port speaks TLS, use ssl:)";
-	Finish(ExitCodeFor(error.kind), message);
+	Finish(ExitCodeFor(error.kind), next.message);
 }
 
 void FetchJob::Finish(ExitCode code, std::string error)
@@ -798,42 +661,6 @@ void FetchJob::Finish(ExitCode code, std::string error)
 		destination_->Close(); // releases the account's lock
 	// Last statement: the callback may destroy this job.
 	done_(result_);
-}
-
-std::string FormatSummary(const std::string &label, const FetchResult &r)
-{
-	std::string s = label + ": ";
-	if (r.dry_run) {
-		s += "dry run: " + std::to_string(r.to_fetch) + " messages, " +
-		     std::to_string(r.to_fetch_bytes) + " bytes would be downloaded (" +
-		     std::to_string(r.listed) + " messages, " +
-		     std::to_string(r.listed_bytes) +
-		     " bytes on the server); nothing saved or deleted";
-		return s;
-	}
-	char seconds[32];
-	std::snprintf(seconds, sizeof(seconds), "%.2f", r.seconds);
-	s += std::to_string(r.saved) + (r.saved == 1 ? " message, " : " messages, ") +
-	     std::to_string(r.saved_bytes) + " bytes saved to " + r.maildir + " in " +
-	     seconds + " s";
-	if (r.keep) {
-		s += "; all kept on the server (-n)";
-	} else if (r.committed) {
-		s += "; " + std::to_string(r.deleted) + " deleted on the server";
-		if (r.already_saved > 0)
-			s += " (" + std::to_string(r.already_saved) +
-			     " of them saved earlier, not downloaded again)";
-	} else if (r.quit_unconfirmed) {
-		s +=
-		    "; QUIT was sent but not confirmed: whether the server deleted the " +
-		    std::to_string(r.unconfirmed) + " marked message(s) is unknown";
-	} else if (r.saved > 0 || r.unconfirmed > 0) {
-		// The journal lets the next run delete them without downloading them
-		// again, if the server has UIDL.
-		s += "; nothing deleted on the server (no confirmed QUIT): the next run "
-		     "deletes the saved messages there";
-	}
-	return s;
 }
 
 } // namespace popstream::fetch

@@ -11,7 +11,8 @@ using namespace popstream::test;
 
 namespace {
 
-/** Messages one session takes before it QUITs (max_session_messages in FetchJob). */
+/** Messages one session takes before it QUITs (max_session_messages in
+ * fetch/SessionPlan.cxx). */
 constexpr unsigned session_messages = 5000;
 
 std::string Small(unsigned n)

@@ -119,6 +119,18 @@ std::vector<Type> Types(const std::vector<journal::Record> &records)
 const std::vector<Msg> two = {{1, "u1", "Subject: one\n\nfirst body\n"},
 			      {2, "u2", std::string("Subject: two\n\n\0\xff\r\n", 18)}};
 
+/** @return a ledger on @p a, in a session that has saved #two (committed) */
+std::unique_ptr<DeliveryLedger> SavedTwo(Account &a)
+{
+	auto ledger = a.Open();
+	ledger->Open();
+	ledger->BeginSession();
+	for (const auto &m : two)
+		Stage(*ledger, m);
+	REQUIRE(ledger->Commit().durable.size() == 2);
+	return ledger;
+}
+
 /**
  * Runs @p work in a child process with crash point @p spec armed, and expects the
  * child to die by SIGKILL (as kill -9 would end it, with nothing flushed).
@@ -335,12 +347,7 @@ TEST_CASE("a session that ended where a reply was due: its suspect copies are "
 	  "downloaded again and replace their files")
 {
 	Account a;
-	auto ledger = a.Open();
-	ledger->Open();
-	ledger->BeginSession();
-	for (const auto &m : two)
-		Stage(*ledger, m);
-	ledger->Commit();
+	auto ledger = SavedTwo(a);
 	const auto old_file = ledger->Journal().Find("u1")->file;
 	ledger->EndSession([](std::uint32_t number) { return number == 1; });
 	ledger->Sync();
@@ -402,12 +409,7 @@ TEST_CASE("a whole listing prunes what the server no longer lists; duplicates ar
 	  "forgotten durably")
 {
 	Account a;
-	auto ledger = a.Open();
-	ledger->Open();
-	ledger->BeginSession();
-	for (const auto &m : two)
-		Stage(*ledger, m);
-	ledger->Commit();
+	auto ledger = SavedTwo(a);
 	ledger->SessionCommitted({}, true);
 	REQUIRE(ledger->Journal().Entries().size() == 2);
 
