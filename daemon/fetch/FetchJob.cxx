@@ -1,33 +1,21 @@
 #include "FetchJob.hxx"
 
-#include "CrashPoint.hxx"
+#include "SessionPlan.hxx"
 #include "StatePaths.hxx"
 #include "core/util/Escape.hxx"
+#include "store/CrashPoint.hxx"
+#include "store/DeliveryLedger.hxx"
 #include "store/JournalFile.hxx"
-#include "store/MaildirWriter.hxx"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <ctime>
-#include <dirent.h>
-#include <fstream>
-#include <sys/stat.h>
 #include <system_error>
-#include <unistd.h>
-#include <vector>
 
 namespace popstream::fetch {
 
 namespace {
 
-std::string MessageName(std::uint32_t number, std::string_view uidl)
-{
-	std::string s = "message " + std::to_string(number);
-	if (!uidl.empty())
-		s += " (UIDL " + Escape(uidl, 100) + ")";
-	return s;
-}
+using store::CrashPoint;
+using store::MessageName;
 
 /** How often the job checks its stop deadline and the wait for the close. */
 constexpr std::uint64_t tick_ms = 250;
@@ -38,16 +26,6 @@ constexpr std::uint64_t stop_grace_ms = 3000;
  * as final. */
 constexpr std::uint64_t close_wait_ms = 2000;
 
-/** At most this many messages wait for one fsync of new/ (group commit)... */
-constexpr std::size_t group_commit_messages = 64;
-/** ...or this many bytes, so that the DELEs are never held back for long. */
-constexpr std::uint64_t group_commit_bytes = 16u << 20;
-
-/** A session QUITs after this many messages and a new one goes on (a checkpoint,
- * as with checkpoint_every). It bounds what a run keeps per message (the journal's
- * entries, the saves of the session) and the deletions one QUIT must apply. */
-constexpr std::uint32_t max_session_messages = 5000;
-
 /** Patience for the reply to QUIT, per DELE of the session, on top of the idle
  * timeout, in ms (see Drive()). */
 constexpr std::uint64_t quit_ms_per_dele = 20;
@@ -56,113 +34,7 @@ constexpr std::uint64_t quit_ms_per_dele = 20;
  * §4 allows 512 octets), so more is a server talking out of turn. */
 constexpr std::size_t max_held_bytes = 64 * 1024;
 
-/**
- * @return the path of @p file in the Maildir: new/FILE, cur/FILE, or cur/FILE:2,FLAGS
- *         once a mail reader has seen it; empty if none exists
- */
-/** @return MAILDIR/new/FILE or MAILDIR/cur/FILE if it exists (FILE a journal's bare
- * name, else nothing), or "" */
-std::string FindUnrenamed(const std::string &maildir, const std::string &file)
-{
-	if (file.empty() || file.find('/') != std::string::npos)
-		return {};
-	struct stat st {};
-	for (const char *sub : {"/new/", "/cur/"}) {
-		std::string path = maildir + sub + file;
-		if (stat(path.c_str(), &st) == 0)
-			return path;
-	}
-	return {};
-}
-
-std::string FindSaved(const std::string &maildir, const std::string &file)
-{
-	if (file.empty() || file.find('/') != std::string::npos)
-		return {};
-	if (auto path = FindUnrenamed(maildir, file); !path.empty())
-		return path;
-	DIR *dir = opendir((maildir + "/cur").c_str());
-	if (dir == nullptr)
-		return {};
-	std::string found;
-	const std::string prefix = file + ":";
-	while (const dirent *entry = readdir(dir))
-		if (std::string_view(entry->d_name).starts_with(prefix)) {
-			found = maildir + "/cur/" + entry->d_name;
-			break;
-		}
-	closedir(dir);
-	return found;
-}
-
-/** @return whether the files at @p a and @p b hold the same bytes (false if either
- * cannot be read), compared in chunks so that a large message costs no memory */
-bool SameBytes(const std::string &a, const std::string &b)
-{
-	std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
-	if (!fa || !fb)
-		return false;
-	std::vector<char> ba(64 * 1024), bb(64 * 1024);
-	for (;;) {
-		fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
-		fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
-		if (fa.gcount() != fb.gcount() ||
-		    !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
-			return false;
-		if (fa.gcount() == 0 || fa.eof() || fb.eof())
-			return fa.eof() == fb.eof();
-	}
-}
-
-/** Errors after which no other message can be saved either. */
-bool IsMaildirWide(int error) noexcept
-{
-	return error == ENOSPC || error == EDQUOT || error == EROFS || error == EIO ||
-	       error == EACCES || error == EPERM;
-}
-
 } // namespace
-
-ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept
-{
-	using net::NetErrorKind;
-	switch (kind) {
-	case NetErrorKind::Resolve:
-		return ExitCode::NoHost;
-	case NetErrorKind::Refused:
-	case NetErrorKind::Connect:
-	case NetErrorKind::Tls:
-	case NetErrorKind::TlsVerify:
-		return ExitCode::Unavailable;
-	case NetErrorKind::ConnectTimeout:
-	case NetErrorKind::IdleTimeout:
-	case NetErrorKind::Closed:
-	case NetErrorKind::Io:
-		return ExitCode::TempFail;
-	}
-	return ExitCode::Software;
-}
-
-ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
-{
-	using pop3::ErrorKind;
-	switch (kind) {
-	case ErrorKind::Auth:
-		return ExitCode::NoPerm;
-	case ErrorKind::Protocol:
-	case ErrorKind::Desync:
-		return ExitCode::Protocol;
-	case ErrorKind::StartTls:
-		return ExitCode::Unavailable;
-	case ErrorKind::Greeting:
-	case ErrorKind::AuthTemporary:
-	case ErrorKind::ConnectionLost:
-	case ErrorKind::Timeout:
-	case ErrorKind::QuitFailed:
-		return ExitCode::TempFail;
-	}
-	return ExitCode::Software;
-}
 
 FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 		   std::function<void(const FetchResult &)> done)
@@ -191,9 +63,9 @@ void FetchJob::StopTicking() noexcept
 }
 
 void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
-			  const store::MaildirError &error)
+			  const store::SaveError &error)
 {
-	SaveFailed(number, uidl, error.what(), IsMaildirWide(error.Errno()));
+	SaveFailed(number, uidl, error.what(), error.EverySave());
 }
 
 void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
@@ -212,203 +84,6 @@ void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 				     "deleted and the rest stay on the server");
 		session_->StopRetrieving();
 	}
-}
-
-const journal::State &FetchJob::Journal() const noexcept
-{
-	return journal_ ? journal_->State() : memory_journal_;
-}
-
-void FetchJob::JournalAppend(const journal::Record &record)
-{
-	if (journal_)
-		journal_->Append(record);
-	else
-		memory_journal_.Apply(record);
-}
-
-bool FetchJob::JournalSync()
-{
-	if (!journal_)
-		return true;
-	try {
-		journal_->Sync();
-		return true;
-	} catch (const std::system_error &e) {
-		// Every later attempt (each batch, the end of the session) would say
-		// the same: once is clear, thirty times is noise.
-		if (!journal_failed_)
-			Log(LogLevel::Error,
-			    std::string("cannot write the journal: ") + e.what());
-		journal_failed_ = true;
-		return false;
-	}
-}
-
-void FetchJob::Recover()
-{
-	// A crash between "pending" and "delivered" leaves the journal unsure whether
-	// the rename happened; the Maildir says. The file may also have been moved to
-	// cur/ (and renamed with flags) by a mail reader since.
-	std::size_t completed = 0, dropped = 0;
-	std::vector<std::pair<std::string, journal::Entry>> pending;
-	for (const auto &[uidl, entry] : Journal().Entries())
-		if (entry.state == journal::Entry::State::Pending)
-			pending.emplace_back(uidl, entry);
-	for (const auto &[uidl, e] : pending) {
-		journal::Record r;
-		r.uidl = uidl;
-		r.size = e.size;
-		r.saved_at = e.saved_at;
-		const std::string old = FindSaved(options_.maildir, e.replaces);
-		if (!FindSaved(options_.maildir, e.file).empty()) {
-			// Only a copy proven whole is ever journaled as pending (see
-			// CommitPending()): in new/, it vouches, and the copy it replaces
-			// goes.
-			if (!old.empty())
-				unlink(old.c_str());
-			r.type = journal::Record::Type::Delivered;
-			r.file = e.file;
-			JournalAppend(r);
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Confirmed, uidl));
-			++completed;
-			continue;
-		}
-		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
-			unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
-		if (!old.empty()) {
-			// The replacement never arrived: the earlier copy stays, still
-			// unable to vouch, so that the next download replaces it again
-			// rather than adding a second file.
-			r.type = journal::Record::Type::Delivered;
-			r.file = e.replaces;
-		} else {
-			r.type = journal::Record::Type::Gone;
-		}
-		JournalAppend(r);
-		++dropped;
-	}
-	if (completed + dropped > 0) {
-		JournalSync();
-		Log(LogLevel::Notice,
-		    "recovered from an interruption: " + std::to_string(completed) +
-			" message(s) found saved, " + std::to_string(dropped) +
-			" unfinished one(s) discarded (they are still on the server)");
-	}
-}
-
-bool FetchJob::InMaildir(const std::string &file)
-{
-	if (file.empty() || file.find('/') != std::string::npos)
-		return false;
-	if (!FindUnrenamed(options_.maildir, file).empty())
-		return true;
-	// A mail reader renames what it moves to cur/ with an info suffix (":2,S"):
-	// one read of cur/ per run, instead of one per message.
-	if (!cur_names_) {
-		cur_names_.emplace();
-		if (DIR *dir = opendir((options_.maildir + "/cur").c_str())) {
-			while (const dirent *entry = readdir(dir)) {
-				const std::string_view name(entry->d_name);
-				cur_names_->emplace(name.substr(0, name.find(':')));
-			}
-			closedir(dir);
-		}
-	}
-	return cur_names_->contains(file);
-}
-
-std::optional<pop3::SavedCopy> FetchJob::AlreadySaved(std::string_view uidl,
-						      std::uint64_t size)
-{
-	const journal::Entry *e = Journal().Find(uidl);
-	if (e == nullptr)
-		return std::nullopt;
-	listed_known_.emplace(uidl);
-	pop3::SavedCopy copy;
-	copy.download = true;
-	if (e->state == journal::Entry::State::Deleted) {
-		// RFC 1939 §7 keeps a unique-id unique only while its message exists:
-		// once the server confirmed the deletion, it may hand the unique-id out
-		// again (Dovecot does, after rebuilding its index within one second).
-		Log(LogLevel::Warning,
-		    "UIDL " + Escape(uidl, 80) +
-			": the server confirmed deleting a message with this unique-id "
-			"earlier, so this one is new mail: downloading it");
-		// Unless it is the very same message, which a server that answers +OK to
-		// DELE and QUIT but keeps its mail would list again: its bytes tell.
-		if (InMaildir(e->file))
-			deleted_copies_[std::string(uidl)] = e->file;
-		return copy;
-	}
-	// The journal is the account's, not the Maildir's: a run with -n into a
-	// scratch Maildir that was then removed, or another maildir: in the config,
-	// must not get the server copy deleted when this Maildir has none.
-	if (e->state == journal::Entry::State::Pending || !InMaildir(e->file)) {
-		if (e->state != journal::Entry::State::Pending)
-			Log(LogLevel::Notice,
-			    "UIDL " + Escape(uidl, 80) +
-				": the journal says it was saved as " +
-				Escape(e->file, 200) +
-				", which is in neither new/ nor cur/ of " +
-				options_.maildir +
-				": downloading it again instead of deleting it");
-		return copy;
-	}
-	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
-		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
-			   options_.delete_after.count();
-	// While the message is on the server its unique-id identifies it (RFC 1939 §7),
-	// so a size that changed (GNU mailutils stamps an X-UIDL: header in) is not new
-	// mail: kept, it is simply left. But a DELE needs a copy proven to be of this
-	// very message, and another client may have deleted it and the server reused
-	// the unique-id: one of another size is downloaded again as a message of its
-	// own, the earlier file left alone.
-	const bool proven = e->state == journal::Entry::State::Confirmed;
-	if (proven && (e->size == size || (options_.keep && !copy.expired))) {
-		copy.download = false;
-		return copy;
-	}
-	if (proven) {
-		Log(LogLevel::Notice,
-		    "UIDL " + Escape(uidl, 80) + ": the copy saved as " +
-			Escape(e->file, 200) + " has " + std::to_string(e->size) +
-			" octets where the server now lists " + std::to_string(size) +
-			": downloading it, and keeping that copy too");
-		return copy;
-	}
-	// Never proven (or its proof withdrawn): the new copy replaces it, so that
-	// the user ends up with one good copy.
-	replaces_[std::string(uidl)] = e->file;
-	Log(LogLevel::Notice,
-	    "UIDL " + Escape(uidl, 80) + ": the copy saved as " + Escape(e->file, 200) +
-		" was never proven whole: downloading it again to replace it");
-	return copy;
-}
-
-bool FetchJob::ForgetDuplicates()
-{
-	if (!journal_)
-		return true;
-	bool forgot = false;
-	for (const auto uidl : session_->DuplicateUidls()) {
-		const journal::Entry *e = Journal().Find(uidl);
-		if (e == nullptr || e->state == journal::Entry::State::Pending)
-			continue;
-		// The saved copy may be of either message: kept, its entry would let a
-		// later session delete the other one unread once this one is gone.
-		Log(LogLevel::Notice,
-		    "UIDL " + Escape(uidl, 80) +
-			" is given to several messages: forgetting that one was saved "
-			"(as " +
-			Escape(e->file, 200) + "), they are downloaded instead");
-		JournalAppend(journal::Record::Mark(journal::Record::Type::Gone,
-						    std::string(uidl)));
-		forgot = true;
-	}
-	// Durable before any DELE of this session can be committed.
-	return !forgot || JournalSync();
 }
 
 void FetchJob::Log(LogLevel level, const std::string &text)
@@ -431,84 +106,44 @@ void FetchJob::Log(LogLevel level, const std::string &text)
 void FetchJob::Start()
 {
 	start_ = std::chrono::steady_clock::now();
-	if (!options_.state_dir.empty()) {
-		try {
-			const auto label = options_.account.Label();
-			lock_ = std::make_unique<store::FileLock>(LockPath(label), label);
-			journal_ =
-			    std::make_unique<store::JournalFile>(options_.state_dir);
-		} catch (const store::JournalBusy &e) {
-			Finish(ExitCode::TempFail, e.what());
-			return;
-		} catch (const std::system_error &e) {
-			Finish(ExitCode::CantCreate,
-			       std::string("cannot use the state directory: ") +
-				   e.what());
-			return;
-		}
-		if (journal_->Damaged() > 0)
-			Log(LogLevel::Warning,
-			    std::to_string(journal_->Damaged()) +
-				" damaged line(s) of the journal in " +
-				options_.state_dir +
-				" were skipped (an interrupted write)");
-		Recover();
+	store::LedgerOptions ledger;
+	ledger.maildir = options_.maildir;
+	ledger.state_dir = options_.state_dir;
+	ledger.lock_holder = options_.account.Label();
+	if (!options_.state_dir.empty())
+		ledger.lock_path = LockPath(ledger.lock_holder);
+	ledger.keep = options_.keep;
+	ledger.delete_after = options_.delete_after;
+	try {
+		destination_ = std::make_unique<store::DeliveryLedger>(
+		    std::move(ledger), [this](LogLevel level, const std::string &text) {
+			    Log(level, text);
+		    });
+	} catch (const store::JournalBusy &e) {
+		Finish(ExitCode::TempFail, e.what());
+		return;
+	} catch (const std::system_error &e) {
+		Finish(ExitCode::CantCreate,
+		       std::string("cannot use the state directory: ") + e.what());
+		return;
 	}
+	destination_->Recover();
 	StartSession(false, false);
 }
 
 void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
-	deles_sent_ = 0;
-	listed_known_.clear();
+	destination_->BeginSession();
 	saved_before_session_ = result_.saved;
 	saved_listed_before_session_ = saved_listed_;
-	pop3::SessionConfig config;
-	config.user = options_.account.user;
-	config.password = options_.account.password;
-	config.pipelining = options_.pipelining;
-	config.keep = options_.keep;
-	// Limits are for the whole run: a redo or a checkpoint's next session only takes
-	// what is left of them.
-	const std::uint32_t left =
-	    options_.limit == UINT32_MAX
-		? UINT32_MAX
-		: options_.limit - std::min(options_.limit, result_.saved);
-	const std::uint64_t left_bytes =
-	    options_.limit_bytes == 0
-		? 0
-		: options_.limit_bytes - std::min(options_.limit_bytes, saved_listed_);
-	config.limit = left;
-	config.limit_bytes = left_bytes;
-	config.first_number = first_number_;
-	// After a checkpoint that deleted messages, the server must list fewer.
-	if (checkpoint_deleted_ > 0)
-		config.expect_at_most = checkpoint_listed_ - checkpoint_deleted_;
-	if (options_.limit_bytes > 0 && left_bytes == 0)
-		config.limit = 0;
-	checkpointing_ = false;
-	const std::uint32_t every =
-	    options_.checkpoint_messages > 0
-		? std::min(options_.checkpoint_messages, max_session_messages)
-		: max_session_messages;
-	if (every < config.limit) {
-		config.limit = every;
-		checkpointing_ = true;
-	}
-	if (options_.checkpoint_bytes > 0 &&
-	    (config.limit_bytes == 0 || options_.checkpoint_bytes < config.limit_bytes)) {
-		config.limit_bytes = options_.checkpoint_bytes;
-		checkpointing_ = true;
-	}
-	config.max_message_size = options_.max_message_size;
-	config.oversize_delete = options_.oversize_delete;
-	config.dry_run = options_.dry_run;
-	config.lock_step = lock_step;
-	config.skip_capa = skip_capa;
-	config.starttls = options_.starttls;
-	config.secure = options_.account.tls;
+	auto plan = PlanSession(options_,
+				{result_.saved, saved_listed_, first_number_,
+				 checkpoint_listed_, checkpoint_deleted_},
+				lock_step, skip_capa);
+	checkpointing_ = plan.checkpointing;
+	pop3::SessionConfig &config = plan.config;
 	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
-		return AlreadySaved(uidl, size);
+		return destination_->AlreadySaved(uidl, size);
 	};
 	session_ = std::make_unique<pop3::Session>(std::move(config));
 	connected_ = false;
@@ -733,12 +368,18 @@ void FetchJob::Drive()
 	// cover many of them. The DELEs wait meanwhile, which costs nothing (they are
 	// only needed before QUIT); messages already renamed but not yet covered are
 	// still on the server, so a crash here loses nothing.
-	if (pending_.size() >= group_commit_messages ||
-	    pending_bytes_ >= group_commit_bytes || !session_->RetrievingMore())
+	if (destination_->GroupFull() || !session_->RetrievingMore())
 		CommitPending();
+	// The session counts what it hands out: nothing here reads the commands.
+	const auto &stats = session_->Stats();
+	const std::uint32_t deles_before = stats.dele_output;
+	const bool quit_before = stats.quit_output;
 	auto out = session_->TakeOutput();
 	if (out.empty())
 		return;
+	const bool dele = stats.dele_output > deles_before;
+	const bool quit = stats.quit_output && !quit_before;
+	const std::uint64_t deles_sent = stats.dele_output;
 	if (options_.verbose) {
 		std::size_t pos = 0;
 		while (pos < out.size()) {
@@ -749,12 +390,6 @@ void FetchJob::Drive()
 			pos = eol + 1;
 		}
 	}
-	std::size_t deles = 0;
-	for (auto pos = out.find("DELE "); pos != std::string::npos;
-	     pos = out.find("DELE ", pos + 5))
-		++deles;
-	deles_sent_ += deles;
-	const bool quit = out.find("QUIT\r\n") != std::string::npos;
 	connection_->Write(std::move(out));
 	if (quit)
 		// RFC 1939 §6: the server removes every marked message before it
@@ -762,8 +397,7 @@ void FetchJob::Drive()
 		// deletions outlast any idle timeout that suits a silent server, and a
 		// timeout here would leave the outcome unknown.
 		connection_->SetIdleTimeout(options_.timeouts.idle_ms +
-					    deles_sent_ * quit_ms_per_dele);
-	const bool dele = deles > 0;
+					    deles_sent * quit_ms_per_dele);
 	if (dele)
 		CrashPoint("dele-sent");
 	if (quit)
@@ -776,54 +410,41 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		if (current_failed_)
 			return true;
 		try {
-			delivery_->Write(data->bytes);
-		} catch (const store::MaildirError &e) {
-			delivery_.reset();
+			destination_->Write(data->bytes);
+		} catch (const store::SaveError &e) {
 			current_failed_ = true;
 			SaveFailed(current_, current_uidl_, e);
 		}
 	} else if (auto *begin = std::get_if<pop3::MessageBeginEvent>(&event)) {
 		current_ = begin->number;
 		current_uidl_ = begin->uidl;
-		current_listed_ = begin->size;
 		current_failed_ = false;
 		try {
-			delivery_ = std::make_unique<store::Delivery>(maildir_->Begin());
-		} catch (const store::MaildirError &e) {
+			destination_->Begin(begin->number, begin->uidl, begin->size);
+		} catch (const store::SaveError &e) {
 			current_failed_ = true;
 			SaveFailed(current_, current_uidl_, e);
 		}
 	} else if (auto *end = std::get_if<pop3::MessageEndEvent>(&event)) {
 		if (!current_failed_) {
 			try {
-				const auto bytes = delivery_->Size();
-				const auto name = delivery_->Sync();
+				const auto staged = destination_->End();
 				if (options_.verbose)
 					Log(LogLevel::Debug,
 					    MessageName(end->number, current_uidl_) +
-						": " + std::to_string(bytes) +
-						" bytes saved as new/" + name);
-				pending_.push_back({end->number,
-						    current_uidl_,
-						    bytes,
-						    current_listed_,
-						    name,
-						    {},
-						    std::move(delivery_)});
-				pending_bytes_ += bytes;
-			} catch (const store::MaildirError &e) {
+						": " + std::to_string(staged.bytes) +
+						" bytes saved as " + staged.place);
+			} catch (const store::SaveError &e) {
 				current_failed_ = true;
 				SaveFailed(end->number, current_uidl_, e);
 			}
 		}
-		delivery_.reset();
 		if (current_failed_) {
 			++result_.not_saved;
 			session_->NotSaved(end->number);
 		}
 	} else if (auto *dropped = std::get_if<pop3::MessageDiscardedEvent>(&event)) {
-		// Never published: the Delivery's destructor removes it from tmp/.
-		delivery_.reset();
+		destination_->Discard();
 		current_failed_ = true;
 		Log(LogLevel::Warning, dropped->text);
 	} else if (auto *failed = std::get_if<pop3::MessageFailedEvent>(&event)) {
@@ -839,23 +460,17 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		result_.listed_bytes = listed->bytes;
 		// The Maildir is opened (and created) only now: a failed login leaves no
 		// trace, and an unusable Maildir is found before the first RETR leaves.
-		if (!options_.dry_run && !maildir_) {
+		if (!options_.dry_run) {
 			try {
-				maildir_ =
-				    std::make_unique<store::Maildir>(options_.maildir);
-				if (const auto n = maildir_->RemoveAbandonedTmp(); n > 0)
-					Log(LogLevel::Notice,
-					    "removed " + std::to_string(n) +
-						" file(s) that interrupted deliveries "
-						"left in tmp/");
-			} catch (const store::MaildirError &e) {
+				destination_->Open();
+			} catch (const store::SaveError &e) {
 				// Closing without QUIT: nothing can be marked yet, and
 				// nothing should be.
 				Finish(ExitCode::CantCreate, e.what());
 				return false;
 			}
 		}
-		if (!ForgetDuplicates()) {
+		if (!destination_->ForgetDuplicates(session_->DuplicateUidls())) {
 			// Closing without QUIT: nothing this session marks can be
 			// committed while the journal still vouches for those copies.
 			Finish(ExitCode::IoError,
@@ -888,154 +503,32 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 
 void FetchJob::CommitPending()
 {
-	if (pending_.empty() || !session_)
+	if (!destination_ || !session_)
 		return;
-	const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-	const auto fail = [this](Pending &p, const std::string &why) {
-		Log(LogLevel::Error,
-		    MessageName(p.number, p.uidl) + ": cannot save: " + why);
+	// The destination makes the group durable (invariant 1 is carried out there);
+	// what it reports is passed on to the session in the order it happened, so
+	// that a failure that stops retrieving does so before any NotSaved().
+	const auto outcome = destination_->Commit();
+	for (const auto &f : outcome.failed) {
+		if (f.unsynced)
+			// Not the reason of an earlier Maildir-wide failure: said even
+			// after that one silenced the others.
+			Log(LogLevel::Error,
+			    MessageName(f.number, f.uidl) + ": cannot save: " + f.why);
+		else
+			SaveFailed(f.number, f.uidl, f.why, f.every_save);
 		++result_.not_saved;
-		session_->NotSaved(p.number);
-		p.delivery.reset(); // removes what is still in tmp/
-	};
-
-	// 0. A message listed again under a unique-id whose deletion the server
-	//    confirmed, with the very bytes saved then: the server kept it. The copy
-	//    saved then stands, and this one is not published twice.
-	for (auto &p : pending_) {
-		const auto old = deleted_copies_.find(p.uidl);
-		if (p.uidl.empty() || old == deleted_copies_.end())
-			continue;
-		const auto path = FindSaved(options_.maildir, old->second);
-		if (!path.empty() &&
-		    SameBytes(options_.maildir + "/tmp/" + p.delivery->TmpName(), path)) {
-			Log(LogLevel::Warning,
-			    MessageName(p.number, p.uidl) +
-				": the server confirmed deleting it earlier but still "
-				"has "
-				"it, byte for byte the copy saved as " +
-				Escape(old->second, 200) + ": not saved twice");
-			p.same_as = old->second;
-		}
-		deleted_copies_.erase(old);
+		session_->NotSaved(f.number);
 	}
-
-	// 1. The journal learns what is about to move, before it moves: a crash from
-	//    here on is recognised at the next start (Recover()).
-	for (const auto &p : pending_)
-		if (!p.uidl.empty() && p.same_as.empty()) {
-			const auto old = replaces_.find(p.uidl);
-			JournalAppend(
-			    {journal::Record::Type::Pending, p.uidl, p.listed, p.file,
-			     p.delivery->TmpName(), now,
-			     old == replaces_.end() ? std::string() : old->second});
-			// Listed by this session's server, as the pruning needs to know.
-			listed_known_.emplace(p.uidl);
+	for (const auto &d : outcome.durable) {
+		if (d.new_copy) {
+			++result_.saved;
+			result_.saved_bytes += d.bytes;
+			saved_listed_ += d.listed;
 		}
-	if (!JournalSync()) {
-		for (auto &p : pending_) {
-			// The records stay buffered for a later write, which must not
-			// leave a "pending" for a message given up on: the next start
-			// would take it for an interrupted delivery.
-			if (!p.uidl.empty())
-				JournalAppend(journal::Record::Mark(
-				    journal::Record::Type::Gone, p.uidl));
-			SaveFailed(p.number, p.uidl, "the journal cannot be written",
-				   true);
-			++result_.not_saved;
-			session_->NotSaved(p.number);
-			p.delivery.reset(); // removes the file from tmp/
-		}
-		pending_.clear();
-		pending_bytes_ = 0;
-		session_->StopRetrieving();
-		return;
+		session_->Saved(d.number);
 	}
-	CrashPoint("journal-pending");
-
-	// 2. Into new/, never replacing anything.
-	for (auto &p : pending_) {
-		if (!p.same_as.empty())
-			continue;
-		try {
-			p.delivery->Publish();
-		} catch (const store::MaildirError &e) {
-			SaveFailed(p.number, p.uidl, e);
-			++result_.not_saved;
-			session_->NotSaved(p.number);
-			p.delivery.reset();
-			if (!p.uidl.empty())
-				JournalAppend(journal::Record::Mark(
-				    journal::Record::Type::Gone, p.uidl));
-		}
-	}
-	CrashPoint("published");
-
-	// 3. One fsync of new/ makes every rename above durable.
-	try {
-		maildir_->SyncNew();
-	} catch (const store::MaildirError &e) {
-		// The files are in new/ but not known to be durable: keep the messages
-		// on the server (a duplicate is better than a loss).
-		for (auto &p : pending_)
-			if (p.delivery)
-				fail(p, e.what());
-		pending_.clear();
-		pending_bytes_ = 0;
-		return;
-	}
-	CrashPoint("dir-synced");
-
-	// 4. Durable, and proven whole before it was published (pop3::MessageEndEvent):
-	//    the copy it replaces goes, the journal says it vouches (synced with the
-	//    next batch or at the end: until then "pending" plus the file in new/ say
-	//    the same), and the session may DELE.
-	for (auto &p : pending_) {
-		if (!p.delivery)
-			continue;
-		if (!p.same_as.empty()) {
-			// Its durable copy is the earlier one, proven then.
-			JournalAppend({journal::Record::Type::Delivered,
-				       p.uidl,
-				       p.listed,
-				       p.same_as,
-				       {},
-				       now,
-				       {}});
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Confirmed, p.uidl));
-			p.delivery.reset(); // removes the second copy from tmp/
-			session_->Saved(p.number);
-			continue;
-		}
-		++result_.saved;
-		result_.saved_bytes += p.bytes;
-		saved_listed_ += p.listed;
-		if (!p.uidl.empty()) {
-			if (const auto old = replaces_.find(p.uidl);
-			    old != replaces_.end()) {
-				if (const auto path =
-					FindSaved(options_.maildir, old->second);
-				    !path.empty() && old->second != p.file)
-					unlink(path.c_str());
-				replaces_.erase(old);
-			}
-			JournalAppend({journal::Record::Type::Delivered,
-				       p.uidl,
-				       p.listed,
-				       p.file,
-				       {},
-				       now,
-				       {}});
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Confirmed, p.uidl));
-			session_saves_.emplace_back(p.number, p.uidl);
-		}
-		session_->Saved(p.number);
-	}
-	pending_.clear();
-	pending_bytes_ = 0;
-	if (progress_)
+	if (outcome.completed && progress_)
 		progress_(Progress());
 }
 
@@ -1046,9 +539,6 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	// the user must not get it twice. A body that was still unproven is dropped
 	// from tmp/ and downloaded again.
 	CommitPending();
-	if (delivery_)
-		CrashPoint("unproven-held");
-	delivery_.reset();
 	// A reply missing or doubled shifts every body after it onto the wrong
 	// message, unnoticed while their sizes match, until the session goes out of
 	// step visibly, or ends where such a reply was due (a stall, a close, a reset
@@ -1061,11 +551,11 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	    failed != nullptr && (failed->error.ended_where_reply_due ||
 				  failed->error.kind == pop3::ErrorKind::Desync);
 	if (stalled)
-		for (const auto &[number, uidl] : session_saves_)
-			if (session_->ShiftSuspect(number))
-				JournalAppend(journal::Record::Mark(
-				    journal::Record::Type::Unproven, uidl));
-	session_saves_ = {}; // gives back the capacity of a whole session
+		destination_->EndSession([this](std::uint32_t number) {
+			return session_->ShiftSuspect(number);
+		});
+	else
+		destination_->EndSession({});
 	const auto stats = session_->Stats();
 	if (session_->Caps().login_delay_s)
 		result_.login_delay_s = session_->Caps().login_delay_s;
@@ -1073,24 +563,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 
 	if (std::holds_alternative<pop3::FinishedEvent>(last)) {
 		CrashPoint("quit-confirmed");
-		// The server has deleted what it marked; and what it no longer lists it
-		// no longer has (if every message has a unique-id, the listing is whole).
-		for (const auto uidl : session_->MarkedUidls())
-			JournalAppend(journal::Record::Mark(
-			    journal::Record::Type::Deleted, std::string(uidl)));
-		// The session looked up every listed unique-id in the journal as the
-		// listing streamed in; no copy of the listing is needed.
-		if (session_->UidlsComplete()) {
-			std::vector<std::string> gone;
-			for (const auto &[uidl, entry] : Journal().Entries())
-				if (!listed_known_.contains(uidl) &&
-				    entry.state != journal::Entry::State::Pending)
-					gone.push_back(uidl);
-			for (const auto &uidl : gone)
-				JournalAppend(journal::Record::Mark(
-				    journal::Record::Type::Gone, uidl));
-		}
-		JournalSync();
+		destination_->SessionCommitted(session_->MarkedUidls(),
+					       session_->UidlsComplete());
 		result_.committed = true;
 		result_.deleted += stats.deleted;
 		result_.already_saved += stats.already_saved;
@@ -1117,107 +591,54 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			StartSession(false, false);
 			return;
 		}
-		ExitCode code = ExitCode::Ok;
-		std::string error;
-		if (result_.not_saved > 0) {
-			code = ExitCode::IoError;
-			error = std::to_string(result_.not_saved) +
-				" message(s) could not be saved";
-		} else if (stats.not_retrieved > 0) {
-			code = ExitCode::TempFail;
-			error =
-			    std::to_string(stats.not_retrieved) +
-			    " message(s) could not be retrieved and stay on the server";
-		} else if (stats.dele_failed > 0) {
-			// Saved, but the server refused DELE: the user asked for the mail
-			// to be moved, and it was not (README: 75 for deletions the
-			// server did not confirm). The next run sends DELE again.
-			code = ExitCode::TempFail;
-			error = std::to_string(stats.dele_failed) +
-				" saved message(s) could not be deleted (DELE answered "
-				"-ERR) and stay on the server for the next run";
-		} else if (stopping_ && stats.to_fetch > stats.retrieved) {
-			code = ExitCode::TempFail;
-			error = "interrupted: " +
-				std::to_string(stats.to_fetch - stats.retrieved) +
-				" message(s) left on the server for the next run";
-		}
-		Finish(code, std::move(error));
+		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_);
+		Finish(end.code, std::move(end.error));
 		return;
 	}
 
-	JournalSync();
+	destination_->Sync();
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
 	result_.unconfirmed = stats.marked;
 	result_.quit_unconfirmed = session_->QuitSent();
 	if (error.reply)
 		result_.resp_code = error.reply->code;
-	// A server silent after QUIT is most likely still deleting (RFC 1939 §6 UPDATE):
-	// a new session would race it for the maildrop, so the outcome is left to the
-	// next run, which the journal tells what was saved.
-	const bool quit_timed_out =
-	    session_->QuitSent() && error.kind == pop3::ErrorKind::Timeout;
-	if (error.retry == pop3::Retry::LockStep && !redone_ && !stopping_ &&
-	    !quit_timed_out) {
+	RunState run;
+	run.redone = redone_;
+	run.resuming = resuming_;
+	run.reconnected = reconnected_;
+	run.stopping = stopping_;
+	run.progress = result_.saved > saved_before_session_ && !stalled;
+	run.saved = result_.saved;
+	run.quit_sent = session_->QuitSent();
+	run.pipelined = stats.max_in_flight > 1;
+	run.tls = options_.account.tls;
+	const auto next = NextAfterFailure(error, run);
+	using Step = AfterFailure::Step;
+	switch (next.step) {
+	case Step::Redo:
 		CrashPoint("redo-start");
+		[[fallthrough]];
+	case Step::RedoAfterDrops:
 		redone_ = true;
 		resuming_ = false;
 		result_.redone_lock_step = true;
-		Log(LogLevel::Warning,
-		    error.message +
-			(session_->QuitSent() ? "; QUIT had already gone out behind the "
-						"last DELEs, so the "
-						"server may have applied them (each was "
-						"for a saved message); "
-					      : "; abandoning the session without QUIT "
-						"(nothing it marked is "
-						"deleted) and ") +
-			"redoing it one command at a time on a new connection");
+		Log(LogLevel::Warning, next.message);
 		StartSession(true, false);
 		return;
-	}
-	if (error.retry == pop3::Retry::Resume && !stopping_ && !quit_timed_out) {
-		// A drop is what long links do: the next session goes on pipelined and
-		// DELEs what was proven without downloading it again. Only a session
-		// that saved nothing and dropped like the one before it (a server that
-		// cannot take pipelined input) earns the lock-step redo, or, after that,
-		// the end of the run.
-		const bool progress = result_.saved > saved_before_session_ && !stalled;
-		if (progress || (!resuming_ && !redone_)) {
-			resumed_ = resuming_ = true;
-			Log(LogLevel::Warning, error.message + "; " +
-						   std::to_string(result_.saved) +
-						   " message(s) saved so far; going on "
-						   "in a new session on a "
-						   "new connection");
-			StartSession(redone_, false);
-			return;
-		}
-		if (!redone_ && stats.max_in_flight > 1) {
-			redone_ = true;
-			result_.redone_lock_step = true;
-			Log(LogLevel::Warning,
-			    error.message +
-				"; the connection dropped again before anything was "
-				"saved: redoing it one command at a time on a new "
-				"connection");
-			resuming_ = false;
-			StartSession(true, false);
-			return;
-		}
-	}
-	if (error.retry == pop3::Retry::Reconnect && !reconnected_ && !stopping_) {
-		reconnected_ = true;
-		Log(LogLevel::Warning, error.message + "; reconnecting once" +
-					   (error.capa_suspect ? " without CAPA" : ""));
-		StartSession(redone_, error.capa_suspect);
+	case Step::Resume:
+		resumed_ = resuming_ = true;
+		Log(LogLevel::Warning, next.message);
+		StartSession(redone_, false);
 		return;
+	case Step::Reconnect:
+		reconnected_ = true;
+		Log(LogLevel::Warning, next.message);
+		StartSession(redone_, next.skip_capa);
+		return;
+	case Step::End:
+		break;
 	}
-	std::string message = error.message;
-	if (error.kind == pop3::ErrorKind::Timeout && !options_.account.tls &&
-	    message.find("the greeting") != std::string::npos)
-		message += " (no POP3 greeting: if this port speaks TLS, use ssl:)";
-	Finish(ExitCodeFor(error.kind), message);
+	Finish(ExitCodeFor(error.kind), next.message);
 }
 
 void FetchJob::Finish(ExitCode code, std::string error)
@@ -1236,60 +657,10 @@ void FetchJob::Finish(ExitCode code, std::string error)
 		.count();
 	connection_.reset();
 	StopTicking();
-	if (journal_) {
-		JournalSync();
-		// Compaction keeps the journal about as large as what it describes.
-		const auto &st = journal_->State();
-		if (st.RecordCount() > 2 * st.Entries().size() + 256) {
-			try {
-				journal_->Compact();
-			} catch (const std::system_error &e) {
-				Log(LogLevel::Warning,
-				    std::string("cannot compact the journal: ") +
-					e.what());
-			}
-		}
-		journal_.reset(); // releases the lock
-	}
-	lock_.reset();
+	if (destination_)
+		destination_->Close(); // releases the account's lock
 	// Last statement: the callback may destroy this job.
 	done_(result_);
-}
-
-std::string FormatSummary(const std::string &label, const FetchResult &r)
-{
-	std::string s = label + ": ";
-	if (r.dry_run) {
-		s += "dry run: " + std::to_string(r.to_fetch) + " messages, " +
-		     std::to_string(r.to_fetch_bytes) + " bytes would be downloaded (" +
-		     std::to_string(r.listed) + " messages, " +
-		     std::to_string(r.listed_bytes) +
-		     " bytes on the server); nothing saved or deleted";
-		return s;
-	}
-	char seconds[32];
-	std::snprintf(seconds, sizeof(seconds), "%.2f", r.seconds);
-	s += std::to_string(r.saved) + (r.saved == 1 ? " message, " : " messages, ") +
-	     std::to_string(r.saved_bytes) + " bytes saved to " + r.maildir + " in " +
-	     seconds + " s";
-	if (r.keep) {
-		s += "; all kept on the server (-n)";
-	} else if (r.committed) {
-		s += "; " + std::to_string(r.deleted) + " deleted on the server";
-		if (r.already_saved > 0)
-			s += " (" + std::to_string(r.already_saved) +
-			     " of them saved earlier, not downloaded again)";
-	} else if (r.quit_unconfirmed) {
-		s +=
-		    "; QUIT was sent but not confirmed: whether the server deleted the " +
-		    std::to_string(r.unconfirmed) + " marked message(s) is unknown";
-	} else if (r.saved > 0 || r.unconfirmed > 0) {
-		// The journal lets the next run delete them without downloading them
-		// again, if the server has UIDL.
-		s += "; nothing deleted on the server (no confirmed QUIT): the next run "
-		     "deletes the saved messages there";
-	}
-	return s;
 }
 
 } // namespace popstream::fetch

@@ -1,29 +1,23 @@
 #pragma once
 
-#include "core/journal/Journal.hxx"
 #include "core/pop3/Session.hxx"
 #include "core/util/ExitCode.hxx"
+#include "core/util/LogLevel.hxx"
 #include "fetch/Credentials.hxx"
+#include "fetch/FetchResult.hxx"
 #include "net/Connection.hxx"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 namespace popstream::store {
-class Maildir;
-class Delivery;
-class MaildirError;
-class JournalFile;
-class FileLock;
+class Destination;
+class SaveError;
 } // namespace popstream::store
 
 namespace popstream::fetch {
@@ -90,8 +84,8 @@ struct FetchOptions {
 	bool verbose = false;
 };
 
-/** How bad a log line is (the syslog levels that sd-daemon prefixes use). */
-enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+/** How bad a log line is (core/util/LogLevel.hxx; shared with the store). */
+using LogLevel = popstream::LogLevel;
 
 /**
  * Receives log lines. @p text is one line, already safe to print (server bytes are
@@ -99,65 +93,15 @@ enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
  */
 using LogSink = std::function<void(LogLevel level, const std::string &text)>;
 
-/** The outcome of a fetch. */
-struct FetchResult {
-	/** Exit status per sysexits.h; Ok only if nothing failed. */
-	ExitCode code = ExitCode::Ok;
-	/** The error that ended the fetch (one line), or empty. */
-	std::string error;
-	/** From the listing: messages and octets on the server. */
-	std::uint32_t listed = 0;
-	std::uint64_t listed_bytes = 0;
-	/** Messages and octets chosen for download (after --limit and earlier saves). */
-	std::uint32_t to_fetch = 0;
-	std::uint64_t to_fetch_bytes = 0;
-	/** Messages made durable in the Maildir, and their size in bytes (LF form). */
-	std::uint32_t saved = 0;
-	std::uint64_t saved_bytes = 0;
-	/** Messages that could not be retrieved (RETR -ERR) or saved. */
-	std::uint32_t not_retrieved = 0;
-	std::uint32_t not_saved = 0;
-	/** Messages found already saved (by UIDL) and only deleted now. */
-	std::uint32_t already_saved = 0;
-	/** Messages the server really deleted: confirmed by +OK to QUIT. */
-	std::uint32_t deleted = 0;
-	/** Messages marked with DELE whose deletion the server did not confirm. */
-	std::uint32_t unconfirmed = 0;
-	/** The final session reached UPDATE state (QUIT +OK). */
-	bool committed = false;
-	/** QUIT went out but its +OK never came (or was in doubt): deletions unknown. */
-	bool quit_unconfirmed = false;
-	/** The session was redone in lock-step after a desynchronised pipelined one. */
-	bool redone_lock_step = false;
-	/** Wall-clock duration in seconds. */
-	double seconds = 0;
-	/** The response code of the reply that ended the fetch ("IN-USE",
-	 * "LOGIN-DELAY", "AUTH", "SYS/TEMP"...; RFC 2449 §8, RFC 3206), or empty. */
-	std::string resp_code;
-	/** LOGIN-DELAY from the server's CAPA (RFC 2449 §6.8), in seconds, if given. */
-	std::optional<std::uint64_t> login_delay_s;
-	/** The server accepted the login (so a failure came later). */
-	bool logged_in = false;
-	/** Messages (not) kept on the server because of --limit or -n. */
-	bool keep = false;
-	bool dry_run = false;
-	std::string maildir;
-};
-
-/** Progress figures, for status displays. Bytes are listed octets (the server's
- * count, CRLF line ends) on both sides, so that done reaches total. */
-struct FetchProgress {
-	std::uint64_t messages_done = 0, messages_total = 0;
-	std::uint64_t bytes_done = 0, bytes_total = 0;
-};
-
 /**
  * One fetch of one account on a libuv loop: resolves and connects (net::Connection),
- * runs a pop3::Session over it, writes each message into the Maildir as it streams in,
- * and reports each message to the session as durable only after the file is fsync'd,
- * renamed into new/ and new/ is fsync'd (so DELE never precedes durability).
+ * runs a pop3::Session over it, stages each message in a store::Destination (the
+ * Maildir's store::DeliveryLedger) as it streams in, and reports to the session as
+ * durable (Session::Saved()) exactly the messages the destination's Commit() returns
+ * durable, so that DELE never precedes durability (invariant 1, carried out in
+ * store/DeliveryLedger).
  *
- * Messages completed in one read share one directory fsync (group commit). If a
+ * Messages completed in one read share one commit (group commit). If a
  * pipelined session desynchronises, it is abandoned without QUIT and redone once in
  * lock-step, where messages already saved in this run are deleted by UIDL without being
  * downloaded again (RFC 2449 §6.6 leaves no other safe way out). A connection that
@@ -221,26 +165,15 @@ private:
 	bool HandleEvent(pop3::Event &event);
 	void SessionOver(const pop3::Event &last);
 	void Finish(ExitCode code, std::string error);
+	/** Commits the destination's staged group and reports each message to the
+	 * session as saved or not saved. */
 	void CommitPending();
 	void Log(LogLevel level, const std::string &text);
 	void StartTicking() noexcept;
 	void StopTicking() noexcept;
 	void OnTick() noexcept;
-	/** @return whether @p file (a name from the journal) is in this Maildir:
-	 * new/FILE, or cur/FILE with or without an info suffix (Maildir spec) */
-	bool InMaildir(const std::string &file);
-	const journal::State &Journal() const noexcept;
-	void JournalAppend(const journal::Record &record);
-	bool JournalSync();
-	void Recover();
-	/** Drops the journal entries of unique-ids that the session found on several
-	 * messages, durably, before any of its DELEs can be committed. @return false
-	 * if the journal could not be written */
-	bool ForgetDuplicates();
-	std::optional<pop3::SavedCopy> AlreadySaved(std::string_view uidl,
-						    std::uint64_t size);
 	void SaveFailed(std::uint32_t number, const std::string &uidl,
-			const store::MaildirError &error);
+			const store::SaveError &error);
 	/** Reports that message @p number could not be saved because of @p why; if
 	 * @p every_save, no other save can succeed either, so no more are requested. */
 	void SaveFailed(std::uint32_t number, const std::string &uidl,
@@ -251,65 +184,28 @@ private:
 	LogSink log_;
 	std::function<void(const FetchResult &)> done_;
 	std::function<void(const FetchProgress &)> progress_;
-	std::unique_ptr<store::Maildir> maildir_;
+	/** Where messages go and what is known of earlier ones; from Start() on. */
+	std::unique_ptr<store::Destination> destination_;
 	std::unique_ptr<net::Connection> connection_;
 	std::unique_ptr<pop3::Session> session_;
-	std::unique_ptr<store::Delivery> delivery_;
 	/** The message being received and its unique-id. */
 	std::uint32_t current_ = 0;
 	std::string current_uidl_;
-	std::uint64_t current_listed_ = 0;
 	/** Listed octets of the messages saved, for FetchProgress::bytes_done. */
 	std::uint64_t saved_listed_ = 0;
 	/** result_.saved and saved_listed_ when the current session started. */
 	std::uint32_t saved_before_session_ = 0;
 	std::uint64_t saved_listed_before_session_ = 0;
-	/** Base names (without ":2,...") of the files in cur/, read once per run. */
-	std::optional<std::unordered_set<std::string>> cur_names_;
-	/** Unique-ids of the journal that the current session's server still lists:
-	 * after a complete listing, the other entries are gone from the server. */
-	std::unordered_set<std::string> listed_known_;
 	/** SessionConfig::first_number of the next session (a checkpoint with keep). */
 	std::uint32_t first_number_ = 1;
 	/** The last checkpoint's session: messages listed and deleted (0 before any
 	 * checkpoint), for SessionConfig::expect_at_most. */
 	std::uint32_t checkpoint_listed_ = 0;
 	std::uint32_t checkpoint_deleted_ = 0;
+	/** The current message cannot be saved: its data is not passed on. */
 	bool current_failed_ = false;
-	/** Messages renamed into new/ whose directory fsync is still due: (number, uidl,
-	 * bytes). */
-	struct Pending {
-		std::uint32_t number;
-		std::string uidl;
-		std::uint64_t bytes;
-		/** Its size in the listing, for progress against the listed total. */
-		std::uint64_t listed;
-		/** Its name in new/. */
-		std::string file;
-		/** The path of a copy saved earlier under this unique-id, whose deletion
-		 * the server confirmed, with exactly these bytes: the server kept the
-		 * message. That copy stands; this one is not published. */
-		std::string same_as;
-		/** Synced in tmp/, published (renamed into new/) by CommitPending(). */
-		std::unique_ptr<store::Delivery> delivery;
-	};
-	std::vector<Pending> pending_;
-	std::uint64_t pending_bytes_ = 0;
-	/** The journal (when options_.state_dir is set), else its state in memory. */
-	std::unique_ptr<store::FileLock> lock_;
-	std::unique_ptr<store::JournalFile> journal_;
-	journal::State memory_journal_;
 	/** The current session's limits came from checkpoint_every. */
 	bool checkpointing_ = false;
-	/** Unique-ids of the copies the current session saved: their proof is
-	 * withdrawn if it stalls (see SessionOver()). */
-	std::vector<std::pair<std::uint32_t, std::string>> session_saves_;
-	/** Unique-id -> the file of an earlier copy that cannot vouch for the listed
-	 * message and that the new copy replaces (journal::Record::replaces). */
-	std::unordered_map<std::string, std::string> replaces_;
-	/** Unique-id -> the file of a copy whose deletion the server confirmed: a
-	 * message listed again under it is new mail, unless its bytes are the same. */
-	std::unordered_map<std::string, std::string> deleted_copies_;
 	/** A dropped session was resumed on a new connection in this run. */
 	bool resumed_ = false;
 	/** The current session resumes a dropped one: if it saves nothing (nothing
@@ -317,8 +213,6 @@ private:
 	 * and the run falls back to lock-step (see SessionOver()). */
 	bool resuming_ = false;
 	bool redone_ = false;
-	/** DELEs written in the current session (QUIT's patience grows with them). */
-	std::uint64_t deles_sent_ = 0;
 	bool reconnected_ = false;
 	/** The password source has been asked, and has not answered yet. */
 	bool password_asked_ = false;
@@ -334,8 +228,6 @@ private:
 	/** A save failed in a way that fails every save (disk full, read-only, the
 	 * journal cannot be written). */
 	bool maildir_broken_ = false;
-	/** A write of the journal failed (and was reported). */
-	bool journal_failed_ = false;
 	unsigned suppressed_save_errors_ = 0;
 	/** Heap-allocated so that it can outlive the job until libuv has closed it;
 	 * ticks while stopping and while waiting for the close after QUIT. */
@@ -346,15 +238,5 @@ private:
 	FetchResult result_;
 	std::chrono::steady_clock::time_point start_;
 };
-
-/** @return a one-line summary of @p result for @p label, e.g. "alice@host:995: 3
- * messages, 216 bytes saved to /m in 0.12 s; 3 deleted on the server" */
-std::string FormatSummary(const std::string &label, const FetchResult &result);
-
-/** @return the exit status for a network failure of @p kind (sysexits.h) */
-ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept;
-
-/** @return the exit status for a session that failed with @p kind (sysexits.h) */
-ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept;
 
 } // namespace popstream::fetch

@@ -82,6 +82,23 @@ std::string HostName()
 	return buf;
 }
 
+/** @return MAILDIR/new/FILE or MAILDIR/cur/FILE if it exists, else "" */
+std::string FindUnflagged(const std::string &maildir, const std::string &file)
+{
+	struct stat st {};
+	for (const char *sub : {"/new/", "/cur/"}) {
+		std::string path = maildir + sub + file;
+		if (stat(path.c_str(), &st) == 0)
+			return path;
+	}
+	return {};
+}
+
+bool IsBareName(const std::string &file) noexcept
+{
+	return !file.empty() && file.find('/') == std::string::npos;
+}
+
 } // namespace
 
 Maildir::Maildir(std::string path) : path_(std::move(path)), host_(HostName())
@@ -165,42 +182,43 @@ std::size_t Maildir::RemoveAbandonedTmp() noexcept
 	return removed;
 }
 
-std::string Maildir::Find(const std::string &file) const
+std::string MaildirLookup::Find(const std::string &file) const
 {
-	struct stat st {};
-	if (fstatat(new_fd_, file.c_str(), &st, 0) == 0)
-		return path_ + "/new/" + file;
-	const std::string cur = path_ + "/cur";
-	if (stat((cur + "/" + file).c_str(), &st) == 0)
-		return cur + "/" + file;
-	// A mail reader renames cur/FILE to cur/FILE:2,FLAGS (the Maildir spec's info).
-	DIR *dir = opendir(cur.c_str());
+	if (!IsBareName(file))
+		return {};
+	if (auto path = FindUnflagged(path_, file); !path.empty())
+		return path;
+	DIR *dir = opendir((path_ + "/cur").c_str());
 	if (dir == nullptr)
 		return {};
 	std::string found;
 	const std::string prefix = file + ":";
 	while (const dirent *entry = readdir(dir))
-		if (std::string_view(entry->d_name).substr(0, prefix.size()) == prefix) {
-			found = cur + "/" + entry->d_name;
+		if (std::string_view(entry->d_name).starts_with(prefix)) {
+			found = path_ + "/cur/" + entry->d_name;
 			break;
 		}
 	closedir(dir);
 	return found;
 }
 
-bool Maildir::Holds(const std::string &file) const noexcept
+bool MaildirLookup::Holds(const std::string &file)
 {
-	try {
-		return !Find(file).empty();
-	} catch (...) {
+	if (!IsBareName(file))
 		return false;
+	if (!FindUnflagged(path_, file).empty())
+		return true;
+	if (!cur_names_) {
+		cur_names_.emplace();
+		if (DIR *dir = opendir((path_ + "/cur").c_str())) {
+			while (const dirent *entry = readdir(dir)) {
+				const std::string_view name(entry->d_name);
+				cur_names_->emplace(name.substr(0, name.find(':')));
+			}
+			closedir(dir);
+		}
 	}
-}
-
-void Maildir::RemoveTmp(const std::string &name) noexcept
-{
-	if (!name.empty() && name.find('/') == std::string::npos)
-		unlinkat(tmp_fd_, name.c_str(), 0);
+	return cur_names_->contains(file);
 }
 
 void Maildir::SyncNew()

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace popstream::store {
 
@@ -131,21 +133,46 @@ public:
 	 */
 	std::size_t RemoveAbandonedTmp() noexcept;
 
-	/** @return true if new/FILE or cur/FILE (with any ":2,FLAGS" a mail reader added)
-	 *         exists */
-	bool Holds(const std::string &file) const noexcept;
-
-	/** @return the path of new/FILE or cur/FILE[:2,FLAGS], or empty if neither */
-	std::string Find(const std::string &file) const;
-
-	/** Removes tmp/@p name if it exists. */
-	void RemoveTmp(const std::string &name) noexcept;
-
 	/**
 	 * fsyncs new/: every Commit() before this call is now durable.
 	 * @throws MaildirError
 	 */
 	void SyncNew();
+};
+
+/**
+ * Finds delivered messages by the name they were given in new/ (the name the journal
+ * keeps), wherever a mail reader has moved them since: new/FILE, cur/FILE, or
+ * cur/FILE:2,FLAGS (the Maildir spec's "info" suffix). It works on the path alone and
+ * creates nothing, so that recovery and the already-saved lookups, which run before
+ * login, leave no trace of a Maildir that a failed login never opened.
+ */
+class MaildirLookup {
+	std::string path_;
+	/** Base names (without ":2,...") of the files in cur/, read once. */
+	std::optional<std::unordered_set<std::string>> cur_names_;
+
+public:
+	/** @param path the Maildir (it need not exist) */
+	explicit MaildirLookup(std::string path) : path_(std::move(path)) {}
+
+	/** @return the path given to the constructor */
+	const std::string &Path() const noexcept { return path_; }
+
+	/**
+	 * @return the path of new/FILE, cur/FILE or cur/FILE:2,FLAGS, or "" if there is
+	 *         none, or @p file is empty or holds '/' (a journal's name is bare).
+	 *         Reads cur/ afresh, so it sees a file moved a moment ago.
+	 */
+	std::string Find(const std::string &file) const;
+
+	/**
+	 * @return whether the Maildir holds @p file, as Find() would say, except that
+	 *         cur/ is listed only on the first call that needs it: a listing of
+	 *         100,000 unique-ids then costs one read of cur/, not one per message
+	 *         (a file moved into cur/ with flags after that is not seen)
+	 */
+	bool Holds(const std::string &file);
 };
 
 } // namespace popstream::store

@@ -1,6 +1,6 @@
 // Issue 4's promise: popstream can be killed at any instant (kill -9, a power cut)
 // and still neither lose nor duplicate a message. Each named point of the delivery
-// protocol (see fetch/CrashPoint.hxx) is hit on its first, second and fifth pass; the
+// protocol (see store/CrashPoint.hxx) is hit on its first, second and fifth pass; the
 // process dies there with SIGKILL; a second run then completes the job. Afterwards
 // every message is in the Maildir exactly once and the server holds none.
 

@@ -11,7 +11,8 @@ using namespace popstream::test;
 
 namespace {
 
-/** Messages one session takes before it QUITs (max_session_messages in FetchJob). */
+/** Messages one session takes before it QUITs (max_session_messages in
+ * fetch/SessionPlan.cxx). */
 constexpr unsigned session_messages = 5000;
 
 /** Two sessions of 5000 fsynced messages take 11 s on an idle 2-CPU machine and over

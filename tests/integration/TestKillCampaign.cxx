@@ -1,7 +1,7 @@
 // Issue 4's kill -9 campaign against a real Dovecot: `popstream dl` fetching 300
 // messages is killed with SIGKILL at instants spread evenly over an undisturbed fetch,
 // and at each named step of the journal protocol (POPSTREAM_CRASH_AT, see
-// daemon/fetch/CrashPoint.hxx); each time a second run finishes the job. Every message
+// daemon/store/CrashPoint.hxx); each time a second run finishes the job. Every message
 // must then be in new/ or cur/ exactly once (by Message-ID and by content), tmp/ must be
 // empty and the server must hold nothing.
 //

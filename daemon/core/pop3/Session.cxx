@@ -61,6 +61,10 @@ std::string Session::TakeOutput()
 {
 	std::string out;
 	out.swap(out_);
+	stats_.dele_output += out_deles_;
+	stats_.quit_output = stats_.quit_output || out_quit_;
+	out_deles_ = 0;
+	out_quit_ = false;
 	return out;
 }
 
@@ -83,6 +87,10 @@ void Session::Send(Cmd cmd, std::string line, std::uint32_t index)
 {
 	out_ += line;
 	out_ += "\r\n";
+	if (cmd == Cmd::Dele)
+		++out_deles_;
+	else if (cmd == Cmd::Quit)
+		out_quit_ = true;
 	in_flight_.push_back({cmd, index});
 	if (cmd == Cmd::Retr)
 		in_flight_retr_bytes_ += messages_[index].size;
@@ -1093,6 +1101,8 @@ void Session::Fail(ErrorKind kind, std::string message, std::optional<Reply> rep
 	// Nothing more may reach the server: a DELE or QUIT queued in this same pass
 	// could now be misattributed or commit what it should not.
 	out_.clear();
+	out_deles_ = 0;
+	out_quit_ = false;
 	queued_.push_back(FailedEvent{std::move(error)});
 }
 

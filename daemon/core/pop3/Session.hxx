@@ -226,6 +226,13 @@ struct SessionStats {
 	std::uint32_t deleted = 0;
 	/** Most commands that were ever in flight at once (1 = lock-step). */
 	std::size_t max_in_flight = 0;
+	/** DELE commands in the bytes TakeOutput() returned, so that the caller needs
+	 * not read its own output: commands dropped when the session failed before
+	 * they were taken are not counted. */
+	std::uint32_t dele_output = 0;
+	/** QUIT was in the bytes TakeOutput() returned (unlike QuitSent(), which is
+	 * true once QUIT is queued). */
+	bool quit_output = false;
 };
 
 /** Session established; the listing has arrived. */
@@ -598,6 +605,9 @@ private:
 	 */
 	std::size_t scan_pos_ = 0;
 	std::string out_;
+	/** DELEs and QUIT in out_, for SessionStats::dele_output and quit_output. */
+	std::uint32_t out_deles_ = 0;
+	bool out_quit_ = false;
 	std::string body_;
 	MultilineDecoder decoder_;
 	std::uint64_t body_bytes_ = 0;

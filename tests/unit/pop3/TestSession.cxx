@@ -61,15 +61,21 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 	REQUIRE(events.size() == 1);
 	CHECK(std::get<MessageEndEvent>(events[0]).number == 2);
 	CHECK(s.TakeOutput().empty()); // nothing is durable yet: no DELE, no QUIT
+	CHECK(s.Stats().dele_output == 0);
 	s.Saved(2);
+	CHECK(s.Stats().dele_output == 0); // queued, not yet taken
 	CHECK(s.TakeOutput() == "DELE 2\r\n");
+	CHECK(s.Stats().dele_output == 1);
 	s.Saved(2); // a duplicate report changes nothing
 	CHECK(s.TakeOutput().empty());
 	s.Feed("+OK\r\n");
 	Drain(s);
 	CHECK(s.TakeOutput().empty()); // message 1 is still being saved
 	s.NotSaved(1);
+	CHECK(!s.Stats().quit_output);
 	CHECK(s.TakeOutput() == "QUIT\r\n");
+	CHECK(s.Stats().quit_output);
+	CHECK(s.Stats().dele_output == 1);
 	s.Feed("+OK bye\r\n");
 	CHECK(Drain(s).empty()); // not done until the server closes
 	CHECK(s.AwaitingClose());
@@ -79,6 +85,28 @@ TEST_CASE("QUIT waits for every save; DELE follows Saved(), never MessageEnd")
 	CHECK(std::get<FinishedEvent>(end[0]).committed);
 	CHECK(s.Stats().deleted == 1);
 	CHECK(s.Stats().not_saved == 1);
+}
+
+TEST_CASE("a DELE dropped by a failure before it was taken is not counted as output")
+{
+	Session s(Config("pw"));
+	s.Feed(login);
+	Drain(s);
+	s.Feed("+OK\r\n");
+	Drain(s);
+	s.TakeOutput();
+	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK 1 3\r\n+OK\r\n1 a\r\n.\r\n"
+	       "+OK\r\n1 3\r\n.\r\n+OK\r\nx\r\n.\r\n+OK\r\n");
+	Drain(s);
+	CHECK(s.TakeOutput() == "RETR 1\r\nNOOP\r\n");
+	s.Saved(1); // queues DELE 1
+	s.Feed("GARBAGE\r\n");
+	const auto events = Drain(s);
+	REQUIRE(!events.empty());
+	REQUIRE(std::holds_alternative<FailedEvent>(events.back()));
+	CHECK(s.TakeOutput().empty());
+	CHECK(s.Stats().dele_output == 0);
+	CHECK(!s.Stats().quit_output);
 }
 
 TEST_CASE("after a failure nothing more is sent, even for late saves")

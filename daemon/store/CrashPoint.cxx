@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace popstream::fetch {
+namespace popstream::store {
 
 namespace {
 
@@ -13,11 +13,10 @@ struct Plan {
 	long remaining = 0;
 };
 
-Plan ReadPlan() noexcept
+Plan ParsePlan(std::string_view spec) noexcept
 {
 	Plan plan;
-	const char *spec = std::getenv("POPSTREAM_CRASH_AT");
-	if (spec == nullptr)
+	if (spec.empty())
 		return plan;
 	const std::string s(spec);
 	const auto colon = s.rfind(':');
@@ -27,15 +26,29 @@ Plan ReadPlan() noexcept
 	return plan;
 }
 
+Plan &ThePlan() noexcept
+{
+	static Plan plan = [] {
+		const char *spec = std::getenv("POPSTREAM_CRASH_AT");
+		return ParsePlan(spec == nullptr ? std::string_view() : spec);
+	}();
+	return plan;
+}
+
 } // namespace
 
 void CrashPoint(std::string_view name) noexcept
 {
-	static Plan plan = ReadPlan();
+	Plan &plan = ThePlan();
 	if (plan.remaining <= 0 || name != plan.name)
 		return;
 	if (--plan.remaining == 0)
 		raise(SIGKILL);
 }
 
-} // namespace popstream::fetch
+void ArmCrashPoint(std::string_view spec) noexcept
+{
+	ThePlan() = ParsePlan(spec);
+}
+
+} // namespace popstream::store

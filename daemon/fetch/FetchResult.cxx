@@ -1,0 +1,84 @@
+#include "FetchResult.hxx"
+
+#include <cstdio>
+
+namespace popstream::fetch {
+
+ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept
+{
+	using net::NetErrorKind;
+	switch (kind) {
+	case NetErrorKind::Resolve:
+		return ExitCode::NoHost;
+	case NetErrorKind::Refused:
+	case NetErrorKind::Connect:
+	case NetErrorKind::Tls:
+	case NetErrorKind::TlsVerify:
+		return ExitCode::Unavailable;
+	case NetErrorKind::ConnectTimeout:
+	case NetErrorKind::IdleTimeout:
+	case NetErrorKind::Closed:
+	case NetErrorKind::Io:
+		return ExitCode::TempFail;
+	}
+	return ExitCode::Software;
+}
+
+ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
+{
+	using pop3::ErrorKind;
+	switch (kind) {
+	case ErrorKind::Auth:
+		return ExitCode::NoPerm;
+	case ErrorKind::Protocol:
+	case ErrorKind::Desync:
+		return ExitCode::Protocol;
+	case ErrorKind::StartTls:
+		return ExitCode::Unavailable;
+	case ErrorKind::Greeting:
+	case ErrorKind::AuthTemporary:
+	case ErrorKind::ConnectionLost:
+	case ErrorKind::Timeout:
+	case ErrorKind::QuitFailed:
+		return ExitCode::TempFail;
+	}
+	return ExitCode::Software;
+}
+
+std::string FormatSummary(const std::string &label, const FetchResult &r)
+{
+	std::string s = label + ": ";
+	if (r.dry_run) {
+		s += "dry run: " + std::to_string(r.to_fetch) + " messages, " +
+		     std::to_string(r.to_fetch_bytes) + " bytes would be downloaded (" +
+		     std::to_string(r.listed) + " messages, " +
+		     std::to_string(r.listed_bytes) +
+		     " bytes on the server); nothing saved or deleted";
+		return s;
+	}
+	char seconds[32];
+	std::snprintf(seconds, sizeof(seconds), "%.2f", r.seconds);
+	s += std::to_string(r.saved) + (r.saved == 1 ? " message, " : " messages, ") +
+	     std::to_string(r.saved_bytes) + " bytes saved to " + r.maildir + " in " +
+	     seconds + " s";
+	if (r.keep) {
+		s += "; all kept on the server (-n)";
+	} else if (r.committed) {
+		s += "; " + std::to_string(r.deleted) + " deleted on the server";
+		if (r.already_saved > 0)
+			s += " (" + std::to_string(r.already_saved) +
+			     " of them saved earlier, not downloaded again)";
+	} else if (r.quit_unconfirmed) {
+		s +=
+		    "; QUIT was sent but not confirmed: whether the server deleted the " +
+		    std::to_string(r.unconfirmed) + " marked message(s) is unknown";
+	} else if (r.saved > 0 || r.unconfirmed > 0) {
+		// The journal lets the next run delete them without downloading them
+		// again, if the server has UIDL.
+		s += "; nothing deleted on the server (no confirmed QUIT): the next run "
+		     "deletes the saved messages there";
+	}
+	return s;
+}
+
+} // namespace popstream::fetch

@@ -1,0 +1,155 @@
+#include "SessionPlan.hxx"
+
+#include <algorithm>
+
+namespace popstream::fetch {
+
+namespace {
+
+/** A session QUITs after this many messages and a new one goes on (a checkpoint,
+ * as with checkpoint_every). It bounds what a run keeps per message (the journal's
+ * entries, the saves of the session) and the deletions one QUIT must apply. */
+constexpr std::uint32_t max_session_messages = 5000;
+
+} // namespace
+
+SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool lock_step,
+			bool skip_capa)
+{
+	SessionPlan plan;
+	pop3::SessionConfig &config = plan.config;
+	config.user = options.account.user;
+	config.password = options.account.password;
+	config.pipelining = options.pipelining;
+	config.keep = options.keep;
+	// Limits are for the whole run: a redo or a checkpoint's next session only takes
+	// what is left of them.
+	const std::uint32_t left =
+	    options.limit == UINT32_MAX
+		? UINT32_MAX
+		: options.limit - std::min(options.limit, run.saved);
+	const std::uint64_t left_bytes =
+	    options.limit_bytes == 0
+		? 0
+		: options.limit_bytes - std::min(options.limit_bytes, run.saved_listed);
+	config.limit = left;
+	config.limit_bytes = left_bytes;
+	config.first_number = run.first_number;
+	// After a checkpoint that deleted messages, the server must list fewer.
+	if (run.checkpoint_deleted > 0)
+		config.expect_at_most = run.checkpoint_listed - run.checkpoint_deleted;
+	if (options.limit_bytes > 0 && left_bytes == 0)
+		config.limit = 0;
+	const std::uint32_t every =
+	    options.checkpoint_messages > 0
+		? std::min(options.checkpoint_messages, max_session_messages)
+		: max_session_messages;
+	if (every < config.limit) {
+		config.limit = every;
+		plan.checkpointing = true;
+	}
+	if (options.checkpoint_bytes > 0 &&
+	    (config.limit_bytes == 0 || options.checkpoint_bytes < config.limit_bytes)) {
+		config.limit_bytes = options.checkpoint_bytes;
+		plan.checkpointing = true;
+	}
+	config.max_message_size = options.max_message_size;
+	config.oversize_delete = options.oversize_delete;
+	config.dry_run = options.dry_run;
+	config.lock_step = lock_step;
+	config.skip_capa = skip_capa;
+	config.starttls = options.starttls;
+	config.secure = options.account.tls;
+	return plan;
+}
+
+RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
+		       bool stopping)
+{
+	RunEnd end;
+	if (not_saved > 0) {
+		end.code = ExitCode::IoError;
+		end.error = std::to_string(not_saved) + " message(s) could not be saved";
+	} else if (stats.not_retrieved > 0) {
+		end.code = ExitCode::TempFail;
+		end.error = std::to_string(stats.not_retrieved) +
+			    " message(s) could not be retrieved and stay on the server";
+	} else if (stats.dele_failed > 0) {
+		// Saved, but the server refused DELE: the user asked for the mail to be
+		// moved, and it was not (README: 75 for deletions the server did not
+		// confirm). The next run sends DELE again.
+		end.code = ExitCode::TempFail;
+		end.error = std::to_string(stats.dele_failed) +
+			    " saved message(s) could not be deleted (DELE answered "
+			    "-ERR) and stay on the server for the next run";
+	} else if (stopping && stats.to_fetch > stats.retrieved) {
+		end.code = ExitCode::TempFail;
+		end.error =
+		    "interrupted: " + std::to_string(stats.to_fetch - stats.retrieved) +
+		    " message(s) left on the server for the next run";
+	}
+	return end;
+}
+
+AfterFailure NextAfterFailure(const pop3::Error &error, const RunState &run)
+{
+	using Step = AfterFailure::Step;
+	AfterFailure next;
+	// A server silent after QUIT is most likely still deleting (RFC 1939 §6 UPDATE):
+	// a new session would race it for the maildrop, so the outcome is left to the
+	// next run, which the journal tells what was saved.
+	const bool quit_timed_out =
+	    run.quit_sent && error.kind == pop3::ErrorKind::Timeout;
+	if (error.retry == pop3::Retry::LockStep && !run.redone && !run.stopping &&
+	    !quit_timed_out) {
+		next.step = Step::Redo;
+		next.message = error.message +
+			       (run.quit_sent ? "; QUIT had already gone out behind the "
+						"last DELEs, so the "
+						"server may have applied them (each was "
+						"for a saved message); "
+					      : "; abandoning the session without QUIT "
+						"(nothing it marked is "
+						"deleted) and ") +
+			       "redoing it one command at a time on a new connection";
+		return next;
+	}
+	if (error.retry == pop3::Retry::Resume && !run.stopping && !quit_timed_out) {
+		// A drop is what long links do: the next session goes on pipelined and
+		// DELEs what was proven without downloading it again. Only a session
+		// that saved nothing and dropped like the one before it (a server that
+		// cannot take pipelined input) earns the lock-step redo, or, after that,
+		// the end of the run.
+		if (run.progress || (!run.resuming && !run.redone)) {
+			next.step = Step::Resume;
+			next.message = error.message + "; " + std::to_string(run.saved) +
+				       " message(s) saved so far; going on "
+				       "in a new session on a "
+				       "new connection";
+			return next;
+		}
+		if (!run.redone && run.pipelined) {
+			next.step = Step::RedoAfterDrops;
+			next.message =
+			    error.message +
+			    "; the connection dropped again before anything was "
+			    "saved: redoing it one command at a time on a new "
+			    "connection";
+			return next;
+		}
+	}
+	if (error.retry == pop3::Retry::Reconnect && !run.reconnected && !run.stopping) {
+		next.step = Step::Reconnect;
+		next.skip_capa = error.capa_suspect;
+		next.message = error.message + "; reconnecting once" +
+			       (error.capa_suspect ? " without CAPA" : "");
+		return next;
+	}
+	next.message = error.message;
+	if (error.kind == pop3::ErrorKind::Timeout && !run.tls &&
+	    next.message.find("the greeting") != std::string::npos)
+		next.message += " (no POP3 greeting: if this port speaks TLS, use ssl:)";
+	return next;
+}
+
+} // namespace popstream::fetch

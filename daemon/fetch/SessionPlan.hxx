@@ -1,0 +1,116 @@
+#pragma once
+
+#include "core/pop3/Session.hxx"
+#include "core/util/ExitCode.hxx"
+#include "fetch/FetchJob.hxx"
+
+#include <cstdint>
+#include <string>
+
+namespace popstream::fetch {
+
+/** What the sessions of a run so far did, as far as the next one's limits care. */
+struct RunSoFar {
+	/** Messages saved, and their listed octets. */
+	std::uint32_t saved = 0;
+	std::uint64_t saved_listed = 0;
+	/** pop3::SessionConfig::first_number for the next session (a checkpoint with
+	 * keep starts where the last one stopped). */
+	std::uint32_t first_number = 1;
+	/** The last checkpoint's session: messages listed and deleted (0 before any
+	 * checkpoint). */
+	std::uint32_t checkpoint_listed = 0;
+	std::uint32_t checkpoint_deleted = 0;
+};
+
+/** The next session of a run. */
+struct SessionPlan {
+	/** Everything but already_saved, which the caller sets. */
+	pop3::SessionConfig config;
+	/** Its limits came from a checkpoint (checkpoint_every, or the 5000 messages
+	 * one session takes at most): when it ends with messages left for later, the
+	 * run goes on in a new session. */
+	bool checkpointing = false;
+};
+
+/**
+ * @return the configuration of the next session: the run's limits less what earlier
+ *         sessions saved, capped by the checkpoint, and the account's login and TLS
+ *         settings
+ * @param lock_step one command at a time (the redo after a desynchronised session)
+ * @param skip_capa no CAPA (a reconnect to a server that hung up on it)
+ */
+SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool lock_step,
+			bool skip_capa);
+
+/** How a run ends. */
+struct RunEnd {
+	ExitCode code = ExitCode::Ok;
+	/** One line, empty with ExitCode::Ok. */
+	std::string error;
+};
+
+/**
+ * @return how a run ends whose last session was committed (+OK to QUIT, RFC 1939 §6):
+ *         74 if messages could not be saved, else 75 for messages the server would
+ *         not send, DELEs it refused, or messages a stop left on it; else 0
+ * @param stats the last session's counters
+ * @param not_saved messages of the whole run that could not be saved
+ * @param stopping the run was asked to stop (FetchJob::Stop())
+ */
+RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
+		       bool stopping);
+
+/** Where a run stands when a session fails, as NextAfterFailure() weighs it. */
+struct RunState {
+	/** The run was already redone in lock-step / resumed a dropped session and
+	 * the current session is that resumption / reconnected after a drop during
+	 * login / is stopping. */
+	bool redone = false;
+	bool resuming = false;
+	bool reconnected = false;
+	bool stopping = false;
+	/** The failed session saved something that stays proven. */
+	bool progress = false;
+	/** Messages saved in the whole run. */
+	std::uint32_t saved = 0;
+	/** The failed session sent QUIT (pop3::Session::QuitSent()). */
+	bool quit_sent = false;
+	/** The failed session ever had more than one command in flight. */
+	bool pipelined = false;
+	/** The connection uses implicit TLS. */
+	bool tls = false;
+};
+
+/** What a run does after a failed session. */
+struct AfterFailure {
+	enum class Step {
+		/** The run ends with ExitCodeFor(error.kind) and #message. */
+		End,
+		/** Redo the session one command at a time: it went out of step
+		 * (crash point "redo-start"). */
+		Redo,
+		/** Redo it one command at a time: a resumed session dropped again
+		 * before it saved anything (a server that cannot take pipelined
+		 * input). */
+		RedoAfterDrops,
+		/** Go on in a new session as before (pop3::Retry::Resume). */
+		Resume,
+		/** Reconnect once (a drop during login), without CAPA if #skip_capa. */
+		Reconnect,
+	};
+	Step step = Step::End;
+	/** One line: the warning to log, or with End the error. */
+	std::string message;
+	bool skip_capa = false;
+};
+
+/**
+ * @return what to do after a session failed with @p error (pop3::Error::retry says
+ *         what the session allows; @p run says whether the run has used it up). A
+ *         session that timed out after QUIT is never retried: the server is most
+ *         likely still deleting (RFC 1939 §6), and a new session would race it.
+ */
+AfterFailure NextAfterFailure(const pop3::Error &error, const RunState &run);
+
+} // namespace popstream::fetch

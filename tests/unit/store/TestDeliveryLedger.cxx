@@ -1,0 +1,444 @@
+// DeliveryLedger on its own: what lands in new/ and in the journal, in which order,
+// and what a kill -9 at each crash point leaves for the next start to settle. The
+// kills are real: a forked child arms the point and dies by SIGKILL inside Commit().
+#include "TempDir.hxx"
+#include "core/journal/Journal.hxx"
+#include "store/CrashPoint.hxx"
+#include "store/DeliveryLedger.hxx"
+#include "store/JournalFile.hxx"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace popstream;
+using namespace popstream::store;
+using namespace popstream::test;
+using Type = journal::Record::Type;
+
+namespace {
+
+struct Msg {
+	std::uint32_t number;
+	std::string uidl;
+	std::string body;
+};
+
+/** A Maildir and a state directory under one temporary directory. */
+struct Account {
+	TempDir dir;
+	std::vector<std::string> log;
+
+	std::string Maildir() const { return dir / "Mail"; }
+	std::string State() const { return dir / "state"; }
+
+	LedgerOptions Options() const
+	{
+		LedgerOptions o;
+		o.maildir = Maildir();
+		o.state_dir = State();
+		o.lock_path = dir / "locks/alice@host:995";
+		o.lock_holder = "alice@host:995";
+		return o;
+	}
+
+	std::unique_ptr<DeliveryLedger> Open()
+	{
+		return std::make_unique<DeliveryLedger>(
+		    Options(),
+		    [this](LogLevel, const std::string &text) { log.push_back(text); });
+	}
+
+	/** @return the journal's records, each checked to be one whole line whose
+	 *          encoding is byte for byte what EncodeRecord() writes */
+	std::vector<journal::Record> Records() const
+	{
+		const auto text = ReadFile(State() + "/journal");
+		std::vector<journal::Record> out;
+		std::size_t pos = 0;
+		while (pos < text.size()) {
+			const auto eol = text.find('\n', pos);
+			REQUIRE(eol != std::string::npos);
+			const auto line = text.substr(pos, eol - pos);
+			const auto r = journal::DecodeLine(line);
+			REQUIRE(r);
+			CHECK(journal::EncodeRecord(*r) == line + "\n");
+			out.push_back(*r);
+			pos = eol + 1;
+		}
+		return out;
+	}
+
+	std::vector<std::string> New() const { return ListDir(Maildir() + "/new"); }
+	std::vector<std::string> Tmp() const { return ListDir(Maildir() + "/tmp"); }
+};
+
+/** Stages @p m in two writes, as a body arrives in chunks. */
+void Stage(Destination &d, const Msg &m)
+{
+	d.Begin(m.number, m.uidl, m.body.size() + 2);
+	d.Write(m.body.substr(0, m.body.size() / 2));
+	d.Write(m.body.substr(m.body.size() / 2));
+	d.End();
+}
+
+std::vector<std::uint32_t> Numbers(const std::vector<DurableCopy> &copies)
+{
+	std::vector<std::uint32_t> out;
+	for (const auto &c : copies)
+		out.push_back(c.number);
+	return out;
+}
+
+/** @return the files of @p dir's contents, sorted: Maildir names are unique, not
+ *          ordered by time */
+std::vector<std::string> Contents(const std::string &dir)
+{
+	auto files = ReadAllFiles(dir);
+	std::sort(files.begin(), files.end());
+	return files;
+}
+
+std::vector<std::string> Sorted(std::vector<std::string> v)
+{
+	std::sort(v.begin(), v.end());
+	return v;
+}
+
+std::vector<Type> Types(const std::vector<journal::Record> &records)
+{
+	std::vector<Type> out;
+	for (const auto &r : records)
+		out.push_back(r.type);
+	return out;
+}
+
+const std::vector<Msg> two = {{1, "u1", "Subject: one\n\nfirst body\n"},
+			      {2, "u2", std::string("Subject: two\n\n\0\xff\r\n", 18)}};
+
+/** @return a ledger on @p a, in a session that has saved #two (committed) */
+std::unique_ptr<DeliveryLedger> SavedTwo(Account &a)
+{
+	auto ledger = a.Open();
+	ledger->Open();
+	ledger->BeginSession();
+	for (const auto &m : two)
+		Stage(*ledger, m);
+	REQUIRE(ledger->Commit().durable.size() == 2);
+	return ledger;
+}
+
+/**
+ * Runs @p work in a child process with crash point @p spec armed, and expects the
+ * child to die by SIGKILL (as kill -9 would end it, with nothing flushed).
+ */
+void CrashIn(const std::string &spec, const std::function<void()> &work)
+{
+	const pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		ArmCrashPoint(spec);
+		try {
+			work();
+		} catch (...) {
+			_exit(2);
+		}
+		_exit(0); // the point was never reached
+	}
+	int status = 0;
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	REQUIRE(WIFSIGNALED(status));
+	CHECK(WTERMSIG(status) == SIGKILL);
+}
+
+} // namespace
+
+TEST_CASE("a committed group: bytes in new/, P synced before the rename, then D and C")
+{
+	Account a;
+	auto ledger = a.Open();
+	ledger->Recover();
+	ledger->BeginSession();
+	ledger->Open();
+	for (const auto &m : two)
+		Stage(*ledger, m);
+	// Staged: synced in tmp/, nothing in new/ nor in the journal yet.
+	CHECK(a.Tmp().size() == 2);
+	CHECK(a.New().empty());
+	CHECK(a.Records().empty());
+
+	const auto outcome = ledger->Commit();
+	CHECK(outcome.completed);
+	CHECK(outcome.failed.empty());
+	CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{1, 2});
+	CHECK(outcome.durable[1].bytes == two[1].body.size());
+	CHECK(outcome.durable[1].listed == two[1].body.size() + 2);
+	CHECK(a.Tmp().empty());
+	REQUIRE(a.New().size() == 2);
+	CHECK(Contents(a.Maildir() + "/new") == Sorted({two[0].body, two[1].body}));
+
+	// Only the P lines were synced by Commit(); D and C follow with the next sync.
+	auto records = a.Records();
+	REQUIRE(Types(records) == std::vector<Type>{Type::Pending, Type::Pending});
+	for (std::size_t i = 0; i < 2; ++i) {
+		CHECK(records[i].uidl == two[i].uidl);
+		CHECK(records[i].size == two[i].body.size() + 2);
+		CHECK(records[i].tmp.find('/') == std::string::npos);
+		CHECK(records[i].replaces.empty());
+		const auto file = records[i].file;
+		CHECK(ReadFile(a.Maildir() + "/new/" + file) == two[i].body);
+	}
+	CHECK(ledger->Sync());
+	records = a.Records();
+	CHECK(Types(records) == std::vector<Type>{Type::Pending, Type::Pending,
+						  Type::Delivered, Type::Confirmed,
+						  Type::Delivered, Type::Confirmed});
+	CHECK(records[2].file == records[0].file);
+	CHECK(ledger->Journal().Find("u2")->state == journal::Entry::State::Confirmed);
+	CHECK(ledger->Commit().durable.empty()); // the group is empty now
+}
+
+TEST_CASE("already saved: a proven copy vouches only while its file is here, of "
+	  "the listed size")
+{
+	Account a;
+	{
+		auto ledger = a.Open();
+		ledger->Open();
+		Stage(*ledger, two[0]);
+		ledger->Commit();
+		ledger->Close();
+	}
+	auto ledger = a.Open();
+	ledger->Recover();
+	ledger->BeginSession();
+	const auto listed = two[0].body.size() + 2;
+	CHECK_FALSE(ledger->AlreadySaved("other", 10));
+	auto copy = ledger->AlreadySaved("u1", listed);
+	REQUIRE(copy);
+	CHECK_FALSE(copy->download);
+	// Another size under the same unique-id: not this message's proof.
+	copy = ledger->AlreadySaved("u1", listed + 1);
+	REQUIRE(copy);
+	CHECK(copy->download);
+
+	// A mail reader moved it to cur/ and flagged it: still here.
+	const auto name = ledger->Journal().Find("u1")->file;
+	REQUIRE(rename((a.Maildir() + "/new/" + name).c_str(),
+		       (a.Maildir() + "/cur/" + name + ":2,S").c_str()) == 0);
+	ledger.reset(); // a new run: cur/ is listed afresh
+	ledger = a.Open();
+	copy = ledger->AlreadySaved("u1", listed);
+	REQUIRE(copy);
+	CHECK_FALSE(copy->download);
+
+	// Removed from the Maildir: downloaded again, never deleted on its word.
+	REQUIRE(unlink((a.Maildir() + "/cur/" + name + ":2,S").c_str()) == 0);
+	ledger.reset();
+	ledger = a.Open();
+	copy = ledger->AlreadySaved("u1", listed);
+	REQUIRE(copy);
+	CHECK(copy->download);
+	CHECK(a.log.back().find("in neither new/ nor cur/") != std::string::npos);
+}
+
+TEST_CASE("killed at each point of a commit: the next start settles the group")
+{
+	struct Expect {
+		const char *point;
+		/** The rename happened: the copies are recovered as saved. */
+		bool in_new;
+	};
+	for (const Expect e : {Expect{"journal-pending", false},
+			       Expect{"published", true}, Expect{"dir-synced", true}}) {
+		CAPTURE(e.point);
+		Account a;
+		CrashIn(std::string(e.point) + ":1", [&] {
+			auto ledger = a.Open();
+			ledger->Open();
+			for (const auto &m : two)
+				Stage(*ledger, m);
+			ledger->Commit();
+		});
+		// What the kill left: the P lines are durable in every case.
+		CHECK(Types(a.Records()) ==
+		      std::vector<Type>{Type::Pending, Type::Pending});
+		CHECK(a.New().size() == (e.in_new ? 2u : 0u));
+		CHECK(a.Tmp().size() == (e.in_new ? 0u : 2u));
+
+		auto ledger = a.Open();
+		ledger->Recover();
+		CHECK(a.Tmp().empty());
+		const auto records = a.Records();
+		if (e.in_new) {
+			// Found in new/: delivered and proven, so they vouch for a DELE
+			// without a second download, and are not stored twice.
+			CHECK(Types(records) ==
+			      std::vector<Type>{Type::Pending, Type::Pending,
+						Type::Delivered, Type::Confirmed,
+						Type::Delivered, Type::Confirmed});
+			CHECK(Contents(a.Maildir() + "/new") ==
+			      Sorted({two[0].body, two[1].body}));
+			for (const auto &m : two) {
+				const auto copy =
+				    ledger->AlreadySaved(m.uidl, m.body.size() + 2);
+				REQUIRE(copy);
+				CHECK_FALSE(copy->download);
+			}
+			CHECK(a.log.back().find("2 message(s) found saved, 0 "
+						"unfinished") != std::string::npos);
+		} else {
+			// Never reached new/: forgotten, so both are downloaded again
+			// (they were never reported durable, so never deleted).
+			CHECK(Types(records) ==
+			      std::vector<Type>{Type::Pending, Type::Pending, Type::Gone,
+						Type::Gone});
+			CHECK(a.New().empty());
+			for (const auto &m : two)
+				CHECK_FALSE(
+				    ledger->AlreadySaved(m.uidl, m.body.size() + 2));
+			CHECK(a.log.back().find("0 message(s) found saved, 2 "
+						"unfinished") != std::string::npos);
+		}
+	}
+}
+
+TEST_CASE("killed with an unproven body staged: it never reaches new/ or the journal")
+{
+	Account a;
+	CrashIn("unproven-held:1", [&] {
+		auto ledger = a.Open();
+		ledger->Open();
+		ledger->Begin(1, "u1", 100);
+		ledger->Write("Subject: cut short\n");
+		ledger->EndSession({});
+	});
+	CHECK(a.Tmp().size() == 1);
+	CHECK(a.New().empty());
+	CHECK(a.Records().empty());
+	// The next start removes what the dead process left in tmp/.
+	auto ledger = a.Open();
+	ledger->Recover();
+	ledger->Open();
+	CHECK(a.Tmp().empty());
+	CHECK(a.New().empty());
+	CHECK_FALSE(ledger->AlreadySaved("u1", 100));
+}
+
+TEST_CASE("a discarded or failed-to-stage body leaves nothing, and is never durable")
+{
+	Account a;
+	auto ledger = a.Open();
+	ledger->Open();
+	ledger->Begin(1, "u1", 10);
+	ledger->Write("partial");
+	ledger->Discard();
+	CHECK(a.Tmp().empty());
+	Stage(*ledger, two[1]);
+	const auto outcome = ledger->Commit();
+	CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{2});
+	CHECK_FALSE(ledger->Journal().Find("u1"));
+}
+
+TEST_CASE("a session that ended where a reply was due: its suspect copies are "
+	  "downloaded again and replace their files")
+{
+	Account a;
+	auto ledger = SavedTwo(a);
+	const auto old_file = ledger->Journal().Find("u1")->file;
+	ledger->EndSession([](std::uint32_t number) { return number == 1; });
+	ledger->Sync();
+	CHECK(a.Records().back().type == Type::Unproven);
+	CHECK(a.Records().back().uidl == "u1");
+
+	ledger->BeginSession();
+	const auto copy = ledger->AlreadySaved("u1", two[0].body.size() + 2);
+	REQUIRE(copy);
+	CHECK(copy->download);
+	const auto kept = ledger->AlreadySaved("u2", two[1].body.size() + 2);
+	REQUIRE(kept);
+	CHECK_FALSE(kept->download);
+
+	const Msg fresh{1, "u1", "Subject: one\n\nthe right body\n"};
+	Stage(*ledger, fresh);
+	const auto outcome = ledger->Commit();
+	CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{1});
+	// The P line names the file it replaces; that file is gone now.
+	ledger->Sync();
+	const auto records = a.Records();
+	const auto p = std::find_if(records.rbegin(), records.rend(), [](const auto &r) {
+		return r.type == Type::Pending;
+	});
+	REQUIRE(p != records.rend());
+	CHECK(p->replaces == old_file);
+	CHECK(Contents(a.Maildir() + "/new") == Sorted({fresh.body, two[1].body}));
+}
+
+TEST_CASE("a unique-id whose deletion was confirmed, listed again with the same "
+	  "bytes, is not stored twice")
+{
+	Account a;
+	auto ledger = a.Open();
+	ledger->Open();
+	ledger->BeginSession();
+	Stage(*ledger, two[0]);
+	ledger->Commit();
+	const auto first = ledger->Journal().Find("u1")->file;
+	ledger->SessionCommitted({"u1"}, true);
+	CHECK(a.Records().back().type == Type::Deleted);
+
+	// The server said it deleted u1 but lists it again.
+	ledger->BeginSession();
+	const auto copy = ledger->AlreadySaved("u1", two[0].body.size() + 2);
+	REQUIRE(copy);
+	CHECK(copy->download); // new mail, unless the bytes tell otherwise
+	Stage(*ledger, two[0]);
+	auto outcome = ledger->Commit();
+	REQUIRE(outcome.durable.size() == 1);
+	CHECK_FALSE(outcome.durable[0].new_copy);
+	CHECK(a.New() == std::vector<std::string>{first});
+	CHECK(a.Tmp().empty());
+	CHECK(ledger->Journal().Find("u1")->file == first);
+	CHECK(ledger->Journal().Find("u1")->state == journal::Entry::State::Confirmed);
+}
+
+TEST_CASE("a whole listing prunes what the server no longer lists; duplicates are "
+	  "forgotten durably")
+{
+	Account a;
+	auto ledger = SavedTwo(a);
+	ledger->SessionCommitted({}, true);
+	REQUIRE(ledger->Journal().Entries().size() == 2);
+
+	// Next session: the server lists only u2.
+	ledger->BeginSession();
+	CHECK(ledger->AlreadySaved("u2", two[1].body.size() + 2));
+	ledger->SessionCommitted({}, true);
+	CHECK_FALSE(ledger->Journal().Find("u1"));
+	CHECK(ledger->Journal().Find("u2"));
+	CHECK(a.Records().back() == journal::Record::Mark(Type::Gone, "u1"));
+
+	CHECK(ledger->ForgetDuplicates({"u2", "unknown"}));
+	CHECK_FALSE(ledger->Journal().Find("u2"));
+	CHECK(a.Records().back() == journal::Record::Mark(Type::Gone, "u2"));
+}
+
+TEST_CASE("a group is full at 64 messages; a second ledger on the account is refused")
+{
+	Account a;
+	auto ledger = a.Open();
+	ledger->Open();
+	for (std::uint32_t n = 1; n <= 64; ++n) {
+		CHECK_FALSE(ledger->GroupFull());
+		Stage(*ledger, {n, "u" + std::to_string(n), "x\n"});
+	}
+	CHECK(ledger->GroupFull());
+	CHECK_THROWS_AS(a.Open(), JournalBusy);
+	CHECK(ledger->Commit().durable.size() == 64);
+	CHECK_FALSE(ledger->GroupFull());
+	ledger->Close(); // releases the lock
+	CHECK_NOTHROW(a.Open());
+}
