@@ -39,10 +39,11 @@ std::string Session::Quote(std::string_view server_text) const
 	return QuoteRaw(text);
 }
 
-Session::Session(SessionConfig config) : config_(std::move(config))
+Session::Session(SessionConfig config)
+    : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step)
 {
-	in_flight_.push_back({Cmd::Greeting});
-	stats_.max_in_flight = 1;
+	pipeline_.Await(Command::Greeting);
+	stats_.max_in_flight = pipeline_.MostInFlight();
 }
 
 void Session::Feed(std::string_view bytes)
@@ -59,9 +60,7 @@ void Session::Feed(std::string_view bytes)
 
 std::string Session::TakeOutput()
 {
-	std::string out;
-	out.swap(out_);
-	return out;
+	return pipeline_.TakeOutput();
 }
 
 std::string Session::Redact(std::string_view line)
@@ -79,36 +78,17 @@ std::string Session::Redact(std::string_view line)
 	return Escape(line);
 }
 
-void Session::Send(Cmd cmd, std::string line, std::uint32_t index)
+void Session::Send(Command command, std::string line, std::uint32_t index)
 {
-	out_ += line;
-	out_ += "\r\n";
-	in_flight_.push_back({cmd, index});
-	if (cmd == Cmd::Retr)
-		in_flight_retr_bytes_ += messages_[index].size;
-	stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight_.size());
-	if (in_flight_.size() > 1)
-		pipelined_ = true;
-}
-
-std::size_t Session::WindowCommands() const noexcept
-{
-	if (config_.lock_step || config_.pipelining == Pipelining::Off)
-		return 1;
-	if (config_.pipelining == Pipelining::On)
-		return limits::full_window_commands;
-	// A server that does not answer CAPA predates RFC 2449: assume it may read one
-	// command at a time and drop the rest.
-	if (!caps_.known)
-		return 1;
-	return caps_.pipelining ? limits::full_window_commands
-				: limits::guarded_window_commands;
+	pipeline_.Submit(command, line, index,
+			 command == Command::Retr ? messages_[index].size : 0);
+	stats_.max_in_flight = pipeline_.MostInFlight();
 }
 
 void Session::AfterCapabilities()
 {
 	if (config_.starttls && !tls_started_)
-		Send(Cmd::Stls, "STLS");
+		Send(Command::Stls, "STLS");
 	else
 		SendLogin();
 }
@@ -120,20 +100,21 @@ void Session::TlsStarted()
 	tls_started_ = true;
 	// RFC 2595 §4: what the server said before TLS could have been forged.
 	caps_ = Capabilities{};
+	pipeline_.Negotiate(caps_);
 	if (!capa_failed_ && !config_.skip_capa)
-		Send(Cmd::Capa, "CAPA");
+		Send(Command::Capa, "CAPA");
 	else
 		SendLogin();
 }
 
 void Session::SendLogin()
 {
-	Send(Cmd::User, "USER " + config_.user);
+	Send(Command::User, "USER " + config_.user);
 	// On a cleartext link PASS waits for USER's +OK: a server that refuses USER there
 	// ("use TLS") must not receive the password. Over TLS nobody else sees it, so a
 	// pipelining server gets both at once, saving a round trip.
-	if ((config_.secure || tls_started_) && WindowCommands() > 1) {
-		Send(Cmd::Pass, "PASS " + config_.password);
+	if ((config_.secure || tls_started_) && pipeline_.Window() > 1) {
+		Send(Command::Pass, "PASS " + config_.password);
 		pass_sent_ = true;
 	}
 }
@@ -141,12 +122,12 @@ void Session::SendLogin()
 void Session::SendListing()
 {
 	if (!capa_failed_ && !config_.skip_capa)
-		Send(Cmd::Capa, "CAPA");
+		Send(Command::Capa, "CAPA");
 	// UIDL before LIST: a server that writes something into each message when it
 	// first answers UIDL (GNU mailutils stamps an X-UIDL: header) lists the final
 	// sizes only after it, and a size that differs from the listing must remain a
 	// sign of replies out of step.
-	pending_listing_ = {Cmd::Stat, Cmd::Uidl, Cmd::List};
+	pending_listing_ = {Command::Stat, Command::Uidl, Command::List};
 	Pump();
 }
 
@@ -211,7 +192,7 @@ Event Session::Next()
 			continue;
 		} else if (in_.size() - in_pos_ > limits::max_line_bytes) {
 			if (reading_ == Reading::Listing &&
-			    in_flight_.front().cmd == Cmd::Uidl) {
+			    pipeline_.Front().command == Command::Uidl) {
 				// One message's unique-id cannot block the mailbox: it
 				// loses de-duplication, the rest of its line is dropped
 				// unread.
@@ -249,31 +230,31 @@ Event Session::Next()
 
 std::string Session::Describe(const InFlight &f) const
 {
-	switch (f.cmd) {
-	case Cmd::Greeting:
+	switch (f.command) {
+	case Command::Greeting:
 		return "the greeting";
-	case Cmd::Capa:
+	case Command::Capa:
 		return "the reply to CAPA";
-	case Cmd::Stls:
+	case Command::Stls:
 		return "the reply to STLS";
-	case Cmd::User:
+	case Command::User:
 		return "the reply to USER";
-	case Cmd::Pass:
+	case Command::Pass:
 		return "the reply to PASS";
-	case Cmd::Stat:
+	case Command::Stat:
 		return "the reply to STAT";
-	case Cmd::List:
+	case Command::List:
 		return "the reply to LIST";
-	case Cmd::Uidl:
+	case Command::Uidl:
 		return "the reply to UIDL";
-	case Cmd::Retr:
+	case Command::Retr:
 		return "message " + std::to_string(messages_[f.index].number) +
 		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
-	case Cmd::Dele:
+	case Command::Dele:
 		return "the reply to DELE " + std::to_string(messages_[f.index].number);
-	case Cmd::Noop:
+	case Command::Noop:
 		return "the reply to NOOP";
-	case Cmd::Quit:
+	case Command::Quit:
 		return "the reply to QUIT";
 	}
 	return "a reply";
@@ -282,11 +263,11 @@ std::string Session::Describe(const InFlight &f) const
 void Session::HandleStatus(std::string_view line)
 {
 	// A reply when none is due cannot belong to any command: out of step.
-	if (in_flight_.empty())
+	if (pipeline_.Empty())
 		return Fail(ErrorKind::Desync,
 			    "protocol error: unexpected data from the server: " +
 				Quote(line));
-	const InFlight f = in_flight_.front();
+	const InFlight f = pipeline_.Front();
 	auto parsed = ParseReply(line);
 	// A well-formed status line after a body proves that body ended where the
 	// server meant it to; a line that is not one leaves it unproven (never
@@ -294,7 +275,7 @@ void Session::HandleStatus(std::string_view line)
 	if (parsed && unproven_)
 		Prove();
 	if (!parsed) {
-		if (f.cmd == Cmd::Greeting)
+		if (f.command == Command::Greeting)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: not a POP3 greeting: " +
 					Quote(line));
@@ -303,26 +284,26 @@ void Session::HandleStatus(std::string_view line)
 	}
 	Reply reply = std::move(*parsed);
 
-	switch (f.cmd) {
-	case Cmd::Greeting:
-		in_flight_.pop_front();
+	switch (f.command) {
+	case Command::Greeting:
+		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(ErrorKind::Greeting,
 				    "server not ready: " + Quote(reply.line), reply);
 		if (config_.skip_capa)
 			AfterCapabilities();
 		else
-			Send(Cmd::Capa, "CAPA");
+			Send(Command::Capa, "CAPA");
 		return;
 
-	case Cmd::Capa:
+	case Command::Capa:
 		if (reply.ok) {
 			caps_ = Capabilities{};
 			caps_.known = true;
 			reading_ = Reading::Listing;
 			return;
 		}
-		in_flight_.pop_front();
+		pipeline_.Pop();
 		if (phase_ == Phase::Login) {
 			capa_failed_ = true;
 			AfterCapabilities();
@@ -330,8 +311,8 @@ void Session::HandleStatus(std::string_view line)
 		}
 		return AfterReply();
 
-	case Cmd::Stls:
-		in_flight_.pop_front();
+	case Command::Stls:
+		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(ErrorKind::StartTls,
 				    "server refused STLS: " + Quote(reply.line) +
@@ -346,19 +327,19 @@ void Session::HandleStatus(std::string_view line)
 		queued_.push_back(StartTlsEvent{});
 		return;
 
-	case Cmd::User:
-		in_flight_.pop_front();
+	case Command::User:
+		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(IsTemporaryAuthFailure(reply)
 					? ErrorKind::AuthTemporary
 					: ErrorKind::Auth,
 				    "login failed: " + Quote(reply.line), reply);
 		if (!pass_sent_)
-			Send(Cmd::Pass, "PASS " + config_.password);
+			Send(Command::Pass, "PASS " + config_.password);
 		return;
 
-	case Cmd::Pass:
-		in_flight_.pop_front();
+	case Command::Pass:
+		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(IsTemporaryAuthFailure(reply)
 					? ErrorKind::AuthTemporary
@@ -368,8 +349,8 @@ void Session::HandleStatus(std::string_view line)
 		SendListing();
 		return;
 
-	case Cmd::Stat:
-		in_flight_.pop_front();
+	case Command::Stat:
+		pipeline_.Pop();
 		if (reply.ok) {
 			// "+OK nn mm" (RFC 1939 §5); used only as an early sanity bound.
 			std::string_view rest =
@@ -389,21 +370,21 @@ void Session::HandleStatus(std::string_view line)
 		}
 		return AfterReply();
 
-	case Cmd::List:
+	case Command::List:
 		if (!reply.ok) {
-			in_flight_.pop_front();
+			pipeline_.Pop();
 			return Fail(ErrorKind::Protocol,
 				    "LIST failed: " + Quote(reply.line), reply);
 		}
 		reading_ = Reading::Listing;
 		return;
 
-	case Cmd::Uidl:
+	case Command::Uidl:
 		if (reply.ok) {
 			reading_ = Reading::Listing;
 			return;
 		}
-		in_flight_.pop_front();
+		pipeline_.Pop();
 		queued_.push_back(WarningEvent{
 		    std::string(config_.keep
 				    ? "warning: server lacks UIDL: messages kept on it "
@@ -414,12 +395,12 @@ void Session::HandleStatus(std::string_view line)
 		    " (UIDL answered " + Quote(reply.line) + ")"});
 		return AfterReply();
 
-	case Cmd::Noop:
+	case Command::Noop:
 		// +OK or -ERR alike: a status line where one was due.
-		in_flight_.pop_front();
+		pipeline_.Pop();
 		return AfterReply();
 
-	case Cmd::Retr: {
+	case Command::Retr: {
 		const Message &m = messages_[f.index];
 		if (reply.ok) {
 			reading_ = Reading::Body;
@@ -428,8 +409,7 @@ void Session::HandleStatus(std::string_view line)
 			queued_.push_back(MessageBeginEvent{m.number, m.size, Uidl(m)});
 			return;
 		}
-		in_flight_.pop_front();
-		in_flight_retr_bytes_ -= m.size;
+		pipeline_.Pop();
 		++stats_.not_retrieved;
 		queued_.push_back(
 		    MessageFailedEvent{m.number, Uidl(m), std::move(reply)});
@@ -437,8 +417,8 @@ void Session::HandleStatus(std::string_view line)
 		return;
 	}
 
-	case Cmd::Dele: {
-		in_flight_.pop_front();
+	case Command::Dele: {
+		pipeline_.Pop();
 		if (reply.ok) {
 			++stats_.marked;
 			marked_[f.index] = true;
@@ -453,8 +433,8 @@ void Session::HandleStatus(std::string_view line)
 		return AfterReply();
 	}
 
-	case Cmd::Quit:
-		in_flight_.pop_front();
+	case Command::Quit:
+		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(
 			    ErrorKind::QuitFailed,
@@ -471,12 +451,11 @@ void Session::HandleStatus(std::string_view line)
 
 void Session::HandleListingLine(std::string_view line)
 {
-	const InFlight &f = in_flight_.front();
-	switch (f.cmd) {
-	case Cmd::Capa:
+	switch (pipeline_.Front().command) {
+	case Command::Capa:
 		caps_.AddLine(line);
 		break;
-	case Cmd::List: {
+	case Command::List: {
 		if (TrimBlanks(line).empty())
 			break;
 		const auto entry = ParseListLine(line);
@@ -486,7 +465,7 @@ void Session::HandleListingLine(std::string_view line)
 		HandleListEntry(entry->number, entry->size);
 		break;
 	}
-	case Cmd::Uidl:
+	case Command::Uidl:
 		if (!TrimBlanks(line).empty())
 			HandleUidlLine(line);
 		break;
@@ -498,16 +477,19 @@ void Session::HandleListingLine(std::string_view line)
 
 void Session::HandleListingEnd()
 {
-	const Cmd cmd = in_flight_.front().cmd;
-	in_flight_.pop_front();
+	const Command command = pipeline_.Front().command;
+	pipeline_.Pop();
 	reading_ = Reading::StatusLine;
-	if (cmd == Cmd::Capa && phase_ == Phase::Login) {
+	if (command == Command::Capa)
+		// The capabilities are complete: they size the window.
+		pipeline_.Negotiate(caps_);
+	if (command == Command::Capa && phase_ == Phase::Login) {
 		AfterCapabilities();
 		return;
 	}
-	if (cmd == Cmd::Uidl)
+	if (command == Command::Uidl)
 		have_uidl_ = true;
-	if (cmd == Cmd::List && stats_.listed > config_.expect_at_most) {
+	if (command == Command::List && stats_.listed > config_.expect_at_most) {
 		deferring_ = true;
 		queued_.push_back(WarningEvent{
 		    "warning: the server lists " + std::to_string(stats_.listed) +
@@ -520,7 +502,7 @@ void Session::HandleListingEnd()
 
 void Session::AfterReply()
 {
-	if (phase_ == Phase::Listing && in_flight_.empty() && pending_listing_.empty())
+	if (phase_ == Phase::Listing && pipeline_.Empty() && pending_listing_.empty())
 		return StartTransaction();
 	Pump();
 	return;
@@ -794,7 +776,7 @@ void Session::StartTransaction()
 		// What would be fetched is counted above; nothing is sent but QUIT.
 		pending_retr_.clear();
 		pending_dele_.clear();
-		Send(Cmd::Quit, "QUIT");
+		Send(Command::Quit, "QUIT");
 		quit_sent_ = true;
 		phase_ = Phase::Quitting;
 		return;
@@ -804,14 +786,15 @@ void Session::StartTransaction()
 
 void Session::Pump()
 {
-	const std::size_t window = WindowCommands();
-	while (in_flight_.size() < window) {
+	for (;;) {
 		if (!pending_listing_.empty()) {
-			const Cmd cmd = pending_listing_.front();
+			const Command command = pending_listing_.front();
+			if (!pipeline_.CanSubmit(command))
+				break;
 			pending_listing_.pop_front();
-			Send(cmd, cmd == Cmd::Stat   ? "STAT"
-				  : cmd == Cmd::List ? "LIST"
-						     : "UIDL");
+			Send(command, command == Command::Stat   ? "STAT"
+				      : command == Command::List ? "LIST"
+								 : "UIDL");
 			continue;
 		}
 		if (phase_ != Phase::Transaction)
@@ -819,19 +802,21 @@ void Session::Pump()
 		// DELEs first: they are tiny, and a DELE sent early is a deletion that a
 		// later failure in this session cannot lose.
 		if (!pending_dele_.empty()) {
+			if (!pipeline_.CanSubmit(Command::Dele))
+				break;
 			const auto i = pending_dele_.front();
 			pending_dele_.pop_front();
-			Send(Cmd::Dele, "DELE " + std::to_string(messages_[i].number), i);
+			Send(Command::Dele, "DELE " + std::to_string(messages_[i].number),
+			     i);
 			continue;
 		}
 		if (!pending_retr_.empty()) {
 			const auto i = pending_retr_.front();
-			if (in_flight_retr_bytes_ > 0 &&
-			    in_flight_retr_bytes_ + messages_[i].size >
-				limits::window_bytes)
+			if (!pipeline_.CanSubmit(Command::Retr, messages_[i].size))
 				break;
 			pending_retr_.pop_front();
-			Send(Cmd::Retr, "RETR " + std::to_string(messages_[i].number), i);
+			Send(Command::Retr, "RETR " + std::to_string(messages_[i].number),
+			     i);
 			continue;
 		}
 		break;
@@ -839,23 +824,20 @@ void Session::Pump()
 	// A body is proven whole by the status line after it. The last RETR gets a
 	// NOOP (RFC 1939 §5) right behind it when pipelining, so that its proof costs
 	// no round trip; one command at a time, NOOP goes out when nothing else is due.
-	const bool last_retr_sent = window > 1 && in_flight_.size() < window &&
-				    pending_retr_.empty() && !in_flight_.empty() &&
-				    in_flight_.back().cmd == Cmd::Retr;
+	const bool last_retr_sent = pipeline_.Window() > 1 &&
+				    pipeline_.CanSubmit(Command::Noop) &&
+				    pending_retr_.empty() && !pipeline_.Empty() &&
+				    pipeline_.Back().command == Command::Retr;
 	if (phase_ == Phase::Transaction &&
-	    (last_retr_sent || (unproven_ && in_flight_.empty()))) {
-		Send(Cmd::Noop, "NOOP");
+	    (last_retr_sent || (unproven_ && pipeline_.Empty()))) {
+		Send(Command::Noop, "NOOP");
 		return;
 	}
-	// QUIT may follow DELEs still in flight when pipelining: every DELE is for a
-	// durable message, so committing it can lose nothing, and a round trip is saved.
-	const bool only_deles =
-	    std::all_of(in_flight_.begin(), in_flight_.end(),
-			[](const InFlight &f) { return f.cmd == Cmd::Dele; });
+	// QUIT may follow DELEs still in flight when pipelining (the pipeline's rule).
 	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
 	    pending_dele_.empty() && awaiting_save_ == 0 &&
-	    (in_flight_.empty() || (only_deles && in_flight_.size() < window))) {
-		Send(Cmd::Quit, "QUIT");
+	    pipeline_.CanSubmit(Command::Quit)) {
+		Send(Command::Quit, "QUIT");
 		quit_sent_ = true;
 		phase_ = Phase::Quitting;
 	}
@@ -863,7 +845,7 @@ void Session::Pump()
 
 void Session::HandleBody()
 {
-	const InFlight f = in_flight_.front();
+	const InFlight f = pipeline_.Front();
 	const Message &m = messages_[f.index];
 	body_.clear();
 	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
@@ -886,8 +868,7 @@ void Session::HandleBody()
 	if (!result.done)
 		return;
 
-	in_flight_.pop_front();
-	in_flight_retr_bytes_ -= m.size;
+	pipeline_.Pop();
 	reading_ = Reading::StatusLine;
 	++stats_.retrieved;
 	stats_.retrieved_bytes += body_bytes_;
@@ -908,7 +889,7 @@ void Session::HandleBody()
 					 " octets received where the "
 					 "listing said " +
 					 std::to_string(m.size);
-		if (WindowCommands() > 1)
+		if (pipeline_.Window() > 1)
 			return Fail(
 			    ErrorKind::Desync,
 			    "protocol error: " + what +
@@ -1039,10 +1020,7 @@ bool Session::RetrievingMore() const noexcept
 	// pending may wait for a Saved() (lock-step), which must not wait for it. One
 	// command at a time the next body is a round trip away anyway: each message is
 	// made durable on its own.
-	if (WindowCommands() == 1)
-		return false;
-	return std::any_of(in_flight_.begin(), in_flight_.end(),
-			   [](const InFlight &f) { return f.cmd == Cmd::Retr; });
+	return pipeline_.Window() > 1 && pipeline_.Has(Command::Retr);
 }
 
 void Session::StopRetrieving()
@@ -1073,13 +1051,14 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 		return Retry::None;
 	// Silence instead of a greeting is no hang-up to retry: typically a TLS port
 	// spoken to in cleartext, which waits for a ClientHello forever.
-	if (kind == ErrorKind::Timeout && !in_flight_.empty() &&
-	    in_flight_.front().cmd == Cmd::Greeting)
+	if (kind == ErrorKind::Timeout && !pipeline_.Empty() &&
+	    pipeline_.Front().command == Command::Greeting)
 		return Retry::None;
 	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
 		return Retry::Reconnect;
 	if (kind == ErrorKind::Desync)
-		return pipelined_ && !config_.lock_step ? Retry::LockStep : Retry::None;
+		return pipeline_.Pipelined() && !config_.lock_step ? Retry::LockStep
+								   : Retry::None;
 	// A drop or a stall is what a long link does, not a sign of replies out of
 	// step: what was proven stays proven, and the next session goes on as this one.
 	return Retry::Resume;
@@ -1088,18 +1067,19 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 void Session::Fail(ErrorKind kind, std::string message, std::optional<Reply> reply)
 {
 	Error error{kind, std::move(message), std::move(reply), RetryFor(kind), false};
-	error.capa_suspect = !in_flight_.empty() && in_flight_.front().cmd == Cmd::Capa;
+	error.capa_suspect =
+	    !pipeline_.Empty() && pipeline_.Front().command == Command::Capa;
 	phase_ = Phase::Failed;
 	// Nothing more may reach the server: a DELE or QUIT queued in this same pass
 	// could now be misattributed or commit what it should not.
-	out_.clear();
+	pipeline_.DropOutput();
 	queued_.push_back(FailedEvent{std::move(error)});
 }
 
 void Session::FailConnection(ErrorKind kind, std::string message)
 {
-	if (phase_ == Phase::Quitting && !in_flight_.empty() &&
-	    in_flight_.front().cmd == Cmd::Quit)
+	if (phase_ == Phase::Quitting && !pipeline_.Empty() &&
+	    pipeline_.Front().command == Command::Quit)
 		return Fail(ErrorKind::QuitFailed,
 			    "deletions not confirmed by the server: " + message +
 				" before answering QUIT");
@@ -1109,13 +1089,12 @@ void Session::FailConnection(ErrorKind kind, std::string message)
 	// answered a later command is taken for it. An end in the middle of a body is
 	// what a link does.
 	const bool body_due =
-	    std::any_of(in_flight_.begin(), in_flight_.end(),
-			[](auto &f) { return f.cmd == Cmd::Retr || f.cmd == Cmd::Noop; });
+	    pipeline_.Has(Command::Retr) || pipeline_.Has(Command::Noop);
 	const bool reply_due =
 	    body_due && (reading_ == Reading::StatusLine ||
 			 (reading_ == Reading::Body && body_bytes_ == 0));
-	if (!in_flight_.empty())
-		message += " while waiting for " + Describe(in_flight_.front());
+	if (!pipeline_.Empty())
+		message += " while waiting for " + Describe(pipeline_.Front());
 	Fail(kind, std::move(message));
 	std::get<FailedEvent>(queued_.back()).error.ended_where_reply_due = reply_due;
 }

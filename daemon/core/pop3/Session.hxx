@@ -2,6 +2,7 @@
 
 #include "Capabilities.hxx"
 #include "MultilineDecoder.hxx"
+#include "Pipeline.hxx"
 #include "Reply.hxx"
 
 #include <cstdint>
@@ -18,7 +19,8 @@
 namespace popstream::pop3 {
 
 /**
- * Bounds on what a server can make us hold in memory (see daemon/core/README.md).
+ * Bounds on what a server can make us hold in memory (see daemon/core/README.md). Each
+ * lives with the class that enforces it: the window's in Pipeline.hxx.
  */
 namespace limits {
 /** Longest status or listing line, in bytes including CRLF. RFC 1939 §3 allows 512;
@@ -32,32 +34,11 @@ inline constexpr std::uint64_t max_skipped_line_bytes = 4u << 20;
 /** Most messages accepted in one listing. A server that claims more is hostile or
  * broken; 10^6 entries already cost tens of MiB of bookkeeping. */
 inline constexpr std::uint32_t max_messages = 1'000'000;
-/** Commands in flight with a server that lists PIPELINING (RFC 2449 §6.6). RETR lines
- * are ~10 bytes, so this stays well inside any TCP window, and is enough to keep a
- * 600 ms link busy with small messages. */
-inline constexpr std::size_t full_window_commands = 256;
-/** Commands in flight when CAPA works but omits PIPELINING (Gmail): a few, so that a
- * server that reads only one command per read costs little if it loses any. */
-inline constexpr std::size_t guarded_window_commands = 4;
-/** Listed octets of RETRs in flight: enough to fill a long fat pipe (600 ms at
- * ~100 Mbit/s), small enough that an abandoned session wastes little. */
-inline constexpr std::uint64_t window_bytes = 8u << 20;
 /** A message may exceed 16 times its listed size plus this before the session is
  * abandoned as runaway: generous, since some servers misstate sizes, yet an endless
  * RETR response ends instead of filling the disk. */
 inline constexpr std::uint64_t message_overrun_bytes = 16u << 20;
 } // namespace limits
-
-/** --pipelining=auto|on|off. */
-enum class Pipelining {
-	/** Full window if CAPA lists PIPELINING, a guarded window if CAPA works without
-	 * it, one command at a time if CAPA fails. */
-	Auto,
-	/** Full window whatever CAPA says. */
-	On,
-	/** One command at a time. */
-	Off,
-};
 
 /** What the caller knows of a unique-id, as SessionConfig::already_saved says it. */
 struct SavedCopy {
@@ -404,7 +385,7 @@ public:
 	bool QuitSent() const noexcept { return quit_sent_; }
 
 	/** @return listed octets of the RETRs sent and not yet answered in full */
-	std::uint64_t InFlightRetrBytes() const noexcept { return in_flight_retr_bytes_; }
+	std::uint64_t InFlightRetrBytes() const noexcept { return pipeline_.RetrBytes(); }
 
 	/** @return true after +OK to QUIT, until the server closes the connection; the
 	 *         caller should then give it a few seconds before calling TimedOut() */
@@ -464,29 +445,6 @@ public:
 	static std::string Redact(std::string_view line);
 
 private:
-	/** Which reply the head of the in-flight queue is waiting for. */
-	enum class Cmd {
-		Greeting,
-		Capa,
-		Stls,
-		User,
-		Pass,
-		Stat,
-		List,
-		Uidl,
-		/** Sent only to prove the last body whole when nothing else is due. */
-		Noop,
-		Retr,
-		Dele,
-		Quit
-	};
-
-	struct InFlight {
-		Cmd cmd;
-		/** Message index (0-based into messages_) for RETR and DELE. */
-		std::uint32_t index = 0;
-	};
-
 	/** What the session does with a message it keeps track of. */
 	enum class Plan : std::uint8_t {
 		/** New: RETR, then DELE once Saved() (unless keep). */
@@ -552,12 +510,11 @@ private:
 		Body,
 	};
 
-	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
+	void Send(Command command, std::string line, std::uint32_t index = 0);
 	void SendLogin();
 	void AfterCapabilities();
 	void SendListing();
 	void Pump();
-	std::size_t WindowCommands() const noexcept;
 	std::optional<std::string_view> TakeLine();
 	void HandleStatus(std::string_view line);
 	void HandleListingLine(std::string_view line);
@@ -591,21 +548,19 @@ private:
 	Reading reading_ = Reading::StatusLine;
 	Capabilities caps_;
 	SessionStats stats_;
+	Pipeline pipeline_;
 
 	std::string in_;
 	std::size_t in_pos_ = 0;
 	/** Where the search for LF resumes, so that byte-at-a-time input is not O(n^2).
 	 */
 	std::size_t scan_pos_ = 0;
-	std::string out_;
 	std::string body_;
 	MultilineDecoder decoder_;
 	std::uint64_t body_bytes_ = 0;
 
-	std::deque<InFlight> in_flight_;
-	std::uint64_t in_flight_retr_bytes_ = 0;
 	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
-	std::deque<Cmd> pending_listing_;
+	std::deque<Command> pending_listing_;
 	std::deque<std::uint32_t> pending_retr_;
 	/** Per message: its DELE was answered +OK; its copy was accepted with a size
 	 * other than the listed one. */
@@ -636,7 +591,6 @@ private:
 	/** PASS went out together with USER. */
 	bool pass_sent_ = false;
 	std::string end_reason_;
-	bool pipelined_ = false;
 
 	/** The messages this session acts on; sorted by number once the listing is in. */
 	std::vector<Message> messages_;
