@@ -23,6 +23,19 @@ bool IsTemporaryAuthFailure(const Reply &reply) noexcept
 	       reply.HasCode("SYS/TEMP");
 }
 
+/** @return the inventory's part of @p config; moves the lookup out of it */
+InventoryRules TakeInventoryRules(SessionConfig &config)
+{
+	return {config.keep,
+		config.limit,
+		config.first_number,
+		config.expect_at_most,
+		config.limit_bytes,
+		config.max_message_size,
+		config.oversize_delete,
+		std::move(config.already_saved)};
+}
+
 } // namespace
 
 std::string Session::Quote(std::string_view server_text) const
@@ -40,10 +53,27 @@ std::string Session::Quote(std::string_view server_text) const
 }
 
 Session::Session(SessionConfig config)
-    : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step)
+    : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step),
+      inventory_(TakeInventoryRules(config_))
 {
 	pipeline_.Await(Command::Greeting);
+}
+
+const SessionStats &Session::Stats() const noexcept
+{
+	// Each counter has one owner; they meet here.
+	const InventoryCounts &c = inventory_.Counts();
+	stats_.listed = c.listed;
+	stats_.listed_bytes = c.listed_bytes;
+	stats_.to_fetch = c.to_fetch;
+	stats_.to_fetch_bytes = c.to_fetch_bytes;
+	stats_.already_saved = c.already_saved;
+	stats_.bad_uidl_lines = c.bad_uidl_lines;
+	stats_.deferred = c.deferred;
+	stats_.oversize_skipped = c.oversize_skipped;
+	stats_.oversize_deleted = c.oversize_deleted;
 	stats_.max_in_flight = pipeline_.MostInFlight();
+	return stats_;
 }
 
 void Session::Feed(std::string_view bytes)
@@ -81,8 +111,8 @@ std::string Session::Redact(std::string_view line)
 void Session::Send(Command command, std::string line, std::uint32_t index)
 {
 	pipeline_.Submit(command, line, index,
-			 command == Command::Retr ? messages_[index].size : 0);
-	stats_.max_in_flight = pipeline_.MostInFlight();
+			 command == Command::Retr ? inventory_.Messages()[index].size
+						  : 0);
 }
 
 void Session::AfterCapabilities()
@@ -202,10 +232,12 @@ Event Session::Next()
 				skipping_line_ = true;
 				skipped_bytes_ = in_.size() - in_pos_;
 				in_pos_ = scan_pos_ = in_.size();
-				BadUidl(number.value_or(0),
-					"its UIDL line is longer than " +
-					    std::to_string(limits::max_line_bytes) +
-					    " bytes");
+				inventory_.BadUidl(
+				    number.value_or(0),
+				    "its UIDL line is longer than " +
+					std::to_string(limits::max_line_bytes) +
+					" bytes");
+				TakeInventoryWarnings();
 				continue;
 			}
 			Fail(ErrorKind::Protocol,
@@ -230,6 +262,7 @@ Event Session::Next()
 
 std::string Session::Describe(const InFlight &f) const
 {
+	const auto &messages = inventory_.Messages();
 	switch (f.command) {
 	case Command::Greeting:
 		return "the greeting";
@@ -248,10 +281,10 @@ std::string Session::Describe(const InFlight &f) const
 	case Command::Uidl:
 		return "the reply to UIDL";
 	case Command::Retr:
-		return "message " + std::to_string(messages_[f.index].number) +
-		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
+		return "message " + std::to_string(messages[f.index].number) + " (RETR " +
+		       std::to_string(messages[f.index].number) + ")";
 	case Command::Dele:
-		return "the reply to DELE " + std::to_string(messages_[f.index].number);
+		return "the reply to DELE " + std::to_string(messages[f.index].number);
 	case Command::Noop:
 		return "the reply to NOOP";
 	case Command::Quit:
@@ -358,15 +391,10 @@ void Session::HandleStatus(std::string_view line)
 			std::uint64_t count = 0;
 			const auto [p, ec] = std::from_chars(
 			    rest.data(), rest.data() + rest.size(), count);
-			if (ec == std::errc() && p != rest.data() &&
-			    count > limits::max_messages)
-				return Fail(
-				    ErrorKind::Protocol,
-				    "protocol error: server claims " +
-					std::to_string(count) + " messages (more than " +
-					std::to_string(limits::max_messages) + ")");
 			if (ec == std::errc() && p != rest.data())
-				sizes_.reserve(count);
+				if (auto error = inventory_.Announced(count))
+					return Fail(ErrorKind::Protocol,
+						    std::move(*error));
 		}
 		return AfterReply();
 
@@ -401,18 +429,18 @@ void Session::HandleStatus(std::string_view line)
 		return AfterReply();
 
 	case Command::Retr: {
-		const Message &m = messages_[f.index];
+		const TrackedMessage &m = inventory_.Messages()[f.index];
 		if (reply.ok) {
 			reading_ = Reading::Body;
 			decoder_.Reset();
 			body_bytes_ = 0;
-			queued_.push_back(MessageBeginEvent{m.number, m.size, Uidl(m)});
+			queued_.push_back(MessageBeginEvent{m.number, m.size, m.Uidl()});
 			return;
 		}
 		pipeline_.Pop();
 		++stats_.not_retrieved;
 		queued_.push_back(
-		    MessageFailedEvent{m.number, Uidl(m), std::move(reply)});
+		    MessageFailedEvent{m.number, m.Uidl(), std::move(reply)});
 		Pump();
 		return;
 	}
@@ -421,13 +449,13 @@ void Session::HandleStatus(std::string_view line)
 		pipeline_.Pop();
 		if (reply.ok) {
 			++stats_.marked;
-			marked_[f.index] = true;
+			progress_[f.index].marked = true;
 		} else {
 			++stats_.dele_failed;
-			const Message &m = messages_[f.index];
+			const TrackedMessage &m = inventory_.Messages()[f.index];
 			queued_.push_back(WarningEvent{
 			    "message " + std::to_string(m.number) +
-			    (m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
+			    (m.uidl ? " (UIDL " + Escape(m.Uidl(), 80) + ")" : "") +
 			    ": saved, but DELE failed: " + Quote(reply.line)});
 		}
 		return AfterReply();
@@ -462,12 +490,16 @@ void Session::HandleListingLine(std::string_view line)
 		if (!entry)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: bad LIST line " + Quote(line));
-		HandleListEntry(entry->number, entry->size);
+		if (auto error = inventory_.AddSize(entry->number, entry->size))
+			return Fail(ErrorKind::Protocol, std::move(*error));
 		break;
 	}
 	case Command::Uidl:
-		if (!TrimBlanks(line).empty())
-			HandleUidlLine(line);
+		if (TrimBlanks(line).empty())
+			break;
+		inventory_.AddUidlLine(
+		    line, [this](std::string_view text) { return Quote(text); });
+		TakeInventoryWarnings();
 		break;
 	default:
 		assert(false);
@@ -488,14 +520,10 @@ void Session::HandleListingEnd()
 		return;
 	}
 	if (command == Command::Uidl)
-		have_uidl_ = true;
-	if (command == Command::List && stats_.listed > config_.expect_at_most) {
-		deferring_ = true;
-		queued_.push_back(WarningEvent{
-		    "warning: the server lists " + std::to_string(stats_.listed) +
-		    " messages, more than the " + std::to_string(config_.expect_at_most) +
-		    " left after the deletions it confirmed: it may not have applied "
-		    "them, so nothing more is downloaded in this run"});
+		inventory_.UidlEnded();
+	if (command == Command::List) {
+		inventory_.ListEnded();
+		TakeInventoryWarnings();
 	}
 	return AfterReply();
 }
@@ -506,102 +534,6 @@ void Session::AfterReply()
 		return StartTransaction();
 	Pump();
 	return;
-}
-
-void Session::HandleListEntry(std::uint32_t number, std::uint64_t size)
-{
-	// RFC 1939 §5: a session starts with messages 1..n, so n bounds the numbers.
-	if (number == 0 || number > limits::max_messages)
-		return Fail(ErrorKind::Protocol,
-			    "protocol error: LIST names message " +
-				std::to_string(number) +
-				" (messages are numbered 1 to at most " +
-				std::to_string(limits::max_messages) + ")");
-	if (sizes_.size() < number)
-		sizes_.resize(number, no_message);
-	std::uint32_t &slot = sizes_[number - 1];
-	if (slot != no_message)
-		return Fail(ErrorKind::Protocol, "protocol error: LIST names message " +
-						     std::to_string(number) + " twice");
-	if (size < big_size) {
-		slot = static_cast<std::uint32_t>(size);
-	} else {
-		slot = big_size;
-		big_sizes_[number] = size;
-	}
-	++stats_.listed;
-	stats_.listed_bytes += size;
-}
-
-std::uint64_t Session::ListedSize(std::uint32_t number) const
-{
-	const std::uint32_t slot = sizes_[number - 1];
-	return slot == big_size ? big_sizes_.at(number) : slot;
-}
-
-const std::string *Session::IndexUidl(std::string_view uidl)
-{
-	if (uidl.empty())
-		return nullptr;
-	const auto [it, inserted] = uidl_index_.try_emplace(std::string(uidl), 1u);
-	return &it->first;
-}
-
-void Session::Track(std::uint32_t number, Plan plan, std::uint64_t size,
-		    const std::string *uidl, bool expired)
-{
-	messages_.push_back({number, plan, expired, uidl, size});
-}
-
-void Session::HandleUidlLine(std::string_view line)
-{
-	const auto number = LeadingMessageNumber(line);
-	if (!number)
-		return BadUidl(0, "its UIDL line " + Quote(line) +
-				      " does not start with a message number");
-	if (*number > limits::max_messages)
-		return BadUidl(0, "UIDL names message " + std::to_string(*number) +
-				      " (messages are numbered 1 to at most " +
-				      std::to_string(limits::max_messages) + ")");
-	if (uidl_at_.size() < *number)
-		uidl_at_.resize(*number, 0);
-	std::uint32_t &at = uidl_at_[*number - 1];
-	if (at != 0) {
-		if (at != bad_uidl)
-			BadUidl(*number, "UIDL names it twice");
-		return;
-	}
-	const auto entry = ParseUidlLine(line);
-	if (!entry)
-		return BadUidl(*number, "its UIDL line " + Quote(line) +
-					    " holds no usable unique-id");
-	if (uidl_arena_.size() >= bad_uidl - entry->uidl.size() - 2)
-		return BadUidl(*number, "the UIDL listing is too large");
-	at = static_cast<std::uint32_t>(uidl_arena_.size() + 1);
-	uidl_arena_ += entry->uidl;
-	uidl_arena_ += ' ';
-}
-
-void Session::BadUidl(std::uint32_t number, const std::string &why)
-{
-	++stats_.bad_uidl_lines;
-	if (number > 0 && number <= uidl_at_.size())
-		uidl_at_[number - 1] = bad_uidl;
-	else if (number > 0) {
-		uidl_at_.resize(number, 0);
-		uidl_at_[number - 1] = bad_uidl;
-	}
-	// A server can send a million bad lines; a few say it, a count says the rest.
-	static constexpr std::uint32_t max_reported = 10;
-	if (stats_.bad_uidl_lines > max_reported) {
-		++unreported_bad_uidls_;
-		return;
-	}
-	queued_.push_back(WarningEvent{"warning: " +
-				       (number > 0 ? "message " + std::to_string(number)
-						   : std::string("a message")) +
-				       ": " + why +
-				       "; it is fetched without de-duplication"});
 }
 
 bool Session::SkipLongLine()
@@ -623,169 +555,55 @@ bool Session::SkipLongLine()
 	return true;
 }
 
-void Session::ClassifyListed(std::uint32_t number, std::uint64_t size,
-			     std::string_view uidl)
+void Session::TakeInventoryWarnings()
 {
-	if (const auto it = uidl_index_.find(uidl); it != uidl_index_.end()) {
-		// Several messages with one unique-id: none of them can be told apart by
-		// it. The earlier ones lose it when the listing ends.
-		++it->second;
-		return ClassifyNew(number, size, {}, false);
-	}
-	std::optional<SavedCopy> copy;
-	if (config_.already_saved)
-		copy = config_.already_saved(uidl, size);
-	if (!copy || copy->download)
-		return ClassifyNew(number, size, uidl, copy.has_value());
-	Track(number, config_.keep && !copy->expired ? Plan::Keep : Plan::Dele, size,
-	      IndexUidl(uidl), copy->expired);
-}
-
-void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
-			  bool index_anyway)
-{
-	if (number < config_.first_number) {
-		// Handled by the session before this one in the same run, or moved
-		// down by deletions since: either way a message acted on later that
-		// shares its unique-id must be seen as a duplicate.
-		IndexUidl(uidl);
-		return;
-	}
-	if (config_.max_message_size > 0 && size > config_.max_message_size) {
-		const std::string what =
-		    "message " + std::to_string(number) +
-		    (uidl.empty() ? "" : " (UIDL " + Escape(uidl, 80) + ")") + ": " +
-		    std::to_string(size) + " octets, over max_message_size (" +
-		    std::to_string(config_.max_message_size) + "): ";
-		if (config_.oversize_delete) {
-			Track(number, Plan::OversizeDele, size, IndexUidl(uidl));
-			queued_.push_back(WarningEvent{
-			    what + "deleted without downloading it (oversize: delete)"});
-		} else {
-			++stats_.oversize_skipped;
-			if (index_anyway)
-				IndexUidl(uidl);
-			queued_.push_back(WarningEvent{what + "left on the server"});
-		}
-		return;
-	}
-	const bool over_bytes = config_.limit_bytes > 0 && stats_.to_fetch > 0 &&
-				stats_.to_fetch_bytes + size > config_.limit_bytes;
-	if (deferring_ || stats_.to_fetch >= config_.limit || stop_retrieving_ ||
-	    over_bytes) {
-		// Not kept, so that a mailbox of any size costs the same. Its unique-id
-		// is only looked up: whatever the session acts on came before it, so a
-		// duplicate of it is seen here. first_deferred_ is the lowest, not the
-		// first: a saved copy found to share its unique-id is classified again
-		// when the listing ends, after higher-numbered ones.
-		if (first_deferred_ == 0 || number < first_deferred_)
-			first_deferred_ = number;
-		deferring_ = true;
-		++stats_.deferred;
-		if (index_anyway)
-			IndexUidl(uidl);
-		return;
-	}
-	Track(number, Plan::Fetch, size, IndexUidl(uidl));
-	++stats_.to_fetch;
-	stats_.to_fetch_bytes += size;
+	for (auto &text : inventory_.TakeWarnings())
+		queued_.push_back(WarningEvent{std::move(text)});
 }
 
 void Session::StartTransaction()
 {
 	phase_ = Phase::Transaction;
+	inventory_.Classify();
+	TakeInventoryWarnings();
 
-	// Each listed message in number order, by its unique-id if it has a usable one.
-	// A unique-id for a message LIST did not give has nothing to act on.
-	bool every_uidl = have_uidl_;
-	for (std::uint32_t i = 0; i < sizes_.size() && !Over(); ++i) {
-		if (sizes_[i] == no_message)
-			continue;
-		const std::uint32_t at = i < uidl_at_.size() ? uidl_at_[i] : 0;
-		if (at == 0 || at == bad_uidl) {
-			every_uidl = false;
-			ClassifyNew(i + 1, ListedSize(i + 1), {}, false);
-			continue;
-		}
-		const std::string_view rest =
-		    std::string_view(uidl_arena_).substr(at - 1);
-		ClassifyListed(i + 1, ListedSize(i + 1), rest.substr(0, rest.find(' ')));
-	}
-	uidls_complete_ = every_uidl;
-	if (unreported_bad_uidls_ > 0)
-		queued_.push_back(WarningEvent{
-		    "warning: " + std::to_string(unreported_bad_uidls_) +
-		    " more message(s) with an unusable UIDL line are fetched without "
-		    "de-duplication"});
-
-	// Two messages with one unique-id defeat de-duplication; treat them as having
-	// none rather than risk skipping one of them.
-	std::vector<Message> known_duplicates;
-	for (auto &m : messages_)
-		if (m.uidl && uidl_index_.at(*m.uidl) > 1) {
-			m.uidl = nullptr;
-			if (m.plan != Plan::Fetch && m.plan != Plan::OversizeDele)
-				known_duplicates.push_back(m);
-		}
-	if (std::any_of(uidl_index_.begin(), uidl_index_.end(),
-			[](const auto &e) { return e.second > 1; }))
-		queued_.push_back(WarningEvent{
-		    "warning: server gives the same UIDL to several messages; "
-		    "those are fetched without de-duplication"});
-	if (!known_duplicates.empty()) {
-		std::erase_if(messages_, [](const Message &m) {
-			return !m.uidl && m.plan != Plan::Fetch &&
-			       m.plan != Plan::OversizeDele;
-		});
-		for (const auto &m : known_duplicates)
-			ClassifyNew(m.number, m.size, {}, false);
-	}
-
-	// The per-message listing is no longer needed.
-	sizes_ = {};
-	big_sizes_.clear();
-	uidl_arena_ = {};
-	uidl_at_ = {};
-
-	std::sort(messages_.begin(), messages_.end(),
-		  [](const Message &a, const Message &b) { return a.number < b.number; });
-	messages_.shrink_to_fit();
-	awaiting_.assign(messages_.size(), false);
-	marked_.assign(messages_.size(), false);
-	loose_.assign(messages_.size(), false);
-	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
-		switch (messages_[i].plan) {
+	const auto &messages = inventory_.Messages();
+	progress_.assign(messages.size(), Progress{});
+	for (std::uint32_t i = 0; i < messages.size(); ++i) {
+		switch (messages[i].plan) {
 		case Plan::Fetch:
 			pending_retr_.push_back(i);
 			break;
 		case Plan::Dele:
-			++stats_.already_saved;
+		case Plan::OversizeDele:
 			pending_dele_.push_back(i);
 			break;
 		case Plan::Keep:
-			++stats_.already_saved;
-			break;
-		case Plan::OversizeDele:
-			++stats_.oversize_deleted;
-			pending_dele_.push_back(i);
 			break;
 		}
 	}
-	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
+	const InventoryCounts &counts = inventory_.Counts();
+	queued_.push_back(
+	    ListedEvent{counts.listed, counts.listed_bytes, inventory_.HaveUidl()});
 	if (config_.dry_run) {
 		// What would be fetched is counted above; nothing is sent but QUIT.
 		pending_retr_.clear();
 		pending_dele_.clear();
-		Send(Command::Quit, "QUIT");
-		quit_sent_ = true;
-		phase_ = Phase::Quitting;
-		return;
+		return SendQuit();
 	}
 	Pump();
 }
 
+void Session::SendQuit()
+{
+	pipeline_.Submit(Command::Quit, "QUIT");
+	quit_sent_ = true;
+	phase_ = Phase::Quitting;
+}
+
 void Session::Pump()
 {
+	const auto &messages = inventory_.Messages();
 	for (;;) {
 		if (!pending_listing_.empty()) {
 			const Command command = pending_listing_.front();
@@ -806,16 +624,16 @@ void Session::Pump()
 				break;
 			const auto i = pending_dele_.front();
 			pending_dele_.pop_front();
-			Send(Command::Dele, "DELE " + std::to_string(messages_[i].number),
+			Send(Command::Dele, "DELE " + std::to_string(messages[i].number),
 			     i);
 			continue;
 		}
 		if (!pending_retr_.empty()) {
 			const auto i = pending_retr_.front();
-			if (!pipeline_.CanSubmit(Command::Retr, messages_[i].size))
+			if (!pipeline_.CanSubmit(Command::Retr, messages[i].size))
 				break;
 			pending_retr_.pop_front();
-			Send(Command::Retr, "RETR " + std::to_string(messages_[i].number),
+			Send(Command::Retr, "RETR " + std::to_string(messages[i].number),
 			     i);
 			continue;
 		}
@@ -836,17 +654,14 @@ void Session::Pump()
 	// QUIT may follow DELEs still in flight when pipelining (the pipeline's rule).
 	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
 	    pending_dele_.empty() && awaiting_save_ == 0 &&
-	    pipeline_.CanSubmit(Command::Quit)) {
-		Send(Command::Quit, "QUIT");
-		quit_sent_ = true;
-		phase_ = Phase::Quitting;
-	}
+	    pipeline_.CanSubmit(Command::Quit))
+		SendQuit();
 }
 
 void Session::HandleBody()
 {
 	const InFlight f = pipeline_.Front();
-	const Message &m = messages_[f.index];
+	const TrackedMessage &m = inventory_.Messages()[f.index];
 	body_.clear();
 	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
 	in_pos_ += result.consumed;
@@ -903,9 +718,9 @@ void Session::HandleBody()
 		if (body_bytes_ != m.size) {
 			++stats_.not_retrieved;
 			queued_.push_back(MessageDiscardedEvent{
-			    m.number, Uidl(m),
+			    m.number, m.Uidl(),
 			    "message " + std::to_string(m.number) +
-				(m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
+				(m.uidl ? " (UIDL " + Escape(m.Uidl(), 80) + ")" : "") +
 				": " + std::to_string(octets) +
 				" octets received where the listing said " +
 				std::to_string(m.size) +
@@ -915,7 +730,7 @@ void Session::HandleBody()
 			Pump();
 			return;
 		}
-		loose_[f.index] = true;
+		progress_[f.index].loose = true;
 		queued_.push_back(WarningEvent{
 		    "warning: " + what + " (the server counts line ends as one octet)"});
 	}
@@ -928,28 +743,18 @@ void Session::HandleBody()
 
 void Session::Prove()
 {
-	if (const auto i = IndexOf(unproven_->number))
-		awaiting_[*i] = true;
+	if (const auto i = inventory_.IndexOf(unproven_->number))
+		progress_[*i].awaiting_save = true;
 	queued_.push_back(*unproven_);
 	unproven_.reset();
 }
 
-std::optional<std::uint32_t> Session::IndexOf(std::uint32_t number) const noexcept
-{
-	const auto it = std::lower_bound(
-	    messages_.begin(), messages_.end(), number,
-	    [](const Message &m, std::uint32_t n) { return m.number < n; });
-	if (it == messages_.end() || it->number != number)
-		return std::nullopt;
-	return static_cast<std::uint32_t>(it - messages_.begin());
-}
-
 void Session::Saved(std::uint32_t number)
 {
-	const auto i = IndexOf(number);
-	if (!i || !awaiting_[*i])
+	const auto i = inventory_.IndexOf(number);
+	if (!i || !progress_[*i].awaiting_save)
 		return;
-	awaiting_[*i] = false;
+	progress_[*i].awaiting_save = false;
 	--awaiting_save_;
 	++stats_.saved;
 	if (phase_ != Phase::Transaction)
@@ -961,10 +766,10 @@ void Session::Saved(std::uint32_t number)
 
 void Session::NotSaved(std::uint32_t number)
 {
-	const auto i = IndexOf(number);
-	if (!i || !awaiting_[*i])
+	const auto i = inventory_.IndexOf(number);
+	if (!i || !progress_[*i].awaiting_save)
 		return;
-	awaiting_[*i] = false;
+	progress_[*i].awaiting_save = false;
 	--awaiting_save_;
 	++stats_.not_saved;
 	if (phase_ == Phase::Transaction)
@@ -973,45 +778,36 @@ void Session::NotSaved(std::uint32_t number)
 
 std::vector<std::string_view> Session::MarkedUidls() const
 {
+	const auto &messages = inventory_.Messages();
 	std::vector<std::string_view> out;
-	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && messages_[i].uidl)
-			out.push_back(Uidl(messages_[i]));
+	for (std::size_t i = 0; i < progress_.size(); ++i)
+		if (progress_[i].marked && messages[i].uidl)
+			out.push_back(messages[i].Uidl());
 	return out;
 }
 
 bool Session::ShiftSuspect(std::uint32_t number) const
 {
-	const auto i = IndexOf(number);
-	if (!i)
-		return false;
-	if (loose_[*i])
-		return true;
-	const std::uint64_t size = messages_[*i].size;
-	return std::any_of(messages_.begin(), messages_.end(), [&](const Message &m) {
-		return m.number != number && m.plan == Plan::Fetch &&
-		       m.size + 2 >= size && m.size <= size + 2;
-	});
+	const auto i = inventory_.IndexOf(number);
+	return i && (progress_[*i].loose || inventory_.HasSizeTwin(*i));
 }
 
 std::vector<std::string_view> Session::DuplicateUidls() const
 {
-	std::vector<std::string_view> out;
-	for (const auto &[uidl, count] : uidl_index_)
-		if (count > 1)
-			out.push_back(uidl);
-	return out;
+	return inventory_.DuplicateUidls();
 }
 
 std::uint32_t Session::ResumeNumber() const noexcept
 {
-	if (first_deferred_ == 0)
+	const std::uint32_t first_deferred = inventory_.FirstDeferred();
+	if (first_deferred == 0)
 		return 1;
+	const auto &messages = inventory_.Messages();
 	std::uint32_t deleted_before = 0;
-	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && messages_[i].number < first_deferred_)
+	for (std::size_t i = 0; i < progress_.size(); ++i)
+		if (progress_[i].marked && messages[i].number < first_deferred)
 			++deleted_before;
-	return first_deferred_ - deleted_before;
+	return first_deferred - deleted_before;
 }
 
 bool Session::RetrievingMore() const noexcept
@@ -1025,7 +821,7 @@ bool Session::RetrievingMore() const noexcept
 
 void Session::StopRetrieving()
 {
-	stop_retrieving_ = true;
+	inventory_.StopFetching();
 	pending_retr_.clear();
 	if (phase_ == Phase::Transaction)
 		Pump();
