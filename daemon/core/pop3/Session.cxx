@@ -11,18 +11,6 @@ namespace popstream::pop3 {
 
 namespace {
 
-std::string QuoteRaw(std::string_view server_text)
-{
-	return "\"" + Escape(server_text, 200) + "\"";
-}
-
-bool IsTemporaryAuthFailure(const Reply &reply) noexcept
-{
-	// RFC 2449 §8.1.1-2 and RFC 3206 §4: these say "not now", not "wrong password".
-	return reply.HasCode("IN-USE") || reply.HasCode("LOGIN-DELAY") ||
-	       reply.HasCode("SYS/TEMP");
-}
-
 /** @return the inventory's part of @p config; moves the lookup out of it */
 InventoryRules TakeInventoryRules(SessionConfig &config)
 {
@@ -36,25 +24,46 @@ InventoryRules TakeInventoryRules(SessionConfig &config)
 		std::move(config.already_saved)};
 }
 
+/** @return the login's part of @p config; moves the credentials out of it */
+LoginConfig TakeLoginConfig(SessionConfig &config)
+{
+	return {std::move(config.user), std::move(config.password), config.starttls,
+		config.secure, config.skip_capa};
+}
+
+ErrorKind KindOf(LoginFailureKind kind) noexcept
+{
+	switch (kind) {
+	case LoginFailureKind::Greeting:
+		return ErrorKind::Greeting;
+	case LoginFailureKind::StartTls:
+		return ErrorKind::StartTls;
+	case LoginFailureKind::Auth:
+		break;
+	case LoginFailureKind::AuthTemporary:
+		return ErrorKind::AuthTemporary;
+	}
+	return ErrorKind::Auth;
+}
+
+/** @return whether a +OK to @p command opens a multi-line body, so that the command
+ *          is answered in full only at its end */
+bool OpensBody(Command command) noexcept
+{
+	return command == Command::Capa || command == Command::List ||
+	       command == Command::Uidl || command == Command::Retr;
+}
+
 } // namespace
 
 std::string Session::Quote(std::string_view server_text) const
 {
-	// A server may echo the password back ("wrong password 'x'"); it must not reach
-	// a log through us.
-	if (config_.password.empty() ||
-	    server_text.find(config_.password) == std::string_view::npos)
-		return QuoteRaw(server_text);
-	std::string text(server_text);
-	for (auto pos = text.find(config_.password); pos != std::string::npos;
-	     pos = text.find(config_.password, pos + 8))
-		text.replace(pos, config_.password.size(), "********");
-	return QuoteRaw(text);
+	return login_.Quote(server_text);
 }
 
 Session::Session(SessionConfig config)
     : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step),
-      inventory_(TakeInventoryRules(config_))
+      login_(TakeLoginConfig(config_)), inventory_(TakeInventoryRules(config_))
 {
 	pipeline_.Await(Command::Greeting);
 }
@@ -93,66 +102,44 @@ std::string Session::TakeOutput()
 	return pipeline_.TakeOutput();
 }
 
-std::string Session::Redact(std::string_view line)
-{
-	if (line.size() >= 5) {
-		std::string head(line.substr(0, 5));
-		for (char &c : head)
-			if (c >= 'a' && c <= 'z')
-				c = static_cast<char>(c - 'a' + 'A');
-		if (head == "PASS ")
-			return "PASS ********";
-	}
-	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
-		line.remove_suffix(1);
-	return Escape(line);
-}
-
-void Session::Send(Command command, std::string line, std::uint32_t index)
-{
-	pipeline_.Submit(command, line, index,
-			 command == Command::Retr ? inventory_.Messages()[index].size
-						  : 0);
-}
-
-void Session::AfterCapabilities()
-{
-	if (config_.starttls && !tls_started_)
-		Send(Command::Stls, "STLS");
-	else
-		SendLogin();
-}
-
 void Session::TlsStarted()
 {
-	if (phase_ != Phase::Login || tls_started_)
-		return;
-	tls_started_ = true;
-	// RFC 2595 §4: what the server said before TLS could have been forged.
-	caps_ = Capabilities{};
-	pipeline_.Negotiate(caps_);
-	if (!capa_failed_ && !config_.skip_capa)
-		Send(Command::Capa, "CAPA");
-	else
-		SendLogin();
+	if (phase_ == Phase::Login)
+		OnLogin(login_.TlsStarted(pipeline_));
 }
 
-void Session::SendLogin()
+void Session::OnLogin(Login::Step step)
 {
-	Send(Command::User, "USER " + config_.user);
-	// On a cleartext link PASS waits for USER's +OK: a server that refuses USER there
-	// ("use TLS") must not receive the password. Over TLS nobody else sees it, so a
-	// pipelining server gets both at once, saving a round trip.
-	if ((config_.secure || tls_started_) && pipeline_.Window() > 1) {
-		Send(Command::Pass, "PASS " + config_.password);
-		pass_sent_ = true;
+	switch (step) {
+	case Login::Step::Continue:
+		return;
+	case Login::Step::ReadCapabilities:
+		reading_ = Reading::Listing;
+		return;
+	case Login::Step::StartTls:
+		// Bytes after the +OK came in cleartext but would be read as if they
+		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
+		if (in_pos_ < in_.size())
+			return Fail(
+			    ErrorKind::StartTls,
+			    "protocol error: server sent data after accepting STLS");
+		queued_.push_back(StartTlsEvent{});
+		return;
+	case Login::Step::LoggedIn:
+		phase_ = Phase::Listing;
+		return SendListing();
+	case Login::Step::Done:
+		return AfterReply();
+	case Login::Step::Failed: {
+		const LoginFailure &failure = login_.Failure();
+		return Fail(KindOf(failure.kind), failure.message, failure.reply);
+	}
 	}
 }
 
 void Session::SendListing()
 {
-	if (!capa_failed_ && !config_.skip_capa)
-		Send(Command::Capa, "CAPA");
+	// Behind the CAPA that Login sends after PASS, if any.
 	// UIDL before LIST: a server that writes something into each message when it
 	// first answers UIDL (GNU mailutils stamps an X-UIDL: header) lists the final
 	// sizes only after it, and a size that differs from the listing must remain a
@@ -316,74 +303,13 @@ void Session::HandleStatus(std::string_view line)
 						   ", got " + Quote(line));
 	}
 	Reply reply = std::move(*parsed);
+	if (!reply.ok || !OpensBody(f.command))
+		pipeline_.Pop();
+	if (!login_.Done())
+		return OnLogin(login_.OnReply(reply, pipeline_));
 
 	switch (f.command) {
-	case Command::Greeting:
-		pipeline_.Pop();
-		if (!reply.ok)
-			return Fail(ErrorKind::Greeting,
-				    "server not ready: " + Quote(reply.line), reply);
-		if (config_.skip_capa)
-			AfterCapabilities();
-		else
-			Send(Command::Capa, "CAPA");
-		return;
-
-	case Command::Capa:
-		if (reply.ok) {
-			caps_ = Capabilities{};
-			caps_.known = true;
-			reading_ = Reading::Listing;
-			return;
-		}
-		pipeline_.Pop();
-		if (phase_ == Phase::Login) {
-			capa_failed_ = true;
-			AfterCapabilities();
-			return;
-		}
-		return AfterReply();
-
-	case Command::Stls:
-		pipeline_.Pop();
-		if (!reply.ok)
-			return Fail(ErrorKind::StartTls,
-				    "server refused STLS: " + Quote(reply.line) +
-					"; not logging in without TLS",
-				    reply);
-		// Bytes after the +OK came in cleartext but would be read as if they
-		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
-		if (in_pos_ < in_.size())
-			return Fail(
-			    ErrorKind::StartTls,
-			    "protocol error: server sent data after accepting STLS");
-		queued_.push_back(StartTlsEvent{});
-		return;
-
-	case Command::User:
-		pipeline_.Pop();
-		if (!reply.ok)
-			return Fail(IsTemporaryAuthFailure(reply)
-					? ErrorKind::AuthTemporary
-					: ErrorKind::Auth,
-				    "login failed: " + Quote(reply.line), reply);
-		if (!pass_sent_)
-			Send(Command::Pass, "PASS " + config_.password);
-		return;
-
-	case Command::Pass:
-		pipeline_.Pop();
-		if (!reply.ok)
-			return Fail(IsTemporaryAuthFailure(reply)
-					? ErrorKind::AuthTemporary
-					: ErrorKind::Auth,
-				    "login failed: " + Quote(reply.line), reply);
-		phase_ = Phase::Listing;
-		SendListing();
-		return;
-
 	case Command::Stat:
-		pipeline_.Pop();
 		if (reply.ok) {
 			// "+OK nn mm" (RFC 1939 §5); used only as an early sanity bound.
 			std::string_view rest =
@@ -399,11 +325,9 @@ void Session::HandleStatus(std::string_view line)
 		return AfterReply();
 
 	case Command::List:
-		if (!reply.ok) {
-			pipeline_.Pop();
+		if (!reply.ok)
 			return Fail(ErrorKind::Protocol,
 				    "LIST failed: " + Quote(reply.line), reply);
-		}
 		reading_ = Reading::Listing;
 		return;
 
@@ -412,7 +336,6 @@ void Session::HandleStatus(std::string_view line)
 			reading_ = Reading::Listing;
 			return;
 		}
-		pipeline_.Pop();
 		queued_.push_back(WarningEvent{
 		    std::string(config_.keep
 				    ? "warning: server lacks UIDL: messages kept on it "
@@ -425,7 +348,6 @@ void Session::HandleStatus(std::string_view line)
 
 	case Command::Noop:
 		// +OK or -ERR alike: a status line where one was due.
-		pipeline_.Pop();
 		return AfterReply();
 
 	case Command::Retr: {
@@ -437,7 +359,6 @@ void Session::HandleStatus(std::string_view line)
 			queued_.push_back(MessageBeginEvent{m.number, m.size, m.Uidl()});
 			return;
 		}
-		pipeline_.Pop();
 		++stats_.not_retrieved;
 		queued_.push_back(
 		    MessageFailedEvent{m.number, m.Uidl(), std::move(reply)});
@@ -446,7 +367,6 @@ void Session::HandleStatus(std::string_view line)
 	}
 
 	case Command::Dele: {
-		pipeline_.Pop();
 		if (reply.ok) {
 			++stats_.marked;
 			progress_[f.index].marked = true;
@@ -462,7 +382,6 @@ void Session::HandleStatus(std::string_view line)
 	}
 
 	case Command::Quit:
-		pipeline_.Pop();
 		if (!reply.ok)
 			return Fail(
 			    ErrorKind::QuitFailed,
@@ -473,15 +392,23 @@ void Session::HandleStatus(std::string_view line)
 		// sends would mean this +OK answered an earlier command.
 		phase_ = Phase::Closing;
 		return;
+
+	case Command::Greeting:
+	case Command::Capa:
+	case Command::Stls:
+	case Command::User:
+	case Command::Pass:
+		// Login's, which is over before any of the session's is sent.
+		break;
 	}
-	return;
+	assert(false);
 }
 
 void Session::HandleListingLine(std::string_view line)
 {
 	switch (pipeline_.Front().command) {
 	case Command::Capa:
-		caps_.AddLine(line);
+		login_.OnCapabilityLine(line);
 		break;
 	case Command::List: {
 		if (TrimBlanks(line).empty())
@@ -504,7 +431,6 @@ void Session::HandleListingLine(std::string_view line)
 	default:
 		assert(false);
 	}
-	return;
 }
 
 void Session::HandleListingEnd()
@@ -513,12 +439,7 @@ void Session::HandleListingEnd()
 	pipeline_.Pop();
 	reading_ = Reading::StatusLine;
 	if (command == Command::Capa)
-		// The capabilities are complete: they size the window.
-		pipeline_.Negotiate(caps_);
-	if (command == Command::Capa && phase_ == Phase::Login) {
-		AfterCapabilities();
-		return;
-	}
+		return OnLogin(login_.OnCapabilitiesEnd(pipeline_));
 	if (command == Command::Uidl)
 		inventory_.UidlEnded();
 	if (command == Command::List) {
@@ -533,7 +454,6 @@ void Session::AfterReply()
 	if (phase_ == Phase::Listing && pipeline_.Empty() && pending_listing_.empty())
 		return StartTransaction();
 	Pump();
-	return;
 }
 
 bool Session::SkipLongLine()
@@ -610,9 +530,9 @@ void Session::Pump()
 			if (!pipeline_.CanSubmit(command))
 				break;
 			pending_listing_.pop_front();
-			Send(command, command == Command::Stat   ? "STAT"
-				      : command == Command::List ? "LIST"
-								 : "UIDL");
+			pipeline_.Submit(command, command == Command::Stat   ? "STAT"
+						  : command == Command::List ? "LIST"
+									     : "UIDL");
 			continue;
 		}
 		if (phase_ != Phase::Transaction)
@@ -624,8 +544,8 @@ void Session::Pump()
 				break;
 			const auto i = pending_dele_.front();
 			pending_dele_.pop_front();
-			Send(Command::Dele, "DELE " + std::to_string(messages[i].number),
-			     i);
+			pipeline_.Submit(Command::Dele,
+					 "DELE " + std::to_string(messages[i].number), i);
 			continue;
 		}
 		if (!pending_retr_.empty()) {
@@ -633,8 +553,9 @@ void Session::Pump()
 			if (!pipeline_.CanSubmit(Command::Retr, messages[i].size))
 				break;
 			pending_retr_.pop_front();
-			Send(Command::Retr, "RETR " + std::to_string(messages[i].number),
-			     i);
+			pipeline_.Submit(Command::Retr,
+					 "RETR " + std::to_string(messages[i].number), i,
+					 messages[i].size);
 			continue;
 		}
 		break;
@@ -648,7 +569,7 @@ void Session::Pump()
 				    pipeline_.Back().command == Command::Retr;
 	if (phase_ == Phase::Transaction &&
 	    (last_retr_sent || (unproven_ && pipeline_.Empty()))) {
-		Send(Command::Noop, "NOOP");
+		pipeline_.Submit(Command::Noop, "NOOP");
 		return;
 	}
 	// QUIT may follow DELEs still in flight when pipelining (the pipeline's rule).

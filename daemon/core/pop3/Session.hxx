@@ -2,6 +2,7 @@
 
 #include "Capabilities.hxx"
 #include "Inventory.hxx"
+#include "Login.hxx"
 #include "MultilineDecoder.hxx"
 #include "Pipeline.hxx"
 #include "Reply.hxx"
@@ -41,7 +42,8 @@ inline constexpr std::uint64_t message_overrun_bytes = 16u << 20;
 struct SessionConfig {
 	/** USER argument (RFC 1939 §7). */
 	std::string user;
-	/** PASS argument. Only ever written to the output queue; never in an event. */
+	/** PASS argument. Only ever written to the output queue; never in an event (Login
+	 * owns it). */
 	std::string password;
 	Pipelining pipelining = Pipelining::Auto;
 	/** Leave every message on the server (dl -n): no DELE at all. */
@@ -291,8 +293,12 @@ using Event =
  * reply that cannot be a status line ends the session (Desync) so that no DELE can be
  * attributed to the wrong message.
  *
- * Pipeline holds the commands in flight and decides what may go out next; Inventory
- * keeps the streamed listing and decides which messages to fetch, delete or leave.
+ * It composes three parts, each the one owner of its invariants (daemon/core/README.md,
+ * "Who owns what"): Login runs everything up to the CAPA after login, Pipeline holds
+ * the commands in flight and decides what may go out next, Inventory keeps the
+ * streamed listing and decides which messages to fetch, delete or leave. The session
+ * itself frames the input, streams bodies and proves them whole, tracks saves (no DELE
+ * before Saved()) and decides when to QUIT.
  *
  * Contract: call Next() until it returns NeedDataEvent before the next Feed(); then
  * input buffering is bounded by the largest fed chunk plus limits::max_line_bytes.
@@ -308,7 +314,7 @@ public:
 	 */
 	void SetPassword(std::string password) noexcept
 	{
-		config_.password = std::move(password);
+		login_.SetPassword(std::move(password));
 	}
 
 	/** Appends bytes received from the server. */
@@ -420,17 +426,17 @@ public:
 	std::uint32_t ResumeNumber() const noexcept;
 
 	/** @return capabilities from the last CAPA response */
-	const Capabilities &Caps() const noexcept { return caps_; }
+	const Capabilities &Caps() const noexcept { return login_.Caps(); }
 
 	/**
 	 * @return a printable form of the command line @p line (one line of
 	 * TakeOutput()), with the PASS argument replaced, for transcripts
 	 */
-	static std::string Redact(std::string_view line);
+	static std::string Redact(std::string_view line) { return Login::Redact(line); }
 
 private:
 	enum class Phase {
-		/** Waiting for the greeting, CAPA, USER or PASS. */
+		/** Login drives: greeting, CAPA, STLS, USER, PASS. */
 		Login,
 		/** Logged in; waiting for CAPA, STAT, LIST, UIDL. */
 		Listing,
@@ -464,9 +470,7 @@ private:
 		bool loose = false;
 	};
 
-	void Send(Command command, std::string line, std::uint32_t index = 0);
-	void SendLogin();
-	void AfterCapabilities();
+	void OnLogin(Login::Step step);
 	void SendListing();
 	void Pump();
 	std::optional<std::string_view> TakeLine();
@@ -487,16 +491,16 @@ private:
 	Retry RetryFor(ErrorKind kind) const noexcept;
 	std::string Describe(const InFlight &f) const;
 
-	/** What the session was asked; already_saved was handed to inventory_, which
-	 * owns it. */
+	/** What the session was asked; user, password and already_saved were handed to
+	 * login_ and inventory_, which own them. */
 	SessionConfig config_;
 	Phase phase_ = Phase::Login;
 	Reading reading_ = Reading::StatusLine;
-	Capabilities caps_;
 	/** The session's own counters; Stats() adds those of pipeline_ and inventory_.
 	 */
 	mutable SessionStats stats_;
 	Pipeline pipeline_;
+	Login login_;
 	Inventory inventory_;
 
 	std::string in_;
@@ -526,11 +530,6 @@ private:
 	 */
 	std::uint32_t awaiting_save_ = 0;
 	bool quit_sent_ = false;
-	/** STLS succeeded and TLS is up. */
-	bool tls_started_ = false;
-	/** PASS went out together with USER. */
-	bool pass_sent_ = false;
-	bool capa_failed_ = false;
 
 	bool eof_ = false;
 	/** The server closed with FIN, not a reset. */
