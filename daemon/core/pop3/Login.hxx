@@ -11,19 +11,14 @@ namespace popstream::pop3 {
 
 class Pipeline;
 
-/** What a login needs to know. */
+/** What a login needs to know: SessionConfig's fields of the same names, which document
+ * them. The password is only ever submitted to the pipeline, and hidden from every
+ * message built with Login::Quote(). */
 struct LoginConfig {
-	/** USER argument (RFC 1939 §7). */
 	std::string user;
-	/** PASS argument. Only ever written to the pipeline; hidden from every message
-	 * built with Login::Quote(). */
 	std::string password;
-	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
-	 * never log in if the server refuses it. */
 	bool starttls = false;
-	/** The link is encrypted (implicit TLS): USER and PASS may then be pipelined. */
 	bool secure = false;
-	/** Do not send CAPA (a reconnect to a server that hung up on CAPA). */
 	bool skip_capa = false;
 };
 
