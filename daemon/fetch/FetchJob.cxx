@@ -371,12 +371,13 @@ void FetchJob::Drive()
 	if (destination_->GroupFull() || !session_->RetrievingMore())
 		CommitPending();
 	// The session counts what it hands out: nothing here reads the commands.
-	const auto &stats = session_->Stats();
-	const std::uint32_t deles_before = stats.dele_output;
-	const bool quit_before = stats.quit_output;
+	const std::uint32_t deles_before = session_->Stats().dele_output;
+	const bool quit_before = session_->Stats().quit_output;
 	auto out = session_->TakeOutput();
 	if (out.empty())
 		return;
+	// Stats() is refreshed on each call: read it again after TakeOutput().
+	const auto &stats = session_->Stats();
 	const bool dele = stats.dele_output > deles_before;
 	const bool quit = stats.quit_output && !quit_before;
 	const std::uint64_t deles_sent = stats.dele_output;

@@ -11,38 +11,80 @@ namespace popstream::pop3 {
 
 namespace {
 
-std::string QuoteRaw(std::string_view server_text)
+/** @return the inventory's part of @p config; moves the lookup out of it */
+InventoryRules TakeInventoryRules(SessionConfig &config)
 {
-	return "\"" + Escape(server_text, 200) + "\"";
+	return {config.keep,
+		config.limit,
+		config.first_number,
+		config.expect_at_most,
+		config.limit_bytes,
+		config.max_message_size,
+		config.oversize_delete,
+		std::move(config.already_saved)};
 }
 
-bool IsTemporaryAuthFailure(const Reply &reply) noexcept
+/** @return the login's part of @p config; moves the credentials out of it */
+LoginConfig TakeLoginConfig(SessionConfig &config)
 {
-	// RFC 2449 §8.1.1-2 and RFC 3206 §4: these say "not now", not "wrong password".
-	return reply.HasCode("IN-USE") || reply.HasCode("LOGIN-DELAY") ||
-	       reply.HasCode("SYS/TEMP");
+	return {std::move(config.user), std::move(config.password), config.starttls,
+		config.secure, config.skip_capa};
+}
+
+ErrorKind KindOf(LoginFailureKind kind) noexcept
+{
+	switch (kind) {
+	case LoginFailureKind::Greeting:
+		return ErrorKind::Greeting;
+	case LoginFailureKind::StartTls:
+		return ErrorKind::StartTls;
+	case LoginFailureKind::Auth:
+		break;
+	case LoginFailureKind::AuthTemporary:
+		return ErrorKind::AuthTemporary;
+	}
+	return ErrorKind::Auth;
+}
+
+/** @return whether a +OK to @p command opens a multi-line body, so that the command
+ *          is answered in full only at its end */
+bool OpensBody(Command command) noexcept
+{
+	return command == Command::Capa || command == Command::List ||
+	       command == Command::Uidl || command == Command::Retr;
 }
 
 } // namespace
 
 std::string Session::Quote(std::string_view server_text) const
 {
-	// A server may echo the password back ("wrong password 'x'"); it must not reach
-	// a log through us.
-	if (config_.password.empty() ||
-	    server_text.find(config_.password) == std::string_view::npos)
-		return QuoteRaw(server_text);
-	std::string text(server_text);
-	for (auto pos = text.find(config_.password); pos != std::string::npos;
-	     pos = text.find(config_.password, pos + 8))
-		text.replace(pos, config_.password.size(), "********");
-	return QuoteRaw(text);
+	return login_.Quote(server_text);
 }
 
-Session::Session(SessionConfig config) : config_(std::move(config))
+Session::Session(SessionConfig config)
+    : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step),
+      login_(TakeLoginConfig(config_)), inventory_(TakeInventoryRules(config_))
 {
-	in_flight_.push_back({Cmd::Greeting});
-	stats_.max_in_flight = 1;
+	pipeline_.Await(Command::Greeting);
+}
+
+const SessionStats &Session::Stats() const noexcept
+{
+	// Each counter has one owner; they meet here.
+	const InventoryCounts &c = inventory_.Counts();
+	stats_.listed = c.listed;
+	stats_.listed_bytes = c.listed_bytes;
+	stats_.to_fetch = c.to_fetch;
+	stats_.to_fetch_bytes = c.to_fetch_bytes;
+	stats_.already_saved = c.already_saved;
+	stats_.bad_uidl_lines = c.bad_uidl_lines;
+	stats_.deferred = c.deferred;
+	stats_.oversize_skipped = c.oversize_skipped;
+	stats_.oversize_deleted = c.oversize_deleted;
+	stats_.max_in_flight = pipeline_.MostInFlight();
+	stats_.dele_output = pipeline_.DelesTaken();
+	stats_.quit_output = pipeline_.QuitTaken();
+	return stats_;
 }
 
 void Session::Feed(std::string_view bytes)
@@ -59,102 +101,52 @@ void Session::Feed(std::string_view bytes)
 
 std::string Session::TakeOutput()
 {
-	std::string out;
-	out.swap(out_);
-	stats_.dele_output += out_deles_;
-	stats_.quit_output = stats_.quit_output || out_quit_;
-	out_deles_ = 0;
-	out_quit_ = false;
-	return out;
-}
-
-std::string Session::Redact(std::string_view line)
-{
-	if (line.size() >= 5) {
-		std::string head(line.substr(0, 5));
-		for (char &c : head)
-			if (c >= 'a' && c <= 'z')
-				c = static_cast<char>(c - 'a' + 'A');
-		if (head == "PASS ")
-			return "PASS ********";
-	}
-	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
-		line.remove_suffix(1);
-	return Escape(line);
-}
-
-void Session::Send(Cmd cmd, std::string line, std::uint32_t index)
-{
-	out_ += line;
-	out_ += "\r\n";
-	if (cmd == Cmd::Dele)
-		++out_deles_;
-	else if (cmd == Cmd::Quit)
-		out_quit_ = true;
-	in_flight_.push_back({cmd, index});
-	if (cmd == Cmd::Retr)
-		in_flight_retr_bytes_ += messages_[index].size;
-	stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight_.size());
-	if (in_flight_.size() > 1)
-		pipelined_ = true;
-}
-
-std::size_t Session::WindowCommands() const noexcept
-{
-	if (config_.lock_step || config_.pipelining == Pipelining::Off)
-		return 1;
-	if (config_.pipelining == Pipelining::On)
-		return limits::full_window_commands;
-	// A server that does not answer CAPA predates RFC 2449: assume it may read one
-	// command at a time and drop the rest.
-	if (!caps_.known)
-		return 1;
-	return caps_.pipelining ? limits::full_window_commands
-				: limits::guarded_window_commands;
-}
-
-void Session::AfterCapabilities()
-{
-	if (config_.starttls && !tls_started_)
-		Send(Cmd::Stls, "STLS");
-	else
-		SendLogin();
+	return pipeline_.TakeOutput();
 }
 
 void Session::TlsStarted()
 {
-	if (phase_ != Phase::Login || tls_started_)
-		return;
-	tls_started_ = true;
-	// RFC 2595 §4: what the server said before TLS could have been forged.
-	caps_ = Capabilities{};
-	if (!capa_failed_ && !config_.skip_capa)
-		Send(Cmd::Capa, "CAPA");
-	else
-		SendLogin();
+	if (phase_ == Phase::Login)
+		OnLogin(login_.TlsStarted(pipeline_));
 }
 
-void Session::SendLogin()
+void Session::OnLogin(Login::Step step)
 {
-	Send(Cmd::User, "USER " + config_.user);
-	// On a cleartext link PASS waits for USER's +OK: a server that refuses USER there
-	// ("use TLS") must not receive the password. Over TLS nobody else sees it, so a
-	// pipelining server gets both at once, saving a round trip.
-	if ((config_.secure || tls_started_) && WindowCommands() > 1) {
-		Send(Cmd::Pass, "PASS " + config_.password);
-		pass_sent_ = true;
+	switch (step) {
+	case Login::Step::Continue:
+		return;
+	case Login::Step::ReadCapabilities:
+		reading_ = Reading::Listing;
+		return;
+	case Login::Step::StartTls:
+		// Bytes after the +OK came in cleartext but would be read as if they
+		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
+		if (in_pos_ < in_.size())
+			return Fail(
+			    ErrorKind::StartTls,
+			    "protocol error: server sent data after accepting STLS");
+		queued_.push_back(StartTlsEvent{});
+		return;
+	case Login::Step::LoggedIn:
+		phase_ = Phase::Listing;
+		return SendListing();
+	case Login::Step::Done:
+		return AfterReply();
+	case Login::Step::Failed: {
+		const LoginFailure &failure = login_.Failure();
+		return Fail(KindOf(failure.kind), failure.message, failure.reply);
+	}
 	}
 }
 
 void Session::SendListing()
 {
-	if (!capa_failed_ && !config_.skip_capa)
-		Send(Cmd::Capa, "CAPA");
+	// Behind the CAPA that Login sends after PASS, if any.
 	// UIDL before LIST: a server that writes something into each message when it
 	// first answers UIDL (GNU mailutils stamps an X-UIDL: header) lists the final
 	// sizes only after it, and a size that differs from the listing must remain a
 	// sign of replies out of step.
-	pending_listing_ = {Cmd::Stat, Cmd::Uidl, Cmd::List};
+	pending_listing_ = {Command::Stat, Command::Uidl, Command::List};
 	Pump();
 }
 
@@ -219,7 +211,7 @@ Event Session::Next()
 			continue;
 		} else if (in_.size() - in_pos_ > limits::max_line_bytes) {
 			if (reading_ == Reading::Listing &&
-			    in_flight_.front().cmd == Cmd::Uidl) {
+			    pipeline_.Front().command == Command::Uidl) {
 				// One message's unique-id cannot block the mailbox: it
 				// loses de-duplication, the rest of its line is dropped
 				// unread.
@@ -229,10 +221,12 @@ Event Session::Next()
 				skipping_line_ = true;
 				skipped_bytes_ = in_.size() - in_pos_;
 				in_pos_ = scan_pos_ = in_.size();
-				BadUidl(number.value_or(0),
-					"its UIDL line is longer than " +
-					    std::to_string(limits::max_line_bytes) +
-					    " bytes");
+				inventory_.BadUidl(
+				    number.value_or(0),
+				    "its UIDL line is longer than " +
+					std::to_string(limits::max_line_bytes) +
+					" bytes");
+				TakeInventoryWarnings();
 				continue;
 			}
 			Fail(ErrorKind::Protocol,
@@ -257,31 +251,32 @@ Event Session::Next()
 
 std::string Session::Describe(const InFlight &f) const
 {
-	switch (f.cmd) {
-	case Cmd::Greeting:
+	const auto &messages = inventory_.Messages();
+	switch (f.command) {
+	case Command::Greeting:
 		return "the greeting";
-	case Cmd::Capa:
+	case Command::Capa:
 		return "the reply to CAPA";
-	case Cmd::Stls:
+	case Command::Stls:
 		return "the reply to STLS";
-	case Cmd::User:
+	case Command::User:
 		return "the reply to USER";
-	case Cmd::Pass:
+	case Command::Pass:
 		return "the reply to PASS";
-	case Cmd::Stat:
+	case Command::Stat:
 		return "the reply to STAT";
-	case Cmd::List:
+	case Command::List:
 		return "the reply to LIST";
-	case Cmd::Uidl:
+	case Command::Uidl:
 		return "the reply to UIDL";
-	case Cmd::Retr:
-		return "message " + std::to_string(messages_[f.index].number) +
-		       " (RETR " + std::to_string(messages_[f.index].number) + ")";
-	case Cmd::Dele:
-		return "the reply to DELE " + std::to_string(messages_[f.index].number);
-	case Cmd::Noop:
+	case Command::Retr:
+		return "message " + std::to_string(messages[f.index].number) + " (RETR " +
+		       std::to_string(messages[f.index].number) + ")";
+	case Command::Dele:
+		return "the reply to DELE " + std::to_string(messages[f.index].number);
+	case Command::Noop:
 		return "the reply to NOOP";
-	case Cmd::Quit:
+	case Command::Quit:
 		return "the reply to QUIT";
 	}
 	return "a reply";
@@ -290,11 +285,11 @@ std::string Session::Describe(const InFlight &f) const
 void Session::HandleStatus(std::string_view line)
 {
 	// A reply when none is due cannot belong to any command: out of step.
-	if (in_flight_.empty())
+	if (pipeline_.Empty())
 		return Fail(ErrorKind::Desync,
 			    "protocol error: unexpected data from the server: " +
 				Quote(line));
-	const InFlight f = in_flight_.front();
+	const InFlight f = pipeline_.Front();
 	auto parsed = ParseReply(line);
 	// A well-formed status line after a body proves that body ended where the
 	// server meant it to; a line that is not one leaves it unproven (never
@@ -302,7 +297,7 @@ void Session::HandleStatus(std::string_view line)
 	if (parsed && unproven_)
 		Prove();
 	if (!parsed) {
-		if (f.cmd == Cmd::Greeting)
+		if (f.command == Command::Greeting)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: not a POP3 greeting: " +
 					Quote(line));
@@ -310,74 +305,13 @@ void Session::HandleStatus(std::string_view line)
 						   ", got " + Quote(line));
 	}
 	Reply reply = std::move(*parsed);
+	if (!reply.ok || !OpensBody(f.command))
+		pipeline_.Pop();
+	if (!login_.Done())
+		return OnLogin(login_.OnReply(reply, pipeline_));
 
-	switch (f.cmd) {
-	case Cmd::Greeting:
-		in_flight_.pop_front();
-		if (!reply.ok)
-			return Fail(ErrorKind::Greeting,
-				    "server not ready: " + Quote(reply.line), reply);
-		if (config_.skip_capa)
-			AfterCapabilities();
-		else
-			Send(Cmd::Capa, "CAPA");
-		return;
-
-	case Cmd::Capa:
-		if (reply.ok) {
-			caps_ = Capabilities{};
-			caps_.known = true;
-			reading_ = Reading::Listing;
-			return;
-		}
-		in_flight_.pop_front();
-		if (phase_ == Phase::Login) {
-			capa_failed_ = true;
-			AfterCapabilities();
-			return;
-		}
-		return AfterReply();
-
-	case Cmd::Stls:
-		in_flight_.pop_front();
-		if (!reply.ok)
-			return Fail(ErrorKind::StartTls,
-				    "server refused STLS: " + Quote(reply.line) +
-					"; not logging in without TLS",
-				    reply);
-		// Bytes after the +OK came in cleartext but would be read as if they
-		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
-		if (in_pos_ < in_.size())
-			return Fail(
-			    ErrorKind::StartTls,
-			    "protocol error: server sent data after accepting STLS");
-		queued_.push_back(StartTlsEvent{});
-		return;
-
-	case Cmd::User:
-		in_flight_.pop_front();
-		if (!reply.ok)
-			return Fail(IsTemporaryAuthFailure(reply)
-					? ErrorKind::AuthTemporary
-					: ErrorKind::Auth,
-				    "login failed: " + Quote(reply.line), reply);
-		if (!pass_sent_)
-			Send(Cmd::Pass, "PASS " + config_.password);
-		return;
-
-	case Cmd::Pass:
-		in_flight_.pop_front();
-		if (!reply.ok)
-			return Fail(IsTemporaryAuthFailure(reply)
-					? ErrorKind::AuthTemporary
-					: ErrorKind::Auth,
-				    "login failed: " + Quote(reply.line), reply);
-		phase_ = Phase::Listing;
-		SendListing();
-		return;
-
-	case Cmd::Stat:
-		in_flight_.pop_front();
+	switch (f.command) {
+	case Command::Stat:
 		if (reply.ok) {
 			// "+OK nn mm" (RFC 1939 §5); used only as an early sanity bound.
 			std::string_view rest =
@@ -385,33 +319,25 @@ void Session::HandleStatus(std::string_view line)
 			std::uint64_t count = 0;
 			const auto [p, ec] = std::from_chars(
 			    rest.data(), rest.data() + rest.size(), count);
-			if (ec == std::errc() && p != rest.data() &&
-			    count > limits::max_messages)
-				return Fail(
-				    ErrorKind::Protocol,
-				    "protocol error: server claims " +
-					std::to_string(count) + " messages (more than " +
-					std::to_string(limits::max_messages) + ")");
 			if (ec == std::errc() && p != rest.data())
-				sizes_.reserve(count);
+				if (auto error = inventory_.Announced(count))
+					return Fail(ErrorKind::Protocol,
+						    std::move(*error));
 		}
 		return AfterReply();
 
-	case Cmd::List:
-		if (!reply.ok) {
-			in_flight_.pop_front();
+	case Command::List:
+		if (!reply.ok)
 			return Fail(ErrorKind::Protocol,
 				    "LIST failed: " + Quote(reply.line), reply);
-		}
 		reading_ = Reading::Listing;
 		return;
 
-	case Cmd::Uidl:
+	case Command::Uidl:
 		if (reply.ok) {
 			reading_ = Reading::Listing;
 			return;
 		}
-		in_flight_.pop_front();
 		queued_.push_back(WarningEvent{
 		    std::string(config_.keep
 				    ? "warning: server lacks UIDL: messages kept on it "
@@ -422,47 +348,42 @@ void Session::HandleStatus(std::string_view line)
 		    " (UIDL answered " + Quote(reply.line) + ")"});
 		return AfterReply();
 
-	case Cmd::Noop:
+	case Command::Noop:
 		// +OK or -ERR alike: a status line where one was due.
-		in_flight_.pop_front();
 		return AfterReply();
 
-	case Cmd::Retr: {
-		const Message &m = messages_[f.index];
+	case Command::Retr: {
+		const TrackedMessage &m = inventory_.Messages()[f.index];
 		if (reply.ok) {
 			reading_ = Reading::Body;
 			decoder_.Reset();
 			body_bytes_ = 0;
-			queued_.push_back(MessageBeginEvent{m.number, m.size, Uidl(m)});
+			queued_.push_back(MessageBeginEvent{m.number, m.size, m.Uidl()});
 			return;
 		}
-		in_flight_.pop_front();
-		in_flight_retr_bytes_ -= m.size;
 		++stats_.not_retrieved;
 		queued_.push_back(
-		    MessageFailedEvent{m.number, Uidl(m), std::move(reply)});
+		    MessageFailedEvent{m.number, m.Uidl(), std::move(reply)});
 		Pump();
 		return;
 	}
 
-	case Cmd::Dele: {
-		in_flight_.pop_front();
+	case Command::Dele: {
 		if (reply.ok) {
 			++stats_.marked;
-			marked_[f.index] = true;
+			progress_[f.index].marked = true;
 		} else {
 			++stats_.dele_failed;
-			const Message &m = messages_[f.index];
+			const TrackedMessage &m = inventory_.Messages()[f.index];
 			queued_.push_back(WarningEvent{
 			    "message " + std::to_string(m.number) +
-			    (m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
+			    (m.uidl ? " (UIDL " + Escape(m.Uidl(), 80) + ")" : "") +
 			    ": saved, but DELE failed: " + Quote(reply.line)});
 		}
 		return AfterReply();
 	}
 
-	case Cmd::Quit:
-		in_flight_.pop_front();
+	case Command::Quit:
 		if (!reply.ok)
 			return Fail(
 			    ErrorKind::QuitFailed,
@@ -473,161 +394,68 @@ void Session::HandleStatus(std::string_view line)
 		// sends would mean this +OK answered an earlier command.
 		phase_ = Phase::Closing;
 		return;
+
+	case Command::Greeting:
+	case Command::Capa:
+	case Command::Stls:
+	case Command::User:
+	case Command::Pass:
+		// Login's, which is over before any of the session's is sent.
+		break;
 	}
-	return;
+	assert(false);
 }
 
 void Session::HandleListingLine(std::string_view line)
 {
-	const InFlight &f = in_flight_.front();
-	switch (f.cmd) {
-	case Cmd::Capa:
-		caps_.AddLine(line);
+	switch (pipeline_.Front().command) {
+	case Command::Capa:
+		login_.OnCapabilityLine(line);
 		break;
-	case Cmd::List: {
+	case Command::List: {
 		if (TrimBlanks(line).empty())
 			break;
 		const auto entry = ParseListLine(line);
 		if (!entry)
 			return Fail(ErrorKind::Protocol,
 				    "protocol error: bad LIST line " + Quote(line));
-		HandleListEntry(entry->number, entry->size);
+		if (auto error = inventory_.AddSize(entry->number, entry->size))
+			return Fail(ErrorKind::Protocol, std::move(*error));
 		break;
 	}
-	case Cmd::Uidl:
-		if (!TrimBlanks(line).empty())
-			HandleUidlLine(line);
+	case Command::Uidl:
+		if (TrimBlanks(line).empty())
+			break;
+		inventory_.AddUidlLine(
+		    line, [this](std::string_view text) { return Quote(text); });
+		TakeInventoryWarnings();
 		break;
 	default:
 		assert(false);
 	}
-	return;
 }
 
 void Session::HandleListingEnd()
 {
-	const Cmd cmd = in_flight_.front().cmd;
-	in_flight_.pop_front();
+	const Command command = pipeline_.Front().command;
+	pipeline_.Pop();
 	reading_ = Reading::StatusLine;
-	if (cmd == Cmd::Capa && phase_ == Phase::Login) {
-		AfterCapabilities();
-		return;
-	}
-	if (cmd == Cmd::Uidl)
-		have_uidl_ = true;
-	if (cmd == Cmd::List && stats_.listed > config_.expect_at_most) {
-		deferring_ = true;
-		queued_.push_back(WarningEvent{
-		    "warning: the server lists " + std::to_string(stats_.listed) +
-		    " messages, more than the " + std::to_string(config_.expect_at_most) +
-		    " left after the deletions it confirmed: it may not have applied "
-		    "them, so nothing more is downloaded in this run"});
+	if (command == Command::Capa)
+		return OnLogin(login_.OnCapabilitiesEnd(pipeline_));
+	if (command == Command::Uidl)
+		inventory_.UidlEnded();
+	if (command == Command::List) {
+		inventory_.ListEnded();
+		TakeInventoryWarnings();
 	}
 	return AfterReply();
 }
 
 void Session::AfterReply()
 {
-	if (phase_ == Phase::Listing && in_flight_.empty() && pending_listing_.empty())
+	if (phase_ == Phase::Listing && pipeline_.Empty() && pending_listing_.empty())
 		return StartTransaction();
 	Pump();
-	return;
-}
-
-void Session::HandleListEntry(std::uint32_t number, std::uint64_t size)
-{
-	// RFC 1939 §5: a session starts with messages 1..n, so n bounds the numbers.
-	if (number == 0 || number > limits::max_messages)
-		return Fail(ErrorKind::Protocol,
-			    "protocol error: LIST names message " +
-				std::to_string(number) +
-				" (messages are numbered 1 to at most " +
-				std::to_string(limits::max_messages) + ")");
-	if (sizes_.size() < number)
-		sizes_.resize(number, no_message);
-	std::uint32_t &slot = sizes_[number - 1];
-	if (slot != no_message)
-		return Fail(ErrorKind::Protocol, "protocol error: LIST names message " +
-						     std::to_string(number) + " twice");
-	if (size < big_size) {
-		slot = static_cast<std::uint32_t>(size);
-	} else {
-		slot = big_size;
-		big_sizes_[number] = size;
-	}
-	++stats_.listed;
-	stats_.listed_bytes += size;
-}
-
-std::uint64_t Session::ListedSize(std::uint32_t number) const
-{
-	const std::uint32_t slot = sizes_[number - 1];
-	return slot == big_size ? big_sizes_.at(number) : slot;
-}
-
-const std::string *Session::IndexUidl(std::string_view uidl)
-{
-	if (uidl.empty())
-		return nullptr;
-	const auto [it, inserted] = uidl_index_.try_emplace(std::string(uidl), 1u);
-	return &it->first;
-}
-
-void Session::Track(std::uint32_t number, Plan plan, std::uint64_t size,
-		    const std::string *uidl, bool expired)
-{
-	messages_.push_back({number, plan, expired, uidl, size});
-}
-
-void Session::HandleUidlLine(std::string_view line)
-{
-	const auto number = LeadingMessageNumber(line);
-	if (!number)
-		return BadUidl(0, "its UIDL line " + Quote(line) +
-				      " does not start with a message number");
-	if (*number > limits::max_messages)
-		return BadUidl(0, "UIDL names message " + std::to_string(*number) +
-				      " (messages are numbered 1 to at most " +
-				      std::to_string(limits::max_messages) + ")");
-	if (uidl_at_.size() < *number)
-		uidl_at_.resize(*number, 0);
-	std::uint32_t &at = uidl_at_[*number - 1];
-	if (at != 0) {
-		if (at != bad_uidl)
-			BadUidl(*number, "UIDL names it twice");
-		return;
-	}
-	const auto entry = ParseUidlLine(line);
-	if (!entry)
-		return BadUidl(*number, "its UIDL line " + Quote(line) +
-					    " holds no usable unique-id");
-	if (uidl_arena_.size() >= bad_uidl - entry->uidl.size() - 2)
-		return BadUidl(*number, "the UIDL listing is too large");
-	at = static_cast<std::uint32_t>(uidl_arena_.size() + 1);
-	uidl_arena_ += entry->uidl;
-	uidl_arena_ += ' ';
-}
-
-void Session::BadUidl(std::uint32_t number, const std::string &why)
-{
-	++stats_.bad_uidl_lines;
-	if (number > 0 && number <= uidl_at_.size())
-		uidl_at_[number - 1] = bad_uidl;
-	else if (number > 0) {
-		uidl_at_.resize(number, 0);
-		uidl_at_[number - 1] = bad_uidl;
-	}
-	// A server can send a million bad lines; a few say it, a count says the rest.
-	static constexpr std::uint32_t max_reported = 10;
-	if (stats_.bad_uidl_lines > max_reported) {
-		++unreported_bad_uidls_;
-		return;
-	}
-	queued_.push_back(WarningEvent{"warning: " +
-				       (number > 0 ? "message " + std::to_string(number)
-						   : std::string("a message")) +
-				       ": " + why +
-				       "; it is fetched without de-duplication"});
 }
 
 bool Session::SkipLongLine()
@@ -649,177 +477,64 @@ bool Session::SkipLongLine()
 	return true;
 }
 
-void Session::ClassifyListed(std::uint32_t number, std::uint64_t size,
-			     std::string_view uidl)
+void Session::TakeInventoryWarnings()
 {
-	if (const auto it = uidl_index_.find(uidl); it != uidl_index_.end()) {
-		// Several messages with one unique-id: none of them can be told apart by
-		// it. The earlier ones lose it when the listing ends.
-		++it->second;
-		return ClassifyNew(number, size, {}, false);
-	}
-	std::optional<SavedCopy> copy;
-	if (config_.already_saved)
-		copy = config_.already_saved(uidl, size);
-	if (!copy || copy->download)
-		return ClassifyNew(number, size, uidl, copy.has_value());
-	Track(number, config_.keep && !copy->expired ? Plan::Keep : Plan::Dele, size,
-	      IndexUidl(uidl), copy->expired);
-}
-
-void Session::ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
-			  bool index_anyway)
-{
-	if (number < config_.first_number) {
-		// Handled by the session before this one in the same run, or moved
-		// down by deletions since: either way a message acted on later that
-		// shares its unique-id must be seen as a duplicate.
-		IndexUidl(uidl);
-		return;
-	}
-	if (config_.max_message_size > 0 && size > config_.max_message_size) {
-		const std::string what =
-		    "message " + std::to_string(number) +
-		    (uidl.empty() ? "" : " (UIDL " + Escape(uidl, 80) + ")") + ": " +
-		    std::to_string(size) + " octets, over max_message_size (" +
-		    std::to_string(config_.max_message_size) + "): ";
-		if (config_.oversize_delete) {
-			Track(number, Plan::OversizeDele, size, IndexUidl(uidl));
-			queued_.push_back(WarningEvent{
-			    what + "deleted without downloading it (oversize: delete)"});
-		} else {
-			++stats_.oversize_skipped;
-			if (index_anyway)
-				IndexUidl(uidl);
-			queued_.push_back(WarningEvent{what + "left on the server"});
-		}
-		return;
-	}
-	const bool over_bytes = config_.limit_bytes > 0 && stats_.to_fetch > 0 &&
-				stats_.to_fetch_bytes + size > config_.limit_bytes;
-	if (deferring_ || stats_.to_fetch >= config_.limit || stop_retrieving_ ||
-	    over_bytes) {
-		// Not kept, so that a mailbox of any size costs the same. Its unique-id
-		// is only looked up: whatever the session acts on came before it, so a
-		// duplicate of it is seen here. first_deferred_ is the lowest, not the
-		// first: a saved copy found to share its unique-id is classified again
-		// when the listing ends, after higher-numbered ones.
-		if (first_deferred_ == 0 || number < first_deferred_)
-			first_deferred_ = number;
-		deferring_ = true;
-		++stats_.deferred;
-		if (index_anyway)
-			IndexUidl(uidl);
-		return;
-	}
-	Track(number, Plan::Fetch, size, IndexUidl(uidl));
-	++stats_.to_fetch;
-	stats_.to_fetch_bytes += size;
+	for (auto &text : inventory_.TakeWarnings())
+		queued_.push_back(WarningEvent{std::move(text)});
 }
 
 void Session::StartTransaction()
 {
 	phase_ = Phase::Transaction;
+	inventory_.Classify();
+	TakeInventoryWarnings();
 
-	// Each listed message in number order, by its unique-id if it has a usable one.
-	// A unique-id for a message LIST did not give has nothing to act on.
-	bool every_uidl = have_uidl_;
-	for (std::uint32_t i = 0; i < sizes_.size() && !Over(); ++i) {
-		if (sizes_[i] == no_message)
-			continue;
-		const std::uint32_t at = i < uidl_at_.size() ? uidl_at_[i] : 0;
-		if (at == 0 || at == bad_uidl) {
-			every_uidl = false;
-			ClassifyNew(i + 1, ListedSize(i + 1), {}, false);
-			continue;
-		}
-		const std::string_view rest =
-		    std::string_view(uidl_arena_).substr(at - 1);
-		ClassifyListed(i + 1, ListedSize(i + 1), rest.substr(0, rest.find(' ')));
-	}
-	uidls_complete_ = every_uidl;
-	if (unreported_bad_uidls_ > 0)
-		queued_.push_back(WarningEvent{
-		    "warning: " + std::to_string(unreported_bad_uidls_) +
-		    " more message(s) with an unusable UIDL line are fetched without "
-		    "de-duplication"});
-
-	// Two messages with one unique-id defeat de-duplication; treat them as having
-	// none rather than risk skipping one of them.
-	std::vector<Message> known_duplicates;
-	for (auto &m : messages_)
-		if (m.uidl && uidl_index_.at(*m.uidl) > 1) {
-			m.uidl = nullptr;
-			if (m.plan != Plan::Fetch && m.plan != Plan::OversizeDele)
-				known_duplicates.push_back(m);
-		}
-	if (std::any_of(uidl_index_.begin(), uidl_index_.end(),
-			[](const auto &e) { return e.second > 1; }))
-		queued_.push_back(WarningEvent{
-		    "warning: server gives the same UIDL to several messages; "
-		    "those are fetched without de-duplication"});
-	if (!known_duplicates.empty()) {
-		std::erase_if(messages_, [](const Message &m) {
-			return !m.uidl && m.plan != Plan::Fetch &&
-			       m.plan != Plan::OversizeDele;
-		});
-		for (const auto &m : known_duplicates)
-			ClassifyNew(m.number, m.size, {}, false);
-	}
-
-	// The per-message listing is no longer needed.
-	sizes_ = {};
-	big_sizes_.clear();
-	uidl_arena_ = {};
-	uidl_at_ = {};
-
-	std::sort(messages_.begin(), messages_.end(),
-		  [](const Message &a, const Message &b) { return a.number < b.number; });
-	messages_.shrink_to_fit();
-	awaiting_.assign(messages_.size(), false);
-	marked_.assign(messages_.size(), false);
-	loose_.assign(messages_.size(), false);
-	for (std::uint32_t i = 0; i < messages_.size(); ++i) {
-		switch (messages_[i].plan) {
+	const auto &messages = inventory_.Messages();
+	progress_.assign(messages.size(), Progress{});
+	for (std::uint32_t i = 0; i < messages.size(); ++i) {
+		switch (messages[i].plan) {
 		case Plan::Fetch:
 			pending_retr_.push_back(i);
 			break;
 		case Plan::Dele:
-			++stats_.already_saved;
+		case Plan::OversizeDele:
 			pending_dele_.push_back(i);
 			break;
 		case Plan::Keep:
-			++stats_.already_saved;
-			break;
-		case Plan::OversizeDele:
-			++stats_.oversize_deleted;
-			pending_dele_.push_back(i);
 			break;
 		}
 	}
-	queued_.push_back(ListedEvent{stats_.listed, stats_.listed_bytes, have_uidl_});
+	const InventoryCounts &counts = inventory_.Counts();
+	queued_.push_back(
+	    ListedEvent{counts.listed, counts.listed_bytes, inventory_.HaveUidl()});
 	if (config_.dry_run) {
 		// What would be fetched is counted above; nothing is sent but QUIT.
 		pending_retr_.clear();
 		pending_dele_.clear();
-		Send(Cmd::Quit, "QUIT");
-		quit_sent_ = true;
-		phase_ = Phase::Quitting;
-		return;
+		return SendQuit();
 	}
 	Pump();
 }
 
+void Session::SendQuit()
+{
+	pipeline_.Submit(Command::Quit, "QUIT");
+	quit_sent_ = true;
+	phase_ = Phase::Quitting;
+}
+
 void Session::Pump()
 {
-	const std::size_t window = WindowCommands();
-	while (in_flight_.size() < window) {
+	const auto &messages = inventory_.Messages();
+	for (;;) {
 		if (!pending_listing_.empty()) {
-			const Cmd cmd = pending_listing_.front();
+			const Command command = pending_listing_.front();
+			if (!pipeline_.CanSubmit(command))
+				break;
 			pending_listing_.pop_front();
-			Send(cmd, cmd == Cmd::Stat   ? "STAT"
-				  : cmd == Cmd::List ? "LIST"
-						     : "UIDL");
+			pipeline_.Submit(command, command == Command::Stat   ? "STAT"
+						  : command == Command::List ? "LIST"
+									     : "UIDL");
 			continue;
 		}
 		if (phase_ != Phase::Transaction)
@@ -827,19 +542,22 @@ void Session::Pump()
 		// DELEs first: they are tiny, and a DELE sent early is a deletion that a
 		// later failure in this session cannot lose.
 		if (!pending_dele_.empty()) {
+			if (!pipeline_.CanSubmit(Command::Dele))
+				break;
 			const auto i = pending_dele_.front();
 			pending_dele_.pop_front();
-			Send(Cmd::Dele, "DELE " + std::to_string(messages_[i].number), i);
+			pipeline_.Submit(Command::Dele,
+					 "DELE " + std::to_string(messages[i].number), i);
 			continue;
 		}
 		if (!pending_retr_.empty()) {
 			const auto i = pending_retr_.front();
-			if (in_flight_retr_bytes_ > 0 &&
-			    in_flight_retr_bytes_ + messages_[i].size >
-				limits::window_bytes)
+			if (!pipeline_.CanSubmit(Command::Retr, messages[i].size))
 				break;
 			pending_retr_.pop_front();
-			Send(Cmd::Retr, "RETR " + std::to_string(messages_[i].number), i);
+			pipeline_.Submit(Command::Retr,
+					 "RETR " + std::to_string(messages[i].number), i,
+					 messages[i].size);
 			continue;
 		}
 		break;
@@ -847,32 +565,26 @@ void Session::Pump()
 	// A body is proven whole by the status line after it. The last RETR gets a
 	// NOOP (RFC 1939 §5) right behind it when pipelining, so that its proof costs
 	// no round trip; one command at a time, NOOP goes out when nothing else is due.
-	const bool last_retr_sent = window > 1 && in_flight_.size() < window &&
-				    pending_retr_.empty() && !in_flight_.empty() &&
-				    in_flight_.back().cmd == Cmd::Retr;
+	const bool last_retr_sent = pipeline_.Window() > 1 &&
+				    pipeline_.CanSubmit(Command::Noop) &&
+				    pending_retr_.empty() && !pipeline_.Empty() &&
+				    pipeline_.Back().command == Command::Retr;
 	if (phase_ == Phase::Transaction &&
-	    (last_retr_sent || (unproven_ && in_flight_.empty()))) {
-		Send(Cmd::Noop, "NOOP");
+	    (last_retr_sent || (unproven_ && pipeline_.Empty()))) {
+		pipeline_.Submit(Command::Noop, "NOOP");
 		return;
 	}
-	// QUIT may follow DELEs still in flight when pipelining: every DELE is for a
-	// durable message, so committing it can lose nothing, and a round trip is saved.
-	const bool only_deles =
-	    std::all_of(in_flight_.begin(), in_flight_.end(),
-			[](const InFlight &f) { return f.cmd == Cmd::Dele; });
+	// QUIT may follow DELEs still in flight when pipelining (the pipeline's rule).
 	if (phase_ == Phase::Transaction && pending_retr_.empty() &&
 	    pending_dele_.empty() && awaiting_save_ == 0 &&
-	    (in_flight_.empty() || (only_deles && in_flight_.size() < window))) {
-		Send(Cmd::Quit, "QUIT");
-		quit_sent_ = true;
-		phase_ = Phase::Quitting;
-	}
+	    pipeline_.CanSubmit(Command::Quit))
+		SendQuit();
 }
 
 void Session::HandleBody()
 {
-	const InFlight f = in_flight_.front();
-	const Message &m = messages_[f.index];
+	const InFlight f = pipeline_.Front();
+	const TrackedMessage &m = inventory_.Messages()[f.index];
 	body_.clear();
 	const auto result = decoder_.Decode(std::string_view(in_).substr(in_pos_), body_);
 	in_pos_ += result.consumed;
@@ -894,8 +606,7 @@ void Session::HandleBody()
 	if (!result.done)
 		return;
 
-	in_flight_.pop_front();
-	in_flight_retr_bytes_ -= m.size;
+	pipeline_.Pop();
 	reading_ = Reading::StatusLine;
 	++stats_.retrieved;
 	stats_.retrieved_bytes += body_bytes_;
@@ -916,7 +627,7 @@ void Session::HandleBody()
 					 " octets received where the "
 					 "listing said " +
 					 std::to_string(m.size);
-		if (WindowCommands() > 1)
+		if (pipeline_.Window() > 1)
 			return Fail(
 			    ErrorKind::Desync,
 			    "protocol error: " + what +
@@ -930,9 +641,9 @@ void Session::HandleBody()
 		if (body_bytes_ != m.size) {
 			++stats_.not_retrieved;
 			queued_.push_back(MessageDiscardedEvent{
-			    m.number, Uidl(m),
+			    m.number, m.Uidl(),
 			    "message " + std::to_string(m.number) +
-				(m.uidl ? " (UIDL " + Escape(Uidl(m), 80) + ")" : "") +
+				(m.uidl ? " (UIDL " + Escape(m.Uidl(), 80) + ")" : "") +
 				": " + std::to_string(octets) +
 				" octets received where the listing said " +
 				std::to_string(m.size) +
@@ -942,7 +653,7 @@ void Session::HandleBody()
 			Pump();
 			return;
 		}
-		loose_[f.index] = true;
+		progress_[f.index].loose = true;
 		queued_.push_back(WarningEvent{
 		    "warning: " + what + " (the server counts line ends as one octet)"});
 	}
@@ -955,28 +666,18 @@ void Session::HandleBody()
 
 void Session::Prove()
 {
-	if (const auto i = IndexOf(unproven_->number))
-		awaiting_[*i] = true;
+	if (const auto i = inventory_.IndexOf(unproven_->number))
+		progress_[*i].awaiting_save = true;
 	queued_.push_back(*unproven_);
 	unproven_.reset();
 }
 
-std::optional<std::uint32_t> Session::IndexOf(std::uint32_t number) const noexcept
-{
-	const auto it = std::lower_bound(
-	    messages_.begin(), messages_.end(), number,
-	    [](const Message &m, std::uint32_t n) { return m.number < n; });
-	if (it == messages_.end() || it->number != number)
-		return std::nullopt;
-	return static_cast<std::uint32_t>(it - messages_.begin());
-}
-
 void Session::Saved(std::uint32_t number)
 {
-	const auto i = IndexOf(number);
-	if (!i || !awaiting_[*i])
+	const auto i = inventory_.IndexOf(number);
+	if (!i || !progress_[*i].awaiting_save)
 		return;
-	awaiting_[*i] = false;
+	progress_[*i].awaiting_save = false;
 	--awaiting_save_;
 	++stats_.saved;
 	if (phase_ != Phase::Transaction)
@@ -988,10 +689,10 @@ void Session::Saved(std::uint32_t number)
 
 void Session::NotSaved(std::uint32_t number)
 {
-	const auto i = IndexOf(number);
-	if (!i || !awaiting_[*i])
+	const auto i = inventory_.IndexOf(number);
+	if (!i || !progress_[*i].awaiting_save)
 		return;
-	awaiting_[*i] = false;
+	progress_[*i].awaiting_save = false;
 	--awaiting_save_;
 	++stats_.not_saved;
 	if (phase_ == Phase::Transaction)
@@ -1000,45 +701,36 @@ void Session::NotSaved(std::uint32_t number)
 
 std::vector<std::string_view> Session::MarkedUidls() const
 {
+	const auto &messages = inventory_.Messages();
 	std::vector<std::string_view> out;
-	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && messages_[i].uidl)
-			out.push_back(Uidl(messages_[i]));
+	for (std::size_t i = 0; i < progress_.size(); ++i)
+		if (progress_[i].marked && messages[i].uidl)
+			out.push_back(messages[i].Uidl());
 	return out;
 }
 
 bool Session::ShiftSuspect(std::uint32_t number) const
 {
-	const auto i = IndexOf(number);
-	if (!i)
-		return false;
-	if (loose_[*i])
-		return true;
-	const std::uint64_t size = messages_[*i].size;
-	return std::any_of(messages_.begin(), messages_.end(), [&](const Message &m) {
-		return m.number != number && m.plan == Plan::Fetch &&
-		       m.size + 2 >= size && m.size <= size + 2;
-	});
+	const auto i = inventory_.IndexOf(number);
+	return i && (progress_[*i].loose || inventory_.HasSizeTwin(*i));
 }
 
 std::vector<std::string_view> Session::DuplicateUidls() const
 {
-	std::vector<std::string_view> out;
-	for (const auto &[uidl, count] : uidl_index_)
-		if (count > 1)
-			out.push_back(uidl);
-	return out;
+	return inventory_.DuplicateUidls();
 }
 
 std::uint32_t Session::ResumeNumber() const noexcept
 {
-	if (first_deferred_ == 0)
+	const std::uint32_t first_deferred = inventory_.FirstDeferred();
+	if (first_deferred == 0)
 		return 1;
+	const auto &messages = inventory_.Messages();
 	std::uint32_t deleted_before = 0;
-	for (std::size_t i = 0; i < marked_.size(); ++i)
-		if (marked_[i] && messages_[i].number < first_deferred_)
+	for (std::size_t i = 0; i < progress_.size(); ++i)
+		if (progress_[i].marked && messages[i].number < first_deferred)
 			++deleted_before;
-	return first_deferred_ - deleted_before;
+	return first_deferred - deleted_before;
 }
 
 bool Session::RetrievingMore() const noexcept
@@ -1047,15 +739,12 @@ bool Session::RetrievingMore() const noexcept
 	// pending may wait for a Saved() (lock-step), which must not wait for it. One
 	// command at a time the next body is a round trip away anyway: each message is
 	// made durable on its own.
-	if (WindowCommands() == 1)
-		return false;
-	return std::any_of(in_flight_.begin(), in_flight_.end(),
-			   [](const InFlight &f) { return f.cmd == Cmd::Retr; });
+	return pipeline_.Window() > 1 && pipeline_.Has(Command::Retr);
 }
 
 void Session::StopRetrieving()
 {
-	stop_retrieving_ = true;
+	inventory_.StopFetching();
 	pending_retr_.clear();
 	if (phase_ == Phase::Transaction)
 		Pump();
@@ -1081,13 +770,14 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 		return Retry::None;
 	// Silence instead of a greeting is no hang-up to retry: typically a TLS port
 	// spoken to in cleartext, which waits for a ClientHello forever.
-	if (kind == ErrorKind::Timeout && !in_flight_.empty() &&
-	    in_flight_.front().cmd == Cmd::Greeting)
+	if (kind == ErrorKind::Timeout && !pipeline_.Empty() &&
+	    pipeline_.Front().command == Command::Greeting)
 		return Retry::None;
 	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
 		return Retry::Reconnect;
 	if (kind == ErrorKind::Desync)
-		return pipelined_ && !config_.lock_step ? Retry::LockStep : Retry::None;
+		return pipeline_.Pipelined() && !config_.lock_step ? Retry::LockStep
+								   : Retry::None;
 	// A drop or a stall is what a long link does, not a sign of replies out of
 	// step: what was proven stays proven, and the next session goes on as this one.
 	return Retry::Resume;
@@ -1096,20 +786,19 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 void Session::Fail(ErrorKind kind, std::string message, std::optional<Reply> reply)
 {
 	Error error{kind, std::move(message), std::move(reply), RetryFor(kind), false};
-	error.capa_suspect = !in_flight_.empty() && in_flight_.front().cmd == Cmd::Capa;
+	error.capa_suspect =
+	    !pipeline_.Empty() && pipeline_.Front().command == Command::Capa;
 	phase_ = Phase::Failed;
 	// Nothing more may reach the server: a DELE or QUIT queued in this same pass
 	// could now be misattributed or commit what it should not.
-	out_.clear();
-	out_deles_ = 0;
-	out_quit_ = false;
+	pipeline_.DropOutput();
 	queued_.push_back(FailedEvent{std::move(error)});
 }
 
 void Session::FailConnection(ErrorKind kind, std::string message)
 {
-	if (phase_ == Phase::Quitting && !in_flight_.empty() &&
-	    in_flight_.front().cmd == Cmd::Quit)
+	if (phase_ == Phase::Quitting && !pipeline_.Empty() &&
+	    pipeline_.Front().command == Command::Quit)
 		return Fail(ErrorKind::QuitFailed,
 			    "deletions not confirmed by the server: " + message +
 				" before answering QUIT");
@@ -1119,13 +808,12 @@ void Session::FailConnection(ErrorKind kind, std::string message)
 	// answered a later command is taken for it. An end in the middle of a body is
 	// what a link does.
 	const bool body_due =
-	    std::any_of(in_flight_.begin(), in_flight_.end(),
-			[](auto &f) { return f.cmd == Cmd::Retr || f.cmd == Cmd::Noop; });
+	    pipeline_.Has(Command::Retr) || pipeline_.Has(Command::Noop);
 	const bool reply_due =
 	    body_due && (reading_ == Reading::StatusLine ||
 			 (reading_ == Reading::Body && body_bytes_ == 0));
-	if (!in_flight_.empty())
-		message += " while waiting for " + Describe(in_flight_.front());
+	if (!pipeline_.Empty())
+		message += " while waiting for " + Describe(pipeline_.Front());
 	Fail(kind, std::move(message));
 	std::get<FailedEvent>(queued_.back()).error.ended_where_reply_due = reply_due;
 }

@@ -1,24 +1,27 @@
 #pragma once
 
 #include "Capabilities.hxx"
+#include "Inventory.hxx"
+#include "Login.hxx"
 #include "MultilineDecoder.hxx"
+#include "Pipeline.hxx"
 #include "Reply.hxx"
 
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
 namespace popstream::pop3 {
 
 /**
- * Bounds on what a server can make us hold in memory (see daemon/core/README.md).
+ * Bounds on what a server can make us hold in memory (see daemon/core/README.md). Each
+ * lives with the class that enforces it: the window's in Pipeline.hxx, the listing's in
+ * Inventory.hxx; these are the session's own, on its input.
  */
 namespace limits {
 /** Longest status or listing line, in bytes including CRLF. RFC 1939 §3 allows 512;
@@ -29,52 +32,18 @@ inline constexpr std::size_t max_line_bytes = 8192;
  * (servers have sent unique-ids of 1 MiB); a longer one is an endless line, and ends
  * the session like any other (case 10). */
 inline constexpr std::uint64_t max_skipped_line_bytes = 4u << 20;
-/** Most messages accepted in one listing. A server that claims more is hostile or
- * broken; 10^6 entries already cost tens of MiB of bookkeeping. */
-inline constexpr std::uint32_t max_messages = 1'000'000;
-/** Commands in flight with a server that lists PIPELINING (RFC 2449 §6.6). RETR lines
- * are ~10 bytes, so this stays well inside any TCP window, and is enough to keep a
- * 600 ms link busy with small messages. */
-inline constexpr std::size_t full_window_commands = 256;
-/** Commands in flight when CAPA works but omits PIPELINING (Gmail): a few, so that a
- * server that reads only one command per read costs little if it loses any. */
-inline constexpr std::size_t guarded_window_commands = 4;
-/** Listed octets of RETRs in flight: enough to fill a long fat pipe (600 ms at
- * ~100 Mbit/s), small enough that an abandoned session wastes little. */
-inline constexpr std::uint64_t window_bytes = 8u << 20;
 /** A message may exceed 16 times its listed size plus this before the session is
  * abandoned as runaway: generous, since some servers misstate sizes, yet an endless
  * RETR response ends instead of filling the disk. */
 inline constexpr std::uint64_t message_overrun_bytes = 16u << 20;
 } // namespace limits
 
-/** --pipelining=auto|on|off. */
-enum class Pipelining {
-	/** Full window if CAPA lists PIPELINING, a guarded window if CAPA works without
-	 * it, one command at a time if CAPA fails. */
-	Auto,
-	/** Full window whatever CAPA says. */
-	On,
-	/** One command at a time. */
-	Off,
-};
-
-/** What the caller knows of a unique-id, as SessionConfig::already_saved says it. */
-struct SavedCopy {
-	/** The caller knows the unique-id but holds no copy that may vouch for this
-	 * message (one not proven whole, one whose deletion the server confirmed, one
-	 * of another size): the message is downloaded like a new one. The unique-id
-	 * still goes into the duplicate index. */
-	bool download = false;
-	/** Kept past delete_after: DELE it even though the session keeps messages. */
-	bool expired = false;
-};
-
 /** What one session should do. */
 struct SessionConfig {
 	/** USER argument (RFC 1939 §7). */
 	std::string user;
-	/** PASS argument. Only ever written to the output queue; never in an event. */
+	/** PASS argument. Only ever written to the output queue; never in an event (Login
+	 * owns it). */
 	std::string password;
 	Pipelining pipelining = Pipelining::Auto;
 	/** Leave every message on the server (dl -n): no DELE at all. */
@@ -331,10 +300,12 @@ using Event =
  * reply that cannot be a status line ends the session (Desync) so that no DELE can be
  * attributed to the wrong message.
  *
- * The listing is not kept whole: UIDL's unique-ids wait in one arena for LIST, whose
- * lines classify each message as they stream in (saved earlier, new, oversize, or
- * left for later); then the arena is freed, and only the messages this session acts
- * on are kept, with their unique-ids. LIST's sizes take 4 bytes a message.
+ * It composes three parts, each the one owner of its invariants (daemon/core/README.md,
+ * "Who owns what"): Login runs everything up to the CAPA after login, Pipeline holds
+ * the commands in flight and decides what may go out next, Inventory keeps the
+ * streamed listing and decides which messages to fetch, delete or leave. The session
+ * itself frames the input, streams bodies and proves them whole, tracks saves (no DELE
+ * before Saved()) and decides when to QUIT.
  *
  * Contract: call Next() until it returns NeedDataEvent before the next Feed(); then
  * input buffering is bounded by the largest fed chunk plus limits::max_line_bytes.
@@ -350,7 +321,7 @@ public:
 	 */
 	void SetPassword(std::string password) noexcept
 	{
-		config_.password = std::move(password);
+		login_.SetPassword(std::move(password));
 	}
 
 	/** Appends bytes received from the server. */
@@ -411,7 +382,7 @@ public:
 	bool QuitSent() const noexcept { return quit_sent_; }
 
 	/** @return listed octets of the RETRs sent and not yet answered in full */
-	std::uint64_t InFlightRetrBytes() const noexcept { return in_flight_retr_bytes_; }
+	std::uint64_t InFlightRetrBytes() const noexcept { return pipeline_.RetrBytes(); }
 
 	/** @return true after +OK to QUIT, until the server closes the connection; the
 	 *         caller should then give it a few seconds before calling TimedOut() */
@@ -425,7 +396,7 @@ public:
 	}
 
 	/** @return running counters */
-	const SessionStats &Stats() const noexcept { return stats_; }
+	const SessionStats &Stats() const noexcept;
 
 	/** @return the unique-ids of the messages whose DELE was answered +OK: deleted
 	 *         once the session has Finished (RFC 1939 §6); views valid while the
@@ -435,7 +406,7 @@ public:
 	/** @return true once the listing is in if every listed message had a unique-id:
 	 *         the unique-ids passed to already_saved are then all the server has, so
 	 *         a saved copy whose unique-id was not among them is gone from it */
-	bool UidlsComplete() const noexcept { return uidls_complete_; }
+	bool UidlsComplete() const noexcept { return inventory_.UidlsComplete(); }
 
 	/**
 	 * @return whether the copy of message @p number could hold another message's
@@ -462,80 +433,17 @@ public:
 	std::uint32_t ResumeNumber() const noexcept;
 
 	/** @return capabilities from the last CAPA response */
-	const Capabilities &Caps() const noexcept { return caps_; }
+	const Capabilities &Caps() const noexcept { return login_.Caps(); }
 
 	/**
 	 * @return a printable form of the command line @p line (one line of
 	 * TakeOutput()), with the PASS argument replaced, for transcripts
 	 */
-	static std::string Redact(std::string_view line);
+	static std::string Redact(std::string_view line) { return Login::Redact(line); }
 
 private:
-	/** Which reply the head of the in-flight queue is waiting for. */
-	enum class Cmd {
-		Greeting,
-		Capa,
-		Stls,
-		User,
-		Pass,
-		Stat,
-		List,
-		Uidl,
-		/** Sent only to prove the last body whole when nothing else is due. */
-		Noop,
-		Retr,
-		Dele,
-		Quit
-	};
-
-	struct InFlight {
-		Cmd cmd;
-		/** Message index (0-based into messages_) for RETR and DELE. */
-		std::uint32_t index = 0;
-	};
-
-	/** What the session does with a message it keeps track of. */
-	enum class Plan : std::uint8_t {
-		/** New: RETR, then DELE once Saved() (unless keep). */
-		Fetch,
-		/** Saved earlier and trusted: DELE without RETR. */
-		Dele,
-		/** Saved earlier and trusted, and kept: nothing to send. */
-		Keep,
-		/** Over max_message_size with oversize_delete: DELE unread. */
-		OversizeDele,
-	};
-
-	/** A message the session acts on (or may, once duplicates are known). Messages
-	 * left for later or left as oversize are only counted. */
-	struct Message {
-		std::uint32_t number = 0;
-		Plan plan = Plan::Fetch;
-		/** Plan::Dele/Keep: kept past delete_after. */
-		bool expired = false;
-		/** The unique-id: a key of uidl_index_, whose nodes never move; null if
-		 * none (no UIDL, or one the server gives to several messages). */
-		const std::string *uidl = nullptr;
-		std::uint64_t size = 0;
-	};
-
-	/** @return the unique-id of @p m (empty if none); valid for the session's life */
-	static std::string_view Uidl(const Message &m) noexcept
-	{
-		return m.uidl ? std::string_view(*m.uidl) : std::string_view();
-	}
-
-	/** Hashes std::string and std::string_view alike, for lookups without a copy. */
-	struct UidlHash {
-		using is_transparent = void;
-		std::size_t operator()(std::string_view s) const noexcept
-		{
-			return std::hash<std::string_view>{}(s);
-		}
-	};
-
 	enum class Phase {
-		/** Waiting for the greeting, CAPA, USER or PASS. */
+		/** Login drives: greeting, CAPA, STLS, USER, PASS. */
 		Login,
 		/** Logged in; waiting for CAPA, STAT, LIST, UIDL. */
 		Listing,
@@ -559,33 +467,30 @@ private:
 		Body,
 	};
 
-	void Send(Cmd cmd, std::string line, std::uint32_t index = 0);
-	void SendLogin();
-	void AfterCapabilities();
+	/** Where a message the session acts on stands, by its index in inventory_. */
+	struct Progress {
+		/** Its body is proven whole and Saved()/NotSaved() is still due. */
+		bool awaiting_save = false;
+		/** Its DELE was answered +OK. */
+		bool marked = false;
+		/** Its copy was accepted with a size other than the listed one. */
+		bool loose = false;
+	};
+
+	void OnLogin(Login::Step step);
 	void SendListing();
 	void Pump();
-	std::size_t WindowCommands() const noexcept;
 	std::optional<std::string_view> TakeLine();
 	void HandleStatus(std::string_view line);
 	void HandleListingLine(std::string_view line);
 	void HandleListingEnd();
-	void HandleListEntry(std::uint32_t number, std::uint64_t size);
-	void HandleUidlLine(std::string_view line);
-	void BadUidl(std::uint32_t number, const std::string &why);
-	void ClassifyListed(std::uint32_t number, std::uint64_t size,
-			    std::string_view uidl);
 	bool SkipLongLine();
-	std::uint64_t ListedSize(std::uint32_t number) const;
-	const std::string *IndexUidl(std::string_view uidl);
-	void Track(std::uint32_t number, Plan plan, std::uint64_t size,
-		   const std::string *uidl, bool expired = false);
-	void ClassifyNew(std::uint32_t number, std::uint64_t size, std::string_view uidl,
-			 bool index_anyway);
 	void HandleBody();
 	void Prove();
 	std::string Quote(std::string_view server_text) const;
+	void TakeInventoryWarnings();
 	void StartTransaction();
-	std::optional<std::uint32_t> IndexOf(std::uint32_t number) const noexcept;
+	void SendQuit();
 	void Fail(ErrorKind kind, std::string message, std::optional<Reply> reply = {});
 	void FailConnection(ErrorKind kind, std::string message);
 	void Finish(bool committed);
@@ -593,88 +498,51 @@ private:
 	Retry RetryFor(ErrorKind kind) const noexcept;
 	std::string Describe(const InFlight &f) const;
 
+	/** What the session was asked; user, password and already_saved were handed to
+	 * login_ and inventory_, which own them. */
 	SessionConfig config_;
 	Phase phase_ = Phase::Login;
 	Reading reading_ = Reading::StatusLine;
-	Capabilities caps_;
-	SessionStats stats_;
+	/** The session's own counters; Stats() adds those of pipeline_ and inventory_.
+	 */
+	mutable SessionStats stats_;
+	Pipeline pipeline_;
+	Login login_;
+	Inventory inventory_;
 
 	std::string in_;
 	std::size_t in_pos_ = 0;
 	/** Where the search for LF resumes, so that byte-at-a-time input is not O(n^2).
 	 */
 	std::size_t scan_pos_ = 0;
-	std::string out_;
-	/** DELEs and QUIT in out_, for SessionStats::dele_output and quit_output. */
-	std::uint32_t out_deles_ = 0;
-	bool out_quit_ = false;
-	std::string body_;
-	MultilineDecoder decoder_;
-	std::uint64_t body_bytes_ = 0;
-
-	std::deque<InFlight> in_flight_;
-	std::uint64_t in_flight_retr_bytes_ = 0;
-	/** STAT, LIST, UIDL not yet sent (lock-step sends them one by one). */
-	std::deque<Cmd> pending_listing_;
-	std::deque<std::uint32_t> pending_retr_;
-	/** Per message: its DELE was answered +OK; its copy was accepted with a size
-	 * other than the listed one. */
-	std::vector<bool> marked_;
-	std::vector<bool> loose_;
-	std::deque<std::uint32_t> pending_dele_;
-	/** The last body, complete and of a size accepted, waiting for its proof: the
-	 * next well-formed status line, or a clean end of the connection. Only one can
-	 * wait, since the status line that proves it is the one after it. */
-	std::optional<MessageEndEvent> unproven_;
-	std::uint32_t awaiting_save_ = 0;
-	/** Per message: its body is complete and Saved()/NotSaved() is still due. */
-	std::vector<bool> awaiting_;
-	bool eof_ = false;
-	/** The server closed with FIN, not a reset. */
-	bool clean_eof_ = false;
-	bool timed_out_ = false;
 	/** The rest of an over-long UIDL line is being discarded; how much of it so
 	 * far. */
 	bool skipping_line_ = false;
 	std::uint64_t skipped_bytes_ = 0;
-	/** Bad UIDL lines that got no warning line of their own. */
-	std::uint32_t unreported_bad_uidls_ = 0;
-	bool stop_retrieving_ = false;
-	bool quit_sent_ = false;
-	/** STLS succeeded and TLS is up. */
-	bool tls_started_ = false;
-	/** PASS went out together with USER. */
-	bool pass_sent_ = false;
-	std::string end_reason_;
-	bool pipelined_ = false;
+	std::string body_;
+	MultilineDecoder decoder_;
+	std::uint64_t body_bytes_ = 0;
 
-	/** The messages this session acts on; sorted by number once the listing is in. */
-	std::vector<Message> messages_;
-	/** LIST's sizes by message number - 1, while the listing streams in: the one
-	 * per-message cost of a listing. no_message marks a number LIST did not give;
-	 * big_size one whose size is in big_sizes_. */
-	std::vector<std::uint32_t> sizes_;
-	static constexpr std::uint32_t no_message = UINT32_MAX;
-	static constexpr std::uint32_t big_size = UINT32_MAX - 1;
-	std::map<std::uint32_t, std::uint64_t> big_sizes_;
-	/** UIDL's unique-ids while the listing streams (UIDL comes before LIST, see
-	 * SendListing()): each followed by a space in uidl_arena_, found by message
-	 * number - 1 in uidl_at_ as offset + 1 (0 = none, bad_uidl = unusable). */
-	std::string uidl_arena_;
-	std::vector<std::uint32_t> uidl_at_;
-	static constexpr std::uint32_t bad_uidl = UINT32_MAX;
-	/** Unique-ids of the tracked messages and of those the caller had saved ->
-	 * how many listed messages carry it (more than one defeats de-duplication). */
-	std::unordered_map<std::string, std::uint32_t, UidlHash, std::equal_to<>>
-	    uidl_index_;
-	/** A new message was left for later: so is every later one. */
-	bool deferring_ = false;
-	/** The lowest number of a message left for later; 0 if none. */
-	std::uint32_t first_deferred_ = 0;
-	bool uidls_complete_ = false;
-	bool have_uidl_ = false;
-	bool capa_failed_ = false;
-	std::optional<std::uint32_t> stat_count_;
+	/** STAT, UIDL, LIST not yet sent (lock-step sends them one by one). */
+	std::deque<Command> pending_listing_;
+	/** Indices in inventory_ of the messages whose RETR, DELE is due. */
+	std::deque<std::uint32_t> pending_retr_;
+	std::deque<std::uint32_t> pending_dele_;
+	std::vector<Progress> progress_;
+	/** The last body, complete and of a size accepted, waiting for its proof: the
+	 * next well-formed status line, or a clean end of the connection. Only one can
+	 * wait, since the status line that proves it is the one after it. */
+	std::optional<MessageEndEvent> unproven_;
+	/** Bodies complete (proven or not) whose Saved()/NotSaved() is due: QUIT waits.
+	 */
+	std::uint32_t awaiting_save_ = 0;
+	bool quit_sent_ = false;
+
+	bool eof_ = false;
+	/** The server closed with FIN, not a reset. */
+	bool clean_eof_ = false;
+	bool timed_out_ = false;
+	std::string end_reason_;
 	std::deque<Event> queued_;
 };
 

@@ -1,0 +1,106 @@
+#include "Pipeline.hxx"
+
+#include <algorithm>
+#include <cassert>
+
+namespace popstream::pop3 {
+
+Pipeline::Pipeline(Pipelining mode, bool lock_step) noexcept
+    : mode_(mode), lock_step_(lock_step)
+{
+}
+
+void Pipeline::Negotiate(const Capabilities &caps) noexcept
+{
+	capa_known_ = caps.known;
+	capa_pipelining_ = caps.pipelining;
+}
+
+std::size_t Pipeline::Window() const noexcept
+{
+	if (lock_step_ || mode_ == Pipelining::Off)
+		return 1;
+	if (mode_ == Pipelining::On)
+		return limits::full_window_commands;
+	// A server that does not answer CAPA predates RFC 2449: assume it may read one
+	// command at a time and drop the rest.
+	if (!capa_known_)
+		return 1;
+	return capa_pipelining_ ? limits::full_window_commands
+				: limits::guarded_window_commands;
+}
+
+bool Pipeline::CanSubmit(Command command, std::uint64_t retr_bytes) const noexcept
+{
+	if (in_flight_.size() >= Window())
+		return false;
+	switch (command) {
+	case Command::Retr:
+		// One RETR may always go: a message larger than the window is fetched
+		// alone rather than never.
+		return retr_bytes_ == 0 ||
+		       retr_bytes_ + retr_bytes <= limits::window_bytes;
+	case Command::Quit:
+		return std::all_of(
+		    in_flight_.begin(), in_flight_.end(),
+		    [](const InFlight &f) { return f.command == Command::Dele; });
+	default:
+		return true;
+	}
+}
+
+void Pipeline::Submit(Command command, std::string_view line, std::uint32_t index,
+		      std::uint64_t retr_bytes)
+{
+	// Invariant 4: no command may run as if logged in before PASS is answered.
+	assert(in_flight_.empty() || in_flight_.back().command != Command::Pass);
+	out_ += line;
+	out_ += "\r\n";
+	if (command == Command::Dele)
+		++out_deles_;
+	else if (command == Command::Quit)
+		out_quit_ = true;
+	Await(command);
+	in_flight_.back().index = index;
+	in_flight_.back().retr_bytes = retr_bytes;
+	retr_bytes_ += retr_bytes;
+}
+
+void Pipeline::Await(Command command)
+{
+	in_flight_.push_back({command});
+	most_in_flight_ = std::max(most_in_flight_, in_flight_.size());
+}
+
+void Pipeline::Pop() noexcept
+{
+	assert(!in_flight_.empty());
+	retr_bytes_ -= in_flight_.front().retr_bytes;
+	in_flight_.pop_front();
+}
+
+bool Pipeline::Has(Command command) const noexcept
+{
+	return std::any_of(in_flight_.begin(), in_flight_.end(),
+			   [command](const InFlight &f) { return f.command == command; });
+}
+
+std::string Pipeline::TakeOutput() noexcept
+{
+	std::string out;
+	out.swap(out_);
+	deles_taken_ += out_deles_;
+	quit_taken_ = quit_taken_ || out_quit_;
+	out_deles_ = 0;
+	out_quit_ = false;
+	return out;
+}
+
+void Pipeline::DropOutput() noexcept
+{
+	out_.clear();
+	out_deles_ = 0;
+	out_quit_ = false;
+}
+
+} // namespace popstream::pop3
