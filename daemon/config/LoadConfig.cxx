@@ -2,6 +2,7 @@
 #include "AccountKeys.hxx"
 #include "YamlValue.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/Passwd.hxx"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -13,7 +14,6 @@
 #include <fcntl.h>
 #include <map>
 #include <optional>
-#include <pwd.h>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -91,21 +91,10 @@ std::optional<YAML::Mark> FindStuckDocument(const std::string &text)
  * started without HOME. */
 std::optional<std::string> HomeFromPasswd()
 {
-	const long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-	std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-	for (;;) {
-		passwd pw{}, *found = nullptr;
-		const int error =
-		    getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found);
-		if (error == ERANGE && buffer.size() < 1024 * 1024) {
-			buffer.resize(buffer.size() * 2);
-			continue;
-		}
-		if (error != 0 || found == nullptr || pw.pw_dir == nullptr ||
-		    *pw.pw_dir == '\0')
-			return std::nullopt;
-		return std::string(pw.pw_dir);
-	}
+	auto user = posix::EffectiveUser();
+	if (!user || user->home.empty())
+		return std::nullopt;
+	return std::move(user->home);
 }
 
 /** One problem, kept with its position so that all can be sorted into file order. */

@@ -1,6 +1,7 @@
 #include "Credentials.hxx"
 #include "core/spec/ConnectionSpec.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/Passwd.hxx"
 
 #include <cerrno>
 #include <cstdio>
@@ -8,11 +9,9 @@
 #include <fcntl.h>
 #include <memory>
 #include <optional>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
-#include <vector>
 
 namespace popstream {
 
@@ -47,25 +46,6 @@ public:
 	FileDescriptor &operator=(const FileDescriptor &) = delete;
 	int Get() const noexcept { return fd_; }
 };
-
-/** The passwd entry of the effective user, or nothing. */
-std::optional<std::pair<std::string, std::string>> EffectiveUserEntry()
-{
-	long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-	std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-	for (;;) {
-		passwd pw{}, *found = nullptr;
-		const int error =
-		    getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found);
-		if (error == ERANGE && buffer.size() < 1024 * 1024) {
-			buffer.resize(buffer.size() * 2);
-			continue;
-		}
-		if (error != 0 || found == nullptr)
-			return std::nullopt;
-		return std::pair{std::string(pw.pw_name), std::string(pw.pw_dir)};
-	}
-}
 
 /**
  * The netrc file as far as ResolveCredentials() needs it: parsed, or the reason it
@@ -216,8 +196,8 @@ std::string NetrcPath()
 	if (const char *home = std::getenv("HOME"); home != nullptr && *home != '\0')
 		return std::string(home) + "/.netrc";
 	// Services started without a login environment may lack $HOME.
-	if (const auto entry = EffectiveUserEntry(); entry && !entry->second.empty())
-		return entry->second + "/.netrc";
+	if (const auto user = posix::EffectiveUser(); user && !user->home.empty())
+		return user->home + "/.netrc";
 	throw ConfigError("cannot find the netrc file: $HOME is not set and uid " +
 			  std::to_string(geteuid()) +
 			  " has no home directory (set $NETRC)");
@@ -225,8 +205,8 @@ std::string NetrcPath()
 
 std::string LocalUserName()
 {
-	if (const auto entry = EffectiveUserEntry(); entry && !entry->first.empty())
-		return entry->first;
+	if (auto user = posix::EffectiveUser(); user && !user->name.empty())
+		return std::move(user->name);
 	throw ConfigError(
 	    "cannot find the local user name: uid " + std::to_string(geteuid()) +
 	    " has no passwd entry (write the user into the spec as user@host)");
