@@ -2,6 +2,7 @@
 #include "AccountKeys.hxx"
 #include "YamlValue.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
 #include "posix/Passwd.hxx"
 
 #include <yaml-cpp/eventhandler.h>
@@ -536,24 +537,14 @@ Config LoadConfig(const std::string &path, const LoadOptions &options)
 	} else if (S_ISDIR(st.st_mode)) {
 		problem = "is a directory, not a file";
 	} else {
-		char buffer[8192];
-		for (;;) {
-			const auto n = read(fd, buffer, sizeof(buffer));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				problem =
-				    std::string("cannot read: ") + std::strerror(errno);
-				break;
-			}
-			if (n == 0)
-				break;
-			text.append(buffer, static_cast<std::size_t>(n));
-			if (text.size() > MAX_CONFIG_SIZE) {
-				problem = "larger than 1 MiB, which no config file is";
-				break;
-			}
-		}
+		auto read = posix::ReadToEnd(fd, MAX_CONFIG_SIZE);
+		if (read.error != 0)
+			problem =
+			    std::string("cannot read: ") + std::strerror(read.error);
+		else if (read.too_large)
+			problem = "larger than 1 MiB, which no config file is";
+		else
+			text = std::move(read.text);
 	}
 	close(fd);
 	if (!problem.empty())

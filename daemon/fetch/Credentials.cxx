@@ -1,6 +1,7 @@
 #include "Credentials.hxx"
 #include "core/spec/ConnectionSpec.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
 #include "posix/Passwd.hxx"
 
 #include <cerrno>
@@ -85,27 +86,14 @@ LoadedNetrc TryLoadNetrc(const std::string &path)
 				  mode + "); run chmod 600 " + path);
 	}
 
-	std::string text;
-	char buffer[8192];
-	for (;;) {
-		const auto n = read(fd, buffer, sizeof(buffer));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			throw ConfigError("cannot read " + path + ": " +
-					  ErrnoText(errno));
-		}
-		if (n == 0)
-			break;
-		text.append(buffer, static_cast<std::size_t>(n));
-		if (text.size() > MAX_NETRC_SIZE)
-			throw ConfigError(path +
-					  ": larger than 1 MiB, which no netrc file "
-					  "is");
-	}
+	const auto read = posix::ReadToEnd(fd, MAX_NETRC_SIZE);
+	if (read.error != 0)
+		throw ConfigError("cannot read " + path + ": " + ErrnoText(read.error));
+	if (read.too_large)
+		throw ConfigError(path + ": larger than 1 MiB, which no netrc file is");
 
 	try {
-		return {Netrc::Parse(text, path), 0};
+		return {Netrc::Parse(read.text, path), 0};
 	} catch (const NetrcError &e) {
 		throw ConfigError(e.what());
 	}
