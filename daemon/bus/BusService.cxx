@@ -47,6 +47,15 @@ int ErrorFromException(sd_bus_error *error) noexcept
 	}
 }
 
+/** FetchAll() and FetchNow() refuse in the same words once the daemon is stopping, so
+ * that a client sees one error for one situation. */
+int RefuseWhileStopping(sd_bus_error *error) noexcept
+{
+	return sd_bus_error_set(
+	    error, error_stopping,
+	    "popstreamd is shutting down; no new fetches are started");
+}
+
 } // namespace
 
 /** The C callbacks handed to sd-bus; a nested struct so they may touch the internals. */
@@ -67,9 +76,7 @@ struct BusService::Callbacks {
 	{
 		auto &self = *static_cast<BusService *>(userdata);
 		if (self.manager_state_ == ManagerState::Stopping)
-			return sd_bus_error_set(error, error_stopping,
-						"popstreamd is shutting down; no new "
-						"fetches are started");
+			return RefuseWhileStopping(error);
 		try {
 			self.controller_.FetchAll();
 		} catch (...) {
@@ -148,9 +155,7 @@ struct BusService::Callbacks {
 			// before it returns.
 			const std::string name = account.status.name;
 			if (self.manager_state_ == ManagerState::Stopping)
-				return sd_bus_error_set(error, error_stopping,
-							"popstreamd is shutting down; no "
-							"new fetches are started");
+				return RefuseWhileStopping(error);
 			if (account.status.state == service::AccountState::Disabled)
 				return sd_bus_error_setf(
 				    error, error_account_disabled,

@@ -3,6 +3,7 @@
 #include "bus/Api.hxx"
 #include "bus/SdBusUv.hxx"
 #include "core/util/ExitCode.hxx"
+#include "posix/Clock.hxx"
 #include "service/AccountStatus.hxx"
 
 #include <systemd/sd-bus.h>
@@ -12,7 +13,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -235,20 +235,11 @@ std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
 }
 
 /** @return "12:05" for a time today, "2026-11-28 12:05" otherwise, @p none for 0 */
-std::string FormatTime(std::uint64_t us, std::time_t now, const char *none)
+std::string FormatTime(std::uint64_t us, std::uint64_t now_us, const char *none)
 {
 	if (us == 0)
 		return none;
-	const auto t = static_cast<std::time_t>(us / 1'000'000u);
-	std::tm when{}, today{};
-	localtime_r(&t, &when);
-	localtime_r(&now, &today);
-	const bool same_day =
-	    when.tm_year == today.tm_year && when.tm_yday == today.tm_yday;
-	char buffer[64];
-	std::strftime(buffer, sizeof(buffer), same_day ? "%H:%M" : "%Y-%m-%d %H:%M",
-		      &when);
-	return buffer;
+	return posix::FormatLocalTime(us, !posix::SameLocalDay(us, now_us));
 }
 
 std::string FormatState(const AccountInfo &a)
@@ -479,13 +470,13 @@ int Status()
 		return ToInt(ExitCode::Ok);
 	}
 
-	const std::time_t now = std::time(nullptr);
+	const std::uint64_t now_us = posix::NowUs();
 	std::vector<std::vector<std::string>> rows;
 	rows.push_back({"ACCOUNT", "STATE", "LAST SUCCESS", "NEXT POLL", "LAST ERROR"});
 	for (const auto &a : accounts)
 		rows.push_back({ForTerminal(a.name), FormatState(a),
-				FormatTime(a.last_success_us, now, "never"),
-				FormatTime(a.next_poll_us, now, "-"),
+				FormatTime(a.last_success_us, now_us, "never"),
+				FormatTime(a.next_poll_us, now_us, "-"),
 				ForTerminal(a.last_error)});
 
 	std::vector<std::size_t> width(rows.front().size(), 0);

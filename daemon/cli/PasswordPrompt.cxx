@@ -1,4 +1,5 @@
 #include "PasswordPrompt.hxx"
+#include "posix/File.hxx"
 
 #include <cerrno>
 #include <csignal>
@@ -27,18 +28,6 @@ constexpr std::size_t n_caught = sizeof(caught_signals) / sizeof(caught_signals[
 /** Linux's canonical input line holds 4095 bytes; a longer one is not a password
  * typed by hand. */
 constexpr std::size_t max_password_bytes = 4096;
-
-void WriteAll(int fd, std::string_view text) noexcept
-{
-	while (!text.empty()) {
-		const auto n = write(fd, text.data(), text.size());
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		text.remove_prefix(static_cast<std::size_t>(n));
-	}
-}
 
 void Wipe(std::string &text) noexcept
 {
@@ -145,12 +134,12 @@ PromptResult PromptOn(int fd, std::string_view prompt)
 	ReadEnd end;
 	for (;;) {
 		tcsetattr(fd, TCSAFLUSH, &quiet);
-		WriteAll(fd, prompt);
+		posix::WriteAllBestEffort(fd, prompt);
 		Wipe(line);
 		end = ReadLine(fd, wait_mask, line, error);
 		tcsetattr(fd, TCSADRAIN, &saved);
 		// The user's Enter was not echoed either.
-		WriteAll(fd, "\n");
+		posix::WriteAllBestEffort(fd, "\n");
 		if (end != ReadEnd::Signal || caught_signal != SIGTSTP)
 			break;
 		caught_signal = 0;

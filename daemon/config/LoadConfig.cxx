@@ -2,6 +2,8 @@
 #include "AccountKeys.hxx"
 #include "YamlValue.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
+#include "posix/Passwd.hxx"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -13,7 +15,6 @@
 #include <fcntl.h>
 #include <map>
 #include <optional>
-#include <pwd.h>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -91,21 +92,10 @@ std::optional<YAML::Mark> FindStuckDocument(const std::string &text)
  * started without HOME. */
 std::optional<std::string> HomeFromPasswd()
 {
-	const long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-	std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-	for (;;) {
-		passwd pw{}, *found = nullptr;
-		const int error =
-		    getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found);
-		if (error == ERANGE && buffer.size() < 1024 * 1024) {
-			buffer.resize(buffer.size() * 2);
-			continue;
-		}
-		if (error != 0 || found == nullptr || pw.pw_dir == nullptr ||
-		    *pw.pw_dir == '\0')
-			return std::nullopt;
-		return std::string(pw.pw_dir);
-	}
+	auto user = posix::EffectiveUser();
+	if (!user || user->home.empty())
+		return std::nullopt;
+	return std::move(user->home);
 }
 
 /** One problem, kept with its position so that all can be sorted into file order. */
@@ -547,24 +537,14 @@ Config LoadConfig(const std::string &path, const LoadOptions &options)
 	} else if (S_ISDIR(st.st_mode)) {
 		problem = "is a directory, not a file";
 	} else {
-		char buffer[8192];
-		for (;;) {
-			const auto n = read(fd, buffer, sizeof(buffer));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				problem =
-				    std::string("cannot read: ") + std::strerror(errno);
-				break;
-			}
-			if (n == 0)
-				break;
-			text.append(buffer, static_cast<std::size_t>(n));
-			if (text.size() > MAX_CONFIG_SIZE) {
-				problem = "larger than 1 MiB, which no config file is";
-				break;
-			}
-		}
+		auto read = posix::ReadToEnd(fd, MAX_CONFIG_SIZE);
+		if (read.error != 0)
+			problem =
+			    std::string("cannot read: ") + std::strerror(read.error);
+		else if (read.too_large)
+			problem = "larger than 1 MiB, which no config file is";
+		else
+			text = std::move(read.text);
 	}
 	close(fd);
 	if (!problem.empty())

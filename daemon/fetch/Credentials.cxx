@@ -1,6 +1,8 @@
 #include "Credentials.hxx"
 #include "core/spec/ConnectionSpec.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
+#include "posix/Passwd.hxx"
 
 #include <cerrno>
 #include <cstdio>
@@ -8,11 +10,9 @@
 #include <fcntl.h>
 #include <memory>
 #include <optional>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
-#include <vector>
 
 namespace popstream {
 
@@ -47,25 +47,6 @@ public:
 	FileDescriptor &operator=(const FileDescriptor &) = delete;
 	int Get() const noexcept { return fd_; }
 };
-
-/** The passwd entry of the effective user, or nothing. */
-std::optional<std::pair<std::string, std::string>> EffectiveUserEntry()
-{
-	long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-	std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-	for (;;) {
-		passwd pw{}, *found = nullptr;
-		const int error =
-		    getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found);
-		if (error == ERANGE && buffer.size() < 1024 * 1024) {
-			buffer.resize(buffer.size() * 2);
-			continue;
-		}
-		if (error != 0 || found == nullptr)
-			return std::nullopt;
-		return std::pair{std::string(pw.pw_name), std::string(pw.pw_dir)};
-	}
-}
 
 /**
  * The netrc file as far as ResolveCredentials() needs it: parsed, or the reason it
@@ -105,27 +86,14 @@ LoadedNetrc TryLoadNetrc(const std::string &path)
 				  mode + "); run chmod 600 " + path);
 	}
 
-	std::string text;
-	char buffer[8192];
-	for (;;) {
-		const auto n = read(fd, buffer, sizeof(buffer));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			throw ConfigError("cannot read " + path + ": " +
-					  ErrnoText(errno));
-		}
-		if (n == 0)
-			break;
-		text.append(buffer, static_cast<std::size_t>(n));
-		if (text.size() > MAX_NETRC_SIZE)
-			throw ConfigError(path +
-					  ": larger than 1 MiB, which no netrc file "
-					  "is");
-	}
+	const auto read = posix::ReadToEnd(fd, MAX_NETRC_SIZE);
+	if (read.error != 0)
+		throw ConfigError("cannot read " + path + ": " + ErrnoText(read.error));
+	if (read.too_large)
+		throw ConfigError(path + ": larger than 1 MiB, which no netrc file is");
 
 	try {
-		return {Netrc::Parse(text, path), 0};
+		return {Netrc::Parse(read.text, path), 0};
 	} catch (const NetrcError &e) {
 		throw ConfigError(e.what());
 	}
@@ -216,8 +184,8 @@ std::string NetrcPath()
 	if (const char *home = std::getenv("HOME"); home != nullptr && *home != '\0')
 		return std::string(home) + "/.netrc";
 	// Services started without a login environment may lack $HOME.
-	if (const auto entry = EffectiveUserEntry(); entry && !entry->second.empty())
-		return entry->second + "/.netrc";
+	if (const auto user = posix::EffectiveUser(); user && !user->home.empty())
+		return user->home + "/.netrc";
 	throw ConfigError("cannot find the netrc file: $HOME is not set and uid " +
 			  std::to_string(geteuid()) +
 			  " has no home directory (set $NETRC)");
@@ -225,8 +193,8 @@ std::string NetrcPath()
 
 std::string LocalUserName()
 {
-	if (const auto entry = EffectiveUserEntry(); entry && !entry->first.empty())
-		return entry->first;
+	if (auto user = posix::EffectiveUser(); user && !user->name.empty())
+		return std::move(user->name);
 	throw ConfigError(
 	    "cannot find the local user name: uid " + std::to_string(geteuid()) +
 	    " has no passwd entry (write the user into the spec as user@host)");

@@ -178,6 +178,15 @@ struct Connection::Impl {
 	void Close() noexcept;
 	void Release() noexcept;
 
+	/** Sets up `tls` for the endpoint, reading the CA file. @return false if that
+	 * failed; the connection has then failed too */
+	bool CreateTls();
+	/** Runs @p step, one mbedTLS call that may queue records, and sends what it
+	 * queued. A NetError from it is fatal, and the alert mbedTLS queued for it is
+	 * sent first (best effort) so that the server sees why we leave.
+	 * @return false if the connection failed */
+	template <typename Step>
+	bool RunTlsStep(Step &&step);
 	void TryNextAddress();
 	void Established();
 	void AdvanceHandshake();
@@ -236,14 +245,8 @@ void Connection::Impl::Connect(const Endpoint &_endpoint, const Timeouts &_timeo
 	if (endpoint.tls) {
 		// Set up TLS (and read the CA file) before any network traffic, so that a
 		// configuration mistake is reported as such and not as a network error.
-		try {
-			tls = std::make_unique<TlsLayer>(
-			    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
-			    endpoint.ca_file, peer);
-		} catch (const NetError &error) {
-			Fail(error);
+		if (!CreateTls())
 			return;
-		}
 	}
 
 	addrinfo hints{};
@@ -372,18 +375,37 @@ void Connection::Impl::OnTcpConnected(uv_connect_t *req, int status)
 	}
 }
 
-void Connection::Impl::AdvanceHandshake()
+bool Connection::Impl::CreateTls()
 {
-	bool done = false;
 	try {
-		done = tls->Handshake();
+		tls = std::make_unique<TlsLayer>(
+		    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
+		    endpoint.ca_file, peer);
+		return true;
+	} catch (const NetError &error) {
+		Fail(error);
+		return false;
+	}
+}
+
+template <typename Step>
+bool Connection::Impl::RunTlsStep(Step &&step)
+{
+	try {
+		step();
 	} catch (const NetError &error) {
 		// mbedTLS has queued an alert; let the server see why we leave.
 		SendTlsOutputBestEffort();
 		Fail(error);
-		return;
+		return false;
 	}
-	if (!SendTlsOutput())
+	return SendTlsOutput();
+}
+
+void Connection::Impl::AdvanceHandshake()
+{
+	bool done = false;
+	if (!RunTlsStep([&] { done = tls->Handshake(); }))
 		return;
 	if (done)
 		Established();
@@ -412,14 +434,8 @@ void Connection::Impl::StartTls()
 	if (state != State::Connected || tls)
 		return;
 	ApiScope api(*this);
-	try {
-		tls = std::make_unique<TlsLayer>(
-		    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
-		    endpoint.ca_file, peer);
-	} catch (const NetError &error) {
-		Fail(error);
+	if (!CreateTls())
 		return;
-	}
 	upgrading = true;
 	state = State::Handshaking;
 	if (timeouts.connect_ms > 0)
@@ -500,14 +516,7 @@ void Connection::Impl::ReadPlaintext()
 {
 	while (state == State::Connected) {
 		TlsLayer::ReadResult result;
-		try {
-			result = tls->Read(plain_buffer);
-		} catch (const NetError &error) {
-			SendTlsOutputBestEffort();
-			Fail(error);
-			return;
-		}
-		if (!SendTlsOutput())
+		if (!RunTlsStep([&] { result = tls->Read(plain_buffer); }))
 			return;
 		if (result.closed) {
 			Fail(NetErrorKind::Closed,

@@ -3,6 +3,7 @@
 #include "Describe.hxx"
 #include "config.h"
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
 
 #include <algorithm>
 #include <cerrno>
@@ -264,28 +265,15 @@ void TlsLayer::LoadCaFile(const std::string &path)
 	if (fd < 0)
 		throw NetError(NetErrorKind::Tls,
 			       what + DescribeUvError(uv_translate_sys_error(errno)));
-	std::string pem;
-	char buffer[65536];
-	for (;;) {
-		const ssize_t n = read(fd, buffer, sizeof(buffer));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			const int error = errno;
-			close(fd);
-			throw NetError(
-			    NetErrorKind::Tls,
-			    what + DescribeUvError(uv_translate_sys_error(error)));
-		}
-		if (n == 0)
-			break;
-		pem.append(buffer, static_cast<std::size_t>(n));
-		if (pem.size() > kMaxCaFileBytes) {
-			close(fd);
-			throw NetError(NetErrorKind::Tls, what + "larger than 16 MiB");
-		}
-	}
+	const auto read = posix::ReadToEnd(fd, kMaxCaFileBytes);
 	close(fd);
+	if (read.error != 0)
+		throw NetError(NetErrorKind::Tls,
+			       what +
+				   DescribeUvError(uv_translate_sys_error(read.error)));
+	if (read.too_large)
+		throw NetError(NetErrorKind::Tls, what + "larger than 16 MiB");
+	const std::string &pem = read.text;
 
 	// mbedTLS recognises PEM only in a NUL-terminated buffer whose length counts the
 	// NUL. A positive result counts certificates it skipped: system bundles hold a

@@ -7,7 +7,9 @@ namespace popstream::service {
 
 /**
  * What an account is doing, as exported on D-Bus (property State, type u). 0 means
- * unknown, per the D-Bus API design guidelines for enumerations.
+ * unknown, per the D-Bus API design guidelines for enumerations. The names for logs and
+ * `popstream status` are bus::AccountStateName()'s, which also names values that this
+ * build does not know.
  */
 enum class AccountState : std::uint32_t {
 	Unknown = 0,
@@ -28,9 +30,6 @@ enum class AccountState : std::uint32_t {
 	/** `enabled: false` in the config. */
 	Disabled = 7,
 };
-
-/** @return a lower-case name for logs and `popstream status` ("auth-needed") */
-const char *StateName(AccountState state) noexcept;
 
 /** Messages and bytes done and to do in the current fetch (D-Bus Progress (tttt)). */
 struct Progress {

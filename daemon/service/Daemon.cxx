@@ -5,25 +5,13 @@
 #include "config.h"
 #include "config/LoadConfig.hxx"
 #include "core/util/ExitCode.hxx"
+#include "posix/Clock.hxx"
 #include "systemd/Log.hxx"
 #include "systemd/Notify.hxx"
 
-#include <chrono>
 #include <csignal>
 
 namespace popstream::service {
-
-namespace {
-
-std::uint64_t NowUs()
-{
-	return static_cast<std::uint64_t>(
-	    std::chrono::duration_cast<std::chrono::microseconds>(
-		std::chrono::system_clock::now().time_since_epoch())
-		.count());
-}
-
-} // namespace
 
 Daemon::Daemon(std::string config_path, systemd::Logger &logger,
 	       std::uint64_t stop_deadline_ms, bool verbose)
@@ -273,7 +261,7 @@ void Daemon::UpdateStatus() noexcept
 	if (!scheduler_)
 		return;
 	systemd::Status(systemd::FormatStatus(accounts_, scheduler_->NextPoll(),
-					      last_error_, NowUs()));
+					      last_error_, posix::NowUs()));
 }
 
 } // namespace popstream::service

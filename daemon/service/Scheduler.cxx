@@ -3,6 +3,7 @@
 #include "RetryPolicy.hxx"
 #include "fetch/AccountCredentials.hxx"
 #include "fetch/StatePaths.hxx"
+#include "posix/Clock.hxx"
 
 #include <algorithm>
 #include <chrono>
@@ -20,14 +21,6 @@ constexpr milliseconds startup_jitter{2'000};
 constexpr std::uint64_t progress_interval_ms = 1000;
 /** The connect timeout, unless the account's idle timeout is shorter. */
 constexpr milliseconds connect_timeout{30'000};
-
-std::uint64_t NowUs()
-{
-	return static_cast<std::uint64_t>(
-	    std::chrono::duration_cast<std::chrono::microseconds>(
-		std::chrono::system_clock::now().time_since_epoch())
-		.count());
-}
 
 /** One password lookup on the thread pool. */
 struct PasswordWork {
@@ -200,7 +193,7 @@ void Scheduler::Reschedule(Slot &slot, milliseconds delay, bool notify)
 	} else if (slot.status.state == AccountState::AuthNeeded && delay.count() < 0) {
 		slot.status.next_poll_us = 0;
 	} else {
-		const std::uint64_t now_us = NowUs();
+		const std::uint64_t now_us = posix::NowUs();
 		std::uint64_t due_us =
 		    now_us +
 		    static_cast<std::uint64_t>(std::max<long long>(0, delay.count())) *
@@ -299,7 +292,7 @@ void Scheduler::Start(Slot &slot)
 	uv_timer_stop(slot.timer);
 	slot.resolving = true;
 	slot.status.state = AccountState::Connecting;
-	slot.status.last_attempt_us = NowUs();
+	slot.status.last_attempt_us = posix::NowUs();
 	slot.status.next_poll_us = 0;
 	slot.status.progress = {};
 	slot.server.clear();
@@ -422,7 +415,7 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 	}
 
 	const auto previous = slot.status;
-	const std::uint64_t now_us = NowUs();
+	const std::uint64_t now_us = posix::NowUs();
 	auto &s = slot.status;
 	s.messages_fetched += result.saved;
 	s.bytes_fetched += result.saved_bytes;
@@ -495,7 +488,7 @@ bool Scheduler::FetchNow(const std::string &name)
 	if (slot.status.state == AccountState::AuthNeeded)
 		slot.status.state = AccountState::Idle;
 	slot.backoff = milliseconds{0};
-	if (slot.not_before_us > NowUs()) {
+	if (slot.not_before_us > posix::NowUs()) {
 		// The server said how often it may be logged into; a FetchNow cannot
 		// change that, so it is queued for the earliest allowed moment.
 		Reschedule(slot, milliseconds{0});

@@ -1,17 +1,16 @@
 #include "Log.hxx"
 
 #include "core/util/Escape.hxx"
+#include "posix/File.hxx"
 
 #include <systemd/sd-journal.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 namespace popstream::systemd {
 
@@ -161,17 +160,8 @@ std::string Logger::Redact(std::string_view text) const
 void Logger::WriteLine(const std::string &line) const noexcept
 {
 	// One write(2) per line, so that lines from several writers on the same pipe do
-	// not interleave; the loop only finishes a short write. Errors are ignored: a
-	// logger has nowhere to report them.
-	std::string_view rest = line;
-	while (!rest.empty()) {
-		const ssize_t n = write(fd_, rest.data(), rest.size());
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		rest.remove_prefix(static_cast<std::size_t>(n));
-	}
+	// not interleave. Errors are ignored: a logger has nowhere to report them.
+	posix::WriteAllBestEffort(fd_, line);
 }
 
 void Logger::Log(Priority priority, std::string_view text,

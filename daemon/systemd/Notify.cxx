@@ -1,10 +1,10 @@
 #include "Notify.hxx"
+#include "posix/Clock.hxx"
 
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <cassert>
-#include <ctime>
 
 namespace popstream::systemd {
 
@@ -67,26 +67,6 @@ std::string StatusLine(std::string_view text)
 	return line;
 }
 
-namespace {
-
-/** @return @p us (µs since the epoch) as local "HH:MM", with "YYYY-MM-DD " before it if
- * @p with_date */
-std::string FormatLocalTime(std::uint64_t us, bool with_date)
-{
-	const auto seconds = static_cast<std::time_t>(us / 1'000'000);
-	std::tm tm{};
-	if (localtime_r(&seconds, &tm) == nullptr)
-		return "?";
-	char buffer[64];
-	// Two literal formats rather than one variable one, so that -Wformat checks them.
-	const std::size_t length =
-	    with_date ? std::strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M", &tm)
-		      : std::strftime(buffer, sizeof(buffer), "%H:%M", &tm);
-	return std::string(buffer, length);
-}
-
-} // namespace
-
 std::string FormatStatus(std::size_t accounts, std::uint64_t next_poll_us,
 			 std::string_view last_error, std::uint64_t now_us)
 {
@@ -97,8 +77,9 @@ std::string FormatStatus(std::size_t accounts, std::uint64_t next_poll_us,
 	if (next_poll_us == 0)
 		status += ", no poll scheduled";
 	else
-		status += ", next poll " +
-			  FormatLocalTime(next_poll_us, next_poll_us >= now_us + day_us);
+		status +=
+		    ", next poll " +
+		    posix::FormatLocalTime(next_poll_us, next_poll_us >= now_us + day_us);
 
 	status += ", last error: ";
 	status += last_error.empty() ? std::string_view("none") : last_error;

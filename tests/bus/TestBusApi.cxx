@@ -3,6 +3,7 @@
 #include "BusHarness.hxx"
 #include "bus/Api.hxx"
 #include "config.h"
+#include "service/AccountStatus.hxx"
 
 #include <doctest/doctest.h>
 
@@ -164,6 +165,20 @@ TEST_CASE("bus.api-helpers")
 	CHECK(std::string(bus::AccountStateName(5)) == "auth-needed");
 	CHECK(std::string(bus::AccountStateName(7)) == "disabled");
 	CHECK(std::string(bus::AccountStateName(8)) == "unknown");
+	// The one table of names covers every state the service exports.
+	using service::AccountState;
+	const auto name = [](AccountState state) {
+		return std::string(
+		    bus::AccountStateName(static_cast<std::uint32_t>(state)));
+	};
+	CHECK(name(AccountState::Unknown) == "unknown");
+	CHECK(name(AccountState::Idle) == "idle");
+	CHECK(name(AccountState::Connecting) == "connecting");
+	CHECK(name(AccountState::Fetching) == "fetching");
+	CHECK(name(AccountState::Backoff) == "backoff");
+	CHECK(name(AccountState::AuthNeeded) == "auth-needed");
+	CHECK(name(AccountState::Error) == "error");
+	CHECK(name(AccountState::Disabled) == "disabled");
 	CHECK(std::string(bus::ManagerStateName(3)) == "reloading");
 	CHECK(std::string(bus::ManagerStateName(99)) == "unknown");
 }

@@ -1,25 +1,12 @@
 #include "Journal.hxx"
 
-#include <array>
+#include <zlib.h>
+
 #include <charconv>
 
 namespace popstream::journal {
 
 namespace {
-
-constexpr std::array<std::uint32_t, 256> MakeCrcTable() noexcept
-{
-	std::array<std::uint32_t, 256> table{};
-	for (std::uint32_t i = 0; i < 256; ++i) {
-		std::uint32_t c = i;
-		for (int k = 0; k < 8; ++k)
-			c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		table[i] = c;
-	}
-	return table;
-}
-
-constexpr auto crc_table = MakeCrcTable();
 
 /** Splits @p s at single spaces. */
 std::vector<std::string_view> Fields(std::string_view s)
@@ -57,10 +44,11 @@ bool Token(std::string_view s) noexcept
 
 std::uint32_t Crc32(std::string_view bytes) noexcept
 {
-	std::uint32_t c = 0xFFFFFFFFu;
-	for (const char ch : bytes)
-		c = crc_table[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
-	return c ^ 0xFFFFFFFFu;
+	// zlib's CRC-32 is the one journals were always written with (reflected
+	// polynomial 0xEDB88320, initial and final XOR 0xFFFFFFFF); 0 is its start
+	// value. crc32_z() takes a size_t length, so no line is too long for it.
+	return static_cast<std::uint32_t>(
+	    crc32_z(0, reinterpret_cast<const Bytef *>(bytes.data()), bytes.size()));
 }
 
 std::string EncodeRecord(const Record &r)

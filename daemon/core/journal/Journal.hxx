@@ -82,7 +82,8 @@ std::string EncodeRecord(const Record &record);
  */
 std::optional<Record> DecodeLine(std::string_view line);
 
-/** @return the CRC-32 (IEEE 802.3, as in zlib and gzip) of @p bytes */
+/** @return the CRC-32/ISO-HDLC (IEEE 802.3; zlib's crc32(), as in gzip and PNG) of
+ * @p bytes */
 std::uint32_t Crc32(std::string_view bytes) noexcept;
 
 /** What the journal knows about one unique-id. */

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "ScopedEnv.hxx"
 #include "config/LoadConfig.hxx"
 
 #include <doctest/doctest.h>
@@ -71,32 +72,5 @@ inline std::string ErrorOf(const std::string &text,
 	CHECK(errors.size() == 1);
 	return errors.empty() ? std::string() : errors.front();
 }
-
-/** Sets or unsets an environment variable for one scope. */
-class ScopedEnv {
-	std::string name_;
-	std::optional<std::string> old_;
-
-public:
-	/** @param value the new value, or nullptr to unset */
-	ScopedEnv(const char *name, const char *value) : name_(name)
-	{
-		if (const char *old = std::getenv(name))
-			old_ = old;
-		if (value != nullptr)
-			setenv(name, value, 1);
-		else
-			unsetenv(name);
-	}
-	~ScopedEnv()
-	{
-		if (old_)
-			setenv(name_.c_str(), old_->c_str(), 1);
-		else
-			unsetenv(name_.c_str());
-	}
-	ScopedEnv(const ScopedEnv &) = delete;
-	ScopedEnv &operator=(const ScopedEnv &) = delete;
-};
 
 } // namespace popstream::test

@@ -1,5 +1,6 @@
 #include "fetch/Credentials.hxx"
 
+#include "ScopedEnv.hxx"
 #include "TempDir.hxx"
 
 #include <doctest/doctest.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 using namespace popstream;
+using popstream::test::ScopedEnv;
 using popstream::test::TempDir;
 using popstream::test::WriteFile;
 
@@ -46,32 +48,6 @@ Failure ErrorOf(std::string_view spec, const CredentialOptions &options)
 	FAIL("no CredentialError for \"" << std::string(spec) << "\"");
 	return {};
 }
-
-/** Sets or unsets an environment variable for one scope. */
-class ScopedEnv {
-	std::string name_;
-	std::optional<std::string> old_;
-
-public:
-	ScopedEnv(const char *name, const char *value) : name_(name)
-	{
-		if (const char *old = std::getenv(name))
-			old_ = old;
-		if (value != nullptr)
-			setenv(name, value, 1);
-		else
-			unsetenv(name);
-	}
-	~ScopedEnv()
-	{
-		if (old_)
-			setenv(name_.c_str(), old_->c_str(), 1);
-		else
-			unsetenv(name_.c_str());
-	}
-	ScopedEnv(const ScopedEnv &) = delete;
-	ScopedEnv &operator=(const ScopedEnv &) = delete;
-};
 
 const char *const example_entry = "machine alice@localhost:1110 account "
 				  "alice@mail.example.com password s3cret\n";
