@@ -6,6 +6,7 @@
 #include "core/pop3/Capabilities.hxx"
 #include "core/pop3/Listing.hxx"
 #include "core/pop3/Reply.hxx"
+#include "core/util/Blank.hxx"
 
 #include <string_view>
 
@@ -62,7 +63,7 @@ void CheckListing(std::string_view line)
 		}
 		FUZZ_CHECK(line.find(entry->uidl) != std::string_view::npos);
 	}
-	const auto trimmed = TrimBlanks(line);
+	const auto trimmed = popstream::TrimBlanks(line);
 	FUZZ_CHECK(trimmed.size() <= line.size());
 	if (!trimmed.empty()) {
 		FUZZ_CHECK(trimmed.front() != ' ' && trimmed.front() != '\t');

@@ -1,4 +1,5 @@
 #include "Validate.hxx"
+#include "core/util/Blank.hxx"
 #include "core/util/Escape.hxx"
 
 #include <algorithm>
@@ -58,20 +59,6 @@ constexpr DurationUnit duration_units[] = {
 ValueError BadDuration(std::string_view text, std::string_view problem)
 {
 	return ValueError("bad duration " + Quoted(text) + ": " + std::string(problem));
-}
-
-constexpr bool IsBlank(char c) noexcept
-{
-	return c == ' ' || c == '\t';
-}
-
-std::string_view TrimBlanks(std::string_view text) noexcept
-{
-	while (!text.empty() && IsBlank(text.front()))
-		text.remove_prefix(1);
-	while (!text.empty() && IsBlank(text.back()))
-		text.remove_suffix(1);
-	return text;
 }
 
 /** "bad size "25XB": PROBLEM" */

@@ -1,4 +1,5 @@
 #include "Listing.hxx"
+#include "core/util/Blank.hxx"
 
 #include <charconv>
 #include <limits>
@@ -6,11 +7,6 @@
 namespace popstream::pop3 {
 
 namespace {
-
-bool IsBlank(char c) noexcept
-{
-	return c == ' ' || c == '\t';
-}
 
 /** Splits off the first blank-delimited word of @p s (which must not start blank). */
 std::string_view TakeWord(std::string_view &s) noexcept
@@ -46,15 +42,6 @@ std::optional<std::uint32_t> ParseMessageNumber(std::string_view word) noexcept
 }
 
 } // namespace
-
-std::string_view TrimBlanks(std::string_view line) noexcept
-{
-	while (!line.empty() && IsBlank(line.front()))
-		line.remove_prefix(1);
-	while (!line.empty() && IsBlank(line.back()))
-		line.remove_suffix(1);
-	return line;
-}
 
 std::optional<std::uint32_t> LeadingMessageNumber(std::string_view line)
 {

@@ -51,7 +51,4 @@ std::optional<UidlEntry> ParseUidlLine(std::string_view line);
  */
 std::optional<std::uint32_t> LeadingMessageNumber(std::string_view line);
 
-/** @return @p line with leading and trailing spaces and tabs removed */
-std::string_view TrimBlanks(std::string_view line) noexcept;
-
 } // namespace popstream::pop3

@@ -1,6 +1,7 @@
 #include "Session.hxx"
 
 #include "Listing.hxx"
+#include "core/util/Blank.hxx"
 #include "core/util/Escape.hxx"
 
 #include <algorithm>
