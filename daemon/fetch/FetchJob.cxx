@@ -41,7 +41,7 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
     : loop_(loop), options_(std::move(options)), log_(std::move(log)),
       done_(std::move(done))
 {
-	result_.keep = options_.keep;
+	result_.keep = options_.policy.keep;
 	result_.dry_run = options_.dry_run;
 	result_.maildir = options_.maildir;
 }
@@ -112,8 +112,7 @@ void FetchJob::Start()
 	ledger.lock_holder = options_.account.Label();
 	if (!options_.state_dir.empty())
 		ledger.lock_path = LockPath(ledger.lock_holder);
-	ledger.keep = options_.keep;
-	ledger.delete_after = options_.delete_after;
+	ledger.policy = options_.policy;
 	try {
 		destination_ = std::make_unique<store::DeliveryLedger>(
 		    std::move(ledger), [this](LogLevel level, const std::string &text) {
@@ -579,7 +578,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		if (checkpointing_ && stats.deferred > 0 && !stopping_ &&
 		    stats.retrieved > 0 && result_.not_saved == 0 &&
 		    stats.dele_failed == 0) {
-			first_number_ = options_.keep ? session_->ResumeNumber() : 1;
+			first_number_ = options_.policy.keep ? session_->ResumeNumber() : 1;
 			checkpoint_listed_ = stats.listed;
 			checkpoint_deleted_ = stats.deleted;
 			Log(LogLevel::Info,

@@ -52,27 +52,14 @@ struct FetchOptions {
 	PasswordSource password_source;
 	/** The Maildir to deliver into (created if missing). */
 	std::string maildir;
-	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
-	/** Leave every message on the server (dl -n). */
-	bool keep = false;
-	/** Download at most this many messages. */
-	std::uint32_t limit = UINT32_MAX;
+	/** What to do with the mailbox: the account's settings (config::Account), or
+	 * dl's flags. */
+	pop3::FetchPolicy policy;
 	/** Log in and list only. */
 	bool dry_run = false;
 	/** The account's journal and lock (StateDir()); empty = remember saves in
 	 * memory for this run only. */
 	std::string state_dir;
-	/** With keep: DELE messages saved this long ago; 0 = never. */
-	std::chrono::seconds delete_after{0};
-	/** Messages listed larger than this are not downloaded; 0 = no limit. */
-	std::uint64_t max_message_size = 0;
-	/** Over max_message_size: DELE without downloading instead of leaving them. */
-	bool oversize_delete = false;
-	/** Download at most about this many listed octets in this run; 0 = no limit. */
-	std::uint64_t limit_bytes = 0;
-	/** QUIT and reconnect after this many messages / octets; 0 = never. */
-	std::uint32_t checkpoint_messages = 0;
-	std::uint64_t checkpoint_bytes = 0;
 	/** Cleartext connection secured with STLS before login (RFC 2595); needs
 	 * account.tls == false. */
 	bool starttls = false;

@@ -12,17 +12,11 @@ namespace popstream::pop3 {
 
 namespace {
 
-/** @return the inventory's part of @p config; moves the lookup out of it */
+/** @return the inventory's part of @p config; moves the lookup out of it (the other
+ *          fields are plain values, which stay for the session to read) */
 InventoryRules TakeInventoryRules(SessionConfig &config)
 {
-	return {config.keep,
-		config.limit,
-		config.first_number,
-		config.expect_at_most,
-		config.limit_bytes,
-		config.max_message_size,
-		config.oversize_delete,
-		std::move(config.already_saved)};
+	return std::move(static_cast<InventoryRules &>(config));
 }
 
 /** @return the login's part of @p config; moves the credentials out of it */
