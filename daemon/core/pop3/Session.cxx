@@ -56,6 +56,18 @@ std::string Session::Quote(std::string_view server_text) const
 	return login_.Quote(server_text);
 }
 
+std::vector<std::string> Session::RedactLines(std::string_view output)
+{
+	std::vector<std::string> lines;
+	std::size_t pos = 0;
+	while (pos < output.size()) {
+		const auto eol = output.find('\n', pos);
+		lines.push_back(Redact(output.substr(pos, eol - pos)));
+		pos = eol == std::string_view::npos ? output.size() : eol + 1;
+	}
+	return lines;
+}
+
 Session::Session(SessionConfig config)
     : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step),
       login_(TakeLoginConfig(config_)), inventory_(TakeInventoryRules(config_))

@@ -414,6 +414,11 @@ public:
 	 */
 	static std::string Redact(std::string_view line) { return Login::Redact(line); }
 
+	/**
+	 * @return each command line of @p output (what TakeOutput() returned) as
+	 *         Redact() shows it, for a log of the commands sent
+	 */
+	static std::vector<std::string> RedactLines(std::string_view output);
 
 private:
 	enum class Phase {
