@@ -1,5 +1,7 @@
 #include "SessionPlan.hxx"
 
+#include "FetchResult.hxx"
+
 #include <algorithm>
 
 namespace popstream::fetch {
@@ -85,6 +87,50 @@ RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
 		    " message(s) left on the server for the next run";
 	}
 	return end;
+}
+
+RunEnd AbortedRunEnd(bool quit_sent)
+{
+	return {ExitCode::TempFail,
+		quit_sent
+		    ? "interrupted after QUIT was sent but before the server "
+		      "confirmed it: whether the saved messages were deleted on the "
+		      "server is unknown"
+		    : "interrupted; the connection was dropped without QUIT, so "
+		      "nothing was deleted on the server"};
+}
+
+RunEnd UnreachedRunEnd(const net::NetError &error, bool retry)
+{
+	// On the first connection nothing was said to any server: the network's reason
+	// stands as it is. On a retry the run already reached the server once, so the
+	// failure is a temporary one of this run (EX_TEMPFAIL).
+	if (retry)
+		return {ExitCode::TempFail, "retry failed: " + std::string(error.what())};
+	return {ExitCodeFor(error.Kind()), error.what()};
+}
+
+std::optional<std::string> ContinueAfterCheckpoint(const pop3::SessionStats &stats,
+						   std::uint32_t resume_number,
+						   std::uint32_t not_saved, bool stopping,
+						   RunSoFar &run)
+{
+	if (stats.deferred == 0 || stopping || stats.retrieved == 0 || not_saved > 0 ||
+	    stats.dele_failed > 0)
+		return std::nullopt;
+	run.first_number = resume_number;
+	run.checkpoint_listed = stats.listed;
+	run.checkpoint_deleted = stats.deleted;
+	return "checkpoint: " + std::to_string(stats.deleted) +
+	       " message(s) committed; reconnecting for the remaining " +
+	       std::to_string(stats.deferred);
+}
+
+bool CopiesInDoubt(const pop3::Event &last) noexcept
+{
+	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
+	return failed != nullptr && (failed->error.ended_where_reply_due ||
+				     failed->error.kind == pop3::ErrorKind::Desync);
 }
 
 AfterFailure NextAfterFailure(const pop3::Error &error, const RunState &run)
