@@ -1,5 +1,6 @@
 #include "CheckConfig.hxx"
 
+#include "config/AccountKeys.hxx"
 #include "config/LoadConfig.hxx"
 #include "core/config/Validate.hxx"
 #include "core/spec/ConnectionSpec.hxx"
@@ -86,12 +87,6 @@ ConnectionText Resolve(const config::Account &account)
 	return text;
 }
 
-/** @return a size limit as written in the file, or "(no limit)" for 0 */
-std::string SizeLimit(std::uint64_t octets)
-{
-	return octets == 0 ? "(no limit)" : config::FormatSize(octets);
-}
-
 void PrintAccount(std::ostream &out, const config::Account &account)
 {
 	out << "account " << account.name << " (" << account.where.ToString() << ")\n";
@@ -116,41 +111,14 @@ void PrintAccount(std::ostream &out, const config::Account &account)
 	else
 		out << "  password: from command "
 		    << Escape(account.password_command[0], 300) << "\n";
-	out << "  maildir: " << Escape(account.maildir, 1000) << "\n";
-	out << "  interval: " << config::FormatDuration(account.interval) << "\n";
-	out << "  timeout: " << config::FormatDuration(account.timeout) << "\n";
-	out << "  pipelining: " << config::PipeliningName(account.pipelining) << "\n";
-	out << "  ca_file: "
-	    << (account.ca_file.empty() ? "(system store)"
-					: Escape(account.ca_file, 1000))
-	    << "\n";
-	out << "  keep: " << (account.keep ? "true" : "false") << "\n";
-	// Without keep, every message is deleted once saved: there is no delay to show.
-	if (account.keep)
-		out << "  delete_after: "
-		    << (account.delete_after.count() == 0
-			    ? "(never)"
-			    : config::FormatDuration(account.delete_after))
-		    << "\n";
-	out << "  max_message_size: " << SizeLimit(account.max_message_size) << "\n";
-	// Without a size limit no message is oversize.
-	if (account.max_message_size != 0)
-		out << "  oversize: " << config::OversizeName(account.oversize) << "\n";
-	out << "  max_messages_per_session: "
-	    << (account.max_messages_per_session == 0
-		    ? "(no limit)"
-		    : std::to_string(account.max_messages_per_session))
-	    << "\n";
-	out << "  max_bytes_per_session: " << SizeLimit(account.max_bytes_per_session)
-	    << "\n";
-	const config::CheckpointEvery checkpoint{account.checkpoint_messages,
-						 account.checkpoint_bytes};
-	out << "  checkpoint_every: "
-	    << (checkpoint == config::CheckpointEvery{}
-		    ? "(every 5000 messages, the most one session takes)"
-		    : config::FormatCheckpointEvery(checkpoint))
-	    << "\n";
-	out << "  enabled: " << (account.enabled ? "true" : "false") << "\n";
+	// Every other key shows itself (AccountKeys.cxx), so a new one needs nothing
+	// here.
+	for (const auto &key : config::AccountKeyTable()) {
+		if (key.show == nullptr)
+			continue;
+		if (const auto text = key.show(account))
+			out << "  " << key.name << ": " << *text << "\n";
+	}
 }
 
 } // namespace

@@ -10,9 +10,9 @@ namespace popstream::cli {
  * would and prints the resolved accounts, with defaults applied and paths expanded:
  * name, server spec, host:port, TLS mode, user, where the password comes from ("from
  * netrc" or "from command ARGV0": never the password, never the rest of the command),
- * maildir, interval, timeout, pipelining, CA file, keep, delete_after (only with keep),
- * the size and session limits (oversize only with max_message_size), checkpoint_every
- * and enabled, each as the file would write it ("(no limit)", "(never)" for 0). Host,
+ * then every other key in the order of the key table (config::AccountKey::show, which
+ * leaves out keys without effect, such as delete_after without keep), each as the file
+ * would write it ("(no limit)", "(never)" for 0). Host,
  * user and TLS are resolved as a fetch would (ResolveAccountConnection(): netrc
  * accounts and logins), but no password is looked up, no command is run and nothing
  * connects; an account that cannot be resolved yet (no such netrc account, unsafe

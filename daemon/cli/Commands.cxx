@@ -5,6 +5,7 @@
 #include "PasswordPrompt.hxx"
 
 #include "config.h"
+#include "core/config/Validate.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
@@ -29,8 +30,9 @@ namespace {
 
 /** Arguments of `dl`. */
 struct DlArgs {
-	bool keep = false;
-	std::uint32_t limit = 0;
+	/** -n and --limit are set here directly; --pipelining is checked as text, so
+	 * that --help shows the names, and set by RunDl(). */
+	pop3::FetchPolicy policy;
 	bool dry_run = false;
 	std::string pipelining = "auto";
 	std::string ca_file;
@@ -177,11 +179,8 @@ int RunDl(const DlArgs &args, const std::string &program)
 	    std::move(account.password), account.account.user, account.account.host);
 	options.account = std::move(account.account);
 	options.maildir = ExpandHome(args.maildir);
-	options.pipelining = args.pipelining == "on"    ? pop3::Pipelining::On
-			     : args.pipelining == "off" ? pop3::Pipelining::Off
-							: pop3::Pipelining::Auto;
-	options.keep = args.keep;
-	options.limit = args.limit == 0 ? UINT32_MAX : args.limit;
+	options.policy = args.policy;
+	options.policy.pipelining = config::ParsePipelining(args.pipelining);
 	options.dry_run = args.dry_run;
 	options.ca_file = ExpandHome(args.ca_file);
 	options.timeouts.idle_ms = Milliseconds(args.timeout_s);
@@ -252,9 +251,10 @@ void AddDl(CLI::App &app, DlArgs &args)
 	auto *dl = app.add_subcommand("dl", dl_description);
 	dl->footer(dl_footer);
 	dl->add_flag(
-	    "-n,--no-delete", args.keep,
+	    "-n,--no-delete", args.policy.keep,
 	    "Delete nothing on the server: download and save everything (as cs.pop3 -n)");
-	dl->add_option("--limit", args.limit, "Download at most N messages")
+	dl->add_option("--limit", args.policy.max_messages_per_session,
+		       "Download at most N messages")
 	    ->type_name("N")
 	    ->check(CLI::Range(1u, UINT32_MAX));
 	dl->add_flag(

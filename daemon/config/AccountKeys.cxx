@@ -170,28 +170,123 @@ void ApplyCheckpointEvery(const YamlValue &value, const KeyContext &, Account &a
 	account.checkpoint_bytes = checkpoint.bytes;
 }
 
+/* check-config's column: each value as the file would write it. */
+
+std::optional<std::string> ShowMaildir(const Account &account)
+{
+	return Escape(account.maildir, 1000);
+}
+
+std::optional<std::string> ShowInterval(const Account &account)
+{
+	return FormatDuration(account.interval);
+}
+
+std::optional<std::string> ShowTimeout(const Account &account)
+{
+	return FormatDuration(account.timeout);
+}
+
+std::optional<std::string> ShowPipelining(const Account &account)
+{
+	return std::string(PipeliningName(account.pipelining));
+}
+
+std::optional<std::string> ShowCaFile(const Account &account)
+{
+	return account.ca_file.empty() ? "(system store)" : Escape(account.ca_file, 1000);
+}
+
+std::optional<std::string> ShowBool(bool value)
+{
+	return value ? "true" : "false";
+}
+
+std::optional<std::string> ShowKeep(const Account &account)
+{
+	return ShowBool(account.keep);
+}
+
+std::optional<std::string> ShowDeleteAfter(const Account &account)
+{
+	// Without keep, every message is deleted once saved: there is no delay to show.
+	if (!account.keep)
+		return std::nullopt;
+	return account.delete_after.count() == 0 ? "(never)"
+						 : FormatDuration(account.delete_after);
+}
+
+/** @return a size limit as written in the file, or "(no limit)" for 0 */
+std::string SizeLimit(std::uint64_t octets)
+{
+	return octets == 0 ? "(no limit)" : FormatSize(octets);
+}
+
+std::optional<std::string> ShowMaxMessageSize(const Account &account)
+{
+	return SizeLimit(account.max_message_size);
+}
+
+std::optional<std::string> ShowOversize(const Account &account)
+{
+	// Without a size limit no message is oversize.
+	if (account.max_message_size == 0)
+		return std::nullopt;
+	return std::string(OversizeName(account.oversize));
+}
+
+std::optional<std::string> ShowMaxMessagesPerSession(const Account &account)
+{
+	return account.max_messages_per_session == 0
+		   ? "(no limit)"
+		   : std::to_string(account.max_messages_per_session);
+}
+
+std::optional<std::string> ShowMaxBytesPerSession(const Account &account)
+{
+	return SizeLimit(account.max_bytes_per_session);
+}
+
+std::optional<std::string> ShowCheckpointEvery(const Account &account)
+{
+	const CheckpointEvery checkpoint{account.checkpoint_messages,
+					 account.checkpoint_bytes};
+	return checkpoint == CheckpointEvery{}
+		   ? "(every 5000 messages, the most one session takes)"
+		   : FormatCheckpointEvery(checkpoint);
+}
+
+std::optional<std::string> ShowEnabled(const Account &account)
+{
+	return ShowBool(account.enabled);
+}
+
+/* The order of popstream.yaml(5), which check-config follows. */
 constexpr AccountKey account_keys[] = {
-    {"name", KeyGroup::Other, true, ApplyName},
-    {"server", KeyGroup::Server, false, ApplyServer},
-    {"host", KeyGroup::Explicit, false, ApplyHost},
-    {"port", KeyGroup::Explicit, false, ApplyPort},
-    {"tls", KeyGroup::Explicit, false, ApplyTls},
-    {"sni", KeyGroup::Explicit, false, ApplySni},
-    {"user", KeyGroup::Explicit, false, ApplyUser},
-    {"password_command", KeyGroup::Other, false, ApplyPasswordCommand},
-    {"maildir", KeyGroup::Other, false, ApplyMaildir},
-    {"interval", KeyGroup::Other, false, ApplyInterval},
-    {"timeout", KeyGroup::Other, false, ApplyTimeout},
-    {"pipelining", KeyGroup::Other, false, ApplyPipelining},
-    {"ca_file", KeyGroup::Other, false, ApplyCaFile},
-    {"keep", KeyGroup::Other, false, ApplyKeep},
-    {"delete_after", KeyGroup::Other, false, ApplyDeleteAfter},
-    {"max_message_size", KeyGroup::Other, false, ApplyMaxMessageSize},
-    {"oversize", KeyGroup::Other, false, ApplyOversize},
-    {"max_messages_per_session", KeyGroup::Other, false, ApplyMaxMessagesPerSession},
-    {"max_bytes_per_session", KeyGroup::Other, false, ApplyMaxBytesPerSession},
-    {"checkpoint_every", KeyGroup::Other, false, ApplyCheckpointEvery},
-    {"enabled", KeyGroup::Other, false, ApplyEnabled},
+    {"name", KeyGroup::Other, true, ApplyName, nullptr},
+    {"server", KeyGroup::Server, false, ApplyServer, nullptr},
+    {"host", KeyGroup::Explicit, false, ApplyHost, nullptr},
+    {"port", KeyGroup::Explicit, false, ApplyPort, nullptr},
+    {"tls", KeyGroup::Explicit, false, ApplyTls, nullptr},
+    {"sni", KeyGroup::Explicit, false, ApplySni, nullptr},
+    {"user", KeyGroup::Explicit, false, ApplyUser, nullptr},
+    {"password_command", KeyGroup::Other, false, ApplyPasswordCommand, nullptr},
+    {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},
+    {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},
+    {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},
+    {"pipelining", KeyGroup::Other, false, ApplyPipelining, ShowPipelining},
+    {"ca_file", KeyGroup::Other, false, ApplyCaFile, ShowCaFile},
+    {"keep", KeyGroup::Other, false, ApplyKeep, ShowKeep},
+    {"delete_after", KeyGroup::Other, false, ApplyDeleteAfter, ShowDeleteAfter},
+    {"max_message_size", KeyGroup::Other, false, ApplyMaxMessageSize, ShowMaxMessageSize},
+    {"oversize", KeyGroup::Other, false, ApplyOversize, ShowOversize},
+    {"max_messages_per_session", KeyGroup::Other, false, ApplyMaxMessagesPerSession,
+     ShowMaxMessagesPerSession},
+    {"max_bytes_per_session", KeyGroup::Other, false, ApplyMaxBytesPerSession,
+     ShowMaxBytesPerSession},
+    {"checkpoint_every", KeyGroup::Other, false, ApplyCheckpointEvery,
+     ShowCheckpointEvery},
+    {"enabled", KeyGroup::Other, false, ApplyEnabled, ShowEnabled},
 };
 
 } // namespace

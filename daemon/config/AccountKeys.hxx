@@ -4,7 +4,9 @@
 #include "core/config/Model.hxx"
 #include "core/config/Validate.hxx"
 
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,8 +32,10 @@ struct KeyContext {
 
 /**
  * One key allowed in an account and (unless #account_only) under `defaults:`. To add a
- * key: add its field to Account (Model.hxx), a row to the table in AccountKeys.cxx, and
- * document it in man/popstream.yaml.5 and config/popstream.yaml.example.
+ * key: add its field to pop3::SessionPolicy or pop3::FetchPolicy (core/pop3/Policy.hxx;
+ * every hop to the session copies the whole struct) or, for a key of the connection or
+ * the scheduler, to Account (Model.hxx); add a row to the table in AccountKeys.cxx,
+ * and document it in man/popstream.yaml.5 and config/popstream.yaml.example.
  */
 struct AccountKey {
 	/** The key as written in the file. */
@@ -46,6 +50,14 @@ struct AccountKey {
 	 */
 	void (*apply)(const YamlValue &value, const KeyContext &context,
 		      Account &account);
+	/**
+	 * How check-config shows the key's value in @p account, as the file would
+	 * write it; nullptr for the keys of the connection, which check-config shows
+	 * as a fetch resolves them.
+	 * @return the text after "KEY: ", or nullopt where the key has no effect (such
+	 *         as delete_after without keep)
+	 */
+	std::optional<std::string> (*show)(const Account &account);
 };
 
 /** @return every account key, in the order of popstream.yaml(5) */

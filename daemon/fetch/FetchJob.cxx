@@ -1,6 +1,5 @@
 #include "FetchJob.hxx"
 
-#include "SessionPlan.hxx"
 #include "StatePaths.hxx"
 #include "core/util/Escape.hxx"
 #include "store/CrashPoint.hxx"
@@ -41,7 +40,7 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
     : loop_(loop), options_(std::move(options)), log_(std::move(log)),
       done_(std::move(done))
 {
-	result_.keep = options_.keep;
+	result_.keep = options_.policy.keep;
 	result_.dry_run = options_.dry_run;
 	result_.maildir = options_.maildir;
 }
@@ -88,35 +87,18 @@ void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 
 void FetchJob::Log(LogLevel level, const std::string &text)
 {
-	if (!log_)
-		return;
 	// Server text is quoted into some lines, and a server may echo the password.
-	const auto &password = options_.account.password;
-	if (password.empty() || text.find(password) == std::string::npos) {
-		log_(level, text);
-		return;
-	}
-	std::string redacted = text;
-	for (auto pos = redacted.find(password); pos != std::string::npos;
-	     pos = redacted.find(password, pos + 8))
-		redacted.replace(pos, password.size(), "********");
-	log_(level, redacted);
+	if (log_)
+		log_(level, HideSecret(text, options_.account.password));
 }
 
 void FetchJob::Start()
 {
 	start_ = std::chrono::steady_clock::now();
-	store::LedgerOptions ledger;
-	ledger.maildir = options_.maildir;
-	ledger.state_dir = options_.state_dir;
-	ledger.lock_holder = options_.account.Label();
-	if (!options_.state_dir.empty())
-		ledger.lock_path = LockPath(ledger.lock_holder);
-	ledger.keep = options_.keep;
-	ledger.delete_after = options_.delete_after;
 	try {
 		destination_ = std::make_unique<store::DeliveryLedger>(
-		    std::move(ledger), [this](LogLevel level, const std::string &text) {
+		    LedgerOptionsFor(options_),
+		    [this](LogLevel level, const std::string &text) {
 			    Log(level, text);
 		    });
 	} catch (const store::JournalBusy &e) {
@@ -134,12 +116,9 @@ void FetchJob::Start()
 void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
 	destination_->BeginSession();
-	saved_before_session_ = result_.saved;
-	saved_listed_before_session_ = saved_listed_;
-	auto plan = PlanSession(options_,
-				{result_.saved, saved_listed_, first_number_,
-				 checkpoint_listed_, checkpoint_deleted_},
-				lock_step, skip_capa);
+	saved_before_session_ = run_.saved = result_.saved;
+	saved_listed_before_session_ = run_.saved_listed;
+	auto plan = PlanSession(options_, run_, lock_step, skip_capa);
 	checkpointing_ = plan.checkpointing;
 	pop3::SessionConfig &config = plan.config;
 	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
@@ -171,7 +150,7 @@ FetchProgress FetchJob::Progress() const noexcept
 		p.bytes_total = saved_listed_before_session_ + s.to_fetch_bytes;
 	}
 	p.messages_done = result_.saved;
-	p.bytes_done = saved_listed_;
+	p.bytes_done = run_.saved_listed;
 	return p;
 }
 
@@ -232,13 +211,8 @@ void FetchJob::Abort() noexcept
 	if (session_)
 		result_.unconfirmed = session_->Stats().marked;
 	result_.quit_unconfirmed = quit_sent;
-	Finish(
-	    ExitCode::TempFail,
-	    quit_sent
-		? "interrupted after QUIT was sent but before the server confirmed "
-		  "it: whether the saved messages were deleted on the server is unknown"
-		: "interrupted; the connection was dropped without QUIT, so nothing was "
-		  "deleted on the server");
+	auto end = AbortedRunEnd(quit_sent);
+	Finish(end.code, std::move(end.error));
 }
 
 void FetchJob::OnConnected() noexcept
@@ -324,13 +298,9 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	const bool refused = error.Kind() == net::NetErrorKind::TlsVerify;
 	if (!connected_ || refused) {
 		connection_.reset();
-		// On the first connection nothing was said to any server: the network's
-		// reason stands as it is. On a retry the run already reached the server
-		// once, so the failure is a temporary one of this run (EX_TEMPFAIL).
-		const bool retry = (redone_ || reconnected_ || resumed_) && !refused;
-		Finish(retry ? ExitCode::TempFail : ExitCodeFor(error.Kind()),
-		       retry ? "retry failed: " + std::string(error.what())
-			     : error.what());
+		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&
+						      !refused);
+		Finish(end.code, std::move(end.error));
 		return;
 	}
 	if (error.Kind() == net::NetErrorKind::IdleTimeout)
@@ -381,16 +351,9 @@ void FetchJob::Drive()
 	const bool dele = stats.dele_output > deles_before;
 	const bool quit = stats.quit_output && !quit_before;
 	const std::uint64_t deles_sent = stats.dele_output;
-	if (options_.verbose) {
-		std::size_t pos = 0;
-		while (pos < out.size()) {
-			const auto eol = out.find('\n', pos);
-			Log(LogLevel::Debug,
-			    "C: " + pop3::Session::Redact(
-					std::string_view(out).substr(pos, eol - pos)));
-			pos = eol + 1;
-		}
-	}
+	if (options_.verbose)
+		for (const auto &line : pop3::Session::RedactLines(out))
+			Log(LogLevel::Debug, "C: " + line);
 	connection_->Write(std::move(out));
 	if (quit)
 		// RFC 1939 §6: the server removes every marked message before it
@@ -454,11 +417,7 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		    MessageName(failed->number, failed->uidl) +
 			": not retrieved: " + Escape(failed->reply.line, 300));
 	} else if (auto *listed = std::get_if<pop3::ListedEvent>(&event)) {
-		result_.logged_in = true;
-		result_.listed = listed->count;
-		result_.to_fetch = session_->Stats().to_fetch;
-		result_.to_fetch_bytes = session_->Stats().to_fetch_bytes;
-		result_.listed_bytes = listed->bytes;
+		result_.Listed(*listed, session_->Stats());
 		// The Maildir is opened (and created) only now: a failed login leaves no
 		// trace, and an unusable Maildir is found before the first RETR leaves.
 		if (!options_.dry_run) {
@@ -480,17 +439,8 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 		}
 		if (progress_)
 			progress_(Progress());
-		const auto &s = session_->Stats();
-		if (options_.verbose || s.already_saved > 0)
-			Log(LogLevel::Info,
-			    std::to_string(listed->count) + " messages (" +
-				std::to_string(listed->bytes) +
-				" bytes) on the server; " + std::to_string(s.to_fetch) +
-				" to download" +
-				(s.already_saved > 0
-				     ? ", " + std::to_string(s.already_saved) +
-					   " saved earlier"
-				     : ""));
+		if (options_.verbose || session_->Stats().already_saved > 0)
+			Log(LogLevel::Info, FormatListing(*listed, session_->Stats()));
 	} else if (auto *warning = std::get_if<pop3::WarningEvent>(&event)) {
 		Log(LogLevel::Warning, warning->text);
 	} else if (std::holds_alternative<pop3::StartTlsEvent>(event)) {
@@ -525,7 +475,7 @@ void FetchJob::CommitPending()
 		if (d.new_copy) {
 			++result_.saved;
 			result_.saved_bytes += d.bytes;
-			saved_listed_ += d.listed;
+			run_.saved_listed += d.listed;
 		}
 		session_->Saved(d.number);
 	}
@@ -540,17 +490,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	// the user must not get it twice. A body that was still unproven is dropped
 	// from tmp/ and downloaded again.
 	CommitPending();
-	// A reply missing or doubled shifts every body after it onto the wrong
-	// message, unnoticed while their sizes match, until the session goes out of
-	// step visibly, or ends where such a reply was due (a stall, a close, a reset
-	// there). Then the copies of this session that another message's body could
-	// have passed for (ShiftSuspect()) no longer vouch: they are downloaded again
-	// (replacing their files) before any DELE of theirs. An end in the middle of
-	// a body is taken as what it says.
-	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
-	const bool stalled =
-	    failed != nullptr && (failed->error.ended_where_reply_due ||
-				  failed->error.kind == pop3::ErrorKind::Desync);
+	// Copies in doubt are downloaded again (replacing their files) before any DELE.
+	const bool stalled = CopiesInDoubt(last);
 	if (stalled)
 		destination_->EndSession([this](std::uint32_t number) {
 			return session_->ShiftSuspect(number);
@@ -566,27 +507,18 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		CrashPoint("quit-confirmed");
 		destination_->SessionCommitted(session_->MarkedUidls(),
 					       session_->UidlsComplete());
-		result_.committed = true;
-		result_.deleted += stats.deleted;
-		result_.already_saved += stats.already_saved;
-		result_.not_retrieved += stats.not_retrieved;
+		result_.Committed(stats);
 		// A checkpoint: the deletions so far are committed; the rest follows on a
-		// new connection.
-		// Only while each session makes progress that the next cannot undo:
-		// without deletions (keep, or DELEs refused), messages it cannot
-		// recognise would be fetched again, so with keep the next one starts
-		// after this one's last.
-		if (checkpointing_ && stats.deferred > 0 && !stopping_ &&
-		    stats.retrieved > 0 && result_.not_saved == 0 &&
-		    stats.dele_failed == 0) {
-			first_number_ = options_.keep ? session_->ResumeNumber() : 1;
-			checkpoint_listed_ = stats.listed;
-			checkpoint_deleted_ = stats.deleted;
-			Log(LogLevel::Info,
-			    "checkpoint: " + std::to_string(stats.deleted) +
-				" message(s) committed; reconnecting for the "
-				"remaining " +
-				std::to_string(stats.deferred));
+		// new connection, with keep after this session's last message.
+		const std::uint32_t resume =
+		    options_.policy.keep ? session_->ResumeNumber() : 1;
+		const auto next =
+		    checkpointing_
+			? ContinueAfterCheckpoint(stats, resume, result_.not_saved,
+						  stopping_, run_)
+			: std::nullopt;
+		if (next) {
+			Log(LogLevel::Info, *next);
 			reconnected_ = false;
 			resuming_ = false;
 			StartSession(false, false);
@@ -599,10 +531,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 
 	destination_->Sync();
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
-	result_.unconfirmed = stats.marked;
-	result_.quit_unconfirmed = session_->QuitSent();
-	if (error.reply)
-		result_.resp_code = error.reply->code;
+	result_.Failed(stats, session_->QuitSent(), error);
 	RunState run;
 	run.redone = redone_;
 	run.resuming = resuming_;

@@ -3,8 +3,9 @@
 #include "core/pop3/Session.hxx"
 #include "core/util/ExitCode.hxx"
 #include "core/util/LogLevel.hxx"
-#include "fetch/Credentials.hxx"
+#include "fetch/FetchOptions.hxx"
 #include "fetch/FetchResult.hxx"
+#include "fetch/SessionPlan.hxx"
 #include "net/Connection.hxx"
 
 #include <chrono>
@@ -21,68 +22,6 @@ class SaveError;
 } // namespace popstream::store
 
 namespace popstream::fetch {
-
-/** What a PasswordSource found. */
-struct PasswordAnswer {
-	/** The password: not empty, no CR, LF or NUL; nothing if there is none. */
-	std::optional<std::string> password;
-	/** Without a password: how the fetch ends (ExitCode::Config when none was
-	 * found) and why, in one line that holds no secret. */
-	ExitCode code = ExitCode::Config;
-	std::string error;
-};
-
-/**
- * Looks up the password of a fetch's account when the login needs it. It must not
- * throw, and must call @p answer exactly once: before it returns (netrc, a prompt on
- * the terminal) or later from the loop thread (a password command on the thread
- * pool). An answer that comes after the job has ended or been destroyed is dropped.
- */
-using PasswordSource = std::function<void(std::function<void(PasswordAnswer)> answer)>;
-
-/** What one fetch of one account should do. */
-struct FetchOptions {
-	/** Where to connect and how to log in; from ResolveCredentials(). The password
-	 * may be left empty for #password_source to find. */
-	Credentials account;
-	/** Asked once per fetch, when the first connection is up (after TLS) and before
-	 * the greeting is handled, so that a server that cannot be reached costs no
-	 * secret and a server never sees a login that cannot be finished; the password
-	 * serves every session of the fetch. Empty: account.password is used. */
-	PasswordSource password_source;
-	/** The Maildir to deliver into (created if missing). */
-	std::string maildir;
-	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
-	/** Leave every message on the server (dl -n). */
-	bool keep = false;
-	/** Download at most this many messages. */
-	std::uint32_t limit = UINT32_MAX;
-	/** Log in and list only. */
-	bool dry_run = false;
-	/** The account's journal and lock (StateDir()); empty = remember saves in
-	 * memory for this run only. */
-	std::string state_dir;
-	/** With keep: DELE messages saved this long ago; 0 = never. */
-	std::chrono::seconds delete_after{0};
-	/** Messages listed larger than this are not downloaded; 0 = no limit. */
-	std::uint64_t max_message_size = 0;
-	/** Over max_message_size: DELE without downloading instead of leaving them. */
-	bool oversize_delete = false;
-	/** Download at most about this many listed octets in this run; 0 = no limit. */
-	std::uint64_t limit_bytes = 0;
-	/** QUIT and reconnect after this many messages / octets; 0 = never. */
-	std::uint32_t checkpoint_messages = 0;
-	std::uint64_t checkpoint_bytes = 0;
-	/** Cleartext connection secured with STLS before login (RFC 2595); needs
-	 * account.tls == false. */
-	bool starttls = false;
-	/** PEM CA file to trust instead of the system store; empty = system store. */
-	std::string ca_file;
-	net::Timeouts timeouts;
-	/** Log every command sent (the PASS argument redacted) and every message saved.
-	 */
-	bool verbose = false;
-};
 
 /** How bad a log line is (core/util/LogLevel.hxx; shared with the store). */
 using LogLevel = popstream::LogLevel;
@@ -191,17 +130,12 @@ private:
 	/** The message being received and its unique-id. */
 	std::uint32_t current_ = 0;
 	std::string current_uidl_;
-	/** Listed octets of the messages saved, for FetchProgress::bytes_done. */
-	std::uint64_t saved_listed_ = 0;
-	/** result_.saved and saved_listed_ when the current session started. */
+	/** What the sessions so far did, for the next one's plan; its saved_listed
+	 * (listed octets of the messages saved) is also FetchProgress::bytes_done. */
+	RunSoFar run_;
+	/** result_.saved and run_.saved_listed when the current session started. */
 	std::uint32_t saved_before_session_ = 0;
 	std::uint64_t saved_listed_before_session_ = 0;
-	/** SessionConfig::first_number of the next session (a checkpoint with keep). */
-	std::uint32_t first_number_ = 1;
-	/** The last checkpoint's session: messages listed and deleted (0 before any
-	 * checkpoint), for SessionConfig::expect_at_most. */
-	std::uint32_t checkpoint_listed_ = 0;
-	std::uint32_t checkpoint_deleted_ = 0;
 	/** The current message cannot be saved: its data is not passed on. */
 	bool current_failed_ = false;
 	/** The current session's limits came from checkpoint_every. */

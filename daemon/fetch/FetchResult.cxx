@@ -45,6 +45,44 @@ ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
 	return ExitCode::Software;
 }
 
+void FetchResult::Listed(const pop3::ListedEvent &listing,
+			 const pop3::SessionStats &stats)
+{
+	logged_in = true;
+	listed = listing.count;
+	to_fetch = stats.to_fetch;
+	to_fetch_bytes = stats.to_fetch_bytes;
+	listed_bytes = listing.bytes;
+}
+
+void FetchResult::Committed(const pop3::SessionStats &stats)
+{
+	committed = true;
+	deleted += stats.deleted;
+	already_saved += stats.already_saved;
+	not_retrieved += stats.not_retrieved;
+}
+
+void FetchResult::Failed(const pop3::SessionStats &stats, bool quit_sent,
+			 const pop3::Error &ended)
+{
+	unconfirmed = stats.marked;
+	quit_unconfirmed = quit_sent;
+	if (ended.reply)
+		resp_code = ended.reply->code;
+}
+
+std::string FormatListing(const pop3::ListedEvent &listed,
+			  const pop3::SessionStats &stats)
+{
+	return std::to_string(listed.count) + " messages (" +
+	       std::to_string(listed.bytes) + " bytes) on the server; " +
+	       std::to_string(stats.to_fetch) + " to download" +
+	       (stats.already_saved > 0
+		    ? ", " + std::to_string(stats.already_saved) + " saved earlier"
+		    : "");
+}
+
 std::string FormatSummary(const std::string &label, const FetchResult &r)
 {
 	std::string s = label + ": ";

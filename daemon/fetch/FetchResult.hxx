@@ -53,6 +53,16 @@ struct FetchResult {
 	bool keep = false;
 	bool dry_run = false;
 	std::string maildir;
+
+	/** Takes what a session's listing showed: the server accepted the login.
+	 * @param stats the session's counters once it has listed */
+	void Listed(const pop3::ListedEvent &listing, const pop3::SessionStats &stats);
+	/** Adds the counters of a session the server committed (+OK to QUIT). */
+	void Committed(const pop3::SessionStats &stats);
+	/** Takes how a session ended without +OK to QUIT: its deletions unconfirmed
+	 * (in doubt if @p quit_sent), and the response code of @p ended, its error. */
+	void Failed(const pop3::SessionStats &stats, bool quit_sent,
+		    const pop3::Error &ended);
 };
 
 /** Progress figures, for status displays. Bytes are listed octets (the server's
@@ -65,6 +75,11 @@ struct FetchProgress {
 /** @return a one-line summary of @p result for @p label, e.g. "alice@host:995: 3
  * messages, 216 bytes saved to /m in 0.12 s; 3 deleted on the server" */
 std::string FormatSummary(const std::string &label, const FetchResult &result);
+
+/** @return the log line about a listing: "N messages (B bytes) on the server; M to
+ *          download[, K saved earlier]" */
+std::string FormatListing(const pop3::ListedEvent &listed,
+			  const pop3::SessionStats &stats);
 
 /** @return the exit status for a network failure of @p kind (sysexits.h) */
 ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept;

@@ -1,5 +1,7 @@
 #include "SessionPlan.hxx"
 
+#include "FetchResult.hxx"
+
 #include <algorithm>
 
 namespace popstream::fetch {
@@ -18,43 +20,39 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 {
 	SessionPlan plan;
 	pop3::SessionConfig &config = plan.config;
+	const pop3::FetchPolicy &policy = options.policy;
+	config.Policy() = policy.Session();
 	config.user = options.account.user;
 	config.password = options.account.password;
-	config.pipelining = options.pipelining;
-	config.keep = options.keep;
 	// Limits are for the whole run: a redo or a checkpoint's next session only takes
 	// what is left of them.
+	const std::uint32_t limit = policy.max_messages_per_session;
 	const std::uint32_t left =
-	    options.limit == UINT32_MAX
-		? UINT32_MAX
-		: options.limit - std::min(options.limit, run.saved);
+	    limit == 0 ? UINT32_MAX : limit - std::min(limit, run.saved);
+	const std::uint64_t limit_bytes = policy.max_bytes_per_session;
 	const std::uint64_t left_bytes =
-	    options.limit_bytes == 0
-		? 0
-		: options.limit_bytes - std::min(options.limit_bytes, run.saved_listed);
+	    limit_bytes == 0 ? 0 : limit_bytes - std::min(limit_bytes, run.saved_listed);
 	config.limit = left;
 	config.limit_bytes = left_bytes;
 	config.first_number = run.first_number;
 	// After a checkpoint that deleted messages, the server must list fewer.
 	if (run.checkpoint_deleted > 0)
 		config.expect_at_most = run.checkpoint_listed - run.checkpoint_deleted;
-	if (options.limit_bytes > 0 && left_bytes == 0)
+	if (limit_bytes > 0 && left_bytes == 0)
 		config.limit = 0;
 	const std::uint32_t every =
-	    options.checkpoint_messages > 0
-		? std::min(options.checkpoint_messages, max_session_messages)
+	    policy.checkpoint_messages > 0
+		? std::min(policy.checkpoint_messages, max_session_messages)
 		: max_session_messages;
 	if (every < config.limit) {
 		config.limit = every;
 		plan.checkpointing = true;
 	}
-	if (options.checkpoint_bytes > 0 &&
-	    (config.limit_bytes == 0 || options.checkpoint_bytes < config.limit_bytes)) {
-		config.limit_bytes = options.checkpoint_bytes;
+	if (policy.checkpoint_bytes > 0 &&
+	    (config.limit_bytes == 0 || policy.checkpoint_bytes < config.limit_bytes)) {
+		config.limit_bytes = policy.checkpoint_bytes;
 		plan.checkpointing = true;
 	}
-	config.max_message_size = options.max_message_size;
-	config.oversize_delete = options.oversize_delete;
 	config.dry_run = options.dry_run;
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
@@ -89,6 +87,50 @@ RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
 		    " message(s) left on the server for the next run";
 	}
 	return end;
+}
+
+RunEnd AbortedRunEnd(bool quit_sent)
+{
+	return {ExitCode::TempFail,
+		quit_sent
+		    ? "interrupted after QUIT was sent but before the server "
+		      "confirmed it: whether the saved messages were deleted on the "
+		      "server is unknown"
+		    : "interrupted; the connection was dropped without QUIT, so "
+		      "nothing was deleted on the server"};
+}
+
+RunEnd UnreachedRunEnd(const net::NetError &error, bool retry)
+{
+	// On the first connection nothing was said to any server: the network's reason
+	// stands as it is. On a retry the run already reached the server once, so the
+	// failure is a temporary one of this run (EX_TEMPFAIL).
+	if (retry)
+		return {ExitCode::TempFail, "retry failed: " + std::string(error.what())};
+	return {ExitCodeFor(error.Kind()), error.what()};
+}
+
+std::optional<std::string> ContinueAfterCheckpoint(const pop3::SessionStats &stats,
+						   std::uint32_t resume_number,
+						   std::uint32_t not_saved, bool stopping,
+						   RunSoFar &run)
+{
+	if (stats.deferred == 0 || stopping || stats.retrieved == 0 || not_saved > 0 ||
+	    stats.dele_failed > 0)
+		return std::nullopt;
+	run.first_number = resume_number;
+	run.checkpoint_listed = stats.listed;
+	run.checkpoint_deleted = stats.deleted;
+	return "checkpoint: " + std::to_string(stats.deleted) +
+	       " message(s) committed; reconnecting for the remaining " +
+	       std::to_string(stats.deferred);
+}
+
+bool CopiesInDoubt(const pop3::Event &last) noexcept
+{
+	const auto *failed = std::get_if<pop3::FailedEvent>(&last);
+	return failed != nullptr && (failed->error.ended_where_reply_due ||
+				     failed->error.kind == pop3::ErrorKind::Desync);
 }
 
 AfterFailure NextAfterFailure(const pop3::Error &error, const RunState &run)

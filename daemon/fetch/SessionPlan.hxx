@@ -2,9 +2,11 @@
 
 #include "core/pop3/Session.hxx"
 #include "core/util/ExitCode.hxx"
-#include "fetch/FetchJob.hxx"
+#include "fetch/FetchOptions.hxx"
+#include "net/Connection.hxx"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace popstream::fetch {
@@ -60,6 +62,49 @@ struct RunEnd {
  */
 RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
 		       bool stopping);
+
+/**
+ * @return how a run ends that Abort() stopped: 75, since the connection was dropped
+ *         without QUIT (nothing deleted) or before QUIT was answered (unknown)
+ * @param quit_sent the session had sent QUIT (pop3::Session::QuitSent())
+ */
+RunEnd AbortedRunEnd(bool quit_sent);
+
+/**
+ * @return how a run ends whose connection failed before the session had a server to
+ *         talk to (or whose certificate was refused after STLS): the network's own
+ *         exit status, or 75 for a retry, since the run reached the server once
+ * @param retry the connection was a redo, resume or reconnect of this run
+ */
+RunEnd UnreachedRunEnd(const net::NetError &error, bool retry);
+
+/**
+ * After a committed session whose limits came from a checkpoint: the run goes on in a
+ * new session only while each makes progress the next cannot undo (without
+ * deletions, messages it cannot recognise would be fetched again).
+ * @param stats the committed session's counters
+ * @param resume_number where the next session starts: with keep,
+ *        pop3::Session::ResumeNumber(), else 1 (what was fetched is gone)
+ * @param not_saved messages of the whole run that could not be saved
+ * @param stopping the run was asked to stop
+ * @param run updated for the next session's PlanSession() if it goes on
+ * @return the line to log if the run goes on; nullopt if it ends here
+ */
+std::optional<std::string> ContinueAfterCheckpoint(const pop3::SessionStats &stats,
+						   std::uint32_t resume_number,
+						   std::uint32_t not_saved, bool stopping,
+						   RunSoFar &run);
+
+/**
+ * @return whether the copies a session proved may be of other messages, so that those
+ *         another message's body could have passed for (pop3::Session::ShiftSuspect())
+ *         no longer vouch. A reply missing or doubled shifts every body after it onto
+ *         the wrong message, unnoticed while their sizes match, until the session goes
+ *         out of step visibly, or ends where such a reply was due (a stall, a close, a
+ *         reset there). An end in the middle of a body is taken as what it says.
+ * @param last the session's last event: pop3::FinishedEvent or pop3::FailedEvent
+ */
+bool CopiesInDoubt(const pop3::Event &last) noexcept;
 
 /** Where a run stands when a session fails, as NextAfterFailure() weighs it. */
 struct RunState {

@@ -1,5 +1,8 @@
 #include "StatePaths.hxx"
 
+#include "FetchOptions.hxx"
+#include "store/DeliveryLedger.hxx"
+
 #include <cstdlib>
 #include <pwd.h>
 #include <unistd.h>
@@ -53,6 +56,18 @@ std::string StateDir(std::string_view key)
 std::string LockPath(std::string_view label)
 {
 	return StateHome() + "/popstream/locks/" + Escape(label);
+}
+
+store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
+{
+	store::LedgerOptions ledger;
+	ledger.maildir = options.maildir;
+	ledger.state_dir = options.state_dir;
+	ledger.lock_holder = options.account.Label();
+	if (!options.state_dir.empty())
+		ledger.lock_path = LockPath(ledger.lock_holder);
+	ledger.policy = options.policy;
+	return ledger;
 }
 
 } // namespace popstream::fetch

@@ -3,7 +3,13 @@
 #include <string>
 #include <string_view>
 
+namespace popstream::store {
+struct LedgerOptions;
+} // namespace popstream::store
+
 namespace popstream::fetch {
+
+struct FetchOptions;
 
 /**
  * @return the directory holding the journal and lock of an account:
@@ -22,5 +28,12 @@ std::string StateDir(std::string_view key);
  * @param label user@host:port
  */
 std::string LockPath(std::string_view label);
+
+/**
+ * @return where the fetch of @p options keeps its messages, its journal (none without
+ *         a state_dir) and its lock (LockPath() of the server account), and the
+ *         policy the journal applies (keep, delete_after)
+ */
+store::LedgerOptions LedgerOptionsFor(const FetchOptions &options);
 
 } // namespace popstream::fetch

@@ -344,18 +344,9 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.password_source =
 	    PoolPasswordSource(loop_, std::move(credentials->password));
 	options.maildir = account.maildir;
-	options.pipelining = account.pipelining;
+	options.policy = account.Policy();
 	options.starttls = options.account.starttls;
 	options.state_dir = fetch::StateDir(account.name);
-	options.keep = account.keep;
-	options.delete_after = account.delete_after;
-	options.max_message_size = account.max_message_size;
-	options.oversize_delete = account.oversize == config::Oversize::Delete;
-	if (account.max_messages_per_session > 0)
-		options.limit = account.max_messages_per_session;
-	options.limit_bytes = account.max_bytes_per_session;
-	options.checkpoint_messages = account.checkpoint_messages;
-	options.checkpoint_bytes = account.checkpoint_bytes;
 	options.ca_file = account.ca_file;
 	options.verbose = verbose_;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());

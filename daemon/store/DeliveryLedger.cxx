@@ -218,9 +218,10 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 				": downloading it again instead of deleting it");
 		return copy;
 	}
-	copy.expired = options_.keep && options_.delete_after.count() > 0 &&
+	const auto &policy = options_.policy;
+	copy.expired = policy.keep && policy.delete_after.count() > 0 &&
 		       static_cast<std::int64_t>(std::time(nullptr)) - e->saved_at >=
-			   options_.delete_after.count();
+			   policy.delete_after.count();
 	// While the message is on the server its unique-id identifies it (RFC 1939 §7),
 	// so a size that changed (GNU mailutils stamps an X-UIDL: header in) is not new
 	// mail: kept, it is simply left. But a DELE needs a copy proven to be of this
@@ -228,7 +229,7 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 	// the unique-id: one of another size is downloaded again as a message of its
 	// own, the earlier file left alone.
 	const bool proven = e->state == journal::Entry::State::Confirmed;
-	if (proven && (e->size == size || (options_.keep && !copy.expired))) {
+	if (proven && (e->size == size || (policy.keep && !copy.expired))) {
 		copy.download = false;
 		return copy;
 	}

@@ -3,6 +3,7 @@
 #include "Destination.hxx"
 #include "MaildirWriter.hxx"
 #include "core/journal/Journal.hxx"
+#include "core/pop3/Policy.hxx"
 
 #include <chrono>
 #include <cstdint>
@@ -29,12 +30,10 @@ struct LedgerOptions {
 	 * what it protects, for the message if another process holds it. */
 	std::string lock_path;
 	std::string lock_holder;
-	/** The fetch leaves messages on the server (dl -n): a saved copy of another
-	 * size then stays trusted, since nothing is deleted on its word. */
-	bool keep = false;
-	/** With keep: a copy saved this long ago is reported expired (DELE it anyway);
-	 * 0 = never. */
-	std::chrono::seconds delete_after{0};
+	/** The fetch's settings. With keep, a saved copy of another size stays trusted,
+	 * since nothing is deleted on its word, and a copy saved delete_after ago is
+	 * reported expired (DELE it anyway). */
+	pop3::FetchPolicy policy;
 };
 
 /**

@@ -72,7 +72,7 @@ Settings ReadSettings(Bytes &bytes)
 	c.skip_capa = b0 & 64;
 	c.dry_run = b0 & 128;
 	s.already = b1 & 3;
-	c.oversize_delete = b1 & 4;
+	c.oversize = b1 & 4 ? Oversize::Delete : Oversize::Skip;
 	if (b1 & 8)
 		c.max_message_size = 64;
 	if (b1 & 16)
@@ -173,8 +173,9 @@ class Driver {
 		} else {
 			// Never downloaded in this session: only a copy saved earlier or
 			// an oversize message may be deleted unread.
-			FUZZ_CHECK((settings_.already & 1) || c.oversize_delete);
-			FUZZ_CHECK(!c.keep || settings_.expired || c.oversize_delete);
+			const bool oversize_delete = c.oversize == Oversize::Delete;
+			FUZZ_CHECK((settings_.already & 1) || oversize_delete);
+			FUZZ_CHECK(!c.keep || settings_.expired || oversize_delete);
 		}
 	}
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/pop3/Session.hxx"
+#include "core/pop3/Policy.hxx"
 
 #include <chrono>
 #include <cstdint>
@@ -44,13 +44,8 @@ std::string_view TlsModeName(TlsMode mode) noexcept;
  */
 std::string_view PipeliningName(pop3::Pipelining pipelining) noexcept;
 
-/** What to do with a message larger than max_message_size. */
-enum class Oversize {
-	/** Leave it on the server, untouched, and say so in the log. */
-	Skip,
-	/** Delete it on the server without downloading it, and say so in the log. */
-	Delete,
-};
+/** What to do with a message larger than max_message_size (`oversize:`). */
+using Oversize = pop3::Oversize;
 
 /**
  * @param oversize an oversize policy
@@ -61,9 +56,10 @@ std::string_view OversizeName(Oversize oversize) noexcept;
 /**
  * One account of the daemon, with defaults applied and paths expanded
  * (popstream.yaml(5)). Connection: either #server is set (and #host, #port, #sni and
- * #user are empty or 0, #tls is Implicit), or #host is set.
+ * #user are empty or 0, #tls is Implicit), or #host is set. What a fetch does with the
+ * mailbox (keep, limits, pipelining...) is its pop3::FetchPolicy, handed on whole.
  */
-struct Account {
+struct Account : pop3::FetchPolicy {
 	/** Unique, [A-Za-z0-9_-]+; names the D-Bus object and the state directory. */
 	std::string name;
 	/** The connection spec as written (`server:`), or empty if the explicit keys were
@@ -90,35 +86,16 @@ struct Account {
 	std::chrono::milliseconds interval{std::chrono::minutes(5)};
 	/** Idle timeout of the connection (5 s to 1 h). */
 	std::chrono::milliseconds timeout{std::chrono::seconds(180)};
-	/** Pipelining policy, as `popstream dl --pipelining`. */
-	pop3::Pipelining pipelining = pop3::Pipelining::Auto;
 	/** PEM CA file, expanded; empty = system store. */
 	std::string ca_file;
 	/** false: checked and shown, never fetched. */
 	bool enabled = true;
 
-	/** Leave messages on the server; the journal makes later polls fetch only new
-	 * ones (mpop's keep, getmail's delete = false). */
-	bool keep = false;
-	/** With keep: delete a message once it has been kept this long after it was
-	 * saved (getmail's delete_after); 0 = never. */
-	std::chrono::seconds delete_after{0};
-	/** Messages listed larger than this many octets are not downloaded; 0 = no
-	 * limit. */
-	std::uint64_t max_message_size = 0;
-	/** What happens to a message over max_message_size. */
-	Oversize oversize = Oversize::Skip;
-	/** Most messages / octets downloaded in one session; 0 = no limit. */
-	std::uint32_t max_messages_per_session = 0;
-	std::uint64_t max_bytes_per_session = 0;
-	/** QUIT and reconnect after this many messages or octets, so that a long session
-	 * on a link that keeps dropping commits its deletions in steps (fetchmail's
-	 * expunge); 0 = never. */
-	std::uint32_t checkpoint_messages = 0;
-	std::uint64_t checkpoint_bytes = 0;
-
 	/** Where the account's entry starts in the file. */
 	Mark where;
+
+	/** @return the settings a fetch applies, to be handed on in one assignment */
+	const pop3::FetchPolicy &Policy() const noexcept { return *this; }
 };
 
 /** A whole configuration file. */

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Model.hxx"
+#include "core/pop3/Inventory.hxx"
 #include "core/spec/ConnectionSpec.hxx"
 
 #include <chrono>

@@ -160,7 +160,7 @@ void Inventory::ClassifyNew(std::uint32_t number, std::uint64_t size,
 		    (uidl.empty() ? "" : " (UIDL " + Escape(uidl, 80) + ")") + ": " +
 		    std::to_string(size) + " octets, over max_message_size (" +
 		    std::to_string(rules_.max_message_size) + "): ";
-		if (rules_.oversize_delete) {
+		if (rules_.oversize == Oversize::Delete) {
 			Track(number, Plan::OversizeDele, size, IndexUidl(uidl));
 			Warn(what + "deleted without downloading it (oversize: delete)");
 		} else {

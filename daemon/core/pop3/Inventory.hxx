@@ -1,5 +1,7 @@
 #pragma once
 
+#include "Policy.hxx"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -28,18 +30,37 @@ struct SavedCopy {
 	bool expired = false;
 };
 
-/** Which of the listed messages a session acts on: SessionConfig's fields of the same
- * names, which document them. */
-struct InventoryRules {
-	bool keep = false;
+/**
+ * Which of the listed messages a session acts on: the account's policy (keep and the
+ * size cap; the inventory ignores pipelining), and what the run leaves to this session.
+ * SessionConfig is one, so the session hands it on without copying field by field.
+ */
+struct InventoryRules : SessionPolicy {
+	/** Download at most this many messages; the rest stay for a later session. */
 	std::uint32_t limit = UINT32_MAX;
+	/** New messages numbered below this are not downloaded: with keep, a session
+	 * that continues a checkpoint starts at the previous one's ResumeNumber(), so
+	 * that messages it cannot recognise (no usable unique-id) are not fetched again
+	 * and again. 1 = all. */
 	std::uint32_t first_number = 1;
+	/** The most messages the listing should hold: after a checkpoint that deleted
+	 * messages, a server that lists more did not apply those deletions (or new
+	 * mail arrived), and messages without a usable unique-id would be downloaded
+	 * again; nothing new is then downloaded, with a warning. */
 	std::uint32_t expect_at_most = UINT32_MAX;
+	/** Download at most about this many listed octets (at least one message); 0 = no
+	 * limit. */
 	std::uint64_t limit_bytes = 0;
-	std::uint64_t max_message_size = 0;
-	bool oversize_delete = false;
-	/** @param size the listed size in octets; called once per distinct unique-id
-	 *  @return nullopt if unknown, else what the caller knows of it */
+	/**
+	 * Messages already saved, and proven whole, are DELE'd (or kept) without being
+	 * downloaded again. May be empty. Called once per distinct unique-id as the
+	 * LIST listing streams in (after UIDL), so the caller also learns which
+	 * unique-ids the server still lists.
+	 * @param size the listed size in octets
+	 * @return nullopt if unknown; a copy with `download` if known but unable to
+	 *         vouch; else a saved copy that vouches for the message (RFC 1939 §7:
+	 *         while a message is on the server its unique-id identifies it)
+	 */
 	std::function<std::optional<SavedCopy>(std::string_view uidl, std::uint64_t size)>
 	    already_saved;
 };
@@ -52,7 +73,7 @@ enum class Plan : std::uint8_t {
 	Dele,
 	/** Saved earlier and trusted, and kept: nothing to send. */
 	Keep,
-	/** Over max_message_size with oversize_delete: DELE unread. */
+	/** Over max_message_size with Oversize::Delete: DELE unread. */
 	OversizeDele,
 };
 

@@ -24,14 +24,8 @@ Login::Login(LoginConfig config) : config_(std::move(config))
 
 std::string Login::Quote(std::string_view server_text) const
 {
-	const auto &password = config_.password;
-	if (password.empty() || server_text.find(password) == std::string_view::npos)
-		return "\"" + Escape(server_text, 200) + "\"";
-	std::string text(server_text);
-	for (auto pos = text.find(password); pos != std::string::npos;
-	     pos = text.find(password, pos + 8))
-		text.replace(pos, password.size(), "********");
-	return "\"" + Escape(text, 200) + "\"";
+	return "\"" +
+	       Escape(HideSecret(std::string(server_text), config_.password), 200) + "\"";
 }
 
 std::string Login::Redact(std::string_view line)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Capabilities.hxx"
+#include "Policy.hxx"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,17 +23,6 @@ inline constexpr std::size_t guarded_window_commands = 4;
  * ~100 Mbit/s), small enough that an abandoned session wastes little. */
 inline constexpr std::uint64_t window_bytes = 8u << 20;
 } // namespace limits
-
-/** --pipelining=auto|on|off. */
-enum class Pipelining {
-	/** Full window if CAPA lists PIPELINING, a guarded window if CAPA works without
-	 * it, one command at a time if CAPA fails. */
-	Auto,
-	/** Full window whatever CAPA says. */
-	On,
-	/** One command at a time. */
-	Off,
-};
 
 /** A command whose reply is awaited, or, for Greeting, the server's first line. */
 enum class Command {

@@ -12,17 +12,11 @@ namespace popstream::pop3 {
 
 namespace {
 
-/** @return the inventory's part of @p config; moves the lookup out of it */
+/** @return the inventory's part of @p config; moves the lookup out of it (the other
+ *          fields are plain values, which stay for the session to read) */
 InventoryRules TakeInventoryRules(SessionConfig &config)
 {
-	return {config.keep,
-		config.limit,
-		config.first_number,
-		config.expect_at_most,
-		config.limit_bytes,
-		config.max_message_size,
-		config.oversize_delete,
-		std::move(config.already_saved)};
+	return std::move(static_cast<InventoryRules &>(config));
 }
 
 /** @return the login's part of @p config; moves the credentials out of it */
@@ -60,6 +54,18 @@ bool OpensBody(Command command) noexcept
 std::string Session::Quote(std::string_view server_text) const
 {
 	return login_.Quote(server_text);
+}
+
+std::vector<std::string> Session::RedactLines(std::string_view output)
+{
+	std::vector<std::string> lines;
+	std::size_t pos = 0;
+	while (pos < output.size()) {
+		const auto eol = output.find('\n', pos);
+		lines.push_back(Redact(output.substr(pos, eol - pos)));
+		pos = eol == std::string_view::npos ? output.size() : eol + 1;
+	}
+	return lines;
 }
 
 Session::Session(SessionConfig config)

@@ -38,35 +38,16 @@ inline constexpr std::uint64_t max_skipped_line_bytes = 4u << 20;
 inline constexpr std::uint64_t message_overrun_bytes = 16u << 20;
 } // namespace limits
 
-/** What one session should do. */
-struct SessionConfig {
+/**
+ * What one session should do: the account's policy and the run's limits for this
+ * session (InventoryRules, which document them), the login, and how this session runs.
+ */
+struct SessionConfig : InventoryRules {
 	/** USER argument (RFC 1939 §7). */
 	std::string user;
 	/** PASS argument. Only ever written to the output queue; never in an event (Login
 	 * owns it). */
 	std::string password;
-	Pipelining pipelining = Pipelining::Auto;
-	/** Leave every message on the server (dl -n): no DELE at all. */
-	bool keep = false;
-	/** Download at most this many messages; the rest stay for a later run. */
-	std::uint32_t limit = UINT32_MAX;
-	/** New messages numbered below this are not downloaded: with keep, a session
-	 * that continues a checkpoint starts at the previous one's ResumeNumber(), so
-	 * that messages it cannot recognise (no usable unique-id) are not fetched again
-	 * and again. 1 = all. */
-	std::uint32_t first_number = 1;
-	/** The most messages the listing should hold: after a checkpoint that deleted
-	 * messages, a server that lists more did not apply those deletions (or new
-	 * mail arrived), and messages without a usable unique-id would be downloaded
-	 * again; nothing new is then downloaded, with a warning. */
-	std::uint32_t expect_at_most = UINT32_MAX;
-	/** Download at most about this many listed octets (at least one message); 0 = no
-	 * limit. */
-	std::uint64_t limit_bytes = 0;
-	/** Messages listed larger than this are not downloaded; 0 = no limit. */
-	std::uint64_t max_message_size = 0;
-	/** Over max_message_size: DELE without downloading (true) or leave (false). */
-	bool oversize_delete = false;
 	/** Log in and list, then QUIT: download and delete nothing. */
 	bool dry_run = false;
 	/** Force one command at a time (the redo after a desynchronised session). */
@@ -79,18 +60,10 @@ struct SessionConfig {
 	/** The link is encrypted (implicit TLS or after STLS): USER and PASS may then be
 	 * pipelined. */
 	bool secure = false;
-	/**
-	 * Messages already saved, and proven whole, are DELE'd (or kept) without being
-	 * downloaded again. May be empty. Called once per distinct unique-id as the
-	 * LIST listing streams in (after UIDL), so the caller also learns which
-	 * unique-ids the server still lists.
-	 * @param size the listed size in octets
-	 * @return nullopt if unknown; a copy with `download` if known but unable to
-	 *         vouch; else a saved copy that vouches for the message (RFC 1939 §7:
-	 *         while a message is on the server its unique-id identifies it)
-	 */
-	std::function<std::optional<SavedCopy>(std::string_view uidl, std::uint64_t size)>
-	    already_saved;
+
+	/** @return the account's settings, to be set in one assignment */
+	SessionPolicy &Policy() noexcept { return *this; }
+	const SessionPolicy &Policy() const noexcept { return *this; }
 };
 
 /** Why a session ended early. */
@@ -440,6 +413,12 @@ public:
 	 * TakeOutput()), with the PASS argument replaced, for transcripts
 	 */
 	static std::string Redact(std::string_view line) { return Login::Redact(line); }
+
+	/**
+	 * @return each command line of @p output (what TakeOutput() returned) as
+	 *         Redact() shows it, for a log of the commands sent
+	 */
+	static std::vector<std::string> RedactLines(std::string_view output);
 
 private:
 	enum class Phase {

@@ -40,4 +40,14 @@ std::string Escape(std::string_view text, std::size_t max_bytes)
 	return out;
 }
 
+std::string HideSecret(std::string text, std::string_view secret)
+{
+	if (secret.empty())
+		return text;
+	for (auto pos = text.find(secret); pos != std::string::npos;
+	     pos = text.find(secret, pos + 8))
+		text.replace(pos, secret.size(), "********");
+	return text;
+}
+
 } // namespace popstream

@@ -18,4 +18,14 @@ namespace popstream {
  */
 std::string Escape(std::string_view text, std::size_t max_bytes = 512);
 
+/**
+ * Hides a secret in a line meant for a log: a server may echo the password back, and
+ * some lines quote server text.
+ *
+ * @param text the line
+ * @param secret what to hide; empty = nothing
+ * @return @p text with every occurrence of @p secret replaced by "********"
+ */
+std::string HideSecret(std::string text, std::string_view secret);
+
 } // namespace popstream

@@ -262,7 +262,7 @@ TEST_CASE("oversize messages are left, or deleted unread")
 	      V{"message 2 (UIDL b): 11 octets, over max_message_size (10): left on the "
 		"server"});
 
-	rules.oversize_delete = true;
+	rules.oversize = Oversize::Delete;
 	Inventory deleted(rules);
 	List(deleted, {5, 11}, {"a", "b"});
 	CHECK(Plans(deleted) == V{"1:fetch:a", "2:oversize:b"});

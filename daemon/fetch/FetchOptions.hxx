@@ -1,0 +1,63 @@
+#pragma once
+
+#include "core/pop3/Policy.hxx"
+#include "core/util/ExitCode.hxx"
+#include "fetch/Credentials.hxx"
+#include "net/Connection.hxx"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace popstream::fetch {
+
+/** What a PasswordSource found. */
+struct PasswordAnswer {
+	/** The password: not empty, no CR, LF or NUL; nothing if there is none. */
+	std::optional<std::string> password;
+	/** Without a password: how the fetch ends (ExitCode::Config when none was
+	 * found) and why, in one line that holds no secret. */
+	ExitCode code = ExitCode::Config;
+	std::string error;
+};
+
+/**
+ * Looks up the password of a fetch's account when the login needs it. It must not
+ * throw, and must call @p answer exactly once: before it returns (netrc, a prompt on
+ * the terminal) or later from the loop thread (a password command on the thread
+ * pool). An answer that comes after the job has ended or been destroyed is dropped.
+ */
+using PasswordSource = std::function<void(std::function<void(PasswordAnswer)> answer)>;
+
+/** What one fetch of one account should do. */
+struct FetchOptions {
+	/** Where to connect and how to log in; from ResolveCredentials(). The password
+	 * may be left empty for #password_source to find. */
+	Credentials account;
+	/** Asked once per fetch, when the first connection is up (after TLS) and before
+	 * the greeting is handled, so that a server that cannot be reached costs no
+	 * secret and a server never sees a login that cannot be finished; the password
+	 * serves every session of the fetch. Empty: account.password is used. */
+	PasswordSource password_source;
+	/** The Maildir to deliver into (created if missing). */
+	std::string maildir;
+	/** What to do with the mailbox: the account's settings (config::Account), or
+	 * dl's flags. */
+	pop3::FetchPolicy policy;
+	/** Log in and list only. */
+	bool dry_run = false;
+	/** The account's journal and lock (StateDir()); empty = remember saves in
+	 * memory for this run only. */
+	std::string state_dir;
+	/** Cleartext connection secured with STLS before login (RFC 2595); needs
+	 * account.tls == false. */
+	bool starttls = false;
+	/** PEM CA file to trust instead of the system store; empty = system store. */
+	std::string ca_file;
+	net::Timeouts timeouts;
+	/** Log every command sent (the PASS argument redacted) and every message saved.
+	 */
+	bool verbose = false;
+};
+
+} // namespace popstream::fetch
