@@ -493,7 +493,8 @@ void BusService::EmitAccountProperties(Account &account,
 	if (names.empty() || bus_ == nullptr)
 		return;
 	// Errors can only be "disconnected" or "out of memory"; the first reaches the
-	// daemon through SdBusUv, the second is not handled anywhere (STYLE.md §1).
+	// daemon through SdBusUv, the second ends the process, as bad_alloc does
+	// everywhere here.
 	sd_bus_emit_properties_changed_strv(bus_, account.path.c_str(), account_interface,
 					    Strv(names).data());
 }

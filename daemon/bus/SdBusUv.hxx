@@ -50,7 +50,7 @@ std::optional<std::uint64_t> DelayUntil(std::uint64_t deadline_us,
 					std::uint64_t now_us) noexcept;
 
 /**
- * Drives an sd-bus connection from a libuv loop, without sd-event (STYLE.md §6): a
+ * Drives an sd-bus connection from a libuv loop, without sd-event (one loop, libuv's): a
  * uv_poll on sd_bus_get_fd(3) for the events of sd_bus_get_events(3), a uv_timer for
  * sd_bus_get_timeout(3), and sd_bus_process(3) called until it returns 0 whenever
  * either fires. Both are re-armed after every processing round and before the loop

@@ -1,4 +1,4 @@
-// Case 02 (shared/cases/02-uidl-list-line-variants.md): garbage LIST/UIDL lines fail one
+// Case 02 (test cases.02-uidl-list-line-variants): garbage LIST/UIDL lines fail one
 // account cleanly; extra blanks, bare LF and an empty first line in a listing are
 // tolerated.
 //

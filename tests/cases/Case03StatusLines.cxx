@@ -1,4 +1,4 @@
-// Case 03 (shared/cases/03-status-line-variants.md): bare "+OK" replies are positive,
+// Case 03 (test cases.03-status-line-variants): bare "+OK" replies are positive,
 // "+ERR" is not, and an empty reply line to DELE is a protocol violation that must not
 // crash the client or cost a duplicate.
 

@@ -1,4 +1,4 @@
-// Case 05 (shared/cases/05-dot-unstuffing.md): exactly one leading dot is removed from
+// Case 05 (test cases.05-dot-unstuffing): exactly one leading dot is removed from
 // every dot-stuffed line, and only from those.
 
 #include "CaseChecks.hxx"

@@ -1,4 +1,4 @@
-// Case 08 (shared/cases/08-split-reads.md): the same session cut at every awkward byte
+// Case 08 (test cases.08-split-reads): the same session cut at every awkward byte
 // boundary (and, the other way round, coalesced into one segment), in cleartext and
 // through implicit TLS with one record per write, must give the same result.
 

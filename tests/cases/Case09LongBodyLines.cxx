@@ -1,4 +1,4 @@
-// Case 09 (shared/cases/09-long-body-lines.md): legitimate messages with lines of 998
+// Case 09 (test cases.09-long-body-lines): legitimate messages with lines of 998
 // octets, 5000 and 100 000 octets, and 1 MiB are stored byte-exact, with bounded memory.
 
 #include "CaseChecks.hxx"

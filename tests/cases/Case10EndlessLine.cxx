@@ -1,4 +1,4 @@
-// Case 10 (shared/cases/10-endless-line-memory.md): a server that never ends its line
+// Case 10 (test cases.10-endless-line-memory): a server that never ends its line
 // (greeting, listing, message body without and with line ends). popstream must give up
 // by itself, with bounded memory and nothing left in the Maildir.
 //

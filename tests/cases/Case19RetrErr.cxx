@@ -1,4 +1,4 @@
-// Case 19 (shared/cases/19-retr-err-single-message.md): two RETRs of a pipelined batch
+// Case 19 (test cases.19-retr-err-single-message): two RETRs of a pipelined batch
 // answered with a single-line -ERR. The others are saved and deleted, the two are kept,
 // and every -ERR is consumed as exactly one line.
 

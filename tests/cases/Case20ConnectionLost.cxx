@@ -1,4 +1,4 @@
-// Case 20 (shared/cases/20-connection-lost-mid-retr.md): the connection closes, resets
+// Case 20 (test cases.20-connection-lost-mid-retr): the connection closes, resets
 // or stalls 30 000 octets into a 70 000-octet message. No partial message may reach the
 // Maildir, no deletion can take effect, and a second poll completes the job.
 //

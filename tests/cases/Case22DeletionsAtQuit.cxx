@@ -1,4 +1,4 @@
-// Case 22 (shared/cases/22-deletions-only-at-quit.md): RETR 5 fails, QUIT is still sent
+// Case 22 (test cases.22-deletions-only-at-quit): RETR 5 fails, QUIT is still sent
 // for the other four, and "deleted" is claimed only when QUIT is answered +OK (A); when
 // QUIT gets no reply (B) or -ERR (C), the deletions are reported as unconfirmed.
 

@@ -1,4 +1,4 @@
-// Case 24 (shared/cases/24-uidl-capa-unsupported.md): UIDL advertised only after login,
+// Case 24 (test cases.24-uidl-capa-unsupported): UIDL advertised only after login,
 // UIDL refused, no CAPA and no pipelining (a server that loses pipelined commands), and
 // a hang-up right after CAPA. Mail is fetched in every variant.
 

@@ -1,4 +1,4 @@
-// Case 25 (shared/cases/25-nul-8bit-control-bytes.md): NUL, raw 8-bit, invalid UTF-8,
+// Case 25 (test cases.25-nul-8bit-control-bytes): NUL, raw 8-bit, invalid UTF-8,
 // ESC sequences and a lone CR are stored byte-exact (CRLF -> LF only), and nothing raw
 // reaches the terminal, at the highest verbosity, in a UTF-8 and in the C locale.
 

@@ -32,7 +32,7 @@ inline constexpr int config = 78;
 } // namespace exit_code
 
 /**
- * The message M(n) of the case conventions (shared/cases/README.md), CRLF form:
+ * The message M(n) that the cases use unless they say otherwise, CRLF form:
  * "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: msg n\r\n\r\nbody n\r\n",
  * 72 octets for n = 1..9.
  */

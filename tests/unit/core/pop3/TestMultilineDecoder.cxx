@@ -1,6 +1,6 @@
-// Dot-unstuffing, terminator detection and CRLF->LF at every split of the input
-// (STYLE.md rule 2): each vector is decoded whole, byte by byte, and cut in two and
-// in three at every pair of positions.
+// Dot-unstuffing, terminator detection and CRLF->LF at every split of the input, as
+// every decoder that resumes across reads is tested: each vector is decoded whole, byte
+// by byte, and cut in two and in three at every pair of positions.
 #include "core/pop3/MultilineDecoder.hxx"
 
 #include <doctest/doctest.h>

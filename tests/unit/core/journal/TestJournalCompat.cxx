@@ -92,7 +92,7 @@ const std::vector<Record> fixture_records = {
 std::string FixtureText()
 {
 	return ReadFile(RequireEnv("POPSTREAM_SOURCE_ROOT") +
-			"/tests/unit/journal/fixtures/journal-b9d2e79.txt");
+			"/tests/unit/core/journal/fixtures/journal-b9d2e79.txt");
 }
 
 std::vector<std::string> Lines(std::string_view text)

@@ -32,7 +32,7 @@ void CheckRun(const Transcript &t, const std::vector<std::string> &chunks,
 TEST_CASE("transcripts replay identically at every split point")
 {
 	const auto dir =
-	    RequireEnv("POPSTREAM_SOURCE_ROOT") + "/tests/unit/pop3/transcripts";
+	    RequireEnv("POPSTREAM_SOURCE_ROOT") + "/tests/unit/core/pop3/transcripts";
 	const auto names = ListDir(dir);
 	REQUIRE(names.size() >= 38);
 	for (const auto &name : names) {

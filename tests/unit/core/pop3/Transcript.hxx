@@ -9,10 +9,10 @@
 namespace popstream::test {
 
 /**
- * A protocol test written as Markdown (tests/unit/pop3/transcripts/NN-name.md): the bytes
- * the server sends, the commands the client must send and the events it must report. In
- * the fenced blocks, a line break is only layout; bytes are spelled with escapes
- * (\r \n \t \\ \xNN), and in `events` every line is one event.
+ * A protocol test written as Markdown (tests/unit/core/pop3/transcripts/NN-name.md):
+ * the bytes the server sends, the commands the client must send and the events it must
+ * report. In the fenced blocks, a line break is only layout; bytes are spelled with
+ * escapes (\r \n \t \\ \xNN), and in `events` every line is one event.
  */
 struct Transcript {
 	std::string name;
