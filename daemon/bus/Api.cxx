@@ -1,9 +1,9 @@
 #include "Api.hxx"
+#include "AccountStatus.hxx"
 
 #include <systemd/sd-bus.h>
 
 #include <cstdlib>
-#include <iterator>
 #include <new>
 
 namespace popstream::bus {
@@ -25,16 +25,35 @@ const char *ManagerStateName(std::uint32_t state) noexcept
 	return "unknown";
 }
 
+// A state added to AccountState without a name here must not build: -Wswitch (in -Wall)
+// names the enumerator a switch with no default forgets, and this makes it an error.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
 const char *AccountStateName(std::uint32_t state) noexcept
 {
-	// The values are those of service::AccountState; spelled out here because a
-	// client must also name what an older or newer daemon sends.
-	static constexpr const char *names[] = {
-	    "unknown", "idle",        "connecting", "fetching",
-	    "backoff", "auth-needed", "error",      "disabled",
-	};
-	return state < std::size(names) ? names[state] : "unknown";
+	// A client also names what an older or newer daemon sends: any other value
+	// falls through to "unknown".
+	switch (static_cast<AccountState>(state)) {
+	case AccountState::Unknown:
+		break;
+	case AccountState::Idle:
+		return "idle";
+	case AccountState::Connecting:
+		return "connecting";
+	case AccountState::Fetching:
+		return "fetching";
+	case AccountState::Backoff:
+		return "backoff";
+	case AccountState::AuthNeeded:
+		return "auth-needed";
+	case AccountState::Error:
+		return "error";
+	case AccountState::Disabled:
+		return "disabled";
+	}
+	return "unknown";
 }
+#pragma GCC diagnostic pop
 
 std::string AccountPath(std::string_view name)
 {

@@ -62,7 +62,7 @@ enum class ManagerState : std::uint32_t {
 const char *ManagerStateName(std::uint32_t state) noexcept;
 
 /**
- * @param state an Account State value (service::AccountState on the wire)
+ * @param state an Account State value (AccountState on the wire)
  * @return its lower-case name ("idle", "auth-needed"...), "unknown" for values this
  *         build does not know (a newer daemon)
  */

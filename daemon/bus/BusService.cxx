@@ -156,7 +156,7 @@ struct BusService::Callbacks {
 			const std::string name = account.status.name;
 			if (self.manager_state_ == ManagerState::Stopping)
 				return RefuseWhileStopping(error);
-			if (account.status.state == service::AccountState::Disabled)
+			if (account.status.state == AccountState::Disabled)
 				return sd_bus_error_setf(
 				    error, error_account_disabled,
 				    "account '%s' is disabled (enabled: false in the "
@@ -359,7 +359,7 @@ void BusService::RequestName()
 					    bus_name);
 }
 
-void BusService::AccountAdded(const service::AccountStatus &status) noexcept
+void BusService::AccountAdded(const AccountStatus &status) noexcept
 {
 	if (accounts_.count(status.name) != 0) {
 		AccountChanged(status, ~0u);
@@ -386,7 +386,7 @@ void BusService::AccountRemoved(const std::string &name) noexcept
 	RearmProgressTimer();
 }
 
-void BusService::AccountChanged(const service::AccountStatus &status, unsigned) noexcept
+void BusService::AccountChanged(const AccountStatus &status, unsigned) noexcept
 {
 	const auto it = accounts_.find(status.name);
 	if (it == accounts_.end()) {
@@ -394,7 +394,7 @@ void BusService::AccountChanged(const service::AccountStatus &status, unsigned) 
 		return;
 	}
 	Account &account = it->second;
-	const service::AccountStatus &old = account.status;
+	const AccountStatus &old = account.status;
 	std::vector<const char *> names;
 	if (status.state != old.state)
 		names.push_back("State");
@@ -457,7 +457,7 @@ void BusService::SetManagerState(ManagerState state) noexcept
 					       "State", nullptr);
 }
 
-BusService::Account BusService::NewAccount(const service::AccountStatus &status)
+BusService::Account BusService::NewAccount(const AccountStatus &status)
 {
 	Account account;
 	account.service = this;

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "AccountStatus.hxx"
 #include "Api.hxx"
 #include "Controller.hxx"
-#include "service/AccountStatus.hxx"
 
 #include <systemd/sd-bus.h>
 #include <uv.h>
@@ -89,7 +89,7 @@ public:
 	 * InterfacesAdded with every property. For a name already exported it acts as
 	 * AccountChanged().
 	 */
-	void AccountAdded(const service::AccountStatus &status) noexcept;
+	void AccountAdded(const AccountStatus &status) noexcept;
 
 	/** An account was removed by a reload: emits InterfacesRemoved and unexports it.
 	 * Unknown names are ignored. */
@@ -108,7 +108,7 @@ public:
 	 *
 	 * An unknown name is treated as AccountAdded().
 	 */
-	void AccountChanged(const service::AccountStatus &status, unsigned what) noexcept;
+	void AccountChanged(const AccountStatus &status, unsigned what) noexcept;
 
 	/**
 	 * A fetch of @p name ended: announces any held-back Progress, then emits
@@ -135,11 +135,11 @@ private:
 	/** One exported account. */
 	struct Account {
 		BusService *service = nullptr;
-		service::AccountStatus status;
+		AccountStatus status;
 		std::string path;
 		/** Progress as last announced (or as of the export, announced with
 		 * InterfacesAdded). */
-		service::Progress progress_sent;
+		Progress progress_sent;
 		/** uv_now() from which Progress may go out on its own again; 0 at
 		 * first, so the first change of a fetch is announced at once. */
 		std::uint64_t progress_next_ms = 0;
@@ -169,7 +169,7 @@ private:
 	uv_timer_t *progress_timer_;
 
 	/** @return a new, not yet exported, entry for @p status */
-	Account NewAccount(const service::AccountStatus &status);
+	Account NewAccount(const AccountStatus &status);
 	/** @return the account whose object path is exactly @p path, or nullptr */
 	Account *FindByPath(const char *path) noexcept;
 	/** Emits PropertiesChanged for @p names (empty: nothing) on @p account. */

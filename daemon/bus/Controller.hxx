@@ -1,6 +1,6 @@
 #pragma once
 
-#include "service/AccountStatus.hxx"
+#include "AccountStatus.hxx"
 
 #include <string>
 #include <vector>
@@ -23,7 +23,7 @@ public:
 	 *         exported too; later changes arrive through BusService::AccountAdded()
 	 *         and friends.
 	 */
-	virtual std::vector<service::AccountStatus> Statuses() const = 0;
+	virtual std::vector<AccountStatus> Statuses() const = 0;
 
 	/**
 	 * Account.FetchNow(): queues a fetch of @p name, merged with one already queued

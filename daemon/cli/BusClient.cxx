@@ -1,10 +1,10 @@
 #include "BusClient.hxx"
 
+#include "bus/AccountStatus.hxx"
 #include "bus/Api.hxx"
 #include "bus/SdBusUv.hxx"
 #include "core/util/ExitCode.hxx"
 #include "posix/Clock.hxx"
-#include "service/AccountStatus.hxx"
 
 #include <systemd/sd-bus.h>
 
@@ -28,8 +28,8 @@ namespace popstream::cli {
 
 namespace {
 
-constexpr auto disabled = static_cast<std::uint32_t>(service::AccountState::Disabled);
-constexpr auto fetching = static_cast<std::uint32_t>(service::AccountState::Fetching);
+constexpr auto disabled = static_cast<std::uint32_t>(bus::AccountState::Disabled);
+constexpr auto fetching = static_cast<std::uint32_t>(bus::AccountState::Fetching);
 
 /** A failure that ends the command: the line to print and the exit status. */
 struct ClientError : std::runtime_error {

@@ -171,9 +171,9 @@ void Daemon::OnShutdownComplete() noexcept
 	});
 }
 
-std::vector<AccountStatus> Daemon::Statuses() const
+std::vector<bus::AccountStatus> Daemon::Statuses() const
 {
-	return scheduler_ ? scheduler_->Statuses() : std::vector<AccountStatus>{};
+	return scheduler_ ? scheduler_->Statuses() : std::vector<bus::AccountStatus>{};
 }
 
 bool Daemon::FetchNow(const std::string &name)
@@ -216,7 +216,7 @@ std::string Daemon::Reload()
 	return error;
 }
 
-void Daemon::OnAccountAdded(const AccountStatus &status) noexcept
+void Daemon::OnAccountAdded(const bus::AccountStatus &status) noexcept
 {
 	if (bus_service_)
 		bus_service_->AccountAdded(status);
@@ -228,7 +228,7 @@ void Daemon::OnAccountRemoved(const std::string &name) noexcept
 		bus_service_->AccountRemoved(name);
 }
 
-void Daemon::OnAccountChanged(const AccountStatus &status, unsigned what) noexcept
+void Daemon::OnAccountChanged(const bus::AccountStatus &status, unsigned what) noexcept
 {
 	if (bus_service_)
 		bus_service_->AccountChanged(status, what);

@@ -52,15 +52,15 @@ public:
 
 private:
 	// bus::Controller
-	std::vector<AccountStatus> Statuses() const override;
+	std::vector<bus::AccountStatus> Statuses() const override;
 	bool FetchNow(const std::string &name) override;
 	void FetchAll() override;
 	std::string Reload() override;
 
 	// SchedulerObserver
-	void OnAccountAdded(const AccountStatus &status) noexcept override;
+	void OnAccountAdded(const bus::AccountStatus &status) noexcept override;
 	void OnAccountRemoved(const std::string &name) noexcept override;
-	void OnAccountChanged(const AccountStatus &status,
+	void OnAccountChanged(const bus::AccountStatus &status,
 			      unsigned what) noexcept override;
 	void OnFetchFinished(const std::string &name, const std::string &server,
 			     const fetch::FetchResult &result) noexcept override;

@@ -10,14 +10,14 @@ RetryDecision DecideRetry(const fetch::FetchResult &result,
 {
 	using std::chrono::milliseconds;
 	if (result.code == ExitCode::Ok)
-		return {AccountState::Idle, interval, milliseconds{0}};
+		return {bus::AccountState::Idle, interval, milliseconds{0}};
 	// Only a plain rejection of the login waits for a human; the session marks
 	// [IN-USE], [LOGIN-DELAY] and [SYS/TEMP] as temporary (ExitCode::TempFail).
 	if (result.code == ExitCode::NoPerm)
-		return {AccountState::AuthNeeded, milliseconds{-1}, milliseconds{0}};
+		return {bus::AccountState::AuthNeeded, milliseconds{-1}, milliseconds{0}};
 	// Not fixed by waiting, but perhaps by the user meanwhile: poll at the interval.
 	if (result.code == ExitCode::Config || result.code == ExitCode::CantCreate)
-		return {AccountState::Error, interval, milliseconds{0}};
+		return {bus::AccountState::Error, interval, milliseconds{0}};
 
 	const auto cap = std::max(backoff_start, std::min(interval, backoff_cap));
 	const auto next =
@@ -26,7 +26,7 @@ RetryDecision DecideRetry(const fetch::FetchResult &result,
 	if (result.resp_code == "LOGIN-DELAY" && !result.login_delay_s)
 		// Told to wait, but not for how long: a full interval.
 		delay = std::max(delay, interval);
-	return {AccountState::Backoff, delay, next};
+	return {bus::AccountState::Backoff, delay, next};
 }
 
 } // namespace popstream::service

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "AccountStatus.hxx"
+#include "bus/AccountStatus.hxx"
 #include "fetch/FetchJob.hxx"
 
 #include <chrono>
@@ -15,7 +15,7 @@ inline constexpr std::chrono::milliseconds backoff_cap{3'600'000};
 /** What to do after a fetch. */
 struct RetryDecision {
 	/** The account's new state. */
-	AccountState state = AccountState::Idle;
+	bus::AccountState state = bus::AccountState::Idle;
 	/** When to poll next, from now; negative = not until FetchNow() or a reload. */
 	std::chrono::milliseconds delay{0};
 	/** The backoff to remember for the next failure (0 after a success). */

@@ -77,7 +77,7 @@ std::uint64_t Jitter(milliseconds max)
 struct Scheduler::Slot {
 	Scheduler &owner;
 	config::Account account;
-	AccountStatus status;
+	bus::AccountStatus status;
 	/** Heap-allocated: libuv may still hold it after the slot is gone. */
 	uv_timer_t *timer = nullptr;
 	std::unique_ptr<fetch::FetchJob> job;
@@ -145,13 +145,13 @@ void Scheduler::Apply(const config::Config &config)
 			    slot->account.enabled != account.enabled;
 			slot->account = account;
 			// A reload is the user's way of saying "I fixed it".
-			if (slot->status.state == AccountState::AuthNeeded ||
-			    slot->status.state == AccountState::Error)
+			if (slot->status.state == bus::AccountState::AuthNeeded ||
+			    slot->status.state == bus::AccountState::Error)
 				slot->backoff = milliseconds{0};
 			if (schedule_changed ||
-			    slot->status.state == AccountState::AuthNeeded ||
-			    slot->status.state == AccountState::Error ||
-			    slot->status.state == AccountState::Disabled)
+			    slot->status.state == bus::AccountState::AuthNeeded ||
+			    slot->status.state == bus::AccountState::Error ||
+			    slot->status.state == bus::AccountState::Disabled)
 				Reschedule(*slot, milliseconds(Jitter(startup_jitter)));
 			next.push_back(std::move(slot));
 			continue;
@@ -188,9 +188,10 @@ void Scheduler::Reschedule(Slot &slot, milliseconds delay, bool notify)
 	uv_timer_stop(slot.timer);
 	const auto previous = slot.status;
 	if (!slot.account.enabled) {
-		slot.status.state = AccountState::Disabled;
+		slot.status.state = bus::AccountState::Disabled;
 		slot.status.next_poll_us = 0;
-	} else if (slot.status.state == AccountState::AuthNeeded && delay.count() < 0) {
+	} else if (slot.status.state == bus::AccountState::AuthNeeded &&
+		   delay.count() < 0) {
 		slot.status.next_poll_us = 0;
 	} else {
 		const std::uint64_t now_us = posix::NowUs();
@@ -200,11 +201,11 @@ void Scheduler::Reschedule(Slot &slot, milliseconds delay, bool notify)
 			1000;
 		due_us = std::max(due_us, slot.not_before_us);
 		slot.status.next_poll_us = due_us;
-		if (slot.status.state == AccountState::Unknown ||
-		    slot.status.state == AccountState::Disabled ||
-		    slot.status.state == AccountState::AuthNeeded ||
-		    slot.status.state == AccountState::Error)
-			slot.status.state = AccountState::Idle;
+		if (slot.status.state == bus::AccountState::Unknown ||
+		    slot.status.state == bus::AccountState::Disabled ||
+		    slot.status.state == bus::AccountState::AuthNeeded ||
+		    slot.status.state == bus::AccountState::Error)
+			slot.status.state = bus::AccountState::Idle;
 		uv_timer_start(
 		    slot.timer,
 		    [](uv_timer_t *timer) {
@@ -217,7 +218,7 @@ void Scheduler::Reschedule(Slot &slot, milliseconds delay, bool notify)
 		Notify(slot, previous);
 }
 
-void Scheduler::Notify(Slot &slot, const AccountStatus &previous)
+void Scheduler::Notify(Slot &slot, const bus::AccountStatus &previous)
 {
 	if (slot.retired)
 		return;
@@ -291,7 +292,7 @@ void Scheduler::Start(Slot &slot)
 	const auto previous = slot.status;
 	uv_timer_stop(slot.timer);
 	slot.resolving = true;
-	slot.status.state = AccountState::Connecting;
+	slot.status.state = bus::AccountState::Connecting;
 	slot.status.last_attempt_us = posix::NowUs();
 	slot.status.next_poll_us = 0;
 	slot.status.progress = {};
@@ -370,11 +371,11 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	slot.job->OnProgress([&slot](const fetch::FetchProgress &p) {
 		auto &owner = slot.owner;
 		const auto previous = slot.status;
-		slot.status.state = AccountState::Fetching;
+		slot.status.state = bus::AccountState::Fetching;
 		slot.status.progress = {p.messages_done, p.messages_total, p.bytes_done,
 					p.bytes_total};
 		const std::uint64_t now = uv_now(&owner.loop_);
-		if (previous.state == AccountState::Fetching &&
+		if (previous.state == bus::AccountState::Fetching &&
 		    now - slot.last_progress_ms < progress_interval_ms) {
 			// Throttled: keep the new figures, tell later.
 			return;
@@ -450,7 +451,7 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 			});
 		}
 	} else if (!shutting_down_) {
-		if (s.state == AccountState::AuthNeeded) {
+		if (s.state == bus::AccountState::AuthNeeded) {
 			s.next_poll_us = 0;
 			uv_timer_stop(slot.timer);
 		} else {
@@ -476,8 +477,8 @@ bool Scheduler::FetchNow(const std::string &name)
 	Slot &slot = **it;
 	if (slot.Busy() || slot.queued || shutting_down_ || !slot.account.enabled)
 		return true;
-	if (slot.status.state == AccountState::AuthNeeded)
-		slot.status.state = AccountState::Idle;
+	if (slot.status.state == bus::AccountState::AuthNeeded)
+		slot.status.state = bus::AccountState::Idle;
 	slot.backoff = milliseconds{0};
 	if (slot.not_before_us > posix::NowUs()) {
 		// The server said how often it may be logged into; a FetchNow cannot
@@ -496,15 +497,15 @@ void Scheduler::FetchAll()
 			FetchNow(slot->account.name);
 }
 
-std::vector<AccountStatus> Scheduler::Statuses() const
+std::vector<bus::AccountStatus> Scheduler::Statuses() const
 {
-	std::vector<AccountStatus> out;
+	std::vector<bus::AccountStatus> out;
 	for (const auto &slot : slots_)
 		out.push_back(slot->status);
 	return out;
 }
 
-const AccountStatus *Scheduler::Find(const std::string &name) const
+const bus::AccountStatus *Scheduler::Find(const std::string &name) const
 {
 	for (const auto &slot : slots_)
 		if (slot->account.name == name)

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "AccountStatus.hxx"
+#include "bus/AccountStatus.hxx"
 #include "core/config/Model.hxx"
 #include "fetch/FetchJob.hxx"
 
@@ -38,12 +38,12 @@ class SchedulerObserver {
 public:
 	virtual ~SchedulerObserver() = default;
 	/** An account appeared (start-up or reload). */
-	virtual void OnAccountAdded(const AccountStatus &status) noexcept = 0;
+	virtual void OnAccountAdded(const bus::AccountStatus &status) noexcept = 0;
 	/** An account was removed by a reload. */
 	virtual void OnAccountRemoved(const std::string &name) noexcept = 0;
 	/** Fields of an account changed; @p what is a mask of Changed bits. Progress is
 	 * reported at most about once a second. */
-	virtual void OnAccountChanged(const AccountStatus &status,
+	virtual void OnAccountChanged(const bus::AccountStatus &status,
 				      unsigned what) noexcept = 0;
 	/**
 	 * A fetch ended.
@@ -93,10 +93,10 @@ public:
 	void FetchAll();
 
 	/** @return the status of every account, in config order */
-	std::vector<AccountStatus> Statuses() const;
+	std::vector<bus::AccountStatus> Statuses() const;
 
 	/** @return the status of @p name, or nullptr */
-	const AccountStatus *Find(const std::string &name) const;
+	const bus::AccountStatus *Find(const std::string &name) const;
 
 	/** @return the soonest next poll of any account in µs since the epoch, 0 if none
 	 */
@@ -117,7 +117,7 @@ private:
 	struct Resolve;
 
 	void Reschedule(Slot &slot, std::chrono::milliseconds delay, bool notify = true);
-	void Notify(Slot &slot, const AccountStatus &previous);
+	void Notify(Slot &slot, const bus::AccountStatus &previous);
 	void Request(Slot &slot);
 	unsigned Running() const noexcept;
 	void StartQueued();

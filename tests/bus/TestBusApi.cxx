@@ -1,9 +1,9 @@
 // The D-Bus API of popstreamd (BusService over a fake Controller, in
 // popstream-test-busd), driven with busctl, a signal recorder and the CLI client.
 #include "BusHarness.hxx"
+#include "bus/AccountStatus.hxx"
 #include "bus/Api.hxx"
 #include "config.h"
-#include "service/AccountStatus.hxx"
 
 #include <doctest/doctest.h>
 
@@ -166,7 +166,7 @@ TEST_CASE("bus.api-helpers")
 	CHECK(std::string(bus::AccountStateName(7)) == "disabled");
 	CHECK(std::string(bus::AccountStateName(8)) == "unknown");
 	// The one table of names covers every state the service exports.
-	using service::AccountState;
+	using bus::AccountState;
 	const auto name = [](AccountState state) {
 		return std::string(
 		    bus::AccountStateName(static_cast<std::uint32_t>(state)));

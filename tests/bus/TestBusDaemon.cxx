@@ -47,9 +47,9 @@
 
 namespace {
 
+using popstream::bus::AccountState;
+using popstream::bus::AccountStatus;
 using popstream::bus::BusService;
-using popstream::service::AccountState;
-using popstream::service::AccountStatus;
 
 std::uint64_t NowUs()
 {

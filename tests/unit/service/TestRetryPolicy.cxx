@@ -23,7 +23,7 @@ fetch::FetchResult Result(ExitCode code, std::string resp_code = {})
 TEST_CASE("success polls again after the interval and forgets the backoff")
 {
 	const auto d = DecideRetry(Result(ExitCode::Ok), 5min, 240s);
-	CHECK(d.state == AccountState::Idle);
+	CHECK(d.state == bus::AccountState::Idle);
 	CHECK(d.delay == 5min);
 	CHECK(d.backoff == 0ms);
 }
@@ -34,7 +34,7 @@ TEST_CASE("failures back off from 30 s, doubling up to the interval")
 	std::vector<milliseconds> delays;
 	for (int i = 0; i < 6; ++i) {
 		const auto d = DecideRetry(Result(ExitCode::TempFail), 5min, backoff);
-		CHECK(d.state == AccountState::Backoff);
+		CHECK(d.state == bus::AccountState::Backoff);
 		delays.push_back(d.delay);
 		backoff = d.backoff;
 	}
@@ -56,14 +56,14 @@ TEST_CASE("with a long interval the backoff stops at 1 h")
 TEST_CASE("a rejected password waits for FetchNow or a reload")
 {
 	const auto d = DecideRetry(Result(ExitCode::NoPerm, "AUTH"), 5min, 0ms);
-	CHECK(d.state == AccountState::AuthNeeded);
+	CHECK(d.state == bus::AccountState::AuthNeeded);
 	CHECK(d.delay < 0ms);
 }
 
 TEST_CASE("[IN-USE] is temporary; [LOGIN-DELAY] without a number waits an interval")
 {
 	auto d = DecideRetry(Result(ExitCode::TempFail, "IN-USE"), 10min, 0ms);
-	CHECK(d.state == AccountState::Backoff);
+	CHECK(d.state == bus::AccountState::Backoff);
 	CHECK(d.delay == 30s);
 	d = DecideRetry(Result(ExitCode::TempFail, "LOGIN-DELAY"), 10min, 0ms);
 	CHECK(d.delay == 10min);
@@ -73,7 +73,7 @@ TEST_CASE("config and Maildir errors are errors, retried at the interval")
 {
 	for (const auto code : {ExitCode::Config, ExitCode::CantCreate}) {
 		const auto d = DecideRetry(Result(code), 15min, 60s);
-		CHECK(d.state == AccountState::Error);
+		CHECK(d.state == bus::AccountState::Error);
 		CHECK(d.delay == 15min);
 		CHECK(d.backoff == 0ms);
 	}

@@ -3,13 +3,15 @@
 #include <cstdint>
 #include <string>
 
-namespace popstream::service {
+namespace popstream::bus {
 
 /**
  * What an account is doing, as exported on D-Bus (property State, type u). 0 means
  * unknown, per the D-Bus API design guidelines for enumerations. The names for logs and
- * `popstream status` are bus::AccountStateName()'s, which also names values that this
- * build does not know.
+ * `popstream status` are AccountStateName()'s (Api.hxx), which also names values that
+ * this build does not know. It lives in bus/, not in service/, because it is the bus's
+ * API: the service fills it in, the bus exports it and the client reads it back, and
+ * the bus is below the service.
  */
 enum class AccountState : std::uint32_t {
 	Unknown = 0,
@@ -54,4 +56,4 @@ struct AccountStatus {
 	Progress progress;
 };
 
-} // namespace popstream::service
+} // namespace popstream::bus
