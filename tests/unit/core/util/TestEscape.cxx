@@ -18,3 +18,15 @@ TEST_CASE("long text is cut without splitting an escape")
 	CHECK(Escape("abcde\x01zzzz", 10) == "abcde...");
 	CHECK(Escape(std::string(1u << 20, 'A')).size() == 512);
 }
+
+TEST_CASE("a secret is hidden wherever it stands, and nothing else is")
+{
+	using popstream::HideSecret;
+	CHECK(HideSecret("-ERR bad password hunter2 for hunter2", "hunter2") ==
+	      "-ERR bad password ******** for ********");
+	CHECK(HideSecret("no secret here", "hunter2") == "no secret here");
+	CHECK(HideSecret("PASS x", "") == "PASS x");
+	// A secret that the mask itself contains must not loop or be hidden twice.
+	CHECK(HideSecret("a * b", "*") == "a ******** b");
+	CHECK(HideSecret("aaa", "aa") == "********a");
+}
