@@ -98,15 +98,24 @@ struct TrackedMessage {
 	}
 };
 
-/** The inventory's share of SessionStats; the fields there document them. */
+/** The counters the inventory owns: its share of SessionStats, which derives from this so
+ * that Session::Stats() takes them in one assignment. */
 struct InventoryCounts {
+	/** From LIST: messages and octets on the server. */
 	std::uint32_t listed = 0;
 	std::uint64_t listed_bytes = 0;
+	/** Messages chosen for download (after --limit and already-saved ones). */
 	std::uint32_t to_fetch = 0;
 	std::uint64_t to_fetch_bytes = 0;
+	/** Messages saved earlier and only deleted (or kept) now. */
 	std::uint32_t already_saved = 0;
+	/** Messages whose UIDL line was unusable (malformed, too long, repeated):
+	 * fetched without de-duplication. */
 	std::uint32_t bad_uidl_lines = 0;
+	/** Messages left for a later session because of limit, limit_bytes or
+	 * StopRetrieving(): once one is left, every later new one is too. */
 	std::uint32_t deferred = 0;
+	/** Messages over max_message_size: left on the server, or deleted unread. */
 	std::uint32_t oversize_skipped = 0;
 	std::uint32_t oversize_deleted = 0;
 };

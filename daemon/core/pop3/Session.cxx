@@ -78,16 +78,7 @@ Session::Session(SessionConfig config)
 const SessionStats &Session::Stats() const noexcept
 {
 	// Each counter has one owner; they meet here.
-	const InventoryCounts &c = inventory_.Counts();
-	stats_.listed = c.listed;
-	stats_.listed_bytes = c.listed_bytes;
-	stats_.to_fetch = c.to_fetch;
-	stats_.to_fetch_bytes = c.to_fetch_bytes;
-	stats_.already_saved = c.already_saved;
-	stats_.bad_uidl_lines = c.bad_uidl_lines;
-	stats_.deferred = c.deferred;
-	stats_.oversize_skipped = c.oversize_skipped;
-	stats_.oversize_deleted = c.oversize_deleted;
+	static_cast<InventoryCounts &>(stats_) = inventory_.Counts();
 	stats_.max_in_flight = pipeline_.MostInFlight();
 	stats_.dele_output = pipeline_.DelesTaken();
 	stats_.quit_output = pipeline_.QuitTaken();

@@ -129,27 +129,11 @@ struct Error {
 	bool ended_where_reply_due = false;
 };
 
-/** Counters for the summary, updated as the session runs. */
-struct SessionStats {
-	/** From LIST: messages and octets on the server. */
-	std::uint32_t listed = 0;
-	std::uint64_t listed_bytes = 0;
-	/** Messages chosen for download (after --limit and already-saved ones). */
-	std::uint32_t to_fetch = 0;
-	std::uint64_t to_fetch_bytes = 0;
-	/** Messages saved earlier and only deleted (or kept) now. */
-	std::uint32_t already_saved = 0;
-	/** Messages whose UIDL line was unusable (malformed, too long, repeated):
-	 * fetched without de-duplication. */
-	std::uint32_t bad_uidl_lines = 0;
+/** Counters for the summary, updated as the session runs: the listing's (from
+ * Inventory), then the session's own. */
+struct SessionStats : InventoryCounts {
 	/** Messages whose size differed from the listing. */
 	std::uint32_t size_mismatches = 0;
-	/** Messages left for a later session because of limit, limit_bytes or
-	 * StopRetrieving(): once one is left, every later new one is too. */
-	std::uint32_t deferred = 0;
-	/** Messages over max_message_size: left on the server, or deleted unread. */
-	std::uint32_t oversize_skipped = 0;
-	std::uint32_t oversize_deleted = 0;
 	/** Messages whose body arrived complete (MessageEnd). */
 	std::uint32_t retrieved = 0;
 	/** Decoded body bytes received (LF line ends). */
