@@ -35,6 +35,8 @@ ExitCode ExitCodeFor(pop3::ErrorKind kind) noexcept
 		return ExitCode::Protocol;
 	case ErrorKind::StartTls:
 		return ExitCode::Unavailable;
+	case ErrorKind::AuthMethod:
+		return ExitCode::Config;
 	case ErrorKind::Greeting:
 	case ErrorKind::AuthTemporary:
 	case ErrorKind::ConnectionLost:

@@ -1,8 +1,10 @@
 #pragma once
 
+#include "Auth.hxx"
 #include "Capabilities.hxx"
 #include "Reply.hxx"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,9 +19,17 @@ class Pipeline;
 struct LoginConfig {
 	std::string user;
 	std::string password;
+	std::string token;
+	AuthMethod method = AuthMethod::Auto;
+	bool allow_plaintext = false;
 	bool starttls = false;
 	bool secure = false;
+	bool loopback = false;
+	bool client_certificate = false;
 	bool skip_capa = false;
+	std::string host;
+	unsigned port = 0;
+	std::shared_ptr<const AuthProvider> provider;
 };
 
 /** Why a login failed. */
@@ -30,6 +40,11 @@ enum class LoginFailureKind {
 	StartTls,
 	/** The credentials were refused (RFC 1939 §7). */
 	Auth,
+	/** No usable login method (ErrorKind::AuthMethod); nothing secret was sent. */
+	Method,
+	/** The server broke the SASL exchange (RFC 5034 §4): a challenge that is not
+	 * base64 or too long. */
+	Protocol,
 	/** Refused with [IN-USE], [LOGIN-DELAY] or [SYS/TEMP] (RFC 2449 §8.1,
 	 * RFC 3206 §4): "not now", not "wrong password". */
 	AuthTemporary,
@@ -90,6 +105,9 @@ public:
 	{
 		config_.password = std::move(password);
 	}
+
+	/** Sets the access token, as SetPassword() does the password. */
+	void SetToken(std::string token) noexcept { config_.token = std::move(token); }
 
 	/**
 	 * The status line that answers the head of the login's commands (the greeting

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "Auth.hxx"
+
 #include <chrono>
 #include <cstdint>
 
@@ -47,6 +49,12 @@ struct SessionPolicy {
 	std::uint64_t max_message_size = 0;
 	/** What happens to a message over max_message_size. */
 	Oversize oversize = Oversize::Skip;
+	/** How to log in (`auth:`, dl --auth); Login documents what Auto picks. */
+	AuthMethod auth = AuthMethod::Auto;
+	/** Let a method that reveals the secret (RevealsSecret()) run over a link that
+	 * is neither encrypted nor to a loopback address (`allow_plaintext:`,
+	 * dl --allow-plaintext). */
+	bool allow_plaintext = false;
 
 	/** Field by field, so that a test can show a hop loses none. */
 	friend bool operator==(const SessionPolicy &, const SessionPolicy &) = default;

@@ -22,8 +22,21 @@ InventoryRules TakeInventoryRules(SessionConfig &config)
 /** @return the login's part of @p config; moves the credentials out of it */
 LoginConfig TakeLoginConfig(SessionConfig &config)
 {
-	return {std::move(config.user), std::move(config.password), config.starttls,
-		config.secure, config.skip_capa};
+	LoginConfig login;
+	login.user = std::move(config.user);
+	login.password = std::move(config.password);
+	login.token = std::move(config.token);
+	login.method = config.auth;
+	login.allow_plaintext = config.allow_plaintext;
+	login.starttls = config.starttls;
+	login.secure = config.secure;
+	login.loopback = config.loopback;
+	login.client_certificate = config.client_certificate;
+	login.skip_capa = config.skip_capa;
+	login.host = config.host;
+	login.port = config.port;
+	login.provider = config.auth_provider;
+	return login;
 }
 
 ErrorKind KindOf(LoginFailureKind kind) noexcept
@@ -37,6 +50,10 @@ ErrorKind KindOf(LoginFailureKind kind) noexcept
 		break;
 	case LoginFailureKind::AuthTemporary:
 		return ErrorKind::AuthTemporary;
+	case LoginFailureKind::Method:
+		return ErrorKind::AuthMethod;
+	case LoginFailureKind::Protocol:
+		return ErrorKind::Protocol;
 	}
 	return ErrorKind::Auth;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "Auth.hxx"
 #include "Capabilities.hxx"
 #include "Inventory.hxx"
 #include "Login.hxx"
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +62,22 @@ struct SessionConfig : InventoryRules {
 	/** The link is encrypted (implicit TLS or after STLS): USER and PASS may then be
 	 * pipelined. */
 	bool secure = false;
+	/** The peer is a loopback address (127.0.0.0/8, ::1): nothing sent can be read
+	 * on the way, so a method that reveals the secret may run without TLS, as ssh
+	 * port forwards need. */
+	bool loopback = false;
+	/** An OAuth 2.0 access token for AuthMethod::Xoauth2 / Oauthbearer. Like the
+	 * password, only ever written to the output queue. */
+	std::string token;
+	/** A TLS client certificate is presented: SASL EXTERNAL can log in. */
+	bool client_certificate = false;
+	/** The server's name and port as the user wrote them, for OAUTHBEARER (RFC 7628
+	 * §3.1). */
+	std::string host;
+	unsigned port = 0;
+	/** The SASL mechanisms and the APOP digest (daemon/auth/); nullptr = USER/PASS
+	 * only. */
+	std::shared_ptr<const AuthProvider> auth_provider;
 
 	/** @return the account's settings, to be set in one assignment */
 	SessionPolicy &Policy() noexcept { return *this; }
@@ -75,6 +93,10 @@ enum class ErrorKind {
 	StartTls,
 	/** USER or PASS was rejected (RFC 1939 §7), without a code that says "later". */
 	Auth,
+	/** No login method can be used: the one asked for is not offered, would reveal
+	 * the secret on a cleartext link, or lacks its credentials; nothing secret was
+	 * sent. The configuration has to change. */
+	AuthMethod,
 	/** USER or PASS was rejected with [IN-USE], [LOGIN-DELAY] or [SYS/TEMP]
 	 * (RFC 2449 §8.1, RFC 3206): try again later. */
 	AuthTemporary,
@@ -280,6 +302,9 @@ public:
 	{
 		login_.SetPassword(std::move(password));
 	}
+
+	/** Sets SessionConfig::token, as SetPassword() does the password. */
+	void SetToken(std::string token) noexcept { login_.SetToken(std::move(token)); }
 
 	/** Appends bytes received from the server. */
 	void Feed(std::string_view bytes);

@@ -123,6 +123,8 @@ std::string KindName(pop3::ErrorKind kind)
 		return "auth";
 	case ErrorKind::AuthTemporary:
 		return "auth-temporary";
+	case ErrorKind::AuthMethod:
+		return "auth-method";
 	case ErrorKind::Protocol:
 		return "protocol";
 	case ErrorKind::Desync:
