@@ -218,6 +218,9 @@ void FetchJob::Abort() noexcept
 void FetchJob::OnConnected() noexcept
 {
 	connected_ = true;
+	// Only the address we reached says whether anyone can read the path: a name
+	// such as "localhost" may resolve anywhere.
+	session_->SetLoopback(connection_->PeerIsLoopback());
 	if (options_.verbose)
 		Log(LogLevel::Debug, "connected to " + options_.account.host + ":" +
 					 std::to_string(options_.account.port) +
@@ -352,7 +355,7 @@ void FetchJob::Drive()
 	const bool quit = stats.quit_output && !quit_before;
 	const std::uint64_t deles_sent = stats.dele_output;
 	if (options_.verbose)
-		for (const auto &line : pop3::Session::RedactLines(out))
+		for (const auto &line : session_->TakeShown())
 			Log(LogLevel::Debug, "C: " + line);
 	connection_->Write(std::move(out));
 	if (quit)

@@ -57,6 +57,7 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.lock_step = lock_step;
 	config.skip_capa = skip_capa;
 	config.starttls = options.starttls;
+	config.show_commands = options.verbose;
 	config.secure = options.account.tls;
 	return plan;
 }

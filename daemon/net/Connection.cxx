@@ -818,6 +818,28 @@ void Connection::Write(std::string bytes)
 	impl_->Write(std::move(bytes));
 }
 
+bool Connection::PeerIsLoopback() const noexcept
+{
+	if (!impl_ || impl_->state != Impl::State::Connected || !impl_->socket)
+		return false;
+	sockaddr_storage peer{};
+	int length = sizeof(peer);
+	if (uv_tcp_getpeername(&impl_->socket->tcp, reinterpret_cast<sockaddr *>(&peer),
+			       &length) != 0)
+		return false;
+	if (peer.ss_family == AF_INET) {
+		const auto &v4 = reinterpret_cast<const sockaddr_in &>(peer);
+		return (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
+	}
+	if (peer.ss_family == AF_INET6) {
+		const auto &v6 = reinterpret_cast<const sockaddr_in6 &>(peer).sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&v6))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+	}
+	return false;
+}
+
 void Connection::SetIdleTimeout(std::uint64_t ms) noexcept
 {
 	impl_->timeouts.idle_ms = ms;

@@ -209,6 +209,13 @@ public:
 	void SetIdleTimeout(std::uint64_t ms) noexcept;
 
 	/**
+	 * @return whether the connected peer is a loopback address (127.0.0.0/8, ::1, or
+	 *         an IPv4-mapped 127.x): what is sent cannot be read on the way, as for
+	 *         an ssh port forward. False before OnConnected() or if unknown.
+	 */
+	bool PeerIsLoopback() const noexcept;
+
+	/**
 	 * Closes at once without further callbacks. With TLS, a close_notify alert is
 	 * sent if the socket takes it immediately; no answer is awaited. Unsent writes
 	 * are dropped. Safe to call more than once, and before Connect().

@@ -13,9 +13,38 @@ namespace popstream::pop3 {
 
 class Pipeline;
 
-/** What a login needs to know: SessionConfig's fields of the same names, which document
- * them. The password is only ever submitted to the pipeline, and hidden from every
- * message built with Login::Quote(). */
+namespace limits {
+/** Longest APOP timestamp accepted in a greeting, angle brackets included. RFC 1939 §7
+ * shows `<process-ID.clock@hostname>`: a few dozen octets. Anything far longer is not
+ * a timestamp a server made for us, and APOP is refused rather than hashed over it. */
+inline constexpr std::size_t max_apop_timestamp_bytes = 256;
+/** Longest SASL challenge accepted, in octets after base64 decoding. The longest a
+ * mechanism we run receives is an OAuth error (RFC 7628 §3.2.2, a few hundred octets)
+ * or SCRAM's server-first message (RFC 5802 §7, ~100): more is a server that is
+ * trying to make us hold or hash what it likes. */
+inline constexpr std::size_t max_sasl_challenge_bytes = 4096;
+/** Longest AUTH line that may carry an initial response, CRLF included: RFC 2449 §4
+ * limits a command to 255 octets, and Office 365 answers a longer XOAUTH2 line with
+ * "-ERR Protocol error". Longer initial responses wait for the empty challenge
+ * (RFC 5034 §4). */
+inline constexpr std::size_t max_auth_line_bytes = 255;
+} // namespace limits
+
+/**
+ * The APOP timestamp of a greeting (RFC 1939 §7), validated strictly, since its
+ * digest is computed over whatever the server put there.
+ * @param greeting the greeting line without CRLF
+ * @return the timestamp with its angle brackets, or nothing with @p problem set (one
+ *         line) if the greeting has none, more than one, or one that is not of the form
+ *         `<...@...>`, printable ASCII without spaces, at most
+ *         limits::max_apop_timestamp_bytes long
+ */
+std::optional<std::string> ApopTimestamp(std::string_view greeting, std::string &problem);
+
+/** What a login needs to know: SessionConfig's fields of the same names (and `method`
+ * is SessionPolicy::auth), which document them. The password and the token are only
+ * ever submitted to the pipeline, and hidden from every message built with
+ * Login::Quote(). */
 struct LoginConfig {
 	std::string user;
 	std::string password;
@@ -63,17 +92,27 @@ struct LoginFailure {
 /**
  * The login of one POP3 session as a small state machine (daemon/core/README.md,
  * "Who owns what"): greeting (RFC 1939 §4) -> CAPA (RFC 2449 §5) -> optional STLS and
- * the TLS handshake (RFC 2595 §4) -> CAPA again -> USER/PASS (RFC 1939 §7) -> CAPA
- * after login, since capabilities may change (RFC 2449 §5). It owns the
- * capabilities, the credentials and invariant 4: on a cleartext link PASS waits for
- * USER's +OK, and nothing is sent behind PASS.
+ * the TLS handshake (RFC 2595 §4) -> CAPA again -> the credentials -> CAPA after login,
+ * since capabilities may change (RFC 2449 §5). It owns the capabilities, the
+ * credentials and invariant 4: on a link where the secret could be read, PASS waits
+ * for USER's +OK, nothing is sent behind PASS, and a method that reveals the secret
+ * (RevealsSecret()) is refused before anything of it is sent.
+ *
+ * The credentials go as USER/PASS, APOP (RFC 1939 §7) or a SASL exchange (RFC 5034:
+ * AUTH, "+ " continuations answered in base64, "*" to cancel). The method is the
+ * configured one or, for AuthMethod::Auto, the first of these that the server offers
+ * (CAPA's SASL list, a valid timestamp in the greeting for APOP) and the credentials
+ * allow: with a token OAUTHBEARER, XOAUTH2; with a client certificate and no password
+ * EXTERNAL; with a password SCRAM-SHA-256, SCRAM-SHA-1, then where the secret cannot
+ * be read on the way (TLS, loopback, allow_plaintext) PLAIN and USER if listed, then
+ * CRAM-MD5, APOP, and where the secret cannot be read LOGIN and USER unlisted. The
+ * mechanisms themselves come from the LoginConfig's AuthProvider.
  *
  * It submits its commands to the Pipeline it is given and takes the replies to them,
  * in order, from the session, which pops each from the pipeline first (a CAPA +OK
  * stays at its head until its lines end). Each call returns a Step that tells the
- * session what to do. Only OnReply(), OnCapabilitiesEnd() and TlsStarted() send; a
- * mechanism other than USER/PASS (APOP, SASL) changes only how the credentials are
- * sent and answered between CAPA and LoggedIn.
+ * session what to do. Only OnReply(), OnContinuation(), OnCapabilitiesEnd() and
+ * TlsStarted() send.
  */
 class Login {
 public:
@@ -106,6 +145,9 @@ public:
 		config_.password = std::move(password);
 	}
 
+	/** Sets LoginConfig::loopback, before the greeting is answered. */
+	void SetLoopback(bool loopback) noexcept { config_.loopback = loopback; }
+
 	/** Sets the access token, as SetPassword() does the password. */
 	void SetToken(std::string token) noexcept { config_.token = std::move(token); }
 
@@ -116,6 +158,25 @@ public:
 	 * @return what the session does next
 	 */
 	Step OnReply(const Reply &reply, Pipeline &pipeline);
+
+	/**
+	 * A SASL continuation (RFC 5034 §4) answering the head of the login's
+	 * commands, already popped: a line "+" or "+ TEXT" while an AUTH exchange runs.
+	 * @param text what follows "+ " (base64, may be empty)
+	 * @return Continue, or Failed for a continuation outside an exchange
+	 */
+	Step OnContinuation(std::string_view text, Pipeline &pipeline);
+
+	/** @return whether a continuation may answer the head command now: an AUTH
+	 *          exchange is running */
+	bool InExchange() const noexcept
+	{
+		return state_ == State::Auth || state_ == State::AuthCancel;
+	}
+
+	/** @return the method that was used, once credentials were sent (Auto until
+	 *          then) */
+	AuthMethod Method() const noexcept { return used_; }
 
 	/** One line of a CAPA body, dot-unstuffed, without its line end. */
 	void OnCapabilityLine(std::string_view line) { caps_.AddLine(line); }
@@ -171,10 +232,16 @@ private:
 		Stls,
 		/** STLS accepted; waiting for TlsStarted(). */
 		Handshake,
-		/** USER sent (PASS too over TLS with a window). */
+		/** USER sent (PASS too where it cannot be read). */
 		User,
 		/** PASS sent. */
 		Pass,
+		/** APOP sent. */
+		Apop,
+		/** AUTH or a SASL response sent. */
+		Auth,
+		/** "*" sent: waiting for the -ERR that ends the exchange. */
+		AuthCancel,
 		/** Logged in; CAPA sent again. */
 		CapaAfter,
 		Done,
@@ -183,12 +250,40 @@ private:
 
 	Step AfterCapabilities(Pipeline &pipeline);
 	Step SendCredentials(Pipeline &pipeline);
+	/** @return the method Auto picks, or nothing with @p why set */
+	std::optional<AuthMethod> Pick(std::string &why) const;
+	/** @return whether @p method is offered and runnable; else @p why says why */
+	bool Usable(AuthMethod method, std::string &why) const;
+	/** @return whether nobody on the path can read what is sent */
+	bool Private() const noexcept
+	{
+		return config_.secure || tls_started_ || config_.loopback ||
+		       config_.allow_plaintext;
+	}
+	Step SendUserPass(Pipeline &pipeline);
+	Step SendApop(Pipeline &pipeline);
+	Step SendAuth(AuthMethod method, Pipeline &pipeline);
+	/** Sends "*" and fails with @p kind and @p message once the server answers. */
+	Step Cancel(LoginFailureKind kind, std::string message, Pipeline &pipeline);
+	Step LoggedInNow(Pipeline &pipeline);
 	Step Fail(LoginFailureKind kind, std::string message, const Reply &reply);
+	Step Fail(LoginFailureKind kind, std::string message);
 
 	LoginConfig config_;
 	State state_ = State::Greeting;
 	Capabilities caps_;
 	LoginFailure failure_;
+	/** The greeting's APOP timestamp, if valid; else why not. */
+	std::optional<std::string> apop_timestamp_;
+	std::string apop_problem_;
+	/** The running SASL exchange. */
+	std::unique_ptr<SaslClient> sasl_;
+	/** An initial response too long for the AUTH line (limits::max_auth_line_bytes),
+	 * sent as the answer to the server's first, empty, challenge. */
+	std::optional<std::string> pending_initial_;
+	/** Set by Cancel(): how the login fails once "*" is answered. */
+	LoginFailure cancel_;
+	AuthMethod used_ = AuthMethod::Auto;
 	/** CAPA was answered -ERR before login: do not send it again. */
 	bool capa_failed_ = false;
 	bool tls_started_ = false;

@@ -1,9 +1,44 @@
 #include "Pipeline.hxx"
 
+#include "core/util/Escape.hxx"
+
 #include <algorithm>
 #include <cassert>
 
 namespace popstream::pop3 {
+
+namespace {
+
+constexpr std::string_view HIDDEN = "********";
+
+/** @return @p line as a log may show it, knowing which command it is */
+std::string Shown(Command command, std::string_view line)
+{
+	switch (command) {
+	case Command::Pass:
+		return "PASS " + std::string(HIDDEN);
+	case Command::Apop: {
+		// The digest is no password, but it opens a dictionary attack on one.
+		const auto space = line.rfind(' ');
+		return Escape(line.substr(0, space)) + " " + std::string(HIDDEN);
+	}
+	case Command::Auth:
+		if (line.starts_with("AUTH ")) {
+			// AUTH MECHANISM [initial-response]
+			const auto space = line.find(' ', 5);
+			if (space == std::string_view::npos)
+				return Escape(line);
+			return Escape(line.substr(0, space)) + " " + std::string(HIDDEN);
+		}
+		if (line == "*" || line.empty())
+			return std::string(line);
+		return std::string(HIDDEN);
+	default:
+		return Escape(line);
+	}
+}
+
+} // namespace
 
 Pipeline::Pipeline(Pipelining mode, bool lock_step) noexcept
     : mode_(mode), lock_step_(lock_step)
@@ -56,6 +91,8 @@ void Pipeline::Submit(Command command, std::string_view line, std::uint32_t inde
 	assert(in_flight_.empty() || in_flight_.back().command != Command::Pass);
 	out_ += line;
 	out_ += "\r\n";
+	if (keep_shown_)
+		shown_.push_back(Shown(command, line));
 	if (command == Command::Dele)
 		++out_deles_;
 	else if (command == Command::Quit)
@@ -85,6 +122,13 @@ bool Pipeline::Has(Command command) const noexcept
 			   [command](const InFlight &f) { return f.command == command; });
 }
 
+std::vector<std::string> Pipeline::TakeShown()
+{
+	std::vector<std::string> shown;
+	shown.swap(shown_);
+	return shown;
+}
+
 std::string Pipeline::TakeOutput() noexcept
 {
 	std::string out;
@@ -99,6 +143,7 @@ std::string Pipeline::TakeOutput() noexcept
 void Pipeline::DropOutput() noexcept
 {
 	out_.clear();
+	shown_.clear();
 	out_deles_ = 0;
 	out_quit_ = false;
 }

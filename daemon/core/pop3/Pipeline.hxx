@@ -8,6 +8,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace popstream::pop3 {
 
@@ -31,6 +32,11 @@ enum class Command {
 	Stls,
 	User,
 	Pass,
+	/** APOP name digest (RFC 1939 §7). */
+	Apop,
+	/** AUTH, and each response line of the SASL exchange (RFC 5034 §4): each is
+	 * answered by a "+ " continuation or a status line. */
+	Auth,
 	Stat,
 	List,
 	Uidl,
@@ -133,6 +139,19 @@ public:
 	/** @return the command bytes submitted since the last call, and forgets them */
 	std::string TakeOutput() noexcept;
 
+	/**
+	 * @return the lines submitted since the last call, without line ends, as a log
+	 *         may show them: the argument of PASS, the digest of APOP, an AUTH
+	 *         initial response and every SASL response replaced by "********"
+	 *         (what is secret is known here from the command, not guessed from the
+	 *         bytes)
+	 */
+	std::vector<std::string> TakeShown();
+
+	/** Keeps the lines for TakeShown() from now on; off by default, so that a
+	 *  session nobody logs holds no copy of its commands. */
+	void KeepShown() noexcept { keep_shown_ = true; }
+
 	/** Forgets the command bytes not yet taken: after a failure nothing more may
 	 * reach the server, since a DELE or QUIT could be misattributed. Their entries
 	 * stay queued, for the error message. */
@@ -155,6 +174,9 @@ private:
 	std::uint64_t retr_bytes_ = 0;
 	std::size_t most_in_flight_ = 0;
 	std::string out_;
+	/** What TakeShown() hands out: out_'s lines with the secrets replaced. */
+	std::vector<std::string> shown_;
+	bool keep_shown_ = false;
 	/** DELEs and QUIT in out_, moved to the totals below when it is taken. */
 	std::uint32_t out_deles_ = 0;
 	bool out_quit_ = false;

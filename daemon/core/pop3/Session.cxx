@@ -89,6 +89,8 @@ Session::Session(SessionConfig config)
     : config_(std::move(config)), pipeline_(config_.pipelining, config_.lock_step),
       login_(TakeLoginConfig(config_)), inventory_(TakeInventoryRules(config_))
 {
+	if (config_.show_commands)
+		pipeline_.KeepShown();
 	pipeline_.Await(Command::Greeting);
 }
 
@@ -117,6 +119,11 @@ void Session::Feed(std::string_view bytes)
 std::string Session::TakeOutput()
 {
 	return pipeline_.TakeOutput();
+}
+
+std::vector<std::string> Session::TakeShown()
+{
+	return pipeline_.TakeShown();
 }
 
 void Session::TlsStarted()
@@ -278,6 +285,10 @@ std::string Session::Describe(const InFlight &f) const
 		return "the reply to USER";
 	case Command::Pass:
 		return "the reply to PASS";
+	case Command::Apop:
+		return "the reply to APOP";
+	case Command::Auth:
+		return "the reply to AUTH";
 	case Command::Stat:
 		return "the reply to STAT";
 	case Command::List:
@@ -306,6 +317,13 @@ void Session::HandleStatus(std::string_view line)
 				Quote(line));
 	const InFlight f = pipeline_.Front();
 	auto parsed = ParseReply(line);
+	// RFC 5034 §4: during AUTH, "+ " (or a bare "+") is a challenge, not a reply.
+	if (!parsed && f.command == Command::Auth && login_.InExchange() &&
+	    (line == "+" || line.starts_with("+ "))) {
+		pipeline_.Pop();
+		return OnLogin(login_.OnContinuation(
+		    line.size() > 2 ? line.substr(2) : "", pipeline_));
+	}
 	// A well-formed status line after a body proves that body ended where the
 	// server meant it to; a line that is not one leaves it unproven (never
 	// reported, so never saved).
@@ -415,6 +433,8 @@ void Session::HandleStatus(std::string_view line)
 	case Command::Stls:
 	case Command::User:
 	case Command::Pass:
+	case Command::Apop:
+	case Command::Auth:
 		// Login's, which is over before any of the session's is sent.
 		break;
 	}

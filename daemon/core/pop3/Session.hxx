@@ -50,6 +50,9 @@ struct SessionConfig : InventoryRules {
 	/** PASS argument. Only ever written to the output queue; never in an event (Login
 	 * owns it). */
 	std::string password;
+	/** Keep the command lines for TakeShown() (a verbose log); off, nothing is kept.
+	 */
+	bool show_commands = false;
 	/** Log in and list, then QUIT: download and delete nothing. */
 	bool dry_run = false;
 	/** Force one command at a time (the redo after a desynchronised session). */
@@ -303,6 +306,10 @@ public:
 		login_.SetPassword(std::move(password));
 	}
 
+	/** Sets SessionConfig::loopback, for a caller that learns the peer's address
+	 * only once connected; before feeding the greeting. */
+	void SetLoopback(bool loopback) noexcept { login_.SetLoopback(loopback); }
+
 	/** Sets SessionConfig::token, as SetPassword() does the password. */
 	void SetToken(std::string token) noexcept { login_.SetToken(std::move(token)); }
 
@@ -314,6 +321,12 @@ public:
 
 	/** @return the command bytes to send now (possibly empty), and clears them */
 	std::string TakeOutput();
+
+	/**
+	 * @return the command lines submitted since the last call, as a log may show
+	 *         them (Pipeline::TakeShown(): PASS, APOP and SASL secrets replaced)
+	 */
+	std::vector<std::string> TakeShown();
 
 	/**
 	 * The caller made message @p number durable (fsync'd file in new/, fsync'd

@@ -16,6 +16,8 @@ LoginConfig Config()
 	LoginConfig c;
 	c.user = "alice";
 	c.password = "hunter2";
+	// As over an ssh port forward: the password may go out without TLS.
+	c.loopback = true;
 	return c;
 }
 
@@ -57,19 +59,20 @@ public:
 
 } // namespace
 
-TEST_CASE("cleartext: greeting, CAPA, USER, then PASS only after USER's +OK")
+TEST_CASE("loopback: greeting, CAPA, USER and PASS together, CAPA after login")
 {
 	Driver d(Config());
 	CHECK(d.Reply("+OK POP3 ready") == Login::Step::Continue);
 	CHECK(d.Sent() == "CAPA\r\n");
 	CHECK(d.Capabilities({"USER", "PIPELINING", "UIDL"}) == Login::Step::Continue);
 	CHECK(d.pipeline.Window() == limits::full_window_commands);
-	// A server that refuses USER on a cleartext link must not see the password.
-	CHECK(d.Sent() == "USER alice\r\n");
+	// Nobody can read a loopback link: PASS need not wait for USER's +OK.
+	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\n");
 	CHECK(d.Reply("+OK") == Login::Step::Continue);
-	CHECK(d.Sent() == "PASS hunter2\r\n");
+	CHECK(d.Sent().empty());
 	CHECK_FALSE(d.login.LoggedIn());
 	CHECK(d.Reply("+OK logged in") == Login::Step::LoggedIn);
+	CHECK(d.login.Method() == AuthMethod::User);
 	// Capabilities may change after login (RFC 2449 section 5).
 	CHECK(d.Sent() == "CAPA\r\n");
 	CHECK(d.login.LoggedIn());
@@ -79,6 +82,55 @@ TEST_CASE("cleartext: greeting, CAPA, USER, then PASS only after USER's +OK")
 	CHECK(d.pipeline.Empty());
 	CHECK_FALSE(d.login.Caps().pipelining);
 	CHECK(d.pipeline.Window() == limits::guarded_window_commands);
+}
+
+TEST_CASE("an open cleartext link: nothing that reveals the password is sent")
+{
+	auto config = Config();
+	config.loopback = false;
+	Driver d(config);
+	d.Reply("+OK POP3 ready");
+	SUBCASE("auto finds nothing safe")
+	{
+		CHECK(d.Capabilities({"USER", "SASL PLAIN LOGIN"}) ==
+		      Login::Step::Failed);
+		CHECK(d.login.Failure().kind == LoginFailureKind::Method);
+		CHECK(d.login.Failure().message ==
+		      "cannot log in: no login method the server offers keeps the "
+		      "password secret on this cleartext connection (it offers USER, "
+		      "PLAIN, LOGIN); use starttls: or ssl:, or allow_plaintext "
+		      "(--allow-plaintext) if nobody can read the path");
+	}
+	SUBCASE("USER asked for")
+	{
+		Driver u([] {
+			auto c = Config();
+			c.loopback = false;
+			c.method = AuthMethod::User;
+			return c;
+		}());
+		u.Reply("+OK");
+		CHECK(u.Capabilities({"USER"}) == Login::Step::Failed);
+		CHECK(u.login.Failure().message ==
+		      "refusing to send the password in cleartext (user) over a "
+		      "connection that is neither TLS nor to loopback; use starttls: "
+		      "or ssl:, or allow_plaintext (--allow-plaintext) if nobody can "
+		      "read the path");
+		CHECK(u.Sent() == "CAPA\r\n");
+	}
+	SUBCASE("allow_plaintext says the path is trusted")
+	{
+		Driver a([] {
+			auto c = Config();
+			c.loopback = false;
+			c.allow_plaintext = true;
+			return c;
+		}());
+		a.Reply("+OK");
+		CHECK(a.Capabilities({"USER"}) == Login::Step::Continue);
+		CHECK(a.Sent() == "CAPA\r\nUSER alice\r\nPASS hunter2\r\n");
+	}
+	CHECK(d.Sent() == "CAPA\r\n");
 }
 
 TEST_CASE("a CAPA refused before login is not sent again after it")

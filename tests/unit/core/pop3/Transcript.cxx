@@ -1,5 +1,7 @@
 #include "Transcript.hxx"
 
+#include "FakeAuth.hxx"
+
 #include "core/util/Escape.hxx"
 
 #include <algorithm>
@@ -175,6 +177,23 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	config.skip_capa = get("skip-capa", "false") == "true";
 	config.starttls = get("starttls", "false") == "true";
 	config.secure = get("secure", "false") == "true";
+	// As if over loopback unless a transcript says otherwise: nothing on the path
+	// can read the password, so USER goes out (refused on an open cleartext link).
+	config.loopback = get("loopback", "true") == "true";
+	config.allow_plaintext = get("allow-plaintext", "false") == "true";
+	config.client_certificate = get("client-cert", "false") == "true";
+	config.token = get("token", "");
+	if (config.token.size() > 2 && config.token.starts_with("x*")) {
+		// "x*N" stands for a token of N 'x's, too long to write out.
+		config.token = std::string(std::stoul(config.token.substr(2)), 'x');
+	}
+	if (!config.token.empty())
+		config.password.clear();
+	const auto auth = pop3::ParseAuthMethod(get("auth", "auto"));
+	if (!auth)
+		throw std::runtime_error("bad auth= in a transcript's config");
+	config.auth = *auth;
+	config.auth_provider = MakeFakeAuth();
 	if (t.config.count("limit"))
 		config.limit = static_cast<std::uint32_t>(std::stoul(get("limit", "0")));
 	const auto already = SplitCommas(get("already", ""));
