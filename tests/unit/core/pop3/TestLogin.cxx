@@ -1,11 +1,13 @@
 // The login alone: the commands it sends in which order, when PASS may be pipelined,
 // STLS, and how each failure is reported.
+#include "FakeAuth.hxx"
 #include "core/pop3/Login.hxx"
 #include "core/pop3/Pipeline.hxx"
 
 #include <doctest/doctest.h>
 
 #include <initializer_list>
+#include <vector>
 
 using namespace popstream::pop3;
 
@@ -42,6 +44,16 @@ public:
 	}
 
 	/** A CAPA body and its end. */
+	template <class Lines>
+	Login::Step Capabilities(const Lines &lines)
+	{
+		REQUIRE(Reply("+OK") == Login::Step::ReadCapabilities);
+		for (const auto line : lines)
+			login.OnCapabilityLine(line);
+		pipeline.Pop();
+		return login.OnCapabilitiesEnd(pipeline);
+	}
+
 	Login::Step Capabilities(std::initializer_list<std::string_view> lines)
 	{
 		REQUIRE(Reply("+OK") == Login::Step::ReadCapabilities);
@@ -280,4 +292,199 @@ TEST_CASE("a password looked up once connected is the one sent")
 	CHECK(d.Sent() == "CAPA\r\nUSER alice\r\nPASS late\r\n");
 	CHECK(Login::Redact("pass late\r\n") == "PASS ********");
 	CHECK(Login::Redact("USER alice\r\n") == "USER alice");
+}
+
+TEST_CASE("APOP timestamps are validated before anything is hashed over them")
+{
+	std::string problem;
+	CHECK(ApopTimestamp("+OK POP3 <1896.697170952@dbc.mtview.ca.us>", problem) ==
+	      "<1896.697170952@dbc.mtview.ca.us>");
+	const auto refused = [&](std::string_view greeting) {
+		problem.clear();
+		const bool none = !ApopTimestamp(greeting, problem);
+		return none && !problem.empty();
+	};
+	CHECK(refused("+OK POP3 ready"));
+	CHECK(problem == "its greeting has no APOP timestamp");
+	CHECK(refused("+OK <>"));
+	CHECK(problem ==
+	      "the APOP timestamp in its greeting is not of the form <...@...>");
+	CHECK(refused("+OK <1.2>"));
+	CHECK(refused("+OK <@host>"));
+	CHECK(refused("+OK <1.2@>"));
+	CHECK(refused("+OK <1.2@h\xe9st>"));
+	CHECK(problem == "the APOP timestamp in its greeting holds a space, control or "
+			 "8-bit character");
+	CHECK(refused("+OK <1 2@host>"));
+	CHECK(refused("+OK <1.2@host"));
+	CHECK(refused("+OK <1@a> <2@b>"));
+	CHECK(problem == "its greeting holds more than one APOP timestamp");
+	CHECK(refused("+OK <<1@a>"));
+	CHECK(refused("+OK <" + std::string(2000, 'a') + "@b>"));
+	CHECK(problem == "the APOP timestamp in its greeting is 2004 octets long");
+	CHECK(ApopTimestamp(
+	    "+OK <" + std::string(limits::max_apop_timestamp_bytes - 4, 'a') + "@b>",
+	    problem));
+}
+
+TEST_CASE("CR, LF or NUL in the user name, password or token: nothing is sent")
+{
+	for (const std::string &bad :
+	     {std::string("pw\r\nDELE 1"), std::string("pw\n"), std::string("p\0w", 3)}) {
+		auto config = Config();
+		config.password = bad;
+		Driver d(config);
+		d.Reply("+OK");
+		CHECK(d.Capabilities({"USER", "PIPELINING"}) == Login::Step::Failed);
+		CHECK(d.login.Failure().kind == LoginFailureKind::Method);
+		CHECK(d.login.Failure().message == "cannot log in: the user name or the "
+						   "password contains CR, LF or NUL; "
+						   "nothing was sent");
+		CHECK(d.Sent() == "CAPA\r\n");
+	}
+	auto config = Config();
+	config.user = "alice\r\nQUIT";
+	Driver d(config);
+	d.Reply("+OK");
+	CHECK(d.Capabilities({"USER"}) == Login::Step::Failed);
+	CHECK(d.Sent() == "CAPA\r\n");
+}
+
+TEST_CASE("a log sees no secret of any method")
+{
+	Pipeline pipeline(Pipelining::Off, false);
+	pipeline.KeepShown();
+	pipeline.Submit(Command::User, "USER alice");
+	pipeline.Submit(Command::Apop, "APOP alice c4c9334bac560ecc979e58001b3e22fb");
+	pipeline.Submit(Command::Auth, "AUTH PLAIN AGFsaWNlAGh1bnRlcjI=");
+	pipeline.Submit(Command::Auth, "AUTH LOGIN");
+	pipeline.Submit(Command::Auth, "aHVudGVyMg==");
+	pipeline.Submit(Command::Auth, "QUIT");
+	pipeline.Submit(Command::Auth, "");
+	pipeline.Submit(Command::Auth, "*");
+	pipeline.Submit(Command::Retr, "RETR 1");
+	// Nothing may follow PASS (invariant 4), so it comes last here.
+	pipeline.Submit(Command::Pass, "PASS hunter2");
+	CHECK(pipeline.TakeShown() ==
+	      std::vector<std::string>{"USER alice", "APOP alice ********",
+				       "AUTH PLAIN ********", "AUTH LOGIN", "********",
+				       "********", "", "*", "RETR 1", "PASS ********"});
+	CHECK(pipeline.TakeShown().empty());
+
+	Pipeline quiet(Pipelining::Off, false);
+	quiet.Submit(Command::Pass, "PASS hunter2");
+	CHECK(quiet.TakeShown().empty());
+}
+
+TEST_CASE("a SASL challenge longer than the bound is refused, not decoded")
+{
+	auto config = Config();
+	config.secure = true;
+	config.method = AuthMethod::CramMd5;
+	config.provider = popstream::test::MakeFakeAuth();
+	Driver d(config);
+	d.Reply("+OK");
+	d.Capabilities({"SASL CRAM-MD5"});
+	CHECK(d.Sent() == "CAPA\r\nAUTH CRAM-MD5\r\n");
+	d.pipeline.Pop();
+	CHECK(d.login.OnContinuation(std::string(8000, 'A'), d.pipeline) ==
+	      Login::Step::Continue);
+	CHECK(d.Sent() == "*\r\n");
+	CHECK(d.Reply("-ERR cancelled") == Login::Step::Failed);
+	CHECK(d.login.Failure().kind == LoginFailureKind::Protocol);
+	CHECK(
+	    d.login.Failure().message ==
+	    "protocol error: the server's CRAM-MD5 challenge is longer than 4096 octets");
+}
+
+TEST_CASE("auto: the strongest method offered that the credentials allow")
+{
+	struct Row {
+		std::vector<std::string_view> caps;
+		bool secure, loopback, token, cert_only;
+		std::string greeting;
+		AuthMethod expected;
+	};
+	const std::vector<Row> rows = {
+	    {{"USER", "SASL PLAIN SCRAM-SHA-1 SCRAM-SHA-256"},
+	     true,
+	     false,
+	     false,
+	     false,
+	     "+OK",
+	     AuthMethod::ScramSha256},
+	    {{"USER", "SASL PLAIN SCRAM-SHA-1"},
+	     true,
+	     false,
+	     false,
+	     false,
+	     "+OK",
+	     AuthMethod::ScramSha1},
+	    {{"USER", "SASL PLAIN CRAM-MD5"},
+	     true,
+	     false,
+	     false,
+	     false,
+	     "+OK",
+	     AuthMethod::Plain},
+	    {{"USER", "SASL CRAM-MD5"},
+	     true,
+	     false,
+	     false,
+	     false,
+	     "+OK",
+	     AuthMethod::User},
+	    {{"USER", "SASL PLAIN CRAM-MD5"},
+	     false,
+	     false,
+	     false,
+	     false,
+	     "+OK",
+	     AuthMethod::CramMd5},
+	    {{"USER"}, false, false, false, false, "+OK <1@h>", AuthMethod::Apop},
+	    {{"USER"}, false, true, false, false, "+OK <1@h>", AuthMethod::User},
+	    {{"SASL LOGIN"}, true, false, false, false, "+OK", AuthMethod::Login},
+	    {{"SASL PLAIN XOAUTH2 OAUTHBEARER"},
+	     true,
+	     false,
+	     true,
+	     false,
+	     "+OK",
+	     AuthMethod::Oauthbearer},
+	    {{"SASL PLAIN XOAUTH2"},
+	     true,
+	     false,
+	     true,
+	     false,
+	     "+OK",
+	     AuthMethod::Xoauth2},
+	    {{"SASL PLAIN EXTERNAL"},
+	     true,
+	     false,
+	     false,
+	     true,
+	     "+OK",
+	     AuthMethod::External},
+	};
+	for (const auto &row : rows) {
+		auto config = Config();
+		config.secure = row.secure;
+		config.loopback = row.loopback;
+		config.provider = popstream::test::MakeFakeAuth();
+		if (row.token) {
+			config.password.clear();
+			config.token = "tok";
+		}
+		if (row.cert_only) {
+			config.password.clear();
+			config.client_certificate = true;
+		}
+		Driver d(config);
+		d.Reply(row.greeting);
+		CAPTURE(row.greeting);
+		CHECK(d.Capabilities(row.caps) == Login::Step::Continue);
+		d.Sent();
+		// Method() is set once the credentials went out.
+		CHECK(AuthMethodName(d.login.Method()) == AuthMethodName(row.expected));
+	}
 }
