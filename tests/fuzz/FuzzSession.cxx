@@ -71,6 +71,9 @@ Settings ReadSettings(Bytes &bytes)
 	c.lock_step = b0 & 32;
 	c.skip_capa = b0 & 64;
 	c.dry_run = b0 & 128;
+	// USER/PASS may go out without TLS: this target is about the transaction; the
+	// login's refusals are fuzz-login's.
+	c.loopback = true;
 	s.already = b1 & 3;
 	c.oversize = b1 & 4 ? Oversize::Delete : Oversize::Skip;
 	if (b1 & 8)
