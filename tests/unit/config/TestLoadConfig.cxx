@@ -406,8 +406,7 @@ TEST_CASE("connection specs are checked at load time")
 		      "    maildir: /m\n") ==
 	      "config.yaml:3:13: accounts[0].server: bad connection spec "
 	      "\"imap:alice@mail.example.com\": unknown prefix \"imap:\" (expected "
-	      "\"ssl:\" "
-	      "or \"tcp:\")");
+	      "\"ssl:\", \"tcp:\" or \"starttls:\")");
 	CHECK(ErrorOf("accounts:\n"
 		      "  - name: a\n"
 		      "    server: alice@mail.example.com:99999\n"
