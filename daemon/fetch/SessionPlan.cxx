@@ -58,6 +58,7 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.skip_capa = skip_capa;
 	config.starttls = options.starttls;
 	config.secure = options.account.tls;
+	config.client_certificate = !options.tls.cert_file.empty();
 	return plan;
 }
 
