@@ -338,7 +338,7 @@ TlsLayer::TlsLayer(const std::string &server_name, const TlsOptions &options,
 		   std::string peer, bool report_untrusted)
     : server_name_(server_name), server_ip_(ParseIpLiteral(server_name)),
       peer_(std::move(peer)), pins_(options.fingerprints),
-      report_untrusted_(report_untrusted)
+      min_version_(options.min_version), report_untrusted_(report_untrusted)
 {
 	mbedtls_entropy_init(&entropy_);
 	mbedtls_ctr_drbg_init(&drbg_);
@@ -617,8 +617,9 @@ void TlsLayer::ThrowHandshakeError(int ret) const
 				   "plain-text or STLS port?)");
 	if (ret == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION)
 		throw NetError(NetErrorKind::Tls,
-			       what +
-				   "the server offers only TLS versions older than 1.2");
+			       what + "the server offers only TLS versions older than " +
+				   TlsVersionName(min_version_) +
+				   " (tls_min_version, --tls-min-version)");
 	throw NetError(NetErrorKind::Tls, what + MbedtlsText(ret));
 }
 

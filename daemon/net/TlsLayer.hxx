@@ -173,6 +173,8 @@ private:
 
 	/** Pinned fingerprints (TlsOptions::fingerprints); empty = CA checks. */
 	std::vector<TlsFingerprint> pins_;
+	/** TlsOptions::min_version, for the message when the server has only older. */
+	TlsVersion min_version_;
 	/** The leaf's two SHA-256 digests, taken in OnVerify(). */
 	Sha256Digest leaf_sha256_{}, leaf_spki_sha256_{};
 	/** The leaf matched a pin (only with pins_). */

@@ -331,3 +331,52 @@ TEST_CASE("serverinfo sends no USER, PASS or AUTH, and says when it is trusted")
 	CHECK(r.out.find("  subject: CN=pop.example.com\n"
 			 "  issuer:  CN=popstream test CA\n") != std::string::npos);
 }
+
+TEST_CASE("tls_min_version: a TLS 1.1 server is refused by default, accepted with 1.1")
+{
+	ServerTls old = Certificate("server");
+	old.max_tls_minor = 2; // TLS 1.1
+	{
+		TempDir home;
+		bool logged_in = false;
+		LoopbackServer server([&](ServerPeer &) { logged_in = true; }, old);
+		const auto r = Popstream(home, server.Port(),
+					 {"dl", "--timeout", "10", "--ca-file",
+					  TestCaDir() + "/ca.crt", Spec(server.Port()),
+					  home / "Maildir"});
+		INFO("stdout: " << r.out << "\nstderr: " << r.err);
+		CHECK(r.exit_code == kExitUnavailable);
+		CHECK(r.err ==
+		      "popstream: alice@localhost:" + std::to_string(server.Port()) +
+			  ": TLS handshake with localhost:" +
+			  std::to_string(server.Port()) +
+			  " failed: the server offers only TLS versions older than 1.2 "
+			  "(tls_min_version, --tls-min-version)\n");
+		server.Join();
+		CHECK_FALSE(logged_in);
+	}
+	{
+		TempDir home;
+		LoopbackServer server(EmptyMaildrop, old);
+		const auto r = Popstream(home, server.Port(),
+					 {"dl", "--timeout", "10", "--ca-file",
+					  TestCaDir() + "/ca.crt", "--tls-min-version",
+					  "1.1", Spec(server.Port()), home / "Maildir"});
+		INFO("stdout: " << r.out << "\nstderr: " << r.err);
+		CHECK(r.exit_code == 0);
+		server.Join();
+		CHECK(server.Failure() == "");
+	}
+	{
+		// serverinfo says which version was negotiated.
+		TempDir home;
+		LoopbackServer server(EmptyMaildrop, old);
+		const auto r =
+		    Popstream(home, server.Port(),
+			      {"serverinfo", "--ca-file", TestCaDir() + "/ca.crt",
+			       "--tls-min-version", "1.0", Spec(server.Port())});
+		INFO("stdout: " << r.out << "\nstderr: " << r.err);
+		CHECK(r.exit_code == 0);
+		CHECK(r.out.find("\nTLS: TLSv1.1, ") != std::string::npos);
+	}
+}
