@@ -3,6 +3,8 @@
 #include "BusClient.hxx"
 #include "CheckConfig.hxx"
 #include "PasswordPrompt.hxx"
+#include "ServerInfo.hxx"
+#include "TlsArgs.hxx"
 
 #include "config.h"
 #include "core/config/Validate.hxx"
@@ -35,12 +37,13 @@ struct DlArgs {
 	pop3::FetchPolicy policy;
 	bool dry_run = false;
 	std::string pipelining = "auto";
-	std::string ca_file;
 	double timeout_s = 180;
 	double connect_timeout_s = 30;
 	bool verbose = false;
 	std::string spec;
 	std::string maildir;
+	/** --ca-file and the TLS flags of issue 11 (TlsArgs.hxx). */
+	TlsArgs tls;
 };
 
 /** Arguments of `help`. */
@@ -159,14 +162,10 @@ int RunDl(const DlArgs &args, const std::string &program)
 			   "dl: MAILDIR is empty (run '" + program + " help dl')");
 		return ToInt(ExitCode::Usage);
 	}
-	// Found now rather than after connecting: a missing CA file is a configuration
-	// mistake, not a network failure.
-	if (!args.ca_file.empty() &&
-	    access(ExpandHome(args.ca_file).c_str(), R_OK) != 0) {
-		PrintError(program, "dl: --ca-file " + Escape(args.ca_file) + ": " +
-					std::strerror(errno));
-		return ToInt(ExitCode::Config);
-	}
+	int tls_error = 0;
+	auto tls = ParseTlsArgs(args.tls, program, "dl", tls_error);
+	if (!tls)
+		return tls_error;
 	PendingCredentials account;
 	try {
 		account = ResolveDeferred(args.spec);
@@ -186,7 +185,7 @@ int RunDl(const DlArgs &args, const std::string &program)
 	options.policy = args.policy;
 	options.policy.pipelining = config::ParsePipelining(args.pipelining);
 	options.dry_run = args.dry_run;
-	options.ca_file = ExpandHome(args.ca_file);
+	options.tls = std::move(*tls);
 	options.timeouts.idle_ms = Milliseconds(args.timeout_s);
 	options.timeouts.connect_ms = Milliseconds(args.connect_timeout_s);
 	options.verbose = args.verbose;
@@ -271,9 +270,7 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    ->type_name("MODE")
 	    ->check(CLI::IsMember({"auto", "on", "off"}))
 	    ->default_str("auto");
-	dl->add_option("--ca-file", args.ca_file,
-		       "Trust the CAs in this PEM file instead of the system store")
-	    ->type_name("PEM");
+	AddTlsFlags(*dl, args.tls);
 	dl->add_option("--timeout", args.timeout_s,
 		       "Give up when the server is silent this long (seconds)")
 	    ->type_name("SECONDS")
@@ -346,6 +343,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	DlArgs dl_args;
 	AddDl(app, dl_args);
 
+	ServerInfoArgs serverinfo_args;
+	auto *serverinfo = AddServerInfo(app, serverinfo_args);
+
 	HelpArgs help_args;
 	auto *help = app.add_subcommand("help", "Show the help of subcommands");
 	help->add_flag("-l,--long", help_args.long_form, "Full help of every subcommand");
@@ -408,6 +408,8 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 
 	if (app.got_subcommand("dl"))
 		return RunDl(dl_args, program);
+	if (app.got_subcommand(serverinfo))
+		return RunServerInfo(serverinfo_args, program);
 	if (app.got_subcommand(check))
 		return RunCheckConfig(config_path, program);
 	if (app.got_subcommand(status))

@@ -2,7 +2,9 @@
 #include "core/util/Escape.hxx"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace popstream::config {
@@ -119,6 +121,103 @@ void ApplyCaFile(const YamlValue &value, const KeyContext &context, Account &acc
 		throw ValueError("cannot read " + Quoted(path) + ": " +
 				 std::strerror(errno));
 	account.ca_file = std::move(path);
+}
+
+/* TLS beyond the CA file (issue 11): pins, the oldest version, a client certificate. */
+
+void ApplyTlsFingerprint(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// One value or a list; empty resets an inherited pin: CA checks again.
+	account.tls_fingerprints.clear();
+	value.ForEach([&account](const YamlValue &element) {
+		if (element.String().empty())
+			return;
+		try {
+			account.tls_fingerprints.push_back(
+			    ParseTlsFingerprint(element.String()));
+		} catch (const FingerprintError &e) {
+			throw ValueError(e.what());
+		}
+	});
+}
+
+void ApplyTlsMinVersion(const YamlValue &value, const KeyContext &, Account &account)
+{
+	try {
+		account.tls_min_version = ParseTlsVersion(value.String());
+	} catch (const TlsVersionError &e) {
+		throw ValueError(e.what());
+	}
+}
+
+/** A readable file named by a TLS key, or empty to reset an inherited one. */
+std::string TlsFile(const YamlValue &value, const KeyContext &context)
+{
+	if (value.String().empty())
+		return {};
+	auto path = AbsolutePath(value, context);
+	if (context.check_files && access(path.c_str(), R_OK) != 0)
+		throw ValueError("cannot read " + Quoted(path) + ": " +
+				 std::strerror(errno));
+	return path;
+}
+
+void ApplyTlsCert(const YamlValue &value, const KeyContext &context, Account &account)
+{
+	account.tls_cert = TlsFile(value, context);
+}
+
+void ApplyTlsKey(const YamlValue &value, const KeyContext &context, Account &account)
+{
+	auto path = TlsFile(value, context);
+	// As netrc: a private key others can read is refused, here rather than at the
+	// first fetch.
+	struct stat st {};
+	if (context.check_files && !path.empty() && stat(path.c_str(), &st) == 0 &&
+	    (st.st_mode & 077) != 0) {
+		char mode[8];
+		std::snprintf(mode, sizeof(mode), "%04o",
+			      static_cast<unsigned>(st.st_mode & 07777));
+		throw ValueError(Quoted(path) +
+				 " must not be accessible by group or others (mode " +
+				 mode + "); run chmod 600 " + path);
+	}
+	account.tls_key = std::move(path);
+}
+
+/* Shown only when set, as delete_after is only with keep: an account without them
+ * reads as before. */
+
+std::optional<std::string> ShowTlsFingerprint(const Account &account)
+{
+	if (account.tls_fingerprints.empty())
+		return std::nullopt;
+	std::string text;
+	for (const auto &pin : account.tls_fingerprints)
+		text += (text.empty() ? "" : ", ") + FormatTlsFingerprint(pin);
+	return text + " (replaces the CA, name and date checks)";
+}
+
+std::optional<std::string> ShowTlsMinVersion(const Account &account)
+{
+	if (account.tls_min_version == TlsVersion::Tls1_2)
+		return std::nullopt;
+	return std::string(TlsVersionName(account.tls_min_version));
+}
+
+std::optional<std::string> ShowTlsCert(const Account &account)
+{
+	if (account.tls_cert.empty())
+		return std::nullopt;
+	return Escape(account.tls_cert, 1000);
+}
+
+std::optional<std::string> ShowTlsKey(const Account &account)
+{
+	// Where the key is, never what it holds.
+	if (account.tls_key.empty())
+		return std::nullopt;
+	return Escape(account.tls_key, 1000);
 }
 
 void ApplyEnabled(const YamlValue &value, const KeyContext &, Account &account)
@@ -276,6 +375,10 @@ constexpr AccountKey account_keys[] = {
     {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},
     {"pipelining", KeyGroup::Other, false, ApplyPipelining, ShowPipelining},
     {"ca_file", KeyGroup::Other, false, ApplyCaFile, ShowCaFile},
+    {"tls_fingerprint", KeyGroup::Other, false, ApplyTlsFingerprint, ShowTlsFingerprint},
+    {"tls_min_version", KeyGroup::Other, false, ApplyTlsMinVersion, ShowTlsMinVersion},
+    {"tls_cert", KeyGroup::Other, false, ApplyTlsCert, ShowTlsCert},
+    {"tls_key", KeyGroup::Other, false, ApplyTlsKey, ShowTlsKey},
     {"keep", KeyGroup::Other, false, ApplyKeep, ShowKeep},
     {"delete_after", KeyGroup::Other, false, ApplyDeleteAfter, ShowDeleteAfter},
     {"max_message_size", KeyGroup::Other, false, ApplyMaxMessageSize, ShowMaxMessageSize},

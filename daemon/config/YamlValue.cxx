@@ -186,4 +186,24 @@ std::vector<std::string> YamlValue::Command() const
 	return argv;
 }
 
+void YamlValue::ForEach(const std::function<void(const YamlValue &)> &each) const
+{
+	if (!node_.IsSequence()) {
+		each(*this);
+		return;
+	}
+	if (node_.size() == 0)
+		throw ValueError("empty list");
+	std::size_t index = 0;
+	for (const auto &element : node_) {
+		const YamlValue value(element, MarkOf(element, mark_.file, mark_),
+				      key_ + "[" + std::to_string(index++) + "]");
+		try {
+			each(value);
+		} catch (const ValueError &e) {
+			throw LocatedError(value.Where(), value.Key(), e.what());
+		}
+	}
+}
+
 } // namespace popstream::config

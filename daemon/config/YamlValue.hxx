@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -133,6 +134,14 @@ public:
 	 *         is neither; LocatedError for a list element that is not a string
 	 */
 	std::vector<std::string> Command() const;
+
+	/**
+	 * Calls @p each with every element of a list, or with this value if it is not
+	 * a list (a key that may be written once or as a list: `tls_fingerprint`).
+	 * @throws ValueError for an empty list; LocatedError for a ValueError that
+	 *         @p each throws for an element, at that element
+	 */
+	void ForEach(const std::function<void(const YamlValue &)> &each) const;
 };
 
 } // namespace popstream::config

@@ -133,7 +133,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	endpoint.port = options_.account.port;
 	endpoint.tls = options_.account.tls;
 	endpoint.tls_name = options_.account.VerifyName();
-	endpoint.ca_file = options_.ca_file;
+	endpoint.tls_options = options_.tls;
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	connection_->Connect(endpoint, options_.timeouts);

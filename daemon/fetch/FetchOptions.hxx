@@ -52,8 +52,9 @@ struct FetchOptions {
 	/** Cleartext connection secured with STLS before login (RFC 2595); needs
 	 * account.tls == false. */
 	bool starttls = false;
-	/** PEM CA file to trust instead of the system store; empty = system store. */
-	std::string ca_file;
+	/** How the server is authenticated (CA file or pinned fingerprints, the oldest
+	 * TLS version) and the client certificate, if any; paths expanded. */
+	TlsOptions tls;
 	net::Timeouts timeouts;
 	/** Log every command sent (the PASS argument redacted) and every message saved.
 	 */

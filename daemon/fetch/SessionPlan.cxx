@@ -59,6 +59,7 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.starttls = options.starttls;
 	config.show_commands = options.verbose;
 	config.secure = options.account.tls;
+	config.client_certificate = !options.tls.cert_file.empty();
 	return plan;
 }
 

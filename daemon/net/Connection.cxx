@@ -380,7 +380,7 @@ bool Connection::Impl::CreateTls()
 	try {
 		tls = std::make_unique<TlsLayer>(
 		    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
-		    endpoint.ca_file, peer);
+		    endpoint.tls_options, peer, endpoint.report_untrusted);
 		return true;
 	} catch (const NetError &error) {
 		Fail(error);
@@ -806,6 +806,13 @@ Connection::~Connection()
 void Connection::Connect(const Endpoint &endpoint, const Timeouts &timeouts)
 {
 	impl_->Connect(endpoint, timeouts);
+}
+
+std::optional<TlsInfo> Connection::Tls() const
+{
+	if (!impl_->tls || impl_->state != Impl::State::Connected)
+		return std::nullopt;
+	return impl_->tls->Info();
 }
 
 void Connection::StartTls()

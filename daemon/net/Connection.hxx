@@ -1,7 +1,11 @@
 #pragma once
 
+#include "TlsInfo.hxx"
+#include "core/spec/TlsOptions.hxx"
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,11 +31,19 @@ struct Endpoint {
 	 */
 	std::string tls_name;
 	/**
-	 * PEM (or DER) file of CAs to trust instead of the system store; empty = the
-	 * bundle named by POPSTREAM_SYSTEM_CA_FILE (meson option system_ca_file). Read
-	 * by Connect(); a missing or unusable file ends the connection with Tls.
+	 * TlsOptions::ca_file: PEM (or DER) file of CAs to trust instead of the system
+	 * store; empty = the bundle named by POPSTREAM_SYSTEM_CA_FILE (meson option
+	 * system_ca_file). Pinned fingerprints (which replace the CA, name and date
+	 * checks), the oldest TLS version, a client certificate and key. Files are read
+	 * when TLS starts; a missing or unusable one ends the connection with Tls.
 	 */
-	std::string ca_file;
+	TlsOptions tls_options;
+	/**
+	 * `popstream serverinfo` only: a certificate that fails verification does not
+	 * end the connection; Connection::Tls() says why it is not trusted. Never set
+	 * for a connection that sends a secret.
+	 */
+	bool report_untrusted = false;
 };
 
 /** Limits, in milliseconds; 0 means no limit. */
@@ -82,7 +94,12 @@ enum class NetErrorKind {
  *   <reason>", "cannot send to HOST:PORT: <reason>", "TLS error on the connection to
  * HOST:PORT: <mbedTLS text>"
  * - Tls: "TLS handshake with HOST:PORT failed: <reason>", "TLS: cannot read CA file
- *   'PATH': <reason>", "TLS: CA file 'PATH' holds no usable certificate"
+ *   'PATH': <reason>", "TLS: CA file 'PATH' holds no usable certificate", and for the
+ *   client certificate "TLS: cannot read client certificate 'PATH': <reason>", "TLS:
+ *   cannot read key file 'PATH': <reason>", "TLS: key file 'PATH' must not be
+ *   accessible by group or others (mode 0644); run chmod 600 PATH", "TLS: key file
+ *   'PATH' is encrypted; ...", "TLS: key file 'PATH' does not belong to the client
+ *   certificate 'PATH'"
  * - TlsVerify: "TLS: certificate of NAME rejected: R1; R2" where each R is one of
  *   "unknown CA (not signed by a trusted authority)", "certificate expired on
  *   YYYY-MM-DD", "certificate not yet valid (valid from YYYY-MM-DD)", "name mismatch
@@ -90,7 +107,9 @@ enum class NetErrorKind {
  *   certificate's IP addresses (A, B), and its DNS names (C, D) never match an IP
  *   address" (or "(none)", or "its CN (C) never matches", or nothing after the
  *   addresses), "certificate revoked", "certificate not meant for a TLS server (key
- *   usage)", "weak or unsupported signature algorithm or key"
+ *   usage)", "weak or unsupported signature algorithm or key", and with pinned
+ *   fingerprints only "fingerprint mismatch: expected PIN or PIN; the server
+ *   presented AB:CD:... (public key sha256//...)"
  * IPv6 literals are bracketed: "[::1]:995". Durations under a second read "0.25 s".
  */
 class NetError : public std::runtime_error {
@@ -105,6 +124,16 @@ public:
 	/** @return what went wrong */
 	NetErrorKind Kind() const noexcept { return kind_; }
 };
+
+/**
+ * Checks a client certificate and key before connecting, so that a mistake in them is
+ * a configuration error rather than a failed connection: both parse, the key is not
+ * encrypted, belongs to the certificate, and is not accessible by group or others.
+ * Nothing happens when neither file is given.
+ *
+ * @throws NetError (Tls) naming the file and the problem (see NetErrorKind::Tls)
+ */
+void CheckClientCertificate(const TlsOptions &options);
 
 /**
  * Receives the events of a Connection. Callbacks run on the loop thread, only from the
@@ -199,6 +228,13 @@ public:
 	 * sent encrypted once the handshake is done.
 	 */
 	void StartTls();
+
+	/**
+	 * @return what the TLS handshake negotiated and the server's certificate chain,
+	 *         once OnConnected() (implicit TLS) or OnTlsStarted() has been called;
+	 *         nothing before, or without TLS
+	 */
+	std::optional<TlsInfo> Tls() const;
 
 	/**
 	 * Replaces Timeouts::idle_ms from now on and restarts the idle timer: for a

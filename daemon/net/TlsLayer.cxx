@@ -17,6 +17,8 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/sha256.h>
+#include <sys/stat.h>
 
 namespace popstream::net {
 
@@ -179,20 +181,174 @@ bool HasIpAddress(const mbedtls_x509_crt &crt, std::string_view ip) noexcept
 	return false;
 }
 
+/** A client certificate or key is small; the cap only stops /dev/zero. */
+constexpr std::size_t kMaxClientFileBytes = 1024 * 1024;
+
+Sha256Digest Sha256(const unsigned char *data, std::size_t size) noexcept
+{
+	Sha256Digest digest{};
+	// Cannot fail for an in-memory buffer with the software implementation.
+	mbedtls_sha256_ret(data, size, digest.data(), 0);
+	return digest;
+}
+
+std::string FormatTime(const mbedtls_x509_time &t)
+{
+	char buffer[32];
+	std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02d %02d:%02d:%02d UTC", t.year,
+		      t.mon, t.day, t.hour, t.min, t.sec);
+	return buffer;
+}
+
+std::string DistinguishedName(const mbedtls_x509_name &name)
+{
+	char buffer[1024];
+	const int n = mbedtls_x509_dn_gets(buffer, sizeof(buffer), &name);
+	if (n < 0)
+		return "(unprintable)";
+	return Escape(std::string_view(buffer, static_cast<std::size_t>(n)), 512);
+}
+
+/**
+ * Reads a whole PEM file for mbedTLS, which wants the terminating NUL counted.
+ * @param what "client certificate" or "key file", for the message
+ * @throws NetError (Tls) naming the file
+ */
+std::string ReadPemFile(const std::string &path, const char *what)
+{
+	const std::string prefix =
+	    std::string("TLS: cannot read ") + what + " '" + Escape(path) + "': ";
+	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		throw NetError(NetErrorKind::Tls,
+			       prefix + DescribeUvError(uv_translate_sys_error(errno)));
+	struct stat st {};
+	if (fstat(fd, &st) != 0) {
+		const int error = errno;
+		close(fd);
+		throw NetError(NetErrorKind::Tls,
+			       prefix + DescribeUvError(uv_translate_sys_error(error)));
+	}
+	// As ftp(1) and popstream refuse a netrc file others can read: a private key
+	// that group or others can read is no longer private.
+	if (std::strcmp(what, "key file") == 0 && (st.st_mode & 077) != 0) {
+		close(fd);
+		char mode[8];
+		std::snprintf(mode, sizeof(mode), "%04o",
+			      static_cast<unsigned>(st.st_mode & 07777));
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: key file '" + Escape(path) +
+				   "' must not be accessible by group or others (mode " +
+				   mode + "); run chmod 600 " + Escape(path));
+	}
+	const auto read = posix::ReadToEnd(fd, kMaxClientFileBytes);
+	close(fd);
+	if (read.error != 0)
+		throw NetError(NetErrorKind::Tls,
+			       prefix +
+				   DescribeUvError(uv_translate_sys_error(read.error)));
+	if (read.too_large)
+		throw NetError(NetErrorKind::Tls, prefix + "larger than 1 MiB");
+	return read.text;
+}
+
+/**
+ * Parses the client certificate and key of @p options into @p cert and @p key.
+ * @throws NetError (Tls) naming the file
+ */
+void LoadClientCertificate(const TlsOptions &options, mbedtls_x509_crt &cert,
+			   mbedtls_pk_context &key)
+{
+	if (options.key_file.empty())
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: client certificate '" + Escape(options.cert_file) +
+				   "' needs a key file (tls_key, --tls-key)");
+	const std::string pem = ReadPemFile(options.cert_file, "client certificate");
+	int ret = mbedtls_x509_crt_parse(
+	    &cert, reinterpret_cast<const unsigned char *>(pem.c_str()), pem.size() + 1);
+	if (cert.version == 0)
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: client certificate '" + Escape(options.cert_file) +
+				   "' holds no usable certificate" +
+				   (ret < 0 ? ": " + MbedtlsText(ret) : std::string()));
+	std::string key_pem = ReadPemFile(options.key_file, "key file");
+	ret = mbedtls_pk_parse_key(
+	    &key, reinterpret_cast<const unsigned char *>(key_pem.c_str()),
+	    key_pem.size() + 1, nullptr, 0);
+	// The key's bytes are a secret: do not leave them in freed memory.
+	std::fill(key_pem.begin(), key_pem.end(), '\0');
+	if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: key file '" + Escape(options.key_file) +
+				   "' is encrypted; popstream needs an unencrypted key "
+				   "(openssl pkey -in KEY -out PLAIN)");
+	if (ret != 0)
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: key file '" + Escape(options.key_file) +
+				   "' holds no usable private key: " + MbedtlsText(ret));
+	if (mbedtls_pk_check_pair(&cert.pk, &key) != 0)
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: key file '" + Escape(options.key_file) +
+				   "' does not belong to the client certificate '" +
+				   Escape(options.cert_file) + "'");
+}
+
+/** @return the mbedTLS minor version of TLS @p version (major is always 3) */
+int MinorVersion(TlsVersion version) noexcept
+{
+	switch (version) {
+	case TlsVersion::Tls1_0:
+		return MBEDTLS_SSL_MINOR_VERSION_1;
+	case TlsVersion::Tls1_1:
+		return MBEDTLS_SSL_MINOR_VERSION_2;
+	case TlsVersion::Tls1_2:
+		break;
+	}
+	return MBEDTLS_SSL_MINOR_VERSION_3;
+}
+
 } // namespace
 
-TlsLayer::TlsLayer(const std::string &server_name, const std::string &ca_file,
-		   std::string peer)
+void CheckClientCertificate(const TlsOptions &options)
+{
+	if (options.cert_file.empty()) {
+		if (!options.key_file.empty())
+			throw NetError(NetErrorKind::Tls,
+				       "TLS: key file '" + Escape(options.key_file) +
+					   "' without a client certificate (tls_cert, "
+					   "--tls-cert)");
+		return;
+	}
+	mbedtls_x509_crt cert;
+	mbedtls_pk_context key;
+	mbedtls_x509_crt_init(&cert);
+	mbedtls_pk_init(&key);
+	try {
+		LoadClientCertificate(options, cert, key);
+	} catch (...) {
+		mbedtls_pk_free(&key);
+		mbedtls_x509_crt_free(&cert);
+		throw;
+	}
+	mbedtls_pk_free(&key);
+	mbedtls_x509_crt_free(&cert);
+}
+
+TlsLayer::TlsLayer(const std::string &server_name, const TlsOptions &options,
+		   std::string peer, bool report_untrusted)
     : server_name_(server_name), server_ip_(ParseIpLiteral(server_name)),
-      peer_(std::move(peer))
+      peer_(std::move(peer)), pins_(options.fingerprints),
+      min_version_(options.min_version), report_untrusted_(report_untrusted)
 {
 	mbedtls_entropy_init(&entropy_);
 	mbedtls_ctr_drbg_init(&drbg_);
 	mbedtls_x509_crt_init(&ca_);
+	mbedtls_x509_crt_init(&own_cert_);
+	mbedtls_pk_init(&own_key_);
 	mbedtls_ssl_config_init(&config_);
 	mbedtls_ssl_init(&ssl_);
 	try {
-		Setup(ca_file);
+		Setup(options);
 	} catch (...) {
 		// The destructor does not run for a constructor that throws.
 		Free();
@@ -209,14 +365,24 @@ void TlsLayer::Free() noexcept
 {
 	mbedtls_ssl_free(&ssl_);
 	mbedtls_ssl_config_free(&config_);
+	mbedtls_pk_free(&own_key_);
+	mbedtls_x509_crt_free(&own_cert_);
 	mbedtls_x509_crt_free(&ca_);
 	mbedtls_ctr_drbg_free(&drbg_);
 	mbedtls_entropy_free(&entropy_);
 }
 
-void TlsLayer::Setup(const std::string &ca_file)
+void TlsLayer::Setup(const TlsOptions &options)
 {
-	LoadCaFile(ca_file.empty() ? std::string(POPSTREAM_SYSTEM_CA_FILE) : ca_file);
+	// Even with pins the CA store is loaded: mbedTLS will not verify (and so call
+	// OnVerify()) without one.
+	LoadCaFile(options.ca_file.empty() ? std::string(POPSTREAM_SYSTEM_CA_FILE)
+					   : options.ca_file);
+	if (!options.cert_file.empty() || !options.key_file.empty()) {
+		if (options.cert_file.empty())
+			CheckClientCertificate(options);
+		LoadClientCertificate(options, own_cert_, own_key_);
+	}
 
 	auto check = [this](int ret, const char *what) {
 		if (ret != 0)
@@ -234,13 +400,23 @@ void TlsLayer::Setup(const std::string &ca_file)
 					  MBEDTLS_SSL_TRANSPORT_STREAM,
 					  MBEDTLS_SSL_PRESET_DEFAULT),
 	      "configuration");
-	// RFC 8996 deprecates TLS 1.0 and 1.1; RFC 8314 §4.1 asks for 1.2 or newer.
+	// RFC 8996 deprecates TLS 1.0 and 1.1; RFC 8314 §4.1 asks for 1.2 or newer,
+	// the default. Older versions only for a server that has nothing else.
 	mbedtls_ssl_conf_min_version(&config_, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
+				     MinorVersion(options.min_version));
 	// REQUIRED (not OPTIONAL) makes mbedTLS abort the handshake and alert the
 	// server itself, so a rejected certificate can never reach the application.
-	mbedtls_ssl_conf_authmode(&config_, MBEDTLS_SSL_VERIFY_REQUIRED);
+	// OnVerify() clears the flags of a pinned certificate and flags a mismatch, so
+	// pins keep REQUIRED too; only serverinfo, which sends no secret and reports
+	// the verdict, lets the handshake finish (Handshake() still refuses to go on
+	// unless #report_untrusted_).
+	mbedtls_ssl_conf_authmode(&config_, report_untrusted_
+						? MBEDTLS_SSL_VERIFY_OPTIONAL
+						: MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&config_, &ca_, nullptr);
+	if (!options.cert_file.empty())
+		check(mbedtls_ssl_conf_own_cert(&config_, &own_cert_, &own_key_),
+		      "client certificate");
 	mbedtls_ssl_conf_rng(&config_, mbedtls_ctr_drbg_random, &drbg_);
 	mbedtls_ssl_conf_verify(&config_, OnVerify, this);
 	check(mbedtls_ssl_setup(&ssl_, &config_), "session");
@@ -324,6 +500,29 @@ int TlsLayer::OnVerify(void *ctx, mbedtls_x509_crt *crt, int depth,
 		// alerts the server before any application data.
 		if (!self.server_ip_.empty() && !HasIpAddress(*crt, self.server_ip_))
 			*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+		self.leaf_sha256_ = Sha256(crt->raw.p, crt->raw.len);
+		// pk_raw is the SubjectPublicKeyInfo exactly as the certificate holds it,
+		// the bytes curl and `openssl pkey -pubin -outform der` hash.
+		self.leaf_spki_sha256_ = Sha256(crt->pk_raw.p, crt->pk_raw.len);
+	}
+	if (!self.pins_.empty()) {
+		// A pin replaces every other check: the issuers' flags are dropped, and
+		// the leaf (called last, depth 0) alone decides. mbedTLS ORs each call's
+		// flags into the result, so an issuer cannot be cleared later.
+		if (depth > 0) {
+			*flags = 0;
+			return 0;
+		}
+		self.pin_matched_ = false;
+		for (const auto &pin : self.pins_) {
+			const auto &digest = pin.kind == TlsFingerprint::Kind::Certificate
+						 ? self.leaf_sha256_
+						 : self.leaf_spki_sha256_;
+			if (pin.digest == digest)
+				self.pin_matched_ = true;
+		}
+		*flags = self.pin_matched_ ? 0 : MBEDTLS_X509_BADCERT_OTHER;
+		return 0;
 	}
 	if ((*flags & MBEDTLS_X509_BADCERT_EXPIRED) != 0 && self.expired_on_.empty()) {
 		self.expired_on_ = FormatDate(crt->valid_to);
@@ -362,9 +561,35 @@ bool TlsLayer::Handshake()
 		ThrowHandshakeError(ret);
 	// VERIFY_REQUIRED already guarantees this; checking again keeps the code failing
 	// closed should the configuration ever change.
-	if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_); flags != 0)
+	if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_);
+	    flags != 0 && !report_untrusted_)
 		throw NetError(NetErrorKind::TlsVerify, VerifyMessage(flags));
 	return true;
+}
+
+TlsInfo TlsLayer::Info() const
+{
+	TlsInfo info;
+	info.version = mbedtls_ssl_get_version(&ssl_);
+	info.cipher_suite = mbedtls_ssl_get_ciphersuite(&ssl_);
+	// The chain as the server sent it (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE), not as
+	// verification completed it from the CA store.
+	for (const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&ssl_);
+	     crt != nullptr && crt->raw.p != nullptr; crt = crt->next) {
+		CertificateInfo cert;
+		cert.subject = DistinguishedName(crt->subject);
+		cert.issuer = DistinguishedName(crt->issuer);
+		cert.valid_from = FormatTime(crt->valid_from);
+		cert.valid_to = FormatTime(crt->valid_to);
+		cert.sha256 =
+		    FormatCertificateFingerprint(Sha256(crt->raw.p, crt->raw.len));
+		cert.public_key_pin =
+		    FormatPublicKeyPin(Sha256(crt->pk_raw.p, crt->pk_raw.len));
+		info.chain.push_back(std::move(cert));
+	}
+	if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_); flags != 0)
+		info.untrusted = VerifyReasons(flags);
+	return info;
 }
 
 void TlsLayer::ThrowHandshakeError(int ret) const
@@ -392,12 +617,29 @@ void TlsLayer::ThrowHandshakeError(int ret) const
 				   "plain-text or STLS port?)");
 	if (ret == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION)
 		throw NetError(NetErrorKind::Tls,
-			       what +
-				   "the server offers only TLS versions older than 1.2");
+			       what + "the server offers only TLS versions older than " +
+				   TlsVersionName(min_version_) +
+				   " (tls_min_version, --tls-min-version)");
 	throw NetError(NetErrorKind::Tls, what + MbedtlsText(ret));
 }
 
 std::string TlsLayer::VerifyMessage(std::uint32_t flags) const
+{
+	return "TLS: certificate of " + Escape(server_name_, 256) +
+	       " rejected: " + VerifyReasons(flags);
+}
+
+std::string TlsLayer::FingerprintMismatch() const
+{
+	std::string expected;
+	for (std::size_t i = 0; i < pins_.size(); ++i)
+		expected += (i == 0 ? "" : " or ") + FormatTlsFingerprint(pins_[i]);
+	return "fingerprint mismatch: expected " + expected + "; the server presented " +
+	       FormatCertificateFingerprint(leaf_sha256_) + " (public key " +
+	       FormatPublicKeyPin(leaf_spki_sha256_) + ")";
+}
+
+std::string TlsLayer::VerifyReasons(std::uint32_t flags) const
 {
 	std::string reasons;
 	auto add = [&reasons](const std::string &reason) {
@@ -411,6 +653,8 @@ std::string TlsLayer::VerifyMessage(std::uint32_t flags) const
 		return (flags & bits) != 0;
 	};
 
+	if (!pins_.empty() && has(MBEDTLS_X509_BADCERT_OTHER))
+		add(FingerprintMismatch());
 	if (has(MBEDTLS_X509_BADCERT_NOT_TRUSTED))
 		add("unknown CA (not signed by a trusted authority)");
 	if (has(MBEDTLS_X509_BADCERT_EXPIRED))
@@ -435,8 +679,7 @@ std::string TlsLayer::VerifyMessage(std::uint32_t flags) const
 		std::snprintf(hex, sizeof(hex), "0x%x", static_cast<unsigned>(flags));
 		add(std::string("verification failed (mbedTLS flags ") + hex + ")");
 	}
-	return "TLS: certificate of " + Escape(server_name_, 256) +
-	       " rejected: " + reasons;
+	return reasons;
 }
 
 std::string TlsLayer::NameMismatch() const

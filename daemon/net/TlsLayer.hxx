@@ -7,8 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "TlsInfo.hxx"
+#include "core/spec/TlsOptions.hxx"
+
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -21,26 +25,33 @@ namespace popstream::net {
  * verified against a CA file and a name: a DNS name by mbedTLS (RFC 6125 §6.4) and sent
  * as SNI (RFC 6066 §3); an IP literal (IPv4, or IPv6 with or without brackets) by us
  * against the subjectAltName iPAddress entries only (RFC 6125 §6.2.1, RFC 5280
- * §4.2.1.6), and with no SNI, which RFC 6066 §3 forbids for addresses. Failures throw
- * NetError with a one-line message.
+ * §4.2.1.6), and with no SNI, which RFC 6066 §3 forbids for addresses. With
+ * TlsOptions::fingerprints the leaf certificate must match one of them instead, and
+ * nothing else about it is checked. Failures throw NetError with a one-line message.
  *
  * Not copyable or movable: mbedTLS keeps a pointer to it.
  */
 class TlsLayer {
 public:
 	/**
-	 * Loads the CA file and prepares a handshake; nothing is sent yet.
+	 * Loads the CA file (and the client certificate) and prepares a handshake;
+	 * nothing is sent yet.
 	 * @param server_name DNS name (for SNI and the certificate check) or IP literal
 	 *        ("192.0.2.1", "::1", "[::1]"; checked against the certificate's IP
 	 *        addresses, no SNI)
-	 * @param ca_file PEM (or DER) file of trusted CAs; empty =
-	 * POPSTREAM_SYSTEM_CA_FILE from config.h
+	 * @param options TlsOptions::ca_file (PEM or DER; empty =
+	 *        POPSTREAM_SYSTEM_CA_FILE from config.h), the pinned fingerprints, the
+	 *        oldest version, the client certificate and key
 	 * @param peer "host:port" used in error messages
+	 * @param report_untrusted `popstream serverinfo` only: finish the handshake even
+	 *        when the certificate fails verification, and report why in Info();
+	 *        never for a connection that logs in
 	 * @throws NetError (Tls) if the CA file cannot be read or holds no usable
-	 *         certificate, or mbedTLS cannot be set up
+	 *         certificate, the client certificate or key is unusable (as
+	 *         CheckClientCertificate()), or mbedTLS cannot be set up
 	 */
-	TlsLayer(const std::string &server_name, const std::string &ca_file,
-		 std::string peer);
+	TlsLayer(const std::string &server_name, const TlsOptions &options,
+		 std::string peer, bool report_untrusted = false);
 	~TlsLayer();
 	TlsLayer(const TlsLayer &) = delete;
 	TlsLayer &operator=(const TlsLayer &) = delete;
@@ -57,10 +68,15 @@ public:
 	 * PushInput() until it returns true, then send TakeOutput().
 	 * @return true once the handshake is complete and the certificate was accepted
 	 * @throws NetError TlsVerify if the certificate is rejected (the message lists
-	 * every reason: unknown CA, expired, not yet valid, name mismatch...), Tls for
-	 * any other handshake failure (alert, protocol version, not TLS at all)
+	 * every reason: unknown CA, expired, not yet valid, name mismatch, fingerprint
+	 * mismatch...), Tls for any other handshake failure (alert, protocol version,
+	 * not TLS at all)
 	 */
 	bool Handshake();
+
+	/** @return the version, the cipher suite, the server's chain and whether it was
+	 *          trusted; only meaningful once Handshake() has returned true */
+	TlsInfo Info() const;
 
 	/** Outcome of Read(). */
 	struct ReadResult {
@@ -102,7 +118,7 @@ private:
 			    std::uint32_t *flags) noexcept;
 
 	/** Loads the CAs and configures mbedTLS. @throws NetError (Tls) */
-	void Setup(const std::string &ca_file);
+	void Setup(const TlsOptions &options);
 	/** Parses @p path into ca_. @throws NetError (Tls) naming the file */
 	void LoadCaFile(const std::string &path);
 	/** Releases every mbedTLS object; each may be in its init state. */
@@ -114,6 +130,11 @@ private:
 	std::string NameMismatch() const;
 	/** @return the TlsVerify message for mbedTLS verification flags @p flags */
 	std::string VerifyMessage(std::uint32_t flags) const;
+	/** @return the reasons of VerifyMessage(), without the prefix naming the
+	 * server */
+	std::string VerifyReasons(std::uint32_t flags) const;
+	/** @return "fingerprint mismatch: expected ...; the server presented ..." */
+	std::string FingerprintMismatch() const;
 
 	/** SNI and verification name, as configured. */
 	std::string server_name_;
@@ -126,6 +147,9 @@ private:
 	mbedtls_entropy_context entropy_;
 	mbedtls_ctr_drbg_context drbg_;
 	mbedtls_x509_crt ca_;
+	/** The client certificate and its key, when configured. */
+	mbedtls_x509_crt own_cert_;
+	mbedtls_pk_context own_key_;
 	mbedtls_ssl_config config_;
 	mbedtls_ssl_context ssl_;
 
@@ -146,6 +170,17 @@ private:
 	/** True if the expired or not-yet-valid certificate is an issuer, not the leaf.
 	 */
 	bool issuer_date_ = false;
+
+	/** Pinned fingerprints (TlsOptions::fingerprints); empty = CA checks. */
+	std::vector<TlsFingerprint> pins_;
+	/** TlsOptions::min_version, for the message when the server has only older. */
+	TlsVersion min_version_;
+	/** The leaf's two SHA-256 digests, taken in OnVerify(). */
+	Sha256Digest leaf_sha256_{}, leaf_spki_sha256_{};
+	/** The leaf matched a pin (only with pins_). */
+	bool pin_matched_ = false;
+	/** See the constructor. */
+	bool report_untrusted_ = false;
 };
 
 } // namespace popstream::net

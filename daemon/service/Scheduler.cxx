@@ -348,7 +348,7 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.policy = account.Policy();
 	options.starttls = options.account.starttls;
 	options.state_dir = fetch::StateDir(account.name);
-	options.ca_file = account.ca_file;
+	options.tls = account.Tls();
 	options.verbose = verbose_;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
 	options.timeouts.connect_ms = static_cast<std::uint64_t>(

@@ -98,3 +98,39 @@ TEST_CASE("a certificate refused after STLS: no reconnect at once, LastError nam
 	CHECK_FALSE(logged_in);
 	CHECK(server.ServerName() == "");
 }
+
+TEST_CASE("tls_fingerprint reaches the daemon's connection: a wrong pin is LastError")
+{
+	ServerTls tls{TestCaDir() + "/server.crt", TestCaDir() + "/server.key"};
+	tls.before_handshake = UpToStls;
+	bool logged_in = false;
+	LoopbackServer server([&](ServerPeer &) { logged_in = true; }, tls, false, 2);
+	const std::string port = std::to_string(server.Port());
+
+	// The SHA-256 of nothing: matches no certificate. The CA file would trust the
+	// server, so only the pin can refuse it.
+	const std::string pin = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+	TempDir home;
+	WriteFile(home / ".netrc",
+		  "machine alice@localhost:" + port + " password s3cret\n", 0600);
+	WriteFile(home / "config.yaml",
+		  "defaults:\n  interval: 10m\n  timeout: 10s\naccounts:\n"
+		  "  - name: pinned\n    server: starttls:alice@localhost:" +
+		      port + "\n    ca_file: " + TestCaDir() +
+		      "/ca.crt\n    tls_fingerprint: [\"" + pin +
+		      "\"]\n    maildir: " + home / "Maildir" + "\n",
+		  0600);
+
+	Child daemon(DaemonProcess(home.Path(), home / "config.yaml"));
+	REQUIRE(WaitUntil([] { return AccountProp("pinned", "State") == "u 4"; }));
+	const auto error = AccountProp("pinned", "LastError");
+	CHECK(error.starts_with("s \"TLS: certificate of localhost rejected: fingerprint "
+				"mismatch: expected " +
+				pin + "; the server presented "));
+	daemon.Signal(SIGTERM);
+	const auto r = daemon.Wait();
+	CHECK(r.exit_code == 0);
+	server.Stop();
+	server.Join();
+	CHECK_FALSE(logged_in);
+}

@@ -70,7 +70,8 @@ std::map<std::string, unsigned> SampleSet::FetchedHashes() const
 	return hashes;
 }
 
-DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &users)
+DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &users,
+			     bool require_client_cert)
     : dir_(std::move(dir)), harness_(Harness())
 {
 	std::vector<std::string> argv{harness_, "start", dir_};
@@ -78,6 +79,8 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 		argv.push_back("--user");
 		argv.push_back(u);
 	}
+	if (require_client_cert)
+		argv.push_back("--require-client-cert");
 	const auto r = Run(Options(argv, std::chrono::seconds(60)));
 	if (r.exit_code != 0)
 		throw std::runtime_error("dovecot-harness start failed: " + Describe(r));

@@ -60,10 +60,13 @@ public:
 	 * @param dir an existing, empty directory that Dovecot's users can reach (under a
 	 *        0755 TempDir)
 	 * @param users "NAME:PASSWORD" entries
+	 * @param require_client_cert TLS logins need a client certificate signed by
+	 *        the test CA (`ca_file`'s directory holds client.crt and client.key)
 	 * @throws std::runtime_error with the harness's output if the server does not
 	 *         come up
 	 */
-	DovecotServer(std::string dir, const std::vector<std::string> &users);
+	DovecotServer(std::string dir, const std::vector<std::string> &users,
+		      bool require_client_cert = false);
 	~DovecotServer();
 	DovecotServer(const DovecotServer &) = delete;
 	DovecotServer &operator=(const DovecotServer &) = delete;

@@ -220,4 +220,44 @@ TEST_SUITE("mailutils")
 		CHECK(s.server->Count() == 0);
 	}
 
+	// Issue 11: pop3d offers STLS with a self-signed certificate (MailutilsServer),
+	// so serverinfo must show it as untrusted, and its pasted fingerprint must let
+	// `dl starttls:` fetch.
+	TEST_CASE(
+	    "mailutils: serverinfo over STLS, then dl starttls: with the pasted pin")
+	{
+		Setup s(20, 13);
+		const std::string spec =
+		    std::string("starttls:") + MailutilsServer::kUser +
+		    "@127.0.0.1!localhost:" + std::to_string(s.server->port);
+		const auto info =
+		    RunPopstream({"serverinfo", spec}, s.netrc, s.tmp.Path());
+		INFO(Describe(info));
+		INFO("pop3d log:\n" << s.server->Log());
+		REQUIRE(info.exit_code == 0);
+		CHECK(info.out.find("\nbefore STLS, CAPA said (forgotten): ") !=
+		      std::string::npos);
+		CHECK(info.out.find(
+			  "\ncertificate NOT trusted: unknown CA (not signed by a "
+			  "trusted authority)\n") != std::string::npos);
+		CHECK(info.out.find("  subject: CN=localhost\n") != std::string::npos);
+		CHECK(info.out.find("\n  UIDL:           yes\n") != std::string::npos);
+		CHECK(info.out.find(MailutilsServer::kPassword) == std::string::npos);
+
+		// The certificate's SHA-256 line, as printed.
+		const std::string marker = "  tls_fingerprint: ";
+		const auto at = info.out.find(marker);
+		REQUIRE(at != std::string::npos);
+		const auto from = at + marker.size();
+		const std::string fingerprint =
+		    info.out.substr(from, info.out.find('\n', from) - from);
+		CHECK(fingerprint.size() == 95);
+
+		const auto r = s.Dl({"--tls-fingerprint", fingerprint, spec, s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CheckHolds(s.maildir, s.sample.FetchedHashes());
+		CHECK(s.server->Count() == 0);
+	}
+
 } // TEST_SUITE

@@ -137,6 +137,13 @@ public:
 						  MBEDTLS_SSL_PRESET_DEFAULT),
 		      "config");
 		mbedtls_ssl_conf_rng(&config_, mbedtls_ctr_drbg_random, &drbg_);
+		if (tls.max_tls_minor != 0) {
+			mbedtls_ssl_conf_min_version(&config_,
+						     MBEDTLS_SSL_MAJOR_VERSION_3,
+						     MBEDTLS_SSL_MINOR_VERSION_1);
+			mbedtls_ssl_conf_max_version(
+			    &config_, MBEDTLS_SSL_MAJOR_VERSION_3, tls.max_tls_minor);
+		}
 		Check(mbedtls_ssl_conf_own_cert(&config_, &cert_, &key_), "own cert");
 		mbedtls_ssl_conf_sni(&config_, OnSni, this);
 		Check(mbedtls_ssl_setup(&ssl_, &config_), "setup");

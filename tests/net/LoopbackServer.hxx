@@ -65,6 +65,9 @@ struct ServerTls {
 	 * server does up to its reply to STLS (RFC 2595 §4). It must not read past the
 	 * STLS line (ServerPeer::ReadUntil does not: the client waits for the reply). */
 	std::function<void(ServerPeer &)> before_handshake = {};
+	/** If set, the newest TLS version the server speaks, as mbedTLS's minor version
+	 * (1 = TLS 1.0, 2 = 1.1), for clients' oldest-version setting (issue 11). */
+	int max_tls_minor = 0;
 };
 
 /**

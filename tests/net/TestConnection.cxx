@@ -173,7 +173,7 @@ Endpoint TlsEndpoint(std::uint16_t port, std::string tls_name = "pop.example.com
 	Endpoint endpoint = PlainEndpoint(port);
 	endpoint.tls = true;
 	endpoint.tls_name = std::move(tls_name);
-	endpoint.ca_file = std::move(ca_file);
+	endpoint.tls_options.ca_file = std::move(ca_file);
 	return endpoint;
 }
 

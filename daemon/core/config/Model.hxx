@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/pop3/Policy.hxx"
+#include "core/spec/TlsOptions.hxx"
 
 #include <chrono>
 #include <cstdint>
@@ -88,6 +89,21 @@ struct Account : pop3::FetchPolicy {
 	std::chrono::milliseconds timeout{std::chrono::seconds(180)};
 	/** PEM CA file, expanded; empty = system store. */
 	std::string ca_file;
+
+	/* TLS beyond the CA file (issue 11): connection keys, not policy. */
+	/** `tls_fingerprint`: pinned leaf certificates or public keys; when not empty
+	 * they replace the CA, name and date checks. */
+	std::vector<TlsFingerprint> tls_fingerprints;
+	/** `tls_min_version`: the oldest TLS version accepted. */
+	TlsVersion tls_min_version = TlsVersion::Tls1_2;
+	/** `tls_cert`, `tls_key`: a PEM client certificate and its unencrypted key,
+	 * expanded; empty = none. */
+	std::string tls_cert, tls_key;
+	/** @return #ca_file and the keys above, as the connection takes them */
+	TlsOptions Tls() const
+	{
+		return {ca_file, tls_fingerprints, tls_min_version, tls_cert, tls_key};
+	}
 	/** false: checked and shown, never fetched. */
 	bool enabled = true;
 

@@ -48,7 +48,26 @@ void Capabilities::AddLine(std::string_view line)
 		resp_codes = true;
 	else if (tag == "SASL")
 		sasl.assign(words.begin() + 1, words.end());
-	else if (tag == "LOGIN-DELAY" && words.size() >= 2) {
+	else if (tag == "TOP")
+		top = true;
+	else if (tag == "EXPIRE" && words.size() >= 2) {
+		std::string text = words[1];
+		for (std::size_t i = 2; i < words.size() && i < 4; ++i)
+			text += " " + words[i];
+		expire = std::move(text);
+	} else if (tag == "IMPLEMENTATION") {
+		// Free text (RFC 2449 §6.9): kept as sent, not upper-cased; the tag is
+		// the first word, so the text starts after its first blank.
+		auto rest = line;
+		while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
+			rest.remove_prefix(1);
+		const auto blank = rest.find_first_of(" \t");
+		rest = blank == std::string_view::npos ? std::string_view()
+						       : rest.substr(blank + 1);
+		while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
+			rest.remove_prefix(1);
+		implementation = std::string(rest.substr(0, 200));
+	} else if (tag == "LOGIN-DELAY" && words.size() >= 2) {
 		// RFC 2449 §6.8 allows "USER" after the number in the pre-login form.
 		std::uint64_t v = 0;
 		const auto &arg = words[1];

@@ -30,6 +30,15 @@ struct Capabilities {
 	std::optional<std::uint64_t> login_delay_s;
 	/** RFC 5034 §4 SASL mechanisms, upper-cased. */
 	std::vector<std::string> sasl;
+	/** RFC 2449 §6.5: TOP is offered. */
+	bool top = false;
+	/** RFC 2449 §6.7 EXPIRE: "NEVER", a number of days, or "0", possibly followed by
+	 * "USER" (pre-login), upper-cased and blank-separated; nothing if not
+	 * announced. */
+	std::optional<std::string> expire;
+	/** RFC 2449 §6.9 IMPLEMENTATION: the server's free text as sent (untrusted:
+	 * escape before printing), cut to 200 octets; nothing if not announced. */
+	std::optional<std::string> implementation;
 
 	/**
 	 * Folds in one line of the CAPA response (after dot-unstuffing). Tags are matched

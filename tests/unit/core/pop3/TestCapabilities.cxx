@@ -31,3 +31,27 @@ TEST_CASE("Gmail's CAPA has no PIPELINING; a bad LOGIN-DELAY is ignored")
 	CHECK(caps.uidl);
 	CHECK_FALSE(caps.login_delay_s);
 }
+
+TEST_CASE("TOP, EXPIRE and IMPLEMENTATION for serverinfo (RFC 2449 6.5, 6.7, 6.9)")
+{
+	Capabilities caps;
+	CHECK_FALSE(caps.top);
+	CHECK_FALSE(caps.expire);
+	CHECK_FALSE(caps.implementation);
+	for (const char *line :
+	     {"top", "EXPIRE 30 user", "IMPLEMENTATION  Dovecot (Ubuntu) ready."})
+		caps.AddLine(line);
+	CHECK(caps.top);
+	CHECK(caps.expire == "30 USER");
+	// Free text keeps its case and inner blanks.
+	CHECK(caps.implementation == "Dovecot (Ubuntu) ready.");
+
+	Capabilities never;
+	never.AddLine("EXPIRE NEVER");
+	never.AddLine("EXPIRE");
+	never.AddLine("IMPLEMENTATION");
+	CHECK(never.expire == "NEVER");
+	CHECK(never.implementation == "");
+	never.AddLine("IMPLEMENTATION " + std::string(1000, 'x'));
+	CHECK(never.implementation->size() == 200);
+}
