@@ -249,9 +249,11 @@ ProcessOptions CaseHarness::DlProcess(FakePop3Server &server, const DlOptions &o
 					 RequireEnv("POPSTREAM_BIN"), "dl"};
 	argv.insert(argv.end(), options.args.begin(), options.args.end());
 	argv.insert(argv.end(), {"--timeout", std::to_string(options.timeout_seconds)});
-	if (options.tls) {
-		argv.insert(argv.end(), {"--ca-file", TestCaDirectory() + "/ca.crt",
-					 "alice@127.0.0.1!pop.example.com:" + port});
+	if (options.tls || options.starttls) {
+		argv.insert(argv.end(),
+			    {"--ca-file", TestCaDirectory() + "/ca.crt",
+			     std::string(options.starttls ? "starttls:" : "") +
+				 "alice@127.0.0.1!pop.example.com:" + port});
 	} else
 		argv.push_back("tcp:alice@127.0.0.1:" + port);
 	argv.push_back(maildir);

@@ -96,6 +96,8 @@ struct DlOptions {
 	std::vector<std::string> args;
 	/** Implicit TLS: SPEC alice@127.0.0.1!pop.example.com:PORT with --ca-file. */
 	bool tls = false;
+	/** STLS: SPEC starttls:alice@127.0.0.1!pop.example.com:PORT with --ca-file. */
+	bool starttls = false;
 	/** popstream's --timeout, in seconds. */
 	int timeout_seconds = 5;
 	/** The test kills popstream after this long. */

@@ -194,4 +194,30 @@ TEST_SUITE("mailutils")
 		CHECK(ids.size() == 49);
 	}
 
+	TEST_CASE("mailutils: starttls: STLS, CAPA again, the login and 20 messages over "
+		  "TLS")
+	{
+		// Issue 11: the second real server for STARTTLS. pop3d's certificate is
+		// self-signed for CN=localhost; the spec names it after '!'.
+		Setup s(22, 13);
+		const std::string spec = std::string("starttls:") + MailutilsServer::kUser +
+					 "@127.0.0.1!localhost:" +
+					 std::to_string(s.server->port);
+		const auto r = s.Dl(
+		    {"-v", "--ca-file", s.tmp / "srv/cert.pem", spec, s.maildir});
+		INFO(DescribeBriefly(r));
+		INFO("pop3d log:\n" << s.server->Log());
+		CHECK(r.exit_code == 0);
+		// STLS comes before anything else, and CAPA is asked again over TLS.
+		const auto stls = r.err.find("C: STLS");
+		const auto user = r.err.find("C: USER");
+		REQUIRE(stls != std::string::npos);
+		REQUIRE(user != std::string::npos);
+		CHECK(stls < user);
+		CHECK(r.err.find("C: CAPA", stls) < user);
+		CHECK(r.err.find(MailutilsServer::kPassword) == std::string::npos);
+		CheckHolds(s.maildir, s.sample.FetchedHashes());
+		CHECK(s.server->Count() == 0);
+	}
+
 } // TEST_SUITE

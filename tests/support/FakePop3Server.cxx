@@ -106,7 +106,20 @@ protected:
 
 public:
 	Transport(int fd, int stop_fd) noexcept : fd_(fd), stop_fd_(stop_fd) {}
-	virtual ~Transport() { close(fd_); }
+	virtual ~Transport()
+	{
+		if (fd_ >= 0)
+			close(fd_);
+	}
+
+	/** @return the socket, which this transport no longer closes (STLS hands it to
+	 *          a TLS transport) */
+	int Release() noexcept
+	{
+		const int fd = fd_;
+		fd_ = -1;
+		return fd;
+	}
 	Transport(const Transport &) = delete;
 	Transport &operator=(const Transport &) = delete;
 
@@ -348,6 +361,8 @@ struct FakePop3Server::Connection {
 	std::string pending;
 	/** True once anything has been written, so the first write needs no gap. */
 	bool wrote = false;
+	/** The connection runs over TLS (implicit, or after STLS). */
+	bool tls = false;
 };
 
 FakePop3Server::FakePop3Server()
@@ -603,6 +618,7 @@ void FakePop3Server::Serve(int fd)
 		auto transport = std::make_unique<TlsTransport>(fd, stop_fd_, tls);
 		const bool ok = transport->Handshake();
 		c.transport = std::move(transport);
+		c.tls = true;
 		if (!ok)
 			return;
 	} else
@@ -626,6 +642,11 @@ void FakePop3Server::Serve(int fd)
 			return;
 		}
 		c.input.append(buffer, static_cast<std::size_t>(n));
+		if (!c.tls) {
+			const std::lock_guard lock(mutex_);
+			records_[c.number - 1].cleartext.append(
+			    buffer, static_cast<std::size_t>(n));
+		}
 		bool first = true;
 		std::size_t eol;
 		while ((eol = c.input.find('\n')) != std::string::npos) {
@@ -646,6 +667,28 @@ void FakePop3Server::Serve(int fd)
 		if (c.input.size() > max_input)
 			c.input.clear();
 	}
+}
+
+void FakePop3Server::EnableStartTls(const std::string &cert_file,
+				    const std::string &key_file,
+				    std::vector<std::string> capabilities_before_tls)
+{
+	auto config = std::make_shared<detail::TlsConfig>(cert_file, key_file);
+	const std::lock_guard lock(mutex_);
+	starttls_ = std::move(config);
+	if (capabilities_before_tls.empty()) {
+		capabilities_before_tls = capabilities_;
+		capabilities_before_tls.push_back("STLS");
+	}
+	capabilities_before_tls_ = std::move(capabilities_before_tls);
+}
+
+std::string FakePop3Server::CleartextInput(unsigned connection) const
+{
+	const std::lock_guard lock(mutex_);
+	if (connection == 0 || connection > records_.size())
+		return {};
+	return records_[connection - 1].cleartext;
 }
 
 void FakePop3Server::RecordCommand(const Connection &c, const std::string &line,
@@ -710,7 +753,32 @@ bool FakePop3Server::HandleLine(Connection &c, const std::string &line)
 			reply.after = AfterReply::Close;
 	} else
 		reply = BuiltIn(c, verb, args);
-	return Send(c, reply);
+	if (!Send(c, reply))
+		return false;
+	if (verb == "STLS" && reply.bytes.starts_with("+OK") &&
+	    reply.after == AfterReply::Continue)
+		return StartTls(c);
+	return true;
+}
+
+bool FakePop3Server::StartTls(Connection &c)
+{
+	std::shared_ptr<const detail::TlsConfig> tls;
+	{
+		const std::lock_guard lock(mutex_);
+		tls = starttls_;
+	}
+	if (!tls || c.tls)
+		return true;
+	// RFC 2595 §4: what the client sent after STLS in cleartext is not a command
+	// of the TLS session (it stays recorded as cleartext).
+	c.input.clear();
+	auto transport =
+	    std::make_unique<TlsTransport>(c.transport->Release(), stop_fd_, tls);
+	const bool ok = transport->Handshake();
+	c.transport = std::move(transport);
+	c.tls = true;
+	return ok;
 }
 
 void FakePop3Server::Login(Connection &c)
@@ -755,9 +823,17 @@ ScriptedReply FakePop3Server::BuiltIn(Connection &c, const std::string &verb,
 	if (verb == "CAPA") {
 		std::string bytes = "+OK Capability list follows\r\n";
 		const std::lock_guard lock(mutex_);
-		for (const auto &capability : capabilities_)
+		const bool before_tls = starttls_ && !c.tls;
+		for (const auto &capability :
+		     before_tls ? capabilities_before_tls_ : capabilities_)
 			bytes += capability + "\r\n";
 		return ok(bytes + ".\r\n");
+	}
+	if (verb == "STLS") {
+		const std::lock_guard lock(mutex_);
+		if (starttls_ && !c.tls && !transaction)
+			return ok("+OK Begin TLS negotiation\r\n");
+		return ok("-ERR unknown command\r\n");
 	}
 	if (verb == "QUIT") {
 		bool forget;

@@ -256,6 +256,22 @@ public:
 	 */
 	void EnableTls(const std::string &cert_file, const std::string &key_file);
 
+	/**
+	 * Offers STLS (RFC 2595 §4) on later cleartext connections: STLS is answered
+	 * "+OK Begin TLS negotiation" (unless a rule says otherwise) and the TLS
+	 * handshake follows on the same socket. Before it, CAPA lists
+	 * @p capabilities_before_tls (default: the capabilities plus STLS); after it,
+	 * the capabilities.
+	 * @throws std::runtime_error if the files cannot be loaded
+	 */
+	void EnableStartTls(const std::string &cert_file, const std::string &key_file,
+			    std::vector<std::string> capabilities_before_tls = {});
+	/**
+	 * @param connection 1-based connection number
+	 * @return every byte the client sent on it before TLS (all of them without TLS):
+	 *         what anyone on the path could read
+	 */
+	std::string CleartextInput(unsigned connection) const;
 	/** @return how many connections have been accepted so far */
 	unsigned ConnectionCount() const;
 
@@ -298,6 +314,8 @@ private:
 
 	struct Record {
 		std::vector<std::string> commands, discarded;
+		/** Bytes received before TLS. */
+		std::string cleartext;
 		std::uint64_t streamed = 0;
 	};
 
@@ -319,6 +337,9 @@ private:
 	bool one_command_per_read_ = false;
 	bool forget_deletions_ = false;
 	std::shared_ptr<detail::TlsConfig> tls_;
+	/** Set by EnableStartTls(). */
+	std::shared_ptr<detail::TlsConfig> starttls_;
+	std::vector<std::string> capabilities_before_tls_;
 	std::vector<Record> records_;
 	bool busy_ = false;
 	/** Counts idle polls of the listening socket; see WaitIdle(). */
@@ -328,6 +349,9 @@ private:
 
 	void Run() noexcept;
 	void Serve(int fd);
+	/** Runs the server side of the TLS handshake after +OK to STLS.
+	 * @return false if it failed (the connection ends) */
+	bool StartTls(Connection &c);
 	bool HandleLine(Connection &c, const std::string &line);
 	bool Send(Connection &c, const ScriptedReply &reply);
 	bool Flush(Connection &c);
