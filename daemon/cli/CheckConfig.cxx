@@ -45,11 +45,12 @@ ConnectionText FromConfig(const config::Account &account)
 		const auto scheme = SplitScheme(account.server);
 		text.tls = !scheme.explicit_scheme ? "(from the netrc machine)"
 			   : scheme.tls            ? "implicit"
+			   : scheme.starttls       ? "starttls"
 						   : "none";
 		return text;
 	}
 	text.host_port = FormatHostPort(spec->host, spec->Port());
-	text.tls = spec->tls ? "implicit" : "none";
+	text.tls = spec->tls ? "implicit" : spec->starttls ? "starttls" : "none";
 	text.sni = spec->sni;
 	text.user = spec->user;
 	return text;

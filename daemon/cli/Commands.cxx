@@ -62,8 +62,10 @@ const char *const dl_description =
     "soon as it is safely on disk.";
 
 const char *const dl_footer =
-    "SPEC is [{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}. ssl: (the "
-    "default) is implicit TLS on port 995, tcp: is cleartext on port 110; host!sni_name "
+    "SPEC is [{ssl,tcp,starttls}:]{netrc_account|[user@]host[!sni_name][:port]}. ssl: "
+    "(the default) is implicit TLS on port 995, tcp: is cleartext on port 110, "
+    "starttls: is port 110 upgraded with STLS before anything else (never falling back "
+    "to cleartext); host!sni_name "
     "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
     "Once connected, the password comes from --password-command, else from ~/.netrc "
     "($NETRC), looked up by machine user@host:port, then host, then default; without "
@@ -271,6 +273,8 @@ int RunDl(const DlArgs &args, const std::string &program)
 		    CommandSource(std::move(token_argv), label, "token");
 	options.auth_provider = auth::MakeAuthProvider();
 	options.account = std::move(account.account);
+	// As the daemon's `tls: starttls`: the core refuses to log in without STLS.
+	options.starttls = options.account.starttls;
 	options.maildir = ExpandHome(args.maildir);
 	options.policy = args.policy;
 	options.policy.pipelining = config::ParsePipelining(args.pipelining);
@@ -409,7 +413,8 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    "Show the commands sent (the password hidden) and every message saved");
 	dl->add_option(
 	      "SPEC", args.spec,
-	      "The account: [{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}")
+	      "The account: "
+	      "[{ssl,tcp,starttls}:]{netrc_account|[user@]host[!sni_name][:port]}")
 	    ->required();
 	dl->add_option("MAILDIR", args.maildir,
 		       "The Maildir to deliver into (created if missing)")

@@ -13,6 +13,7 @@ ConnectionSpec ExplicitConnection(const config::Account &account)
 	// STLS starts in cleartext, so its default port and its netrc machine
 	// (`user@host:110`) are those of a cleartext connection.
 	connection.tls = account.tls == config::TlsMode::Implicit;
+	connection.starttls = account.tls == config::TlsMode::StartTls;
 	connection.explicit_scheme = true;
 	connection.host = account.host;
 	connection.sni = account.sni;

@@ -241,8 +241,10 @@ PendingCredentials ResolveDeferred(std::string_view spec,
 					  ": machine of account " + Quoted(scheme.rest) +
 					  ": " + e.what());
 		}
-		if (scheme.explicit_scheme)
+		if (scheme.explicit_scheme) {
 			connection.tls = scheme.tls;
+			connection.starttls = scheme.starttls;
+		}
 		if (connection.user.empty())
 			if (auto login = LoginOf(path, *account))
 				connection.user = std::move(*login);
@@ -291,6 +293,7 @@ Credentials Complete(const ConnectionSpec &connection, const std::string &path,
 
 	Credentials result;
 	result.tls = connection.tls;
+	result.starttls = !connection.tls && connection.starttls;
 	result.host = connection.host;
 	result.port = connection.Port();
 	result.tls_name = connection.sni;

@@ -49,8 +49,8 @@ struct Credentials {
 	bool tls = true;
 
 	/** Only with #tls false: upgrade the connection with STLS (RFC 2595 §4) before
-	 * USER and refuse to log in without it (fetch::FetchOptions::starttls). Only
-	 * config accounts with `tls: starttls` set it; connection specs cannot. */
+	 * USER and refuse to log in without it (fetch::FetchOptions::starttls). Set by a
+	 * `starttls:` connection spec and by config accounts with `tls: starttls`. */
 	bool starttls = false;
 
 	/** The host to connect to (DNS name or IP address, IPv6 without brackets). */
@@ -150,9 +150,9 @@ Netrc LoadNetrcFile(const std::string &path);
 
 /**
  * Turns a command-line account argument into credentials, following cs.pop3's rules
- * for `[{ssl,tcp}:]{netrc_account|[user@]host[!sni_name][:port]}`:
+ * for `[{ssl,tcp,starttls}:]{netrc_account|[user@]host[!sni_name][:port]}`:
  *
- * 1. The `ssl:`/`tcp:` prefix is removed. If the rest equals the `account` value of a
+ * 1. The scheme prefix is removed. If the rest equals the `account` value of a
  *    netrc entry, that entry's `machine`, parsed as a connection spec, says where to
  *    connect; its user defaults to the entry's `login`; its SNI name defaults to the
  *    host part of the `account` value (after the last '@', or all of it). A prefix on

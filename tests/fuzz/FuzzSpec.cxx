@@ -29,8 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	const std::string_view text(reinterpret_cast<const char *>(data), size);
 
 	const auto split = SplitScheme(text);
-	FUZZ_CHECK(split.rest.size() + (split.explicit_scheme ? 4 : 0) == text.size());
+	const std::size_t prefix = split.starttls ? 9 : split.explicit_scheme ? 4 : 0;
+	FUZZ_CHECK(split.rest.size() + prefix == text.size());
 	FUZZ_CHECK(split.explicit_scheme || split.tls);
+	FUZZ_CHECK(!split.starttls || (split.explicit_scheme && !split.tls));
 
 	ConnectionSpec spec;
 	try {
@@ -44,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	}
 
 	FUZZ_CHECK(spec.tls == split.tls);
+	FUZZ_CHECK(spec.starttls == split.starttls);
 	FUZZ_CHECK(spec.explicit_scheme == split.explicit_scheme);
 	FUZZ_CHECK(!spec.host.empty());
 	FUZZ_CHECK(!HasControl(spec.user) && !HasControl(spec.host) &&
@@ -61,6 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(false);
 	}
 	FUZZ_CHECK(again.tls == spec.tls);
+	FUZZ_CHECK(again.starttls == spec.starttls);
 	FUZZ_CHECK(again.explicit_scheme);
 	FUZZ_CHECK(again.user == spec.user);
 	FUZZ_CHECK(again.host == spec.host);

@@ -153,12 +153,17 @@ SchemeSplit SplitScheme(std::string_view spec) noexcept
 	result.rest = spec;
 	if (StartsWithNoCase(spec, "ssl:")) {
 		result.explicit_scheme = true;
+		result.rest.remove_prefix(4);
 	} else if (StartsWithNoCase(spec, "tcp:")) {
 		result.tls = false;
 		result.explicit_scheme = true;
-	}
-	if (result.explicit_scheme)
 		result.rest.remove_prefix(4);
+	} else if (StartsWithNoCase(spec, "starttls:")) {
+		result.tls = false;
+		result.starttls = true;
+		result.explicit_scheme = true;
+		result.rest.remove_prefix(9);
+	}
 	return result;
 }
 
@@ -179,21 +184,24 @@ ConnectionSpec ParseConnectionSpec(std::string_view spec)
 	ConnectionSpec result;
 	const auto scheme = SplitScheme(spec);
 	result.tls = scheme.tls;
+	result.starttls = scheme.starttls;
 	result.explicit_scheme = scheme.explicit_scheme;
 	auto rest = scheme.rest;
 
 	if (scheme.explicit_scheme) {
 		// `ssl:tcp:995` is the host "tcp" on port 995, which is how
-		// FormatConnectionSpec() writes it; `ssl:tcp:host` is a doubled prefix.
+		// FormatConnectionSpec() writes it; `ssl:tcp:host` is a doubled prefix
+		// (and so is `starttls:ssl:host`).
 		const auto again = SplitScheme(rest);
 		if (again.explicit_scheme &&
 		    (again.rest.empty() || !All(again.rest, IsAsciiDigit)))
-			throw Bad(spec, "more than one \"ssl:\"/\"tcp:\" prefix");
+			throw Bad(spec,
+				  "more than one \"ssl:\"/\"tcp:\"/\"starttls:\" prefix");
 	} else if (const auto unknown = UnknownScheme(rest)) {
 		// Only checked without a prefix: `ssl:a:b@host` is how a user name with a
 		// ':' is written, and FormatConnectionSpec() always writes a prefix.
 		throw Bad(spec, "unknown prefix " + Quoted(*unknown) +
-				    " (expected \"ssl:\" or \"tcp:\")");
+				    " (expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 	}
 
 	// Host names, SNI names and IPv6 literals never contain '@', so the last one
@@ -278,7 +286,7 @@ std::string FormatHostPort(std::string_view host, std::uint16_t port)
 
 std::string FormatConnectionSpec(const ConnectionSpec &spec)
 {
-	std::string out = spec.tls ? "ssl:" : "tcp:";
+	std::string out = spec.tls ? "ssl:" : spec.starttls ? "starttls:" : "tcp:";
 	if (!spec.user.empty()) {
 		out += spec.user;
 		out += '@';

@@ -26,15 +26,20 @@ public:
 
 /**
  * One parsed connection spec:
- * `[{ssl,tcp}:]{[user@]host[!sni_name][:port]}` (the grammar of cs.pop3, extended with
- * bracketed IPv6 literals).
+ * `[{ssl,tcp,starttls}:]{[user@]host[!sni_name][:port]}` (the grammar of cs.pop3,
+ * extended with bracketed IPv6 literals and `starttls:`).
  */
 struct ConnectionSpec {
-	/** true for implicit TLS (`ssl:` or no prefix), false for cleartext (`tcp:`). */
+	/** true for implicit TLS (`ssl:` or no prefix), false for a connection that
+	 * starts in cleartext (`tcp:`, `starttls:`). */
 	bool tls = true;
 
-	/** true if the spec carried an explicit `ssl:` or `tcp:` prefix; lets a caller
-	 * tell "the user asked for TLS" from "TLS by default". */
+	/** Only with #tls false (`starttls:`): upgrade the cleartext connection with STLS
+	 * (RFC 2595 §4) before anything else, and never fall back to cleartext. */
+	bool starttls = false;
+
+	/** true if the spec carried an explicit `ssl:`, `tcp:` or `starttls:` prefix;
+	 * lets a caller tell "the user asked for TLS" from "TLS by default". */
 	bool explicit_scheme = false;
 
 	/** The POP3 user name; empty = not given (the caller picks a default). May
@@ -53,7 +58,8 @@ struct ConnectionSpec {
 	/** The TCP port; empty = the default of the scheme (see Port()). */
 	std::optional<std::uint16_t> port;
 
-	/** @return #port, or 995 with TLS and 110 without */
+	/** @return #port, or 995 with implicit TLS and 110 for `tcp:` and `starttls:`
+	 * (STLS starts on the cleartext port, RFC 2595 §4) */
 	std::uint16_t Port() const noexcept
 	{
 		return port ? *port : tls ? DEFAULT_TLS_PORT : DEFAULT_CLEARTEXT_PORT;
@@ -62,8 +68,10 @@ struct ConnectionSpec {
 
 /** The result of SplitScheme(). */
 struct SchemeSplit {
-	/** false only for `tcp:`. */
+	/** false for `tcp:` and `starttls:`. */
 	bool tls = true;
+	/** true only for `starttls:`. */
+	bool starttls = false;
 	/** true if a prefix was removed. */
 	bool explicit_scheme = false;
 	/** What follows the prefix (a view into the argument of SplitScheme()). */
@@ -71,19 +79,20 @@ struct SchemeSplit {
 };
 
 /**
- * Removes a leading `ssl:` or `tcp:` (ASCII case-insensitive) from @p spec. Nothing
- * else is checked, so that the rest can first be looked up as a netrc account name,
- * which is free text.
+ * Removes a leading `ssl:`, `tcp:` or `starttls:` (ASCII case-insensitive) from @p spec.
+ * Nothing else is checked, so that the rest can first be looked up as a netrc account
+ * name, which is free text.
  *
- * @param spec a connection spec or `[{ssl,tcp}:]netrc_account`
+ * @param spec a connection spec or `[{ssl,tcp,starttls}:]netrc_account`
  * @return the scheme and the remainder; without a prefix, TLS and all of @p spec
  */
 SchemeSplit SplitScheme(std::string_view spec) noexcept;
 
 /**
- * Parses a connection spec: `[{ssl,tcp}:]{[user@]host[!sni_name][:port]}`.
+ * Parses a connection spec: `[{ssl,tcp,starttls}:]{[user@]host[!sni_name][:port]}`.
  *
- * - No prefix or `ssl:` means implicit TLS (default port 995), `tcp:` cleartext (110).
+ * - No prefix or `ssl:` means implicit TLS (default port 995), `tcp:` cleartext (110),
+ *   `starttls:` cleartext upgraded by STLS before anything else (110, RFC 2595 §4).
  * - The user is everything before the last '@', so it may itself contain '@'
  *   (`alice@example.com@mail.example.com`).
  * - The host is a DNS name (letters, digits, '-', '.', '_'), an IPv4 address, or an
@@ -108,10 +117,10 @@ ConnectionSpec ParseConnectionSpec(std::string_view spec);
 std::string FormatHostPort(std::string_view host, std::uint16_t port);
 
 /**
- * Prints a spec back in canonical form for logs: `ssl:user@host!sni:port` or
- * `tcp:...`, always with the scheme and the effective port; `user@` and `!sni` only
- * when set; IPv6 hosts in brackets. Parsing the result gives back the same spec (with
- * the port made explicit).
+ * Prints a spec back in canonical form for logs: `ssl:user@host!sni:port`,
+ * `tcp:...` or `starttls:...`, always with the scheme and the effective port; `user@` and
+ * `!sni` only when set; IPv6 hosts in brackets. Parsing the result gives back the same
+ * spec (with the port made explicit).
  *
  * @param spec a spec, normally from ParseConnectionSpec()
  * @return the canonical text; it contains no password because a spec has none

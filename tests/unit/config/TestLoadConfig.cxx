@@ -406,8 +406,7 @@ TEST_CASE("connection specs are checked at load time")
 		      "    maildir: /m\n") ==
 	      "config.yaml:3:13: accounts[0].server: bad connection spec "
 	      "\"imap:alice@mail.example.com\": unknown prefix \"imap:\" (expected "
-	      "\"ssl:\" "
-	      "or \"tcp:\")");
+	      "\"ssl:\", \"tcp:\" or \"starttls:\")");
 	CHECK(ErrorOf("accounts:\n"
 		      "  - name: a\n"
 		      "    server: alice@mail.example.com:99999\n"
@@ -565,7 +564,8 @@ TEST_CASE("all errors are reported, in file order, at most MAX_ERRORS")
 		  "config.yaml:5:11: accounts[1].name: bad account name \"b b\" (1 to 64 "
 		  "letters, digits, '_' or '-')",
 		  "config.yaml:6:13: accounts[1].server: bad connection spec \"imap:x\": "
-		  "unknown prefix \"imap:\" (expected \"ssl:\" or \"tcp:\")",
+		  "unknown prefix \"imap:\" (expected \"ssl:\", \"tcp:\" or "
+		  "\"starttls:\")",
 		  "config.yaml:8:12: defaults.maildir: \"relative\" is not an absolute "
 		  "path "
 		  "(start it with /, ~/ or $HOME/)",

@@ -196,7 +196,7 @@ TEST_CASE("errors name the account")
 	CHECK(
 	    ErrorOf(SpecAccount("imap:x"), netrc.options) ==
 	    "account \"work\": bad connection spec \"imap:x\": unknown prefix \"imap:\" "
-	    "(expected \"ssl:\" or \"tcp:\")");
+	    "(expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 
 	auto account = ExplicitAccount("h", 0, config::TlsMode::Implicit, "alice");
 	account.password_command = {"sh", "-c", "echo hunter2; exit 1"};

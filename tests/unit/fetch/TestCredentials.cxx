@@ -112,6 +112,43 @@ TEST_CASE("account entries: login as user, default port, SNI from the machine")
 	CHECK(ResolveCredentials("ssl:dave", f.options).tls);
 }
 
+TEST_CASE("starttls: cleartext port, STLS required; also as a netrc account prefix")
+{
+	NetrcFixture f(example_entry +
+		       std::string("machine starttls:erin@localhost:1110 account erin "
+				   "password unused\n"
+				   "machine erin@localhost:1110 password pe\n"
+				   "machine mail.example.com password p\n"));
+	auto c = ResolveCredentials("starttls:mail.example.com", f.options);
+	CHECK_FALSE(c.tls);
+	CHECK(c.starttls);
+	CHECK(c.port == 110);
+	CHECK(c.VerifyName() == "mail.example.com");
+	CHECK(c.password == "p");
+
+	// The prefix on the command line names a netrc account like tcp: does, and
+	// wins over the machine's.
+	c = ResolveCredentials("starttls:alice@mail.example.com", f.options);
+	CHECK_FALSE(c.tls);
+	CHECK(c.starttls);
+	CHECK(c.host == "localhost");
+	CHECK(c.port == 1110);
+	CHECK(c.tls_name == "mail.example.com");
+	CHECK(c.password == "s3cret");
+
+	// A machine with starttls: keeps it unless the command line says otherwise.
+	c = ResolveCredentials("erin", f.options);
+	CHECK(c.starttls);
+	CHECK(c.password == "pe");
+	CHECK_FALSE(ResolveCredentials("tcp:erin", f.options).starttls);
+	c = ResolveCredentials("ssl:erin", f.options);
+	CHECK(c.tls);
+	CHECK_FALSE(c.starttls);
+
+	CHECK_FALSE(ResolveCredentials("tcp:mail.example.com", f.options).starttls);
+	CHECK_FALSE(ResolveCredentials("mail.example.com", f.options).starttls);
+}
+
 TEST_CASE("host!sni: connect to the host, verify the SNI name")
 {
 	NetrcFixture f("machine alice@localhost:1995 password p\n");
@@ -410,7 +447,7 @@ TEST_CASE("a bad spec is a usage error")
 	CHECK(failure.code == ExitCode::Usage);
 	CHECK(failure.message ==
 	      "bad connection spec \"imap:alice@mail.example.com\": "
-	      "unknown prefix \"imap:\" (expected \"ssl:\" or \"tcp:\")");
+	      "unknown prefix \"imap:\" (expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 }
 
 TEST_CASE("a bad machine in an account entry is a config error")

@@ -454,7 +454,7 @@ TEST_CASE("server: a spec, or something shaped like a netrc account")
 	CHECK_FALSE(CheckServer("B\xc3\xbcro"));
 	CHECK(ErrorText([] { CheckServer("imap:alice@mail.example.com"); }) ==
 	      "bad connection spec \"imap:alice@mail.example.com\": unknown prefix "
-	      "\"imap:\" (expected \"ssl:\" or \"tcp:\")");
+	      "\"imap:\" (expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 	CHECK(
 	    ErrorText([] { CheckServer("alice@mail.example.com:99999"); }) ==
 	    "bad connection spec \"alice@mail.example.com:99999\": port 99999 is not in "

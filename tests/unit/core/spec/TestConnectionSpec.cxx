@@ -145,13 +145,20 @@ TEST_CASE("malformed specs give one exact line")
 	      "bad connection spec \"alice@localhost!:1995\": empty SNI name after '!'");
 	CHECK(ErrorOf("imap:mail.example.com") ==
 	      "bad connection spec \"imap:mail.example.com\": unknown prefix \"imap:\" "
-	      "(expected \"ssl:\" or \"tcp:\")");
+	      "(expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 	CHECK(ErrorOf("pop3s:alice@mail.example.com:995") ==
 	      "bad connection spec \"pop3s:alice@mail.example.com:995\": unknown prefix "
-	      "\"pop3s:\" (expected \"ssl:\" or \"tcp:\")");
+	      "\"pop3s:\" (expected \"ssl:\", \"tcp:\" or \"starttls:\")");
 	CHECK(ErrorOf("ssl:tcp:host") ==
-	      "bad connection spec \"ssl:tcp:host\": more than one \"ssl:\"/\"tcp:\" "
-	      "prefix");
+	      "bad connection spec \"ssl:tcp:host\": more than one "
+	      "\"ssl:\"/\"tcp:\"/\"starttls:\" prefix");
+	CHECK(ErrorOf("starttls:ssl:host") ==
+	      "bad connection spec \"starttls:ssl:host\": more than one "
+	      "\"ssl:\"/\"tcp:\"/\"starttls:\" prefix");
+	CHECK(ErrorOf("starttls:") == "bad connection spec \"starttls:\": empty host");
+	CHECK(ErrorOf("starttls:starttls:host") ==
+	      "bad connection spec \"starttls:starttls:host\": more than one "
+	      "\"ssl:\"/\"tcp:\"/\"starttls:\" prefix");
 	CHECK(ErrorOf("[::1:995") ==
 	      "bad connection spec \"[::1:995\": unterminated '[' (expected "
 	      "\"[IPv6-address]\")");
@@ -189,8 +196,43 @@ TEST_CASE("malformed specs give one exact line")
 	      "spec");
 }
 
-TEST_CASE("SplitScheme strips only ssl: and tcp:")
+TEST_CASE("starttls: is cleartext on 110, upgraded by STLS")
 {
+	auto spec = ParseConnectionSpec("starttls:alice@mail.example.com");
+	CHECK_FALSE(spec.tls);
+	CHECK(spec.starttls);
+	CHECK(spec.explicit_scheme);
+	CHECK(spec.user == "alice");
+	CHECK(spec.host == "mail.example.com");
+	CHECK_FALSE(spec.port);
+	CHECK(spec.Port() == 110);
+
+	spec = ParseConnectionSpec("STARTTLS:[::1]!mx.example:1110");
+	CHECK(spec.starttls);
+	CHECK(spec.host == "::1");
+	CHECK(spec.sni == "mx.example");
+	CHECK(spec.Port() == 1110);
+
+	// Neither of the others sets it.
+	CHECK_FALSE(ParseConnectionSpec("tcp:host").starttls);
+	CHECK_FALSE(ParseConnectionSpec("ssl:host").starttls);
+	CHECK_FALSE(ParseConnectionSpec("host").starttls);
+	// As with ssl:tcp:995, the canonical form may name a host "starttls".
+	spec = ParseConnectionSpec("ssl:starttls:995");
+	CHECK(spec.tls);
+	CHECK_FALSE(spec.starttls);
+	CHECK(spec.host == "starttls");
+}
+
+TEST_CASE("SplitScheme strips only ssl:, tcp: and starttls:")
+{
+	const auto starttls = SplitScheme("starttls:work account");
+	CHECK_FALSE(starttls.tls);
+	CHECK(starttls.starttls);
+	CHECK(starttls.explicit_scheme);
+	CHECK(starttls.rest == "work account");
+	CHECK_FALSE(SplitScheme("tcp:x").starttls);
+
 	auto split = SplitScheme("tcp:alice@mail.example.com");
 	CHECK_FALSE(split.tls);
 	CHECK(split.explicit_scheme);
@@ -218,6 +260,8 @@ TEST_CASE("canonical form for logs")
 	CHECK(FormatConnectionSpec(ParseConnectionSpec(
 		  "tcp:bob@[::1]!mx.example:1110")) == "tcp:bob@[::1]!mx.example:1110");
 	CHECK(FormatConnectionSpec(ParseConnectionSpec("[::1]")) == "ssl:[::1]:995");
+	CHECK(FormatConnectionSpec(ParseConnectionSpec("StartTLS:alice@localhost")) ==
+	      "starttls:alice@localhost:110");
 	CHECK(FormatHostPort("::1", 110) == "[::1]:110");
 	CHECK(FormatHostPort("localhost", 1110) == "localhost:1110");
 }
@@ -231,11 +275,14 @@ TEST_CASE("the canonical form parses back to the same spec")
 		 "alice@localhost!mail.example.com:1995",
 		 "tcp:bob@[2001:db8::7]!mx.example",
 		 "ssl:a:b@host",
+		 "starttls:alice@mail.example.com!mx.example:1110",
+		 "ssl:starttls:995",
 	     }) {
 		CAPTURE(text);
 		const auto spec = ParseConnectionSpec(text);
 		const auto again = ParseConnectionSpec(FormatConnectionSpec(spec));
 		CHECK(again.tls == spec.tls);
+		CHECK(again.starttls == spec.starttls);
 		CHECK(again.user == spec.user);
 		CHECK(again.host == spec.host);
 		CHECK(again.sni == spec.sni);
