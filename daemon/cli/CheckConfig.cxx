@@ -106,8 +106,17 @@ void PrintAccount(std::ostream &out, const config::Account &account)
 	    << (connection.user.empty() ? "(from netrc or the local user)"
 					: Escape(connection.user, 300))
 	    << "\n";
-	// Only argv[0]: the arguments may say where a secret is, or hold one.
-	if (account.password_command.empty())
+	// Only argv[0]: the arguments may say where a secret is, or hold one. Only the
+	// secret the method uses is shown: the one a fetch will ask for.
+	const bool by_token =
+	    pop3::UsesToken(account.auth) || (account.auth == pop3::AuthMethod::Auto &&
+					      !account.oauth_token_command.empty());
+	if (by_token && !account.oauth_token_command.empty())
+		out << "  token: from command "
+		    << Escape(account.oauth_token_command[0], 300) << "\n";
+	else if (account.auth == pop3::AuthMethod::External)
+		out << "  password: none (the TLS client certificate logs in)\n";
+	else if (account.password_command.empty())
 		out << "  password: from netrc\n";
 	else
 		out << "  password: from command "

@@ -6,12 +6,14 @@
 #include "ServerInfo.hxx"
 #include "TlsArgs.hxx"
 
+#include "auth/GsaslProvider.hxx"
 #include "config.h"
 #include "core/config/Validate.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/PasswordCommand.hxx"
 #include "fetch/StatePaths.hxx"
 
 #include <CLI/CLI.hpp>
@@ -37,6 +39,11 @@ struct DlArgs {
 	pop3::FetchPolicy policy;
 	bool dry_run = false;
 	std::string pipelining = "auto";
+	/** --auth, checked by ValidAuth(); --allow-plaintext sets policy directly. */
+	std::string auth = "auto";
+	/** As typed: split into argv by SplitCommand(), without a shell. */
+	std::string password_command;
+	std::string token_command;
 	double timeout_s = 180;
 	double connect_timeout_s = 30;
 	bool verbose = false;
@@ -63,9 +70,15 @@ const char *const dl_footer =
     "starttls: is port 110 upgraded with STLS before anything else (never falling back "
     "to cleartext); host!sni_name "
     "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
-    "Once connected, the password comes from ~/.netrc ($NETRC), looked up by machine "
-    "user@host:port, then host, then default; without one, it is asked for on the "
-    "terminal (if stdin is one).\n"
+    "Once connected, the password comes from --password-command, else from ~/.netrc "
+    "($NETRC), looked up by machine user@host:port, then host, then default; without "
+    "one, it is asked for on the terminal (if stdin is one). Only the secret the login "
+    "method sends is looked up: the token of --token-command for xoauth2, oauthbearer "
+    "and auto with --token-command, nothing for external. A command is split into "
+    "words at blanks, '...' and \"...\" quote, a backslash escapes the next character; "
+    "nothing is expanded and no shell runs it. Without TLS, user, plain, login, "
+    "xoauth2 and oauthbearer are refused before anything is sent unless the server is "
+    "a loopback address or --allow-plaintext is given.\n"
     "Exit status (sysexits.h): 0 all saved, 64 usage, 68 unknown host, 69 refused or "
     "TLS rejected, 73 Maildir unusable, 74 a message could not be written, 75 temporary "
     "or partial failure, 76 protocol error, 77 login failed, 78 netrc or config error.";
@@ -155,6 +168,56 @@ fetch::PasswordSource DlPasswordSource(PasswordLookup lookup, const std::string 
 	};
 }
 
+/**
+ * A secret from --password-command or --token-command: the command runs once the
+ * connection is up, on the loop thread (dl has only this fetch to serve).
+ * @param label the account as dl names it (user@host:port), for messages
+ * @param secret "password" or "token"
+ */
+fetch::PasswordSource CommandSource(std::vector<std::string> argv, std::string label,
+				    std::string secret)
+{
+	return [argv = std::move(argv), label = std::move(label),
+		secret = std::move(secret)](
+		   std::function<void(fetch::PasswordAnswer)> answer) {
+		fetch::PasswordAnswer result;
+		try {
+			result.password = RunSecretCommand(argv, label, secret);
+		} catch (const CredentialError &e) {
+			result.code = e.Code();
+			result.error = e.what();
+		}
+		answer(std::move(result));
+	};
+}
+
+/**
+ * Checks that --auth, --password-command and --token-command fit together, as the
+ * config loader does for `auth:` and the commands: a method gets the secret it sends,
+ * and no command is given that would never run.
+ * @return the problem in one line, or empty
+ */
+std::string CheckSecrets(pop3::AuthMethod method, const DlArgs &args)
+{
+	const bool token = !args.token_command.empty();
+	const bool password = !args.password_command.empty();
+	const std::string name(pop3::AuthMethodName(method));
+	if (pop3::UsesToken(method) && !token)
+		return "--auth " + name +
+		       " needs --token-command (XOAUTH2 and OAUTHBEARER log in with an "
+		       "OAuth 2.0 access token, not a password)";
+	if (token && method != pop3::AuthMethod::Auto && !pop3::UsesToken(method))
+		return "--token-command is not used with --auth " + name +
+		       " (the token is for xoauth2, oauthbearer or auto)";
+	if (password && method == pop3::AuthMethod::External)
+		return "--password-command is not used with --auth external, which logs "
+		       "in with the client certificate";
+	if (password && token)
+		return "--password-command is not used with --token-command, which "
+		       "logs in with the token (choose one)";
+	return {};
+}
+
 int RunDl(const DlArgs &args, const std::string &program)
 {
 	if (args.maildir.empty()) {
@@ -166,6 +229,29 @@ int RunDl(const DlArgs &args, const std::string &program)
 	auto tls = ParseTlsArgs(args.tls, program, "dl", tls_error);
 	if (!tls)
 		return tls_error;
+	// Checked before anything is resolved: a mistake on the command line is found
+	// whether or not the server is up. CLI11 has checked the method's name.
+	const auto method = config::ParseAuth(args.auth);
+	std::vector<std::string> password_argv, token_argv;
+	try {
+		if (!args.password_command.empty())
+			password_argv = config::SplitCommand(args.password_command);
+	} catch (const config::ValueError &e) {
+		PrintError(program, std::string("dl: --password-command: ") + e.what());
+		return ToInt(ExitCode::Usage);
+	}
+	try {
+		if (!args.token_command.empty())
+			token_argv = config::SplitCommand(args.token_command);
+	} catch (const config::ValueError &e) {
+		PrintError(program, std::string("dl: --token-command: ") + e.what());
+		return ToInt(ExitCode::Usage);
+	}
+	if (const auto problem = CheckSecrets(method, args); !problem.empty()) {
+		PrintError(program, "dl: " + problem);
+		return ToInt(ExitCode::Usage);
+	}
+
 	PendingCredentials account;
 	try {
 		account = ResolveDeferred(args.spec);
@@ -176,14 +262,22 @@ int RunDl(const DlArgs &args, const std::string &program)
 	const std::string label = account.account.Label();
 
 	fetch::FetchOptions options;
-	options.password_source = DlPasswordSource(
-	    std::move(account.password), account.account.user, account.account.host);
+	options.password_source =
+	    password_argv.empty()
+		? DlPasswordSource(std::move(account.password), account.account.user,
+				   account.account.host)
+		: CommandSource(std::move(password_argv), label, "password");
+	if (!token_argv.empty())
+		options.token_source =
+		    CommandSource(std::move(token_argv), label, "token");
+	options.auth_provider = auth::MakeAuthProvider();
 	options.account = std::move(account.account);
 	// As the daemon's `tls: starttls`: the core refuses to log in without STLS.
 	options.starttls = options.account.starttls;
 	options.maildir = ExpandHome(args.maildir);
 	options.policy = args.policy;
 	options.policy.pipelining = config::ParsePipelining(args.pipelining);
+	options.policy.auth = method;
 	options.dry_run = args.dry_run;
 	options.tls = std::move(*tls);
 	options.timeouts.idle_ms = Milliseconds(args.timeout_s);
@@ -271,6 +365,36 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    ->check(CLI::IsMember({"auto", "on", "off"}))
 	    ->default_str("auto");
 	AddTlsFlags(*dl, args.tls);
+	dl->add_option(
+	      "--auth", args.auth,
+	      "How to log in: auto (the strongest the server offers), user, apop, "
+	      "plain, login, cram-md5, scram-sha-1, scram-sha-256, external, "
+	      "xoauth2 or oauthbearer")
+	    ->type_name("METHOD")
+	    ->check(CLI::Validator(
+		[](std::string &value) -> std::string {
+			try {
+				config::ParseAuth(value);
+				return {};
+			} catch (const config::ValueError &e) {
+				return e.what();
+			}
+		},
+		""))
+	    ->default_str("auto");
+	dl->add_flag(
+	    "--allow-plaintext", args.policy.allow_plaintext,
+	    "Let user, plain, login, xoauth2 and oauthbearer send the secret over "
+	    "a connection without TLS to a host that is not loopback");
+	dl->add_option("--password-command", args.password_command,
+		       "Run CMD (split into words like a shell, quotes allowed, but not "
+		       "run by one) for the password: the first line it prints")
+	    ->type_name("CMD");
+	dl->add_option(
+	      "--token-command", args.token_command,
+	      "Run CMD (as --password-command) for the OAuth 2.0 access token of "
+	      "xoauth2 and oauthbearer")
+	    ->type_name("CMD");
 	dl->add_option("--timeout", args.timeout_s,
 		       "Give up when the server is silent this long (seconds)")
 	    ->type_name("SECONDS")

@@ -88,6 +88,22 @@ void ApplyPasswordCommand(const YamlValue &value, const KeyContext &, Account &a
 	account.password_command = value.Command();
 }
 
+void ApplyOauthTokenCommand(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Which methods it goes with is checked per account, by the loader.
+	account.oauth_token_command = value.Command();
+}
+
+void ApplyAuth(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.auth = ParseAuth(value.String());
+}
+
+void ApplyAllowPlaintext(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.allow_plaintext = value.Bool();
+}
+
 void ApplyMaildir(const YamlValue &value, const KeyContext &context, Account &account)
 {
 	account.maildir = AbsolutePath(value, context);
@@ -301,6 +317,16 @@ std::optional<std::string> ShowBool(bool value)
 	return value ? "true" : "false";
 }
 
+std::optional<std::string> ShowAuth(const Account &account)
+{
+	return std::string(pop3::AuthMethodName(account.auth));
+}
+
+std::optional<std::string> ShowAllowPlaintext(const Account &account)
+{
+	return ShowBool(account.allow_plaintext);
+}
+
 std::optional<std::string> ShowKeep(const Account &account)
 {
 	return ShowBool(account.keep);
@@ -370,6 +396,9 @@ constexpr AccountKey account_keys[] = {
     {"sni", KeyGroup::Explicit, false, ApplySni, nullptr},
     {"user", KeyGroup::Explicit, false, ApplyUser, nullptr},
     {"password_command", KeyGroup::Other, false, ApplyPasswordCommand, nullptr},
+    {"oauth_token_command", KeyGroup::Other, false, ApplyOauthTokenCommand, nullptr},
+    {"auth", KeyGroup::Other, false, ApplyAuth, ShowAuth},
+    {"allow_plaintext", KeyGroup::Other, false, ApplyAllowPlaintext, ShowAllowPlaintext},
     {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},
     {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},
     {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},

@@ -263,6 +263,67 @@ class Loader {
 			}
 		}
 		CheckDeleteAfter(draft, path);
+		CheckUnusedSecret(draft, path);
+	}
+
+	/**
+	 * A secret command written in a map where the login method never uses it is
+	 * reported at that command: whoever writes it expects it to be run. Only the
+	 * command set in this map counts, since an account cannot unset one it
+	 * inherits from defaults:, but can choose its method.
+	 */
+	void CheckUnusedSecret(Draft &draft, const std::string &path)
+	{
+		const auto &account = draft.account;
+		if (draft.Failed("auth"))
+			return;
+		const auto method = account.auth;
+		const auto name = Quoted(pop3::AuthMethodName(method));
+		const auto token = draft.own.find("oauth_token_command");
+		if (token != draft.own.end() && !account.oauth_token_command.empty() &&
+		    method != pop3::AuthMethod::Auto && !pop3::UsesToken(method)) {
+			Report(token->second, KeyPath(path, "oauth_token_command"),
+			       "not used with auth: " + name +
+				   (method == pop3::AuthMethod::External
+					? ", which logs in with the client certificate"
+					: ", which logs in with the password") +
+				   " (the token is for xoauth2, oauthbearer or auto)");
+			draft.failed.insert("oauth_token_command");
+		}
+		const auto password = draft.own.find("password_command");
+		const bool by_token =
+		    pop3::UsesToken(method) || (method == pop3::AuthMethod::Auto &&
+						!account.oauth_token_command.empty());
+		if (password != draft.own.end() && !account.password_command.empty() &&
+		    !draft.Failed("oauth_token_command") &&
+		    (by_token || method == pop3::AuthMethod::External)) {
+			Report(password->second, KeyPath(path, "password_command"),
+			       method == pop3::AuthMethod::External
+				   ? "not used with auth: \"external\", which logs in "
+				     "with the client certificate"
+				   : "not used with auth: " + name +
+					 ", which logs in with the token of "
+					 "oauth_token_command (set auth to a password "
+					 "method to use the password)");
+			draft.failed.insert("password_command");
+		}
+	}
+
+	/** auth: xoauth2 or oauthbearer without a token, after inheritance (the method
+	 * may come from defaults:, the command from the account). */
+	void CheckTokenSource(const Draft &draft, const std::string &path,
+			      const Mark &where)
+	{
+		const auto &account = draft.account;
+		if (!pop3::UsesToken(account.auth) ||
+		    !account.oauth_token_command.empty() || draft.Failed("auth") ||
+		    draft.Failed("oauth_token_command"))
+			return;
+		const auto own = draft.own.find("auth");
+		Report(own != draft.own.end() ? own->second : where, path + ".auth",
+		       Quoted(pop3::AuthMethodName(account.auth)) +
+			   " needs oauth_token_command (XOAUTH2 and OAUTHBEARER log in "
+			   "with an OAuth 2.0 access token, not a password)");
 	}
 
 	/**
@@ -310,6 +371,8 @@ class Loader {
 			account.port = account.tls == TlsMode::Implicit
 					   ? DEFAULT_TLS_PORT
 					   : DEFAULT_CLEARTEXT_PORT;
+
+		CheckTokenSource(draft, path, where);
 
 		if (account.maildir.empty() && !draft.Failed("maildir"))
 			Report(where, path + ".maildir",

@@ -43,6 +43,17 @@ std::string AccountPrefix(const config::Account &account)
 	return "account \"" + Escape(account.name, 100) + "\": ";
 }
 
+/** Sets PendingCredentials::token from `oauth_token_command`, if the account has
+ * one; its messages name the account, as RunSecretCommand() words them. */
+void AddTokenLookup(const config::Account &account, PendingCredentials &result)
+{
+	if (account.oauth_token_command.empty())
+		return;
+	result.token = [argv = account.oauth_token_command, name = account.name] {
+		return RunSecretCommand(argv, name, "token");
+	};
+}
+
 } // namespace
 
 Credentials ResolveAccountConnection(const config::Account &account,
@@ -66,6 +77,7 @@ PendingCredentials ResolveAccountDeferred(const config::Account &account,
 					   name = account.name] {
 				return RunPasswordCommand(argv, name);
 			};
+			AddTokenLookup(account, result);
 			return result;
 		}
 		CredentialOptions netrc_options = options;
@@ -93,6 +105,7 @@ PendingCredentials ResolveAccountDeferred(const config::Account &account,
 					      e.NoPassword());
 		}
 	};
+	AddTokenLookup(account, result);
 	return result;
 }
 

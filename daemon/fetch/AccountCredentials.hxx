@@ -43,7 +43,8 @@ Credentials ResolveAccountCredentials(const config::Account &account,
  *        CredentialOptions::need_password is ignored
  * @return the credentials with an empty password, and the lookup, which throws what
  *         ResolveAccountCredentials() throws for the password (netrc messages start
- *         with `account "NAME": `)
+ *         with `account "NAME": `); with `oauth_token_command`, also the token
+ *         lookup, which runs it (RunSecretCommand(), "token command")
  * @throws CredentialError (ExitCode::Config) as ResolveAccountCredentials() does,
  *         except for password problems
  */

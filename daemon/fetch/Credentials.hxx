@@ -69,6 +69,10 @@ struct Credentials {
 	 * logged or put into any message. */
 	std::string password;
 
+	/** The OAuth 2.0 access token for XOAUTH2 / OAUTHBEARER (RFC 7628), once a
+	 * token source has found it; empty otherwise. As secret as #password. */
+	std::string token;
+
 	/** @return #tls_name, or #host if it is empty: the name to send as SNI and to
 	 * verify the certificate against */
 	const std::string &VerifyName() const noexcept
@@ -99,6 +103,9 @@ struct PendingCredentials {
 	Credentials account;
 	/** Finds the password; never empty. */
 	PasswordLookup password;
+	/** Finds the OAuth 2.0 access token (`oauth_token_command`), with the same
+	 * contract; empty when the account has no token command. */
+	PasswordLookup token;
 };
 
 /** Inputs to ResolveCredentials() that normally come from the process environment;

@@ -29,8 +29,8 @@ constexpr std::uint64_t close_wait_ms = 2000;
  * timeout, in ms (see Drive()). */
 constexpr std::uint64_t quit_ms_per_dele = 20;
 
-/** Most bytes held while the password is looked up: a greeting is one line (RFC 2449
- * §4 allows 512 octets), so more is a server talking out of turn. */
+/** Most bytes held while the password or token is looked up: a greeting is one line (RFC
+ * 2449 §4 allows 512 octets), so more is a server talking out of turn. */
 constexpr std::size_t max_held_bytes = 64 * 1024;
 
 } // namespace
@@ -87,9 +87,11 @@ void FetchJob::SaveFailed(std::uint32_t number, const std::string &uidl,
 
 void FetchJob::Log(LogLevel level, const std::string &text)
 {
-	// Server text is quoted into some lines, and a server may echo the password.
+	// Server text is quoted into some lines, and a server may echo the password or
+	// the token.
 	if (log_)
-		log_(level, HideSecret(text, options_.account.password));
+		log_(level, HideSecret(HideSecret(text, options_.account.password),
+				       options_.account.token));
 }
 
 void FetchJob::Start()
@@ -226,27 +228,35 @@ void FetchJob::OnConnected() noexcept
 					 std::to_string(options_.account.port) +
 					 (options_.account.tls ? " (TLS)" : ""));
 	// Looked up only now: an unreachable server then costs no secret and no
-	// prompt. The greeting waits in held_, so USER goes out only with a password.
-	if (options_.password_source && !password_asked_)
-		AskPassword(); // last: its answer may end and destroy the job
+	// prompt. The greeting waits in held_, so the login starts only with its
+	// secret.
+	if (!secret_asked_)
+		AskSecret(); // last: its answer may end and destroy the job
 }
 
-void FetchJob::AskPassword() noexcept
+void FetchJob::AskSecret() noexcept
 {
-	password_asked_ = true;
-	password_waiting_ = true;
+	secret_asked_ = true;
+	// Only the secret the method sends: a token login runs no password command
+	// and shows no password prompt, EXTERNAL looks up nothing.
+	const auto secret = NeededSecret(options_);
+	auto &slot = secret == LoginSecret::Token ? options_.token_source
+						  : options_.password_source;
+	if (secret == LoginSecret::None || !slot)
+		return;
+	secret_waiting_ = true;
 	// Moved out: asked once per fetch, and the job may be destroyed during the
 	// call, which must not destroy the function being run.
-	auto source = std::move(options_.password_source);
-	source([this, alive = std::weak_ptr<int>(alive_)](PasswordAnswer answer) {
+	auto source = std::move(slot);
+	source([this, secret, alive = std::weak_ptr<int>(alive_)](PasswordAnswer answer) {
 		if (!alive.expired())
-			OnPassword(std::move(answer));
+			OnSecret(secret, std::move(answer));
 	});
 }
 
-void FetchJob::OnPassword(PasswordAnswer answer) noexcept
+void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 {
-	password_waiting_ = false;
+	secret_waiting_ = false;
 	if (finished_)
 		return;
 	if (!answer.password) {
@@ -254,10 +264,15 @@ void FetchJob::OnPassword(PasswordAnswer answer) noexcept
 		return;
 	}
 	// Kept for the redo and reconnect sessions of this fetch: never asked twice.
-	options_.account.password = std::move(*answer.password);
-	session_->SetPassword(options_.account.password);
+	if (secret == LoginSecret::Token) {
+		options_.account.token = std::move(*answer.password);
+		session_->SetToken(options_.account.token);
+	} else {
+		options_.account.password = std::move(*answer.password);
+		session_->SetPassword(options_.account.password);
+	}
 	if (!connected_ || !connection_)
-		return; // a reconnect is under way; its session has the password now
+		return; // a reconnect is under way; its session has the secret now
 	// A prompt on the terminal blocked the loop, whose clock then lags: restarted
 	// on a fresh clock, the idle timer does not count the time spent typing.
 	uv_update_time(&loop_);
@@ -280,7 +295,7 @@ void FetchJob::OnTlsStarted() noexcept
 void FetchJob::OnData(std::string_view bytes) noexcept
 {
 	last_data_ms_ = uv_now(&loop_);
-	if (password_waiting_) {
+	if (secret_waiting_) {
 		if (held_.size() + bytes.size() > max_held_bytes) {
 			Finish(ExitCode::Protocol,
 			       "the server sent more than 64 KiB before the login");

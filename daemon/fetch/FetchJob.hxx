@@ -96,9 +96,10 @@ private:
 	void OnData(std::string_view bytes) noexcept override;
 	void OnTlsStarted() noexcept override;
 	void OnEnd(const net::NetError &error) noexcept override;
-	/** Calls options_.password_source; the job may be gone when it returns. */
-	void AskPassword() noexcept;
-	void OnPassword(PasswordAnswer answer) noexcept;
+	/** Calls the source of the secret the login method needs (NeededSecret()),
+	 * if any; the job may be gone when it returns. */
+	void AskSecret() noexcept;
+	void OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept;
 	void Drive();
 	/** @return false if the job finished (and may be destroyed) */
 	bool HandleEvent(pop3::Event &event);
@@ -148,13 +149,13 @@ private:
 	bool resuming_ = false;
 	bool redone_ = false;
 	bool reconnected_ = false;
-	/** The password source has been asked, and has not answered yet. */
-	bool password_asked_ = false;
-	bool password_waiting_ = false;
-	/** What the server sent while the password was being looked up (the greeting),
+	/** The password or token source has been asked, and has not answered yet. */
+	bool secret_asked_ = false;
+	bool secret_waiting_ = false;
+	/** What the server sent while the secret was being looked up (the greeting),
 	 * fed to the session once it is known. */
 	std::string held_;
-	/** Expires with the job, so that a late password answer finds it gone. */
+	/** Expires with the job, so that a late secret answer finds it gone. */
 	std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 	bool finished_ = false;
 	bool connected_ = false;

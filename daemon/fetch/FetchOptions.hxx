@@ -6,14 +6,15 @@
 #include "net/Connection.hxx"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace popstream::fetch {
 
-/** What a PasswordSource found. */
+/** What a PasswordSource found (a password, or a token for a token source). */
 struct PasswordAnswer {
-	/** The password: not empty, no CR, LF or NUL; nothing if there is none. */
+	/** The secret: not empty, no CR, LF or NUL; nothing if there is none. */
 	std::optional<std::string> password;
 	/** Without a password: how the fetch ends (ExitCode::Config when none was
 	 * found) and why, in one line that holds no secret. */
@@ -39,6 +40,14 @@ struct FetchOptions {
 	 * secret and a server never sees a login that cannot be finished; the password
 	 * serves every session of the fetch. Empty: account.password is used. */
 	PasswordSource password_source;
+	/** Finds the OAuth 2.0 access token (dl --token-command, `oauth_token_command`)
+	 * as #password_source finds the password, at the same moment; its answer's
+	 * `password` is the token. Only the secret the login method uses is asked for
+	 * (NeededSecret()); empty: account.token is used. */
+	PasswordSource token_source;
+	/** The SASL mechanisms and the APOP digest (auth::MakeAuthProvider()), shared by
+	 * the sessions; nullptr = USER/PASS only (RFC 1939 §7). */
+	std::shared_ptr<const pop3::AuthProvider> auth_provider;
 	/** The Maildir to deliver into (created if missing). */
 	std::string maildir;
 	/** What to do with the mailbox: the account's settings (config::Account), or

@@ -130,9 +130,16 @@ std::string RunPasswordCommand(const std::vector<std::string> &argv,
 			       std::string_view account,
 			       std::chrono::milliseconds timeout)
 {
+	return RunSecretCommand(argv, account, "password", timeout);
+}
+
+std::string RunSecretCommand(const std::vector<std::string> &argv,
+			     std::string_view account, std::string_view secret,
+			     std::chrono::milliseconds timeout)
+{
 	assert(!argv.empty() && !argv.front().empty());
-	const std::string who =
-	    "account " + Quoted(account) + ": password command " + Quoted(argv.front());
+	const std::string who = "account " + Quoted(account) + ": " +
+				std::string(secret) + " command " + Quoted(argv.front());
 
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0)
@@ -260,13 +267,14 @@ std::string RunPasswordCommand(const std::vector<std::string> &argv,
 	if (end > 0 && text[end - 1] == '\r')
 		--end;
 	if (end == 0)
-		throw Failure(who + ": printed no password (its first line is empty)");
+		throw Failure(who + ": printed no " + std::string(secret) +
+			      " (its first line is empty)");
 	const std::string_view line(text.data(), end);
-	// The password goes into `PASS password\r\n`: a CR or NUL would cut it short or
-	// smuggle in a second command.
+	// The password goes into `PASS password\r\n` (a token into a SASL response): a
+	// CR or NUL would cut it short or smuggle in a second command.
 	if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos)
-		throw Failure(who + ": printed a password with a CR or NUL, which POP3 "
-				    "cannot send");
+		throw Failure(who + ": printed a " + std::string(secret) +
+			      " with a CR or NUL, which POP3 cannot send");
 	return std::string(line);
 }
 

@@ -44,4 +44,17 @@ std::string
 RunPasswordCommand(const std::vector<std::string> &argv, std::string_view account,
 		   std::chrono::milliseconds timeout = PASSWORD_COMMAND_TIMEOUT);
 
+/**
+ * RunPasswordCommand() for any secret a command prints: `oauth_token_command` and dl
+ * --token-command print an OAuth 2.0 access token (RFC 6750 §2.1) on their first line.
+ *
+ * @param secret what the command prints, for messages: "password" or "token"
+ * @return the first line: not empty, no CR, LF or NUL
+ * @throws CredentialError as RunPasswordCommand() does, naming "@p secret command"
+ */
+std::string
+RunSecretCommand(const std::vector<std::string> &argv, std::string_view account,
+		 std::string_view secret,
+		 std::chrono::milliseconds timeout = PASSWORD_COMMAND_TIMEOUT);
+
 } // namespace popstream

@@ -15,6 +15,19 @@ constexpr std::uint32_t max_session_messages = 5000;
 
 } // namespace
 
+LoginSecret NeededSecret(const FetchOptions &options) noexcept
+{
+	const auto method = options.policy.auth;
+	if (pop3::UsesToken(method))
+		return LoginSecret::Token;
+	if (method == pop3::AuthMethod::External)
+		return LoginSecret::None;
+	if (method == pop3::AuthMethod::Auto &&
+	    (options.token_source || !options.account.token.empty()))
+		return LoginSecret::Token;
+	return LoginSecret::Password;
+}
+
 SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool lock_step,
 			bool skip_capa)
 {
@@ -24,6 +37,11 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.Policy() = policy.Session();
 	config.user = options.account.user;
 	config.password = options.account.password;
+	config.token = options.account.token;
+	// OAUTHBEARER names the server it was meant for (RFC 7628 §3.1).
+	config.host = options.account.host;
+	config.port = options.account.port;
+	config.auth_provider = options.auth_provider;
 	// Limits are for the whole run: a redo or a checkpoint's next session only takes
 	// what is left of them.
 	const std::uint32_t limit = policy.max_messages_per_session;

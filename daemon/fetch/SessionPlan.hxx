@@ -25,6 +25,25 @@ struct RunSoFar {
 	std::uint32_t checkpoint_deleted = 0;
 };
 
+/** Which secret a fetch looks up once connected. */
+enum class LoginSecret {
+	/** Nothing: SASL EXTERNAL, where the TLS client certificate logs in. */
+	None,
+	/** The password (FetchOptions::password_source). */
+	Password,
+	/** The OAuth 2.0 access token (FetchOptions::token_source). */
+	Token,
+};
+
+/**
+ * @return the secret the account's login method uses: the token for XOAUTH2 and
+ *         OAUTHBEARER, and for auto when a token source is configured (auto then
+ *         prefers the token methods, pop3::Login); none for EXTERNAL; else the
+ *         password. Only that one is looked up, so no command runs and no prompt
+ *         appears for a secret the login will not send.
+ */
+LoginSecret NeededSecret(const FetchOptions &options) noexcept;
+
 /** The next session of a run. */
 struct SessionPlan {
 	/** Everything but already_saved, which the caller sets. */

@@ -1,6 +1,7 @@
 #include "Scheduler.hxx"
 
 #include "RetryPolicy.hxx"
+#include "auth/GsaslProvider.hxx"
 #include "fetch/AccountCredentials.hxx"
 #include "fetch/StatePaths.hxx"
 #include "posix/Clock.hxx"
@@ -121,7 +122,7 @@ struct Scheduler::Slot {
 Scheduler::Scheduler(uv_loop_t &loop, SchedulerObserver &observer, FetchLog fetch_log,
 		     bool verbose)
     : loop_(loop), observer_(observer), fetch_log_(std::move(fetch_log)),
-      verbose_(verbose)
+      verbose_(verbose), auth_provider_(auth::MakeAuthProvider())
 {
 }
 
@@ -344,6 +345,10 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.account = std::move(credentials->account);
 	options.password_source =
 	    PoolPasswordSource(loop_, std::move(credentials->password));
+	if (credentials->token)
+		options.token_source =
+		    PoolPasswordSource(loop_, std::move(credentials->token));
+	options.auth_provider = auth_provider_;
 	options.maildir = account.maildir;
 	options.policy = account.Policy();
 	options.starttls = options.account.starttls;

@@ -132,6 +132,8 @@ private:
 	SchedulerObserver &observer_;
 	FetchLog fetch_log_;
 	bool verbose_;
+	/** The login mechanisms (GNU SASL, APOP), made once and shared by every fetch. */
+	std::shared_ptr<const pop3::AuthProvider> auth_provider_;
 	/** The configured accounts, in config order. */
 	std::vector<std::unique_ptr<Slot>> slots_;
 	/** Accounts removed by a reload whose fetch is still running. */

@@ -71,7 +71,7 @@ std::map<std::string, unsigned> SampleSet::FetchedHashes() const
 }
 
 DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &users,
-			     bool require_client_cert)
+			     const DovecotOptions &options)
     : dir_(std::move(dir)), harness_(Harness())
 {
 	std::vector<std::string> argv{harness_, "start", dir_};
@@ -79,7 +79,11 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 		argv.push_back("--user");
 		argv.push_back(u);
 	}
-	if (require_client_cert)
+	if (!options.auth_mechanisms.empty())
+		argv.insert(argv.end(), {"--auth-mechanisms", options.auth_mechanisms});
+	if (!options.listen.empty())
+		argv.insert(argv.end(), {"--listen", options.listen});
+	if (options.require_client_cert)
 		argv.push_back("--require-client-cert");
 	const auto r = Run(Options(argv, std::chrono::seconds(60)));
 	if (r.exit_code != 0)
@@ -93,7 +97,9 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 			continue;
 		const std::string key = line.substr(0, eq);
 		const std::string value = Unquote(line.substr(eq + 1));
-		if (key == "POP3_PORT")
+		if (key == "POP3_HOST")
+			host = value;
+		else if (key == "POP3_PORT")
 			pop3_port = static_cast<unsigned>(std::stoul(value));
 		else if (key == "POP3S_PORT")
 			pop3s_port = static_cast<unsigned>(std::stoul(value));

@@ -39,6 +39,22 @@ struct SampleSet {
 	std::map<std::string, unsigned> FetchedHashes() const;
 };
 
+/** How a DovecotServer differs from the harness's defaults. */
+struct DovecotOptions {
+	/** Dovecot's auth_mechanisms; empty = the harness's "plain login". */
+	std::string auth_mechanisms;
+	/** The IPv4 address both ports listen on; empty = 127.0.0.1. */
+	std::string listen;
+	/** TLS logins need a client certificate signed by the test CA (`ca_file`'s
+	 * directory holds client.crt and client.key). */
+	bool require_client_cert = false;
+};
+
+/** Every mechanism a login test needs, all usable with the {PLAIN} passwords the
+ * harness writes. */
+inline constexpr const char *all_auth_mechanisms =
+    "plain login cram-md5 scram-sha-1 scram-sha-256 apop";
+
 /**
  * A throwaway Dovecot started with tests/support/dovecot-harness in a directory of its
  * own, stopped (and waited for) by the destructor.
@@ -48,7 +64,9 @@ class DovecotServer {
 	std::string harness_;
 
 public:
-	/** Loopback port of cleartext POP3. */
+	/** The address both ports listen on (DovecotOptions::listen, or 127.0.0.1). */
+	std::string host;
+	/** Loopback port of cleartext POP3 (offers STLS). */
 	unsigned pop3_port = 0;
 	/** Loopback port of POP3 over implicit TLS. */
 	unsigned pop3s_port = 0;
@@ -60,13 +78,12 @@ public:
 	 * @param dir an existing, empty directory that Dovecot's users can reach (under a
 	 *        0755 TempDir)
 	 * @param users "NAME:PASSWORD" entries
-	 * @param require_client_cert TLS logins need a client certificate signed by
-	 *        the test CA (`ca_file`'s directory holds client.crt and client.key)
+	 * @param options the auth mechanisms, the address, a client certificate
 	 * @throws std::runtime_error with the harness's output if the server does not
 	 *         come up
 	 */
 	DovecotServer(std::string dir, const std::vector<std::string> &users,
-		      bool require_client_cert = false);
+		      const DovecotOptions &options = {});
 	~DovecotServer();
 	DovecotServer(const DovecotServer &) = delete;
 	DovecotServer &operator=(const DovecotServer &) = delete;

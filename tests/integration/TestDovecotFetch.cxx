@@ -10,12 +10,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <ifaddrs.h>
 #include <iomanip>
 #include <map>
 #include <memory>
+#include <netinet/in.h>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,20 +43,35 @@ struct Setup {
 	 * @param netrc_password what the netrc says (the server's is always "s3cret")
 	 */
 	explicit Setup(unsigned count, unsigned seed = 1,
-		       const std::string &netrc_password = password)
+		       const std::string &netrc_password = password,
+		       const DovecotOptions &options = {})
 	{
 		std::filesystem::create_directory(tmp / "srv");
 		server = std::make_unique<DovecotServer>(
-		    tmp / "srv", std::vector{user + ":" + password});
-		sample = server->Fill(user, count, seed);
-		WriteNetrc(netrc, user, netrc_password,
-			   {server->pop3_port, server->pop3s_port});
+		    tmp / "srv", std::vector{user + ":" + password}, options);
+		if (count > 0)
+			sample = server->Fill(user, count, seed);
+		// Written for the address the server listens on.
+		std::string text;
+		for (const unsigned port : {server->pop3_port, server->pop3s_port})
+			text += "machine " + user + "@" + server->host + ":" +
+				std::to_string(port) + " login " + user + " password " +
+				netrc_password + "\n";
+		WriteFile(netrc, text, 0600);
 	}
 
 	/** @return the spec for cleartext POP3 */
 	std::string Tcp() const
 	{
-		return "tcp:" + user + "@127.0.0.1:" + std::to_string(server->pop3_port);
+		return "tcp:" + user + "@" + server->host + ":" +
+		       std::to_string(server->pop3_port);
+	}
+
+	/** @return the spec for STLS on the cleartext port, verified as @p name */
+	std::string StartTls(const std::string &name = "pop.example.com") const
+	{
+		return "starttls:" + user + "@" + server->host + "!" + name + ":" +
+		       std::to_string(server->pop3_port);
 	}
 
 	/** @return the spec for implicit TLS to 127.0.0.1, verified as @p name */
@@ -213,6 +231,66 @@ void ForgetIndex(const std::string &maildir, uint32_t uidvalidity)
 	WriteFile(maildir + "/dovecot-uidvalidity", hex.str(), 0600);
 	WriteFile(maildir + "/dovecot-uidvalidity." + hex.str(), "", 0444);
 }
+
+/** @return an IPv4 address of this machine outside 127.0.0.0/8 (a peer that is not
+ * loopback without leaving the machine), or empty if it has none */
+std::string NonLoopbackAddress()
+{
+	ifaddrs *list = nullptr;
+	if (getifaddrs(&list) != 0)
+		return {};
+	std::string found;
+	for (auto *a = list; a != nullptr && found.empty(); a = a->ifa_next) {
+		if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET)
+			continue;
+		const auto &in =
+		    reinterpret_cast<const sockaddr_in *>(a->ifa_addr)->sin_addr;
+		if ((ntohl(in.s_addr) >> 24) == 127)
+			continue;
+		char text[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &in, text, sizeof(text)) != nullptr)
+			found = text;
+	}
+	freeifaddrs(list);
+	return found;
+}
+
+/** @return the command lines `dl -v` showed (after "C: "), in order */
+std::vector<std::string> ShownCommands(const std::string &err)
+{
+	std::vector<std::string> commands;
+	std::istringstream lines(err);
+	std::string line;
+	while (std::getline(lines, line))
+		if (const auto at = line.find(": C: "); at != std::string::npos)
+			commands.push_back(line.substr(at + 5));
+	return commands;
+}
+
+/** @return whether a shown command starts with @p prefix */
+bool Showed(const std::string &err, const std::string &prefix)
+{
+	const auto commands = ShownCommands(err);
+	return std::any_of(commands.begin(), commands.end(),
+			   [&](const std::string &c) { return c.starts_with(prefix); });
+}
+
+/** What each method's login looks like in `dl -v`. */
+struct MethodCase {
+	std::string method;
+	/** The first command of its login as -v shows it. */
+	std::string shown;
+};
+
+const std::vector<MethodCase> password_methods = {
+    {"user", "USER alice"},
+    {"apop", "APOP alice "},
+    {"plain", "AUTH PLAIN"},
+    {"login", "AUTH LOGIN"},
+    {"cram-md5", "AUTH CRAM-MD5"},
+    {"scram-sha-1", "AUTH SCRAM-SHA-1"},
+    {"scram-sha-256", "AUTH SCRAM-SHA-256"},
+};
 
 } // namespace
 
@@ -444,6 +522,120 @@ TEST_SUITE("dovecot")
 				<< " of 100 messages missing, altered or saved twice");
 		CHECK(got == want);
 		CHECK(Entries(s.maildir + "/tmp") == 0);
+		CHECK(s.OnServer() == 0);
+	}
+
+	TEST_CASE("login: every password method fetches the mailbox byte for byte")
+	{
+		// One Dovecot offering every mechanism; each method empties the mailbox
+		// over implicit TLS, STLS and loopback cleartext, a fresh sample each
+		// time.
+		Setup s(0, 1, password, {all_auth_mechanisms, {}});
+		unsigned seed = 100;
+		for (const auto &m : password_methods) {
+			for (const auto &transport : {"ssl", "starttls", "tcp"}) {
+				const std::string how = std::string(transport);
+				INFO("--auth " << m.method << " over " << how);
+				const auto sample = s.server->Fill(user, 12, ++seed);
+				const std::string maildir =
+				    s.tmp / ("Maildir-" + m.method + "-" + how);
+				const std::string spec = how == "ssl" ? s.Ssl()
+							 : how == "starttls"
+							     ? s.StartTls()
+							     : s.Tcp();
+				std::vector<std::string> args{"-v", "--auth", m.method};
+				if (how != "tcp")
+					args.insert(args.end(),
+						    {"--ca-file", s.server->ca_file});
+				// The password from a command once, from netrc otherwise.
+				if (m.method == "scram-sha-256" && how == "ssl")
+					args.insert(args.end(), {"--password-command",
+								 "echo s3cret"});
+				args.insert(args.end(), {spec, maildir});
+				const auto r = s.Dl(args);
+				INFO(Describe(r));
+				REQUIRE(r.exit_code == 0);
+				CHECK(Showed(r.err, m.shown));
+				CheckHoldsAll(maildir, sample);
+				s.server->WaitForSessions();
+				CHECK(s.OnServer() == 0);
+				// The password never shows, whatever the method sent.
+				CHECK(r.err.find(password) == std::string::npos);
+				CHECK(r.out.find(password) == std::string::npos);
+			}
+		}
+	}
+
+	TEST_CASE("login: auto picks SCRAM-SHA-256")
+	{
+		Setup s(15, 120, password, {all_auth_mechanisms, {}});
+		const auto r =
+		    s.Dl({"-v", "--ca-file", s.server->ca_file, s.Ssl(), s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(Showed(r.err, "AUTH SCRAM-SHA-256"));
+		CHECK_FALSE(Showed(r.err, "USER"));
+		CheckHoldsAll(s.maildir, s.sample);
+		CHECK(s.OnServer() == 0);
+	}
+
+	TEST_CASE("login: a wrong password fails SCRAM with 77 and the server's reply")
+	{
+		Setup s(10, 121, "not-the-password", {all_auth_mechanisms, {}});
+		const auto r = s.Dl({"--auth", "scram-sha-256", "--ca-file",
+				     s.server->ca_file, s.Ssl(), s.maildir});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 77);
+		CheckErrorLines(r, true);
+		// Dovecot's own words, quoted.
+		CHECK(r.err.find("-ERR [AUTH] Authentication failed.") !=
+		      std::string::npos);
+		CHECK(r.err.find("not-the-password") == std::string::npos);
+		CHECK(!std::filesystem::exists(s.maildir));
+		CHECK(s.OnServer() == 10);
+	}
+
+	TEST_CASE("login: methods that reveal the password are refused over cleartext to "
+		  "a host that is not loopback, before anything is sent")
+	{
+		const auto address = NonLoopbackAddress();
+		REQUIRE_MESSAGE(!address.empty(),
+				"this machine has no IPv4 address outside 127.0.0.0/8");
+		Setup s(10, 122, password, {all_auth_mechanisms, address});
+		const std::string log = s.tmp / "srv/dovecot.log";
+		for (const auto *method : {"plain", "user", "login"}) {
+			INFO("--auth " << method);
+			const auto r = s.Dl({"-v", "--auth", method, s.Tcp(), s.maildir});
+			INFO(Describe(r));
+			CHECK(r.exit_code == 78);
+			// Nothing of the login went out: no USER, no AUTH, no PASS.
+			CHECK_FALSE(Showed(r.err, "USER"));
+			CHECK_FALSE(Showed(r.err, "AUTH"));
+			CHECK_FALSE(Showed(r.err, "PASS"));
+			CHECK(r.err.find("--allow-plaintext") != std::string::npos);
+			CHECK(!std::filesystem::exists(s.maildir));
+		}
+		s.server->WaitForSessions();
+		// Dovecot saw no login attempt at all.
+		CHECK(ReadFile(log).find("user=<alice>") == std::string::npos);
+		CHECK(s.OnServer() == 10);
+
+		// auto there picks SCRAM, which reveals nothing, and fetches.
+		const auto r = s.Dl({"-v", s.Tcp(), s.maildir});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(Showed(r.err, "AUTH SCRAM-SHA-256"));
+		CheckHoldsAll(s.maildir, s.sample);
+		CHECK(s.OnServer() == 0);
+
+		// --allow-plaintext says the path is trusted.
+		const auto more = s.server->Fill(user, 5, 123);
+		const std::string plain_maildir = s.tmp / "Maildir-plain";
+		const auto p = s.Dl(
+		    {"--auth", "plain", "--allow-plaintext", s.Tcp(), plain_maildir});
+		INFO(Describe(p));
+		REQUIRE(p.exit_code == 0);
+		CheckHoldsAll(plain_maildir, more);
 		CHECK(s.OnServer() == 0);
 	}
 

@@ -31,8 +31,10 @@ struct Setup {
 	explicit Setup(unsigned count, unsigned seed, bool require_client_cert = false)
 	{
 		std::filesystem::create_directory(tmp / "srv");
+		DovecotOptions options;
+		options.require_client_cert = require_client_cert;
 		server = std::make_unique<DovecotServer>(
-		    tmp / "srv", std::vector{user + ":" + password}, require_client_cert);
+		    tmp / "srv", std::vector{user + ":" + password}, options);
 		pki = server->ca_file.substr(0, server->ca_file.rfind('/'));
 		sample = server->Fill(user, count, seed);
 		WriteNetrc(netrc, user, password,

@@ -200,11 +200,11 @@ TEST_SUITE("mailutils")
 		// Issue 11: the second real server for STARTTLS. pop3d's certificate is
 		// self-signed for CN=localhost; the spec names it after '!'.
 		Setup s(22, 13);
-		const std::string spec = std::string("starttls:") + MailutilsServer::kUser +
-					 "@127.0.0.1!localhost:" +
-					 std::to_string(s.server->port);
-		const auto r = s.Dl(
-		    {"-v", "--ca-file", s.tmp / "srv/cert.pem", spec, s.maildir});
+		const std::string spec =
+		    std::string("starttls:") + MailutilsServer::kUser +
+		    "@127.0.0.1!localhost:" + std::to_string(s.server->port);
+		const auto r =
+		    s.Dl({"-v", "--ca-file", s.tmp / "srv/cert.pem", spec, s.maildir});
 		INFO(DescribeBriefly(r));
 		INFO("pop3d log:\n" << s.server->Log());
 		CHECK(r.exit_code == 0);

@@ -714,9 +714,12 @@ bool FakePop3Server::FindRule(const Connection &c, bool greeting, std::string_vi
 			continue;
 		std::string rule_verb, rule_args;
 		SplitCommand(rule.command, rule_verb, rule_args);
-		if (greeting != rule_verb.empty())
+		const bool greeting_rule = rule_verb.empty() && !rule.empty_line;
+		if (greeting != greeting_rule)
 			continue;
-		if (!greeting &&
+		if (!greeting && rule.empty_line != verb.empty())
+			continue;
+		if (!greeting && !rule.empty_line &&
 		    (rule_verb != verb || (!rule_args.empty() && rule_args != args)))
 			continue;
 		const int score =
@@ -740,8 +743,11 @@ bool FakePop3Server::HandleLine(Connection &c, const std::string &line)
 	SplitCommand(line, verb, args);
 
 	ScriptedReply reply;
-	if (!verb.empty() && FindRule(c, false, verb, args, reply)) {
-		if (reply.bytes.starts_with("+OK")) {
+	if (FindRule(c, false, verb, args, reply)) {
+		if (reply.logs_in && reply.bytes.starts_with("+OK") &&
+		    c.phase == Phase::Authorization)
+			Login(c);
+		else if (reply.bytes.starts_with("+OK")) {
 			// The scripted server claims success, so it did the work.
 			const bool was_authorization = c.phase == Phase::Authorization;
 			BuiltIn(c, verb, args);

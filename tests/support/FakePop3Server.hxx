@@ -96,6 +96,10 @@ struct ScriptedReply {
 	std::size_t stream_chunk = 0;
 	/** Pause between two writes of the stream, to drip it slowly; 0 = none. */
 	std::chrono::milliseconds stream_pause{0};
+	/** Bytes starting with "+OK" log the client in (AUTHORIZATION -> TRANSACTION,
+	 * RFC 1939 §3): the end of a scripted SASL (RFC 5034) or APOP login, which the
+	 * server does not implement itself. */
+	bool logs_in = false;
 
 	ScriptedReply() = default;
 
@@ -143,6 +147,9 @@ struct ReplyRule {
 	Phase phase = Phase::Any;
 	/** What to send. */
 	ScriptedReply reply;
+	/** With an empty #command: match an empty command line (a SASL response of
+	 * zero octets, RFC 5034 §4) instead of the greeting. */
+	bool empty_line = false;
 };
 
 /** A message in the fake maildrop. */

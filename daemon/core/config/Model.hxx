@@ -81,6 +81,10 @@ struct Account : pop3::FetchPolicy {
 	/** argv of `password_command` (run without a shell; first line of stdout), or
 	 * empty to use netrc. */
 	std::vector<std::string> password_command;
+	/** argv of `oauth_token_command`, run like #password_command; its first line is
+	 * the OAuth 2.0 access token for XOAUTH2 / OAUTHBEARER (RFC 7628). Empty = no
+	 * token. */
+	std::vector<std::string> oauth_token_command;
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
 	/** Time between two fetches (10 s to 7 days, see Validate.hxx). */

@@ -758,4 +758,19 @@ Oversize ParseOversize(std::string_view text)
 	throw ValueError(ExpectedOneOf(text, names));
 }
 
+pop3::AuthMethod ParseAuth(std::string_view text)
+{
+	if (const auto method = pop3::ParseAuthMethod(text))
+		return *method;
+	// One list of names, in Auth.cxx, for the flag, the key and the messages.
+	std::vector<std::string_view> names;
+	for (auto rest = pop3::AuthMethodNames(); !rest.empty();) {
+		const auto bar = rest.find('|');
+		names.push_back(rest.substr(0, bar));
+		rest = bar == std::string_view::npos ? std::string_view{}
+						     : rest.substr(bar + 1);
+	}
+	throw ValueError(ExpectedOneOf(text, names));
+}
+
 } // namespace popstream::config

@@ -274,4 +274,11 @@ pop3::Pipelining ParsePipelining(std::string_view text);
  */
 Oversize ParseOversize(std::string_view text);
 
+/**
+ * @param text a login method as pop3::ParseAuthMethod() takes it (`auth:`, dl --auth)
+ * @throws ValueError for anything else, listing every method and suggesting the
+ *         nearest
+ */
+pop3::AuthMethod ParseAuth(std::string_view text);
+
 } // namespace popstream::config

@@ -994,8 +994,15 @@ TEST_CASE("the annotated example loads, with every key")
 	const auto path =
 	    test::RequireEnv("POPSTREAM_SOURCE_ROOT") + "/config/popstream.yaml.example";
 	const auto config = LoadConfig(path, test::TestOptions());
-	REQUIRE(config.accounts.size() == 5);
-	const auto &shared = config.accounts[3];
+	REQUIRE(config.accounts.size() == 7);
+	const auto &corp = config.accounts[3];
+	CHECK(corp.auth == pop3::AuthMethod::ScramSha256);
+	CHECK(corp.tls == TlsMode::StartTls);
+	const auto &o365 = config.accounts[4];
+	CHECK(o365.auth == pop3::AuthMethod::Xoauth2);
+	CHECK(o365.oauth_token_command ==
+	      std::vector<std::string>{"oauth2-token", "--account", "alice@contoso.com"});
+	const auto &shared = config.accounts[5];
 	CHECK(shared.name == "shared");
 	CHECK(shared.keep);
 	CHECK(shared.delete_after == 14 * 24h);
@@ -1013,4 +1020,165 @@ TEST_CASE("the annotated example loads, with every key")
 	CHECK(work.max_message_size == built_in.max_message_size);
 	CHECK(work.checkpoint_messages == built_in.checkpoint_messages);
 	CHECK(work.checkpoint_bytes == built_in.checkpoint_bytes);
+	CHECK(work.auth == built_in.auth);
+	CHECK(work.allow_plaintext == built_in.allow_plaintext);
+}
+
+TEST_CASE("auth, allow_plaintext and oauth_token_command: values and inheritance")
+{
+	const auto config =
+	    Parse("defaults:\n"
+		  "  auth: scram-sha-256\n"
+		  "  allow_plaintext: true\n"
+		  "  maildir: /m\n"
+		  "accounts:\n"
+		  "  - name: a\n"
+		  "    host: h\n"
+		  "  - name: b\n"
+		  "    host: h\n"
+		  "    auth: XOAUTH2\n"
+		  "    allow_plaintext: false\n"
+		  "    oauth_token_command: oauth2l fetch --json \"a b\"\n"
+		  "  - name: c\n"
+		  "    host: h\n"
+		  "    auth: auto\n"
+		  "    oauth_token_command: [get-token, c]\n"
+		  "  - name: d\n"
+		  "    host: h\n"
+		  "    auth: external\n"
+		  "  - name: e\n"
+		  "    host: h\n"
+		  "    auth: apop\n"
+		  "    password_command: [pass, e]\n");
+	REQUIRE(config.accounts.size() == 5);
+	const auto &a = config.accounts[0];
+	CHECK(a.auth == pop3::AuthMethod::ScramSha256);
+	CHECK(a.allow_plaintext);
+	CHECK(a.oauth_token_command.empty());
+	const auto &b = config.accounts[1];
+	CHECK(b.auth == pop3::AuthMethod::Xoauth2);
+	CHECK_FALSE(b.allow_plaintext);
+	CHECK(b.oauth_token_command ==
+	      std::vector<std::string>{"oauth2l", "fetch", "--json", "a b"});
+	CHECK(config.accounts[2].auth == pop3::AuthMethod::Auto);
+	CHECK(config.accounts[2].oauth_token_command ==
+	      std::vector<std::string>{"get-token", "c"});
+	// EXTERNAL needs neither a password nor a token.
+	CHECK(config.accounts[3].auth == pop3::AuthMethod::External);
+	CHECK(config.accounts[4].auth == pop3::AuthMethod::Apop);
+
+	// Built in: the strongest method offered, and no secret in the clear.
+	const auto plain = Parse(WithKey("keep: false"));
+	CHECK(plain.accounts[0].auth == pop3::AuthMethod::Auto);
+	CHECK_FALSE(plain.accounts[0].allow_plaintext);
+}
+
+TEST_CASE("auth, allow_plaintext and oauth_token_command: bad values")
+{
+	CHECK(ErrorOf(WithKey("auth: scram")) ==
+	      "config.yaml:5:11: accounts[0].auth: bad value \"scram\" (expected auto, "
+	      "user, apop, plain, login, cram-md5, scram-sha-1, scram-sha-256, external, "
+	      "xoauth2 or oauthbearer)");
+	CHECK(
+	    ErrorOf(WithKey("auth: cram_md5")) ==
+	    "config.yaml:5:11: accounts[0].auth: bad value \"cram_md5\" (expected auto, "
+	    "user, apop, plain, login, cram-md5, scram-sha-1, scram-sha-256, external, "
+	    "xoauth2 or oauthbearer); did you mean \"cram-md5\"?");
+	CHECK(ErrorOf(WithKey("auth: [plain]")) ==
+	      "config.yaml:5:11: accounts[0].auth: expected a string, got a list");
+	CHECK(
+	    ErrorOf(WithKey("allow_plaintext: yes")) ==
+	    "config.yaml:5:22: accounts[0].allow_plaintext: expected true or false, got "
+	    "\"yes\"");
+	CHECK(ErrorOf(WithKey("oauth_token_command: []")) ==
+	      "config.yaml:5:26: accounts[0].oauth_token_command: empty command");
+	CHECK(ErrorOf(WithKey("oauth_token_command: \"get 'x\"")) ==
+	      "config.yaml:5:26: accounts[0].oauth_token_command: unterminated ' in the "
+	      "command");
+}
+
+TEST_CASE("a login method without its secret, or a secret command it never runs")
+{
+	// The token methods need the token command; the account's own auth: is named...
+	CHECK(ErrorOf(WithKey("auth: xoauth2")) ==
+	      "config.yaml:5:11: accounts[0].auth: \"xoauth2\" needs oauth_token_command "
+	      "(XOAUTH2 and OAUTHBEARER log in with an OAuth 2.0 access token, not a "
+	      "password)");
+	// ...or, inherited, the account that lacks the command.
+	CHECK(ErrorOf("defaults:\n"
+		      "  auth: oauthbearer\n"
+		      "accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n") ==
+	      "config.yaml:4:5: accounts[0].auth: \"oauthbearer\" needs "
+	      "oauth_token_command (XOAUTH2 and OAUTHBEARER log in with an OAuth 2.0 "
+	      "access token, not a password)");
+	// A token command with a password method would silently not run.
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    auth: scram-sha-256\n"
+		      "    oauth_token_command: get-token\n") ==
+	      "config.yaml:6:26: accounts[0].oauth_token_command: not used with auth: "
+	      "\"scram-sha-256\", which logs in with the password (the token is for "
+	      "xoauth2, oauthbearer or auto)");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    auth: external\n"
+		      "    oauth_token_command: get-token\n") ==
+	      "config.yaml:6:26: accounts[0].oauth_token_command: not used with auth: "
+	      "\"external\", which logs in with the client certificate (the token is for "
+	      "xoauth2, oauthbearer or auto)");
+	// The token methods never use the password, and auto with a token uses the
+	// token.
+	CHECK(
+	    ErrorOf("accounts:\n"
+		    "  - name: a\n"
+		    "    host: h\n"
+		    "    maildir: /m\n"
+		    "    auth: xoauth2\n"
+		    "    oauth_token_command: get-token\n"
+		    "    password_command: pass a\n") ==
+	    "config.yaml:7:23: accounts[0].password_command: not used with auth: "
+	    "\"xoauth2\", which logs in with the token of oauth_token_command (set auth "
+	    "to a password method to use the password)");
+	CHECK(
+	    ErrorOf("accounts:\n"
+		    "  - name: a\n"
+		    "    host: h\n"
+		    "    maildir: /m\n"
+		    "    oauth_token_command: get-token\n"
+		    "    password_command: pass a\n") ==
+	    "config.yaml:6:23: accounts[0].password_command: not used with auth: "
+	    "\"auto\", which logs in with the token of oauth_token_command (set auth to "
+	    "a password method to use the password)");
+	CHECK(ErrorOf("accounts:\n"
+		      "  - name: a\n"
+		      "    host: h\n"
+		      "    maildir: /m\n"
+		      "    auth: external\n"
+		      "    password_command: pass a\n") ==
+	      "config.yaml:6:23: accounts[0].password_command: not used with auth: "
+	      "\"external\", which logs in with the client certificate");
+
+	// A command inherited from defaults: cannot be unset; choosing the method is
+	// how an account opts out of it, and that is no error.
+	const auto config = Parse("defaults:\n"
+				  "  oauth_token_command: get-token\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    host: h\n"
+				  "    auth: scram-sha-256\n"
+				  "    password_command: pass a\n"
+				  "  - name: b\n"
+				  "    host: h\n");
+	REQUIRE(config.accounts.size() == 2);
+	CHECK(config.accounts[0].auth == pop3::AuthMethod::ScramSha256);
+	CHECK(config.accounts[1].oauth_token_command ==
+	      std::vector<std::string>{"get-token"});
 }

@@ -27,7 +27,9 @@ TEST_CASE("an account's policy flows from the YAML to the session and the journa
 				  "    oversize: delete\n"
 				  "    max_messages_per_session: 500\n"
 				  "    max_bytes_per_session: 1GB\n"
-				  "    checkpoint_every: 100 messages\n");
+				  "    checkpoint_every: 100 messages\n"
+				  "    auth: cram-md5\n"
+				  "    allow_plaintext: true\n");
 	REQUIRE(config.accounts.size() == 1);
 	const auto &account = config.accounts[0];
 
@@ -43,6 +45,8 @@ TEST_CASE("an account's policy flows from the YAML to the session and the journa
 	CHECK(session.keep);
 	CHECK(session.max_message_size == 25'000'000);
 	CHECK(session.oversize == pop3::Oversize::Delete);
+	CHECK(session.auth == pop3::AuthMethod::CramMd5);
+	CHECK(session.allow_plaintext);
 	// ...and the run's limits as what this session may take of them.
 	CHECK(plan.config.limit == 100);
 	CHECK(plan.config.limit_bytes == 1'000'000'000);
