@@ -111,9 +111,9 @@ TEST_SUITE("dovecot-tls")
 		CHECK(s.Saved() == s.sample.FetchedHashes());
 		CHECK(s.server->Count(user) == 0);
 		// STLS went out, and the password only after it (the verbose log hides
-		// it).
-		const auto stls = r.err.find("STLS");
-		const auto pass = r.err.find("PASS");
+		// it): with Dovecot's "plain login", auto logs in with AUTH PLAIN.
+		const auto stls = r.err.find("C: STLS");
+		const auto pass = r.err.find("C: AUTH PLAIN ********");
 		REQUIRE(stls != std::string::npos);
 		REQUIRE(pass != std::string::npos);
 		CHECK(stls < pass);
@@ -130,6 +130,8 @@ TEST_SUITE("dovecot-tls")
 			  "TLS: certificate of pop.example.com rejected: unknown CA "
 			  "(not signed by a trusted authority)"));
 		CHECK_FALSE(Has(r.err, "PASS"));
+		CHECK_FALSE(Has(r.err, "AUTH"));
+		CHECK_FALSE(Has(r.err, "USER"));
 		CHECK(s.server->Count(user) == 5);
 	}
 

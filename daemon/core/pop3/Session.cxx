@@ -810,6 +810,14 @@ Retry Session::RetryFor(ErrorKind kind) const noexcept
 		return Retry::None;
 	if (phase_ == Phase::Login && kind != ErrorKind::Desync)
 		return Retry::Reconnect;
+	// Credentials answered by nonsense are not sent again at once: the server may
+	// count it as a failed login, and lock the account after a few (case 03 B).
+	if (phase_ == Phase::Login && !pipeline_.Empty()) {
+		const Command head = pipeline_.Front().command;
+		if (head == Command::User || head == Command::Pass ||
+		    head == Command::Apop || head == Command::Auth)
+			return Retry::None;
+	}
 	if (kind == ErrorKind::Desync)
 		return pipeline_.Pipelined() && !config_.lock_step ? Retry::LockStep
 								   : Retry::None;
