@@ -226,3 +226,35 @@ TEST_CASE("a failing token command ends the run with 78 before AUTH")
 	      std::string::npos);
 	CHECK(CountVerb(server.Commands(1), "AUTH") == 0);
 }
+
+TEST_CASE("EXTERNAL: the client certificate logs in, with an empty initial response")
+{
+	// RFC 4422 Appendix A: the identity is the TLS client certificate's; the
+	// response is empty, sent as "=" on the AUTH line (RFC 5034 §4). No password or
+	// token is looked up.
+	CaseHarness harness;
+	FakePop3Server server;
+	server.SetCapabilities({"USER", "UIDL", "PIPELINING", "SASL PLAIN EXTERNAL"});
+	server.AddMessage(StandardMessage(1), "u1");
+	server.EnableTls(TestCaDirectory() + "/server.crt",
+			 TestCaDirectory() + "/server.key");
+	server.AddRule({"AUTH EXTERNAL =", 0, Phase::Authorization, LoggedIn()});
+	DlOptions options;
+	options.tls = true;
+	options.args = {"-v",
+			"--auth",
+			"external",
+			"--tls-cert",
+			TestCaDirectory() + "/client.crt",
+			"--tls-key",
+			TestCaDirectory() + "/client.key"};
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	INFO(Join(server.Commands(1)));
+	CHECK(run.ExitCode() == exit_code::ok);
+	CHECK(HasCommand(server.Commands(1), "AUTH EXTERNAL ="));
+	CHECK(CountVerb(server.Commands(1), "USER") == 0);
+	CHECK(CountVerb(server.Commands(1), "PASS") == 0);
+	CHECK(harness.Files() == std::vector<std::string>{CrlfToLf(StandardMessage(1))});
+	CHECK(server.RemainingUids().empty());
+}
