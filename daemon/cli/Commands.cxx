@@ -83,16 +83,6 @@ const char *const dl_footer =
     "TLS rejected, 73 Maildir unusable, 74 a message could not be written, 75 temporary "
     "or partial failure, 76 protocol error, 77 login failed, 78 netrc or config error.";
 
-std::string ExpandHome(const std::string &path)
-{
-	if (path == "~" || path.rfind("~/", 0) == 0) {
-		const char *home = std::getenv("HOME");
-		if (home != nullptr && *home != '\0')
-			return std::string(home) + path.substr(1);
-	}
-	return path;
-}
-
 std::uint64_t Milliseconds(double seconds)
 {
 	return static_cast<std::uint64_t>(std::llround(seconds * 1000.0));

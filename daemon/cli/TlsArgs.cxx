@@ -16,16 +16,6 @@ namespace popstream::cli {
 
 namespace {
 
-std::string ExpandHome(const std::string &path)
-{
-	if (path == "~" || path.rfind("~/", 0) == 0) {
-		const char *home = std::getenv("HOME");
-		if (home != nullptr && *home != '\0')
-			return std::string(home) + path.substr(1);
-	}
-	return path;
-}
-
 void PrintError(const std::string &program, const std::string &text)
 {
 	std::fprintf(stderr, "%s: %s\n", program.c_str(), text.c_str());
@@ -103,6 +93,16 @@ std::optional<TlsOptions> ParseTlsArgs(const TlsArgs &args, const std::string &p
 		return std::nullopt;
 	}
 	return tls;
+}
+
+std::string ExpandHome(const std::string &path)
+{
+	if (path == "~" || path.rfind("~/", 0) == 0) {
+		const char *home = std::getenv("HOME");
+		if (home != nullptr && *home != '\0')
+			return std::string(home) + path.substr(1);
+	}
+	return path;
 }
 
 } // namespace popstream::cli

@@ -12,6 +12,12 @@ class App;
 
 namespace popstream::cli {
 
+/**
+ * @return @p path with a leading "~" or "~/" replaced by $HOME (as a shell would for a
+ *         word on the command line; a flag's value after '=' is not expanded by it)
+ */
+std::string ExpandHome(const std::string &path);
+
 /** The TLS flags `dl` and `serverinfo` share, as typed. */
 struct TlsArgs {
 	std::string ca_file;

@@ -234,7 +234,8 @@ TEST_CASE("close or reset at every stage: nothing deleted, nothing partial, then
 				// The password goes to the server at most once per
 				// login. Over loopback it goes with USER (nobody can
 				// read it there); on an open cleartext link it is never
-				// sent at all (integration.dovecot.login-cleartext-refused).
+				// sent at all
+				// (integration.dovecot.login-cleartext-refused).
 				CHECK(CountVerb(server.AllCommands(), "PASS") <=
 				      server.ConnectionCount());
 				CHECK(first.Err().find("s3cret") == std::string::npos);

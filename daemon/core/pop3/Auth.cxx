@@ -1,5 +1,7 @@
 #include "Auth.hxx"
 
+#include "core/util/Ascii.hxx"
+
 #include <array>
 
 namespace popstream::pop3 {
@@ -34,22 +36,6 @@ const MethodName &Find(AuthMethod method) noexcept
 	return METHODS[0];
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept
-{
-	if (a.size() != b.size())
-		return false;
-	for (std::size_t i = 0; i < a.size(); ++i) {
-		char x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z')
-			x = static_cast<char>(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = static_cast<char>(y - 'A' + 'a');
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
 } // namespace
 
 std::string_view AuthMethodName(AuthMethod method) noexcept
@@ -60,7 +46,7 @@ std::string_view AuthMethodName(AuthMethod method) noexcept
 std::optional<AuthMethod> ParseAuthMethod(std::string_view name) noexcept
 {
 	for (const auto &entry : METHODS)
-		if (EqualsIgnoreCase(entry.name, name))
+		if (EqualsNoCase(entry.name, name))
 			return entry.method;
 	return std::nullopt;
 }

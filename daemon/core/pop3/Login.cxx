@@ -1,6 +1,7 @@
 #include "Login.hxx"
 
 #include "Pipeline.hxx"
+#include "core/util/Ascii.hxx"
 #include "core/util/Base64.hxx"
 #include "core/util/Escape.hxx"
 
@@ -101,14 +102,8 @@ std::string Login::Quote(std::string_view server_text) const
 
 std::string Login::Redact(std::string_view line)
 {
-	if (line.size() >= 5) {
-		std::string head(line.substr(0, 5));
-		for (char &c : head)
-			if (c >= 'a' && c <= 'z')
-				c = static_cast<char>(c - 'a' + 'A');
-		if (head == "PASS ")
-			return "PASS ********";
-	}
+	if (StartsWithNoCase(line, "PASS "))
+		return "PASS ********";
 	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
 		line.remove_suffix(1);
 	return Escape(line);

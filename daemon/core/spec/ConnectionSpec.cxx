@@ -1,4 +1,6 @@
 #include "ConnectionSpec.hxx"
+
+#include "core/util/Ascii.hxx"
 #include "core/util/Escape.hxx"
 
 namespace popstream {
@@ -25,20 +27,6 @@ constexpr bool IsHexDigit(char c) noexcept
 constexpr bool IsNameChar(char c) noexcept
 {
 	return IsAsciiAlpha(c) || IsAsciiDigit(c) || c == '-' || c == '.' || c == '_';
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) noexcept
-{
-	if (s.size() < prefix.size())
-		return false;
-	for (std::size_t i = 0; i < prefix.size(); ++i) {
-		char c = s[i];
-		if (c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-		if (c != prefix[i])
-			return false;
-	}
-	return true;
 }
 
 /** Builds the one-line error; every problem text is written by us except the spec,

@@ -1,4 +1,6 @@
 #include "TlsFingerprint.hxx"
+#include "core/util/Ascii.hxx"
+#include "core/util/Base64.hxx"
 #include "core/util/Escape.hxx"
 
 namespace popstream {
@@ -17,28 +19,6 @@ int HexValue(char c) noexcept
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-int Base64Value(char c) noexcept
-{
-	for (int i = 0; i < 64; ++i)
-		if (base64_alphabet[i] == c)
-			return i;
-	return -1;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) noexcept
-{
-	if (s.size() < prefix.size())
-		return false;
-	for (std::size_t i = 0; i < prefix.size(); ++i) {
-		char c = s[i];
-		if (c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-		if (c != prefix[i])
-			return false;
-	}
-	return true;
 }
 
 std::string_view Trim(std::string_view s) noexcept
@@ -67,25 +47,18 @@ TlsFingerprint ParsePublicKey(std::string_view whole, std::string_view b64)
 	if (b64.size() != 44 || b64[43] != '=')
 		throw Bad(whole, "sha256// must be followed by 44 base64 characters "
 				 "ending in '=' (a SHA-256)");
+	if (const auto bad = b64.substr(0, 43).find_first_not_of(base64_alphabet);
+	    bad != std::string_view::npos)
+		throw Bad(whole, "\"" + Escape(b64.substr(bad, 1)) +
+				     "\" is not a base64 character");
+	// The characters are right: only padding bits can make it non-canonical.
+	const auto digest = Base64Decode(b64);
+	if (!digest || digest->size() != 32)
+		throw Bad(whole, "the base64 after sha256// is not canonical");
 	TlsFingerprint result;
 	result.kind = TlsFingerprint::Kind::PublicKey;
-	std::uint32_t bits = 0;
-	int nbits = 0;
-	std::size_t out = 0;
-	for (std::size_t i = 0; i < 43; ++i) {
-		const int v = Base64Value(b64[i]);
-		if (v < 0)
-			throw Bad(whole, "\"" + Escape(b64.substr(i, 1)) +
-					     "\" is not a base64 character");
-		bits = (bits << 6) | static_cast<std::uint32_t>(v);
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			result.digest[out++] = static_cast<std::uint8_t>(bits >> nbits);
-		}
-	}
-	if ((bits & ((1u << nbits) - 1)) != 0)
-		throw Bad(whole, "the base64 after sha256// is not canonical");
+	for (std::size_t i = 0; i < 32; ++i)
+		result.digest[i] = static_cast<std::uint8_t>((*digest)[i]);
 	return result;
 }
 
@@ -161,21 +134,9 @@ std::string FormatCertificateFingerprint(const Sha256Digest &digest)
 
 std::string FormatPublicKeyPin(const Sha256Digest &digest)
 {
-	std::string out = "sha256//";
-	std::uint32_t bits = 0;
-	int nbits = 0;
-	for (const std::uint8_t byte : digest) {
-		bits = (bits << 8) | byte;
-		nbits += 8;
-		while (nbits >= 6) {
-			nbits -= 6;
-			out += base64_alphabet[(bits >> nbits) & 63];
-		}
-	}
-	// 256 bits leave 4, written as one more digit and one '='.
-	out += base64_alphabet[(bits << (6 - nbits)) & 63];
-	out += '=';
-	return out;
+	return "sha256//" +
+	       Base64Encode(std::string_view(
+		   reinterpret_cast<const char *>(digest.data()), digest.size()));
 }
 
 std::string FormatTlsFingerprint(const TlsFingerprint &fingerprint)
