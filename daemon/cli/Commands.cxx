@@ -205,6 +205,9 @@ std::string CheckSecrets(pop3::AuthMethod method, const DlArgs &args)
 	if (password && token)
 		return "--password-command is not used with --token-command, which "
 		       "logs in with the token (choose one)";
+	if (method == pop3::AuthMethod::External && args.tls.cert.empty())
+		return "--auth external needs --tls-cert and --tls-key (EXTERNAL logs in "
+		       "with the TLS client certificate)";
 	return {};
 }
 
@@ -250,6 +253,18 @@ int RunDl(const DlArgs &args, const std::string &program)
 		return ToInt(e.Code());
 	}
 	const std::string label = account.account.Label();
+	if (!account.account.tls && !account.account.starttls &&
+	    (!tls->fingerprints.empty() || !tls->cert_file.empty())) {
+		// Nothing would be checked or presented: say so rather than let the
+		// user believe the server is pinned.
+		PrintError(
+		    program,
+		    std::string("dl: ") +
+			(tls->fingerprints.empty() ? "--tls-cert" : "--tls-fingerprint") +
+			" needs TLS, but " + Escape(args.spec) +
+			" is cleartext (use ssl: or starttls:)");
+		return ToInt(ExitCode::Usage);
+	}
 
 	fetch::FetchOptions options;
 	options.password_source =

@@ -86,6 +86,7 @@ std::optional<TlsOptions> ParseTlsArgs(const TlsArgs &args, const std::string &p
 	tls.cert_file = ExpandHome(args.cert);
 	tls.key_file = ExpandHome(args.key);
 	try {
+		net::CheckCaFile(tls.ca_file);
 		net::CheckClientCertificate(tls);
 	} catch (const net::NetError &e) {
 		PrintError(program, command + ": " + e.what());

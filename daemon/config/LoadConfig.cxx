@@ -326,6 +326,45 @@ class Loader {
 			   "with an OAuth 2.0 access token, not a password)");
 	}
 
+	/** tls_cert without tls_key or the reverse, and auth: external without a
+	 * certificate, after inheritance: caught here rather than at the first fetch,
+	 * as dl catches them before connecting. */
+	void CheckClientCertificate(const Draft &draft, const std::string &path,
+				    const Mark &where)
+	{
+		const auto &account = draft.account;
+		if (draft.Failed("tls_cert") || draft.Failed("tls_key"))
+			return;
+		const auto at = [&](const char *key) {
+			const auto own = draft.own.find(key);
+			return own != draft.own.end() ? own->second : where;
+		};
+		if (!account.tls_cert.empty() && account.tls_key.empty())
+			Report(at("tls_cert"), path + ".tls_key",
+			       "missing: tls_cert needs tls_key (the certificate's "
+			       "unencrypted PEM key)");
+		else if (account.tls_cert.empty() && !account.tls_key.empty())
+			Report(at("tls_key"), path + ".tls_cert",
+			       "missing: tls_key needs tls_cert (the PEM client "
+			       "certificate it belongs to)");
+		if (account.tls == TlsMode::None && account.server.empty() &&
+		    !draft.Failed("tls") &&
+		    (!account.tls_fingerprints.empty() || !account.tls_cert.empty()))
+			Report(at(account.tls_fingerprints.empty() ? "tls_cert"
+								   : "tls_fingerprint"),
+			       path + (account.tls_fingerprints.empty()
+					   ? ".tls_cert"
+					   : ".tls_fingerprint"),
+			       "needs TLS, but tls is \"none\" (set tls: implicit or "
+			       "starttls)");
+		if (account.auth == pop3::AuthMethod::External &&
+		    account.tls_cert.empty() && !draft.Failed("auth"))
+			Report(
+			    at("auth"), path + ".auth",
+			    "\"external\" needs tls_cert and tls_key (EXTERNAL logs in "
+			    "with the TLS client certificate)");
+	}
+
 	/**
 	 * delete_after written in a map where keep is not true (set there, or in an
 	 * account inherited from defaults:) is reported: whoever writes it expects
@@ -373,6 +412,7 @@ class Loader {
 					   : DEFAULT_CLEARTEXT_PORT;
 
 		CheckTokenSource(draft, path, where);
+		CheckClientCertificate(draft, path, where);
 
 		if (account.maildir.empty() && !draft.Failed("maildir"))
 			Report(where, path + ".maildir",

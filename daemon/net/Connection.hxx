@@ -126,6 +126,15 @@ public:
 };
 
 /**
+ * Checks a CA file before connecting, so that one that cannot be read or holds no
+ * certificate is a configuration error rather than a failed connection: the same
+ * parse as the handshake's. Nothing happens for an empty @p path (the system store).
+ *
+ * @throws NetError (Tls) naming the file and the problem
+ */
+void CheckCaFile(const std::string &path);
+
+/**
  * Checks a client certificate and key before connecting, so that a mistake in them is
  * a configuration error rather than a failed connection: both parse, the key is not
  * encrypted, belongs to the certificate, and is not accessible by group or others.

@@ -307,7 +307,55 @@ int MinorVersion(TlsVersion version) noexcept
 	return MBEDTLS_SSL_MINOR_VERSION_3;
 }
 
+/** Parses the CA file @p path into @p ca. @throws NetError (Tls) naming it */
+void ParseCaFile(const std::string &path, mbedtls_x509_crt &ca)
+{
+	// Read the file here rather than with mbedtls_x509_crt_parse_file(), whose
+	// MBEDTLS_ERR_PK_FILE_IO_ERROR does not say whether the file is missing or
+	// unreadable.
+	const std::string what = "TLS: cannot read CA file '" + Escape(path) + "': ";
+	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		throw NetError(NetErrorKind::Tls,
+			       what + DescribeUvError(uv_translate_sys_error(errno)));
+	const auto read = posix::ReadToEnd(fd, kMaxCaFileBytes);
+	close(fd);
+	if (read.error != 0)
+		throw NetError(NetErrorKind::Tls,
+			       what +
+				   DescribeUvError(uv_translate_sys_error(read.error)));
+	if (read.too_large)
+		throw NetError(NetErrorKind::Tls, what + "larger than 16 MiB");
+	const std::string &pem = read.text;
+
+	// mbedTLS recognises PEM only in a NUL-terminated buffer whose length counts the
+	// NUL. A positive result counts certificates it skipped: system bundles hold a
+	// few that mbedTLS cannot parse, and the others are still usable.
+	const int ret = mbedtls_x509_crt_parse(
+	    &ca, reinterpret_cast<const unsigned char *>(pem.c_str()), pem.size() + 1);
+	if (ca.version == 0)
+		throw NetError(NetErrorKind::Tls,
+			       "TLS: CA file '" + Escape(path) +
+				   "' holds no usable certificate" +
+				   (ret < 0 ? ": " + MbedtlsText(ret) : std::string()));
+}
+
 } // namespace
+
+void CheckCaFile(const std::string &path)
+{
+	if (path.empty())
+		return;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt_init(&ca);
+	try {
+		ParseCaFile(path, ca);
+	} catch (...) {
+		mbedtls_x509_crt_free(&ca);
+		throw;
+	}
+	mbedtls_x509_crt_free(&ca);
+}
 
 void CheckClientCertificate(const TlsOptions &options)
 {
@@ -433,34 +481,7 @@ void TlsLayer::Setup(const TlsOptions &options)
 
 void TlsLayer::LoadCaFile(const std::string &path)
 {
-	// Read the file here rather than with mbedtls_x509_crt_parse_file(), whose
-	// MBEDTLS_ERR_PK_FILE_IO_ERROR does not say whether the file is missing or
-	// unreadable.
-	const std::string what = "TLS: cannot read CA file '" + Escape(path) + "': ";
-	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		throw NetError(NetErrorKind::Tls,
-			       what + DescribeUvError(uv_translate_sys_error(errno)));
-	const auto read = posix::ReadToEnd(fd, kMaxCaFileBytes);
-	close(fd);
-	if (read.error != 0)
-		throw NetError(NetErrorKind::Tls,
-			       what +
-				   DescribeUvError(uv_translate_sys_error(read.error)));
-	if (read.too_large)
-		throw NetError(NetErrorKind::Tls, what + "larger than 16 MiB");
-	const std::string &pem = read.text;
-
-	// mbedTLS recognises PEM only in a NUL-terminated buffer whose length counts the
-	// NUL. A positive result counts certificates it skipped: system bundles hold a
-	// few that mbedTLS cannot parse, and the others are still usable.
-	const int ret = mbedtls_x509_crt_parse(
-	    &ca_, reinterpret_cast<const unsigned char *>(pem.c_str()), pem.size() + 1);
-	if (ca_.version == 0)
-		throw NetError(NetErrorKind::Tls,
-			       "TLS: CA file '" + Escape(path) +
-				   "' holds no usable certificate" +
-				   (ret < 0 ? ": " + MbedtlsText(ret) : std::string()));
+	ParseCaFile(path, ca_);
 }
 
 int TlsLayer::OnSend(void *ctx, const unsigned char *buffer, std::size_t length) noexcept

@@ -105,7 +105,7 @@ TEST_CASE("starttls: cleartext injected behind STLS's +OK is an attack, not data
 	options.starttls = true;
 	const auto run = h.Dl(server, options);
 	INFO(run.Describe());
-	CHECK(run.ExitCode() == exit_unavailable);
+	CHECK(run.ExitCode() == exit_code::protocol);
 	CHECK(run.Err().find("protocol error: server sent data after accepting STLS") !=
 	      std::string::npos);
 	CheckCleartext(server, "CAPA\r\nSTLS\r\n");

@@ -257,6 +257,24 @@ TEST_CASE("bad TLS flags: one line, exit 64 or 78, before connecting")
 	CHECK(r.err == "popstream: dl: TLS: key file '" + TestCaDir() +
 			   "/server.key' does not belong to the client certificate '" +
 			   TestCaDir() + "/client.crt'\n");
+	// A CA file that is there but holds no certificate: before connecting too.
+	r = dl({"--ca-file", "/etc/hostname"});
+	CHECK(r.exit_code == kExitConfig);
+	CHECK(r.err.starts_with("popstream: dl: TLS: CA file '/etc/hostname' holds no "
+				"usable certificate"));
+	// A pin or a client certificate on a cleartext spec would check nothing.
+	r = Popstream(home, 1,
+		      {"dl", "--tls-fingerprint",
+		       "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+		       "tcp:alice@localhost:1", home / "Maildir"});
+	CHECK(r.exit_code == kExitUsage);
+	CHECK(r.err == "popstream: dl: --tls-fingerprint needs TLS, but "
+		       "tcp:alice@localhost:1 is cleartext (use ssl: or starttls:)\n");
+	// EXTERNAL logs in with a certificate: without one, nothing can work.
+	r = dl({"--auth", "external"});
+	CHECK(r.exit_code == kExitUsage);
+	CHECK(r.err == "popstream: dl: --auth external needs --tls-cert and --tls-key "
+		       "(EXTERNAL logs in with the TLS client certificate)\n");
 	CHECK(access((home / "Maildir").c_str(), F_OK) != 0);
 }
 

@@ -174,8 +174,7 @@ Login::Step Login::OnReply(const Reply &reply, Pipeline &pipeline)
 				    " (" + std::string(AuthMethodName(used_)) + ")";
 			message += ": " + Quote(reply.line);
 			if (sasl_ && !sasl_->Diagnostic().empty())
-				message += "; " + std::string(SaslMechanismName(used_)) +
-					   " error: " + Escape(sasl_->Diagnostic(), 300);
+				message += "; " + Escape(sasl_->Diagnostic(), 300);
 			return Fail(IsTemporaryAuthFailure(reply)
 					? LoginFailureKind::AuthTemporary
 					: LoginFailureKind::Auth,

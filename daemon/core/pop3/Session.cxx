@@ -145,7 +145,7 @@ void Session::OnLogin(Login::Step step)
 		// came over TLS: a classic injection (CVE-2011-0411 for SMTP).
 		if (in_pos_ < in_.size())
 			return Fail(
-			    ErrorKind::StartTls,
+			    ErrorKind::Protocol,
 			    "protocol error: server sent data after accepting STLS");
 		queued_.push_back(StartTlsEvent{});
 		return;

@@ -1046,6 +1046,8 @@ TEST_CASE("auth, allow_plaintext and oauth_token_command: values and inheritance
 		  "  - name: d\n"
 		  "    host: h\n"
 		  "    auth: external\n"
+		  "    tls_cert: /c.pem\n"
+		  "    tls_key: /c.key\n"
 		  "  - name: e\n"
 		  "    host: h\n"
 		  "    auth: apop\n"
@@ -1129,7 +1131,9 @@ TEST_CASE("a login method without its secret, or a secret command it never runs"
 		      "    host: h\n"
 		      "    maildir: /m\n"
 		      "    auth: external\n"
-		      "    oauth_token_command: get-token\n") ==
+		      "    oauth_token_command: get-token\n"
+		      "    tls_cert: /c.pem\n"
+		      "    tls_key: /c.key\n") ==
 	      "config.yaml:6:26: accounts[0].oauth_token_command: not used with auth: "
 	      "\"external\", which logs in with the client certificate (the token is for "
 	      "xoauth2, oauthbearer or auto)");
@@ -1161,7 +1165,9 @@ TEST_CASE("a login method without its secret, or a secret command it never runs"
 		      "    host: h\n"
 		      "    maildir: /m\n"
 		      "    auth: external\n"
-		      "    password_command: pass a\n") ==
+		      "    password_command: pass a\n"
+		      "    tls_cert: /c.pem\n"
+		      "    tls_key: /c.key\n") ==
 	      "config.yaml:6:23: accounts[0].password_command: not used with auth: "
 	      "\"external\", which logs in with the client certificate");
 

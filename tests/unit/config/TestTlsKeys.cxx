@@ -118,3 +118,24 @@ TEST_CASE("check-config shows the TLS keys only when they are set")
 	CHECK(show(account, "tls_cert") == "/c.pem");
 	CHECK(show(account, "tls_key") == "/c.key");
 }
+
+TEST_CASE("a client certificate half set, EXTERNAL without one, TLS keys without TLS")
+{
+	// Caught when the file is loaded (check-config), as dl catches them before
+	// connecting, not at the first fetch.
+	CHECK(ErrorOf(OneAccount("    tls_cert: /c.pem\n")) ==
+	      "config.yaml:5:15: accounts[0].tls_key: missing: tls_cert needs tls_key "
+	      "(the certificate's unencrypted PEM key)");
+	CHECK(ErrorOf(OneAccount("    tls_key: /c.key\n")) ==
+	      "config.yaml:5:14: accounts[0].tls_cert: missing: tls_key needs tls_cert "
+	      "(the PEM client certificate it belongs to)");
+	CHECK(ErrorOf(OneAccount("    auth: external\n")) ==
+	      "config.yaml:5:11: accounts[0].auth: \"external\" needs tls_cert and "
+	      "tls_key (EXTERNAL logs in with the TLS client certificate)");
+	CHECK(ErrorOf(OneAccount(
+		  "    tls: none\n    tls_fingerprint: " + std::string(pin) + "\n")) ==
+	      "config.yaml:6:22: accounts[0].tls_fingerprint: needs TLS, but tls is "
+	      "\"none\" (set tls: implicit or starttls)");
+	CHECK_NOTHROW(Parse(OneAccount("    auth: external\n    tls_cert: /c.pem\n    "
+				       "tls_key: /c.key\n")));
+}
