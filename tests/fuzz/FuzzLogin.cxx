@@ -122,15 +122,19 @@ private:
 		FUZZ_CHECK(!failed_);
 		const auto &c = settings_.config;
 		const std::string_view secret = c.token.empty() ? password : token;
+		// A server can put the secret's bytes into what the client echoes (the
+		// test mechanisms' APOP digest shows the timestamp): only a secret the
+		// server never sent proves a leak.
+		const bool echoed = input_.find(secret) != std::string_view::npos;
+		const bool leaked = !echoed && out.find(secret) != std::string::npos;
 		// The secret itself, or its base64 in a PLAIN/XOAUTH2 response, never
 		// before TLS when STLS was asked for.
 		if (c.starttls && !tls_)
-			FUZZ_CHECK(out.find(secret) == std::string::npos &&
-				   out.find("AUTH") == std::string::npos &&
+			FUZZ_CHECK(!leaked && out.find("AUTH") == std::string::npos &&
 				   out.find("USER") == std::string::npos &&
 				   out.find("APOP") == std::string::npos);
 		if (!Private())
-			FUZZ_CHECK(out.find(secret) == std::string::npos &&
+			FUZZ_CHECK(!leaked &&
 				   out.find("AUTH PLAIN") == std::string::npos &&
 				   out.find("AUTH LOGIN") == std::string::npos &&
 				   out.find("AUTH XOAUTH2") == std::string::npos &&
