@@ -6,6 +6,7 @@
 // answered as each format wants before the -ERR.
 #include "CaseChecks.hxx"
 #include "CaseHarness.hxx"
+#include "core/util/Base64.hxx"
 
 #include <doctest/doctest.h>
 
@@ -14,32 +15,6 @@
 using namespace popstream::test;
 
 namespace {
-
-/** @return @p bytes in base64 (RFC 4648 §4), with padding */
-std::string Base64(std::string_view bytes)
-{
-	static constexpr char digits[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	std::string out;
-	std::size_t i = 0;
-	for (; i + 2 < bytes.size(); i += 3) {
-		const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) |
-				   (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-				   static_cast<unsigned char>(bytes[i + 2]);
-		out += {digits[n >> 18], digits[(n >> 12) & 63], digits[(n >> 6) & 63],
-			digits[n & 63]};
-	}
-	if (i + 1 == bytes.size()) {
-		const unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
-		out += {digits[n >> 18], digits[(n >> 12) & 63], '=', '='};
-	} else if (i + 2 == bytes.size()) {
-		const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) |
-				   (static_cast<unsigned char>(bytes[i + 1]) << 8);
-		out +=
-		    {digits[n >> 18], digits[(n >> 12) & 63], digits[(n >> 6) & 63], '='};
-	}
-	return out;
-}
 
 const std::string token = "ya29.a0AfB_byC-token.for-alice";
 
@@ -97,7 +72,8 @@ TEST_CASE("XOAUTH2: the token goes on the AUTH line, byte for byte")
 	CaseHarness harness;
 	FakePop3Server server;
 	Prepare(server);
-	const std::string line = "AUTH XOAUTH2 " + Base64(Xoauth2(token));
+	const std::string line =
+	    "AUTH XOAUTH2 " + popstream::Base64Encode(Xoauth2(token));
 	server.AddRule({line, 0, Phase::Authorization, LoggedIn()});
 	const auto run = harness.Dl(server, WithToken("xoauth2", "echo " + token));
 	INFO(run.Describe());
@@ -111,7 +87,8 @@ TEST_CASE("XOAUTH2: the token goes on the AUTH line, byte for byte")
 	// -v shows the command, never the token.
 	CHECK(run.Err().find("AUTH XOAUTH2") != std::string::npos);
 	CHECK(run.Err().find(token) == std::string::npos);
-	CHECK(run.Err().find(Base64(Xoauth2(token))) == std::string::npos);
+	CHECK(run.Err().find(popstream::Base64Encode(Xoauth2(token))) ==
+	      std::string::npos);
 }
 
 TEST_CASE("OAUTHBEARER: the RFC 7628 response names the host and port")
@@ -120,7 +97,8 @@ TEST_CASE("OAUTHBEARER: the RFC 7628 response names the host and port")
 	FakePop3Server server;
 	Prepare(server);
 	const std::string line =
-	    "AUTH OAUTHBEARER " + Base64(Oauthbearer(token, server.Port()));
+	    "AUTH OAUTHBEARER " +
+	    popstream::Base64Encode(Oauthbearer(token, server.Port()));
 	server.AddRule({line, 0, Phase::Authorization, LoggedIn()});
 	// auto with a token command takes OAUTHBEARER first.
 	DlOptions options;
@@ -145,7 +123,7 @@ TEST_CASE("a token too long for the AUTH line goes in the two-step form")
 		Prepare(server);
 		const bool x = std::string(method) == "xoauth2";
 		const std::string mechanism = x ? "XOAUTH2" : "OAUTHBEARER";
-		const std::string response = Base64(
+		const std::string response = popstream::Base64Encode(
 		    x ? Xoauth2(long_token) : Oauthbearer(long_token, server.Port()));
 		// RFC 5034 §4: the empty challenge, then the response on its own line.
 		server.AddRule(
@@ -179,12 +157,13 @@ TEST_CASE("the server's JSON error after the continuation: 77, the reply and the
 		Prepare(server);
 		const bool x = std::string(method) == "xoauth2";
 		const std::string line =
-		    x ? "AUTH XOAUTH2 " + Base64(Xoauth2(token))
-		      : "AUTH OAUTHBEARER " + Base64(Oauthbearer(token, server.Port()));
+		    x ? "AUTH XOAUTH2 " + popstream::Base64Encode(Xoauth2(token))
+		      : "AUTH OAUTHBEARER " +
+			    popstream::Base64Encode(Oauthbearer(token, server.Port()));
 		server.AddRule({line,
 				0,
 				Phase::Authorization,
-				{"+ " + Base64(json_error) + "\r\n"}});
+				{"+ " + popstream::Base64Encode(json_error) + "\r\n"}});
 		// XOAUTH2 answers the error with an empty line, OAUTHBEARER with
 		// 0x01 (RFC 7628 §3.2.3); either way the server then says -ERR.
 		const std::string refused =
