@@ -1,6 +1,8 @@
 #include "LoopbackServer.hxx"
+
 #include "Process.hxx"
 #include "TempDir.hxx"
+#include <algorithm>
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -460,6 +462,40 @@ const std::string &TestCaDir()
 		return dir.Path();
 	}();
 	return path;
+}
+
+void ServeEmptyMaildrop(ServerPeer &peer, std::string_view capa)
+{
+	peer.Write("+OK ready\r\n");
+	std::string input;
+	char buffer[4096];
+	for (;;) {
+		const auto eol = input.find("\r\n");
+		if (eol == std::string::npos) {
+			const std::size_t n = peer.Read(buffer, sizeof(buffer));
+			if (n == 0)
+				return;
+			input.append(buffer, n);
+			continue;
+		}
+		const std::string verb = input.substr(0, std::min(eol, input.find(' ')));
+		input.erase(0, eol + 2);
+		if (verb == "CAPA")
+			peer.Write(std::string(capa));
+		else if (verb == "USER" || verb == "PASS" || verb == "NOOP")
+			peer.Write("+OK\r\n");
+		else if (verb == "STAT")
+			peer.Write("+OK 0 0\r\n");
+		else if (verb == "LIST" || verb == "UIDL")
+			peer.Write("+OK\r\n.\r\n");
+		else if (verb == "QUIT") {
+			peer.Write("+OK bye\r\n");
+			peer.CloseNotify();
+			peer.ReadToEnd();
+			return;
+		} else
+			peer.Write("-ERR unknown command\r\n");
+	}
 }
 
 } // namespace popstream::test

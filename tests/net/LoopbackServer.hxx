@@ -173,4 +173,11 @@ bool HaveIpv6Loopback();
  */
 const std::string &TestCaDir();
 
+/**
+ * Answers RFC 1939 commands for an empty maildrop until QUIT: enough for `dl` to log in,
+ * list and quit, and for `serverinfo`.
+ * @param capa the whole reply to CAPA, CRLFs and the final ".\r\n" included
+ */
+void ServeEmptyMaildrop(ServerPeer &peer, std::string_view capa);
+
 } // namespace popstream::test

@@ -25,38 +25,8 @@ constexpr int kExitConfig = 78;
  * serverinfo): enough for `dl` to log in, list and quit. */
 void EmptyMaildrop(ServerPeer &peer)
 {
-	peer.Write("+OK ready\r\n");
-	std::string input;
-	char buffer[4096];
-	for (;;) {
-		const auto eol = input.find("\r\n");
-		if (eol == std::string::npos) {
-			const std::size_t n = peer.Read(buffer, sizeof(buffer));
-			if (n == 0)
-				return;
-			input.append(buffer, n);
-			continue;
-		}
-		const std::string verb = input.substr(0, std::min(eol, input.find(' ')));
-		input.erase(0, eol + 2);
-		if (verb == "CAPA")
-			peer.Write(
-			    "+OK\r\nUSER\r\nUIDL\r\nTOP\r\nIMPLEMENTATION loopback "
-			    "test\r\n.\r\n");
-		else if (verb == "USER" || verb == "PASS" || verb == "NOOP")
-			peer.Write("+OK\r\n");
-		else if (verb == "STAT")
-			peer.Write("+OK 0 0\r\n");
-		else if (verb == "LIST" || verb == "UIDL")
-			peer.Write("+OK\r\n.\r\n");
-		else if (verb == "QUIT") {
-			peer.Write("+OK bye\r\n");
-			peer.CloseNotify();
-			peer.ReadToEnd();
-			return;
-		} else
-			peer.Write("-ERR unknown command\r\n");
-	}
+	ServeEmptyMaildrop(peer, "+OK\r\nUSER\r\nUIDL\r\nTOP\r\nIMPLEMENTATION loopback "
+				 "test\r\n.\r\n");
 }
 
 ServerTls Certificate(const std::string &name)
