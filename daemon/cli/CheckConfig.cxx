@@ -108,14 +108,24 @@ void PrintAccount(std::ostream &out, const config::Account &account)
 	    << "\n";
 	// Only argv[0]: the arguments may say where a secret is, or hold one. Only the
 	// secret the method uses is shown: the one a fetch will ask for.
-	const bool by_token =
-	    pop3::UsesToken(account.auth) || (account.auth == pop3::AuthMethod::Auto &&
-					      !account.oauth_token_command.empty());
-	if (by_token && !account.oauth_token_command.empty())
+	const bool by_token = pop3::UsesToken(account.auth) ||
+			      (account.auth == pop3::AuthMethod::Auto &&
+			       (!account.oauth_token_command.empty() || account.oauth));
+	if (by_token && account.oauth)
+		out << "  token: "
+		    << (account.oauth->provider == oauth::Provider::Goa
+			    ? "from GNOME Online Accounts"
+			    : "OAuth 2.0, refreshed with the token that `popstream oauth "
+			      "login " +
+				  account.name + "` stores")
+		    << "\n";
+	else if (by_token && !account.oauth_token_command.empty())
 		out << "  token: from command "
 		    << Escape(account.oauth_token_command[0], 300) << "\n";
 	else if (account.auth == pop3::AuthMethod::External)
 		out << "  password: none (the TLS client certificate logs in)\n";
+	else if (!account.password_secret.empty())
+		out << "  password: " << *config::DescribePasswordSecret(account) << "\n";
 	else if (account.password_command.empty())
 		out << "  password: from netrc\n";
 	else

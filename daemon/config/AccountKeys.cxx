@@ -94,6 +94,118 @@ void ApplyOauthTokenCommand(const YamlValue &value, const KeyContext &, Account 
 	account.oauth_token_command = value.Command();
 }
 
+/** One `oauth:` entry's field (every one a string), or nullptr for an unknown name. */
+std::string *OAuthField(oauth::Settings &settings, std::string_view name)
+{
+	if (name == "client_id")
+		return &settings.client_id;
+	if (name == "client_secret")
+		return &settings.client_secret;
+	if (name == "tenant")
+		return &settings.tenant;
+	if (name == "scope")
+		return &settings.scope;
+	if (name == "token_endpoint")
+		return &settings.token_endpoint;
+	if (name == "device_endpoint")
+		return &settings.device_endpoint;
+	if (name == "authorization_endpoint")
+		return &settings.authorization_endpoint;
+	if (name == "account")
+		return &settings.goa_account;
+	return nullptr;
+}
+
+void ApplyOAuth(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Which methods it goes with is checked per account, by the loader.
+	oauth::Settings settings;
+	bool have_provider = false;
+	value.ForEachEntry([&](const std::string &name, const YamlValue &entry) {
+		if (name == "provider") {
+			const auto provider = oauth::ParseProvider(entry.String());
+			if (!provider)
+				throw ValueError("unknown provider " +
+						 Quoted(entry.String()) +
+						 " (microsoft, google, custom or goa)");
+			settings.provider = *provider;
+			have_provider = true;
+			return;
+		}
+		auto *field = OAuthField(settings, name);
+		if (field == nullptr)
+			throw ValueError(
+			    "unknown key " + Quoted(name) +
+			    " (provider, client_id, client_secret, tenant, scope, "
+			    "token_endpoint, device_endpoint, authorization_endpoint, "
+			    "account)");
+		*field = entry.String();
+	});
+	if (!have_provider)
+		throw ValueError("missing provider (microsoft, google, custom or goa)");
+	settings = oauth::WithPreset(std::move(settings));
+	if (auto problem = oauth::CheckSettings(settings); !problem.empty())
+		throw ValueError(problem.substr(problem.find(':') + 2));
+	account.oauth = std::move(settings);
+}
+
+std::optional<std::string> ShowOAuth(const Account &account)
+{
+	// Where the tokens come from, never the client secret.
+	if (!account.oauth)
+		return std::nullopt;
+	const auto &s = *account.oauth;
+	if (s.provider == oauth::Provider::Goa)
+		return "goa, account " + Quoted(s.goa_account);
+	std::string text = std::string(oauth::ProviderName(s.provider)) + ", client_id " +
+			   Quoted(s.client_id);
+	if (!s.tenant.empty())
+		text += ", tenant " + Quoted(s.tenant);
+	if (!s.client_secret.empty())
+		text += ", client_secret set";
+	return text + ", token_endpoint " + Escape(s.token_endpoint, 300);
+}
+
+void ApplyPassword(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Only the Secret Service for now: a map leaves room for other sources without
+	// a plain password in the file, which would be the one thing never to allow.
+	std::vector<std::pair<std::string, std::string>> attributes;
+	if (!value.IsMap())
+		throw ValueError("a password is never read from this file; use password: "
+				 "{secret: {ATTRIBUTE: VALUE}} (the Secret Service), "
+				 "password_command, or netrc");
+	value.ForEachEntry([&](const std::string &name, const YamlValue &entry) {
+		if (name != "secret")
+			throw ValueError(
+			    "unknown key " + Quoted(name) +
+			    " (secret: the Secret Service attributes to look "
+			    "the password up by; a password itself never goes "
+			    "into this file)");
+		entry.ForEachEntry(
+		    [&](const std::string &attribute, const YamlValue &attribute_value) {
+			    if (attribute.empty())
+				    throw ValueError("empty attribute name");
+			    attributes.emplace_back(attribute, attribute_value.String());
+		    });
+	});
+	account.password_secret = std::move(attributes);
+}
+
+} // namespace
+
+std::optional<std::string> DescribePasswordSecret(const Account &account)
+{
+	if (account.password_secret.empty())
+		return std::nullopt;
+	std::string text = "from the Secret Service item with";
+	for (const auto &[attribute, value] : account.password_secret)
+		text += " " + Escape(attribute, 100) + "=" + Quoted(value);
+	return text;
+}
+
+namespace {
+
 void ApplyAuth(const YamlValue &value, const KeyContext &, Account &account)
 {
 	account.auth = ParseAuth(value.String());
@@ -396,7 +508,9 @@ constexpr AccountKey account_keys[] = {
     {"sni", KeyGroup::Explicit, false, ApplySni, nullptr},
     {"user", KeyGroup::Explicit, false, ApplyUser, nullptr},
     {"password_command", KeyGroup::Other, false, ApplyPasswordCommand, nullptr},
+    {"password", KeyGroup::Other, false, ApplyPassword, nullptr},
     {"oauth_token_command", KeyGroup::Other, false, ApplyOauthTokenCommand, nullptr},
+    {"oauth", KeyGroup::Other, false, ApplyOAuth, ShowOAuth},
     {"auth", KeyGroup::Other, false, ApplyAuth, ShowAuth},
     {"allow_plaintext", KeyGroup::Other, false, ApplyAllowPlaintext, ShowAllowPlaintext},
     {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},

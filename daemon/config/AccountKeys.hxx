@@ -78,4 +78,12 @@ std::vector<std::string_view> AccountKeyNames(bool in_defaults);
  */
 void ClearGroup(KeyGroup group, Account &account);
 
+/**
+ * @param account an account
+ * @return how `popstream check-config` shows `password: {secret: {...}}` (the
+ *         attributes, which name the item, never hold the password), or nothing if the
+ *         account has none
+ */
+std::optional<std::string> DescribePasswordSecret(const Account &account);
+
 } // namespace popstream::config

@@ -185,9 +185,10 @@ class Loader {
 			std::span<const std::string_view> candidates)
 	{
 		std::string problem = "unknown key";
-		if (entry.name == "password" || entry.name == "pass")
-			problem += "; passwords are not read from this file (use "
-				   "password_command, or netrc)";
+		if (entry.name == "pass")
+			problem +=
+			    "; passwords are not read from this file (use "
+			    "password: {secret: {...}}, password_command, or netrc)";
 		else if (entry.name == "<<")
 			problem += "; YAML merge keys are not supported (put shared keys "
 				   "under defaults:)";
@@ -290,10 +291,51 @@ class Loader {
 				   " (the token is for xoauth2, oauthbearer or auto)");
 			draft.failed.insert("oauth_token_command");
 		}
+		const auto oauth = draft.own.find("oauth");
+		if (oauth != draft.own.end() && account.oauth &&
+		    method != pop3::AuthMethod::Auto && !pop3::UsesToken(method)) {
+			Report(oauth->second, KeyPath(path, "oauth"),
+			       "not used with auth: " + name +
+				   " (OAuth 2.0 tokens are for xoauth2, oauthbearer or "
+				   "auto)");
+			draft.failed.insert("oauth");
+		}
+		const bool has_token =
+		    !account.oauth_token_command.empty() || account.oauth.has_value();
+		if (!account.oauth_token_command.empty() && account.oauth &&
+		    !draft.Failed("oauth") && !draft.Failed("oauth_token_command")) {
+			const auto at = oauth != draft.own.end() ? oauth : token;
+			if (at != draft.own.end()) {
+				Report(
+				    at->second,
+				    KeyPath(path, at == oauth ? "oauth"
+							      : "oauth_token_command"),
+				    "oauth and oauth_token_command both give the token "
+				    "(choose one)");
+				draft.failed.insert(at == oauth ? "oauth"
+								: "oauth_token_command");
+			}
+		}
+		const auto secret = draft.own.find("password");
+		if (!account.password_command.empty() &&
+		    !account.password_secret.empty() && !draft.Failed("password") &&
+		    !draft.Failed("password_command")) {
+			const auto at = secret != draft.own.end()
+					    ? secret
+					    : draft.own.find("password_command");
+			if (at != draft.own.end()) {
+				Report(at->second,
+				       KeyPath(path, at == secret ? "password"
+								  : "password_command"),
+				       "password and password_command both give the "
+				       "password (choose one)");
+				draft.failed.insert(at == secret ? "password"
+								 : "password_command");
+			}
+		}
 		const auto password = draft.own.find("password_command");
-		const bool by_token =
-		    pop3::UsesToken(method) || (method == pop3::AuthMethod::Auto &&
-						!account.oauth_token_command.empty());
+		const bool by_token = pop3::UsesToken(method) ||
+				      (method == pop3::AuthMethod::Auto && has_token);
 		if (password != draft.own.end() && !account.password_command.empty() &&
 		    !draft.Failed("oauth_token_command") &&
 		    (by_token || method == pop3::AuthMethod::External)) {
@@ -316,14 +358,16 @@ class Loader {
 	{
 		const auto &account = draft.account;
 		if (!pop3::UsesToken(account.auth) ||
-		    !account.oauth_token_command.empty() || draft.Failed("auth") ||
-		    draft.Failed("oauth_token_command"))
+		    !account.oauth_token_command.empty() || account.oauth ||
+		    draft.Failed("auth") || draft.Failed("oauth_token_command") ||
+		    draft.Failed("oauth"))
 			return;
 		const auto own = draft.own.find("auth");
 		Report(own != draft.own.end() ? own->second : where, path + ".auth",
 		       Quoted(pop3::AuthMethodName(account.auth)) +
-			   " needs oauth_token_command (XOAUTH2 and OAUTHBEARER log in "
-			   "with an OAuth 2.0 access token, not a password)");
+			   " needs oauth or oauth_token_command (XOAUTH2 and "
+			   "OAUTHBEARER log in with an OAuth 2.0 access token, not a "
+			   "password)");
 	}
 
 	/** tls_cert without tls_key or the reverse, and auth: external without a

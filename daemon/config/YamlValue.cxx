@@ -206,4 +206,27 @@ void YamlValue::ForEach(const std::function<void(const YamlValue &)> &each) cons
 	}
 }
 
+void YamlValue::ForEachEntry(
+    const std::function<void(const std::string &name, const YamlValue &)> &each) const
+{
+	if (!node_.IsMap())
+		throw WrongType("a map", node_);
+	if (node_.size() == 0)
+		throw ValueError("empty map");
+	for (const auto &entry : node_) {
+		const auto where = MarkOf(entry.first, mark_.file, mark_);
+		if (!entry.first.IsScalar())
+			throw LocatedError(where, key_, "a key must be a string");
+		const auto &name = entry.first.Scalar();
+		const YamlValue value(entry.second,
+				      MarkOf(entry.second, mark_.file, where),
+				      key_ + "." + name);
+		try {
+			each(name, value);
+		} catch (const ValueError &e) {
+			throw LocatedError(value.Where(), value.Key(), e.what());
+		}
+	}
+}
+
 } // namespace popstream::config

@@ -79,6 +79,9 @@ public:
 	/** @return the position of the value */
 	const Mark &Where() const noexcept { return mark_; }
 
+	/** @return whether the value is a map (`{a: b}` or an indented block) */
+	bool IsMap() const noexcept { return node_.IsMap(); }
+
 	/** @return the key path of the value */
 	const std::string &Key() const noexcept { return key_; }
 
@@ -142,6 +145,16 @@ public:
 	 *         @p each throws for an element, at that element
 	 */
 	void ForEach(const std::function<void(const YamlValue &)> &each) const;
+
+	/**
+	 * Calls @p each with the name and the value of every entry of a map, in file
+	 * order (`oauth: {provider: ..., client_id: ...}`).
+	 * @throws ValueError if this is not a map, for an empty map, or for a key that
+	 *         is not a string; LocatedError for a ValueError that @p each throws for
+	 *         an entry, at that entry's value, with the key path `KEY.NAME`
+	 */
+	void ForEachEntry(const std::function<void(const std::string &name,
+						   const YamlValue &)> &each) const;
 };
 
 } // namespace popstream::config

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/oauth/Settings.hxx"
 #include "core/pop3/Policy.hxx"
 #include "core/spec/TlsOptions.hxx"
 
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace popstream::config {
@@ -85,6 +87,15 @@ struct Account : pop3::FetchPolicy {
 	 * the OAuth 2.0 access token for XOAUTH2 / OAUTHBEARER (RFC 7628). Empty = no
 	 * token. */
 	std::vector<std::string> oauth_token_command;
+	/** `oauth:`, after oauth::WithPreset() and oauth::CheckSettings(): the tokens
+	 * for XOAUTH2 / OAUTHBEARER come from the refresh token that `popstream oauth
+	 * login` stored (or from GNOME Online Accounts). Nothing = none; never set
+	 * together with #oauth_token_command. */
+	std::optional<oauth::Settings> oauth;
+	/** `password: {secret: {ATTRIBUTE: VALUE...}}`: the password is the Secret
+	 * Service item with these attributes (as `secret-tool lookup` finds it), in
+	 * file order. Empty = `password_command` or netrc. */
+	std::vector<std::pair<std::string, std::string>> password_secret;
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
 	/** Time between two fetches (10 s to 7 days, see Validate.hxx). */

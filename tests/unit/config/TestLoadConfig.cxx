@@ -214,10 +214,14 @@ TEST_CASE("unknown keys")
 	CHECK(ErrorOf(WithKey("Maildir: /x")) ==
 	      "config.yaml:5:5: accounts[0].Maildir: unknown key; did you mean "
 	      "\"maildir\"?");
-	CHECK(
-	    ErrorOf(WithKey("password: s3cret")) ==
-	    "config.yaml:5:5: accounts[0].password: unknown key; passwords are not read "
-	    "from this file (use password_command, or netrc)");
+	CHECK(ErrorOf(WithKey("password: s3cret")) ==
+	      "config.yaml:5:15: accounts[0].password: a password is never read from "
+	      "this file; use password: {secret: {ATTRIBUTE: VALUE}} (the Secret "
+	      "Service), password_command, or netrc");
+	CHECK(ErrorOf(WithKey("pass: s3cret")) ==
+	      "config.yaml:5:5: accounts[0].pass: unknown key; passwords are not read "
+	      "from this file (use password: {secret: {...}}, password_command, or "
+	      "netrc)");
 	CHECK(
 	    ErrorsOf("x: &shared {maildir: /m}\n"
 		     "accounts:\n"
@@ -1000,8 +1004,11 @@ TEST_CASE("the annotated example loads, with every key")
 	CHECK(corp.tls == TlsMode::StartTls);
 	const auto &o365 = config.accounts[4];
 	CHECK(o365.auth == pop3::AuthMethod::Xoauth2);
-	CHECK(o365.oauth_token_command ==
-	      std::vector<std::string>{"oauth2-token", "--account", "alice@contoso.com"});
+	REQUIRE(o365.oauth);
+	CHECK(o365.oauth->provider == oauth::Provider::Microsoft);
+	CHECK(o365.oauth->client_id == "00000000-0000-0000-0000-000000000000");
+	CHECK(corp.password_secret == std::vector<std::pair<std::string, std::string>>{
+					  {"service", "pop"}, {"user", "alice@corp"}});
 	const auto &shared = config.accounts[5];
 	CHECK(shared.name == "shared");
 	CHECK(shared.keep);
@@ -1103,9 +1110,9 @@ TEST_CASE("a login method without its secret, or a secret command it never runs"
 {
 	// The token methods need the token command; the account's own auth: is named...
 	CHECK(ErrorOf(WithKey("auth: xoauth2")) ==
-	      "config.yaml:5:11: accounts[0].auth: \"xoauth2\" needs oauth_token_command "
-	      "(XOAUTH2 and OAUTHBEARER log in with an OAuth 2.0 access token, not a "
-	      "password)");
+	      "config.yaml:5:11: accounts[0].auth: \"xoauth2\" needs oauth or "
+	      "oauth_token_command (XOAUTH2 and OAUTHBEARER log in with an OAuth 2.0 "
+	      "access token, not a password)");
 	// ...or, inherited, the account that lacks the command.
 	CHECK(ErrorOf("defaults:\n"
 		      "  auth: oauthbearer\n"
@@ -1113,7 +1120,7 @@ TEST_CASE("a login method without its secret, or a secret command it never runs"
 		      "  - name: a\n"
 		      "    host: h\n"
 		      "    maildir: /m\n") ==
-	      "config.yaml:4:5: accounts[0].auth: \"oauthbearer\" needs "
+	      "config.yaml:4:5: accounts[0].auth: \"oauthbearer\" needs oauth or "
 	      "oauth_token_command (XOAUTH2 and OAUTHBEARER log in with an OAuth 2.0 "
 	      "access token, not a password)");
 	// A token command with a password method would silently not run.
@@ -1187,4 +1194,89 @@ TEST_CASE("a login method without its secret, or a secret command it never runs"
 	CHECK(config.accounts[0].auth == pop3::AuthMethod::ScramSha256);
 	CHECK(config.accounts[1].oauth_token_command ==
 	      std::vector<std::string>{"get-token"});
+}
+
+TEST_CASE("oauth: presets filled, custom providers checked, every error at its key")
+{
+	const auto config =
+	    Parse(WithKey("oauth: {provider: microsoft, client_id: 0000-abcd}\n"
+			  "    auth: xoauth2"));
+	REQUIRE(config.accounts.size() == 1);
+	REQUIRE(config.accounts[0].oauth);
+	const auto &ms = *config.accounts[0].oauth;
+	CHECK(ms.provider == oauth::Provider::Microsoft);
+	CHECK(ms.client_id == "0000-abcd");
+	CHECK(ms.tenant == "common");
+	CHECK(ms.token_endpoint ==
+	      "https://login.microsoftonline.com/common/oauth2/v2.0/token");
+	CHECK(ms.device_endpoint ==
+	      "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode");
+	CHECK(ms.scope ==
+	      "https://outlook.office.com/POP.AccessAsUser.All offline_access");
+	CHECK(oauth::PreferredGrant(ms) == oauth::Grant::Device);
+
+	const auto google =
+	    Parse(WithKey("oauth:\n      provider: google\n      client_id: x.apps\n"
+			  "      client_secret: s3cret"));
+	REQUIRE(google.accounts[0].oauth);
+	CHECK(google.accounts[0].oauth->scope == "https://mail.google.com/");
+	CHECK(oauth::PreferredGrant(*google.accounts[0].oauth) ==
+	      oauth::Grant::AuthorizationCode);
+
+	CHECK(ErrorOf(WithKey("oauth: {provider: yahoo}")) ==
+	      "config.yaml:5:23: accounts[0].oauth.provider: unknown provider \"yahoo\" "
+	      "(microsoft, google, custom or goa)");
+	CHECK(ErrorOf(WithKey("oauth: {client_id: x}")) ==
+	      "config.yaml:5:12: accounts[0].oauth: missing provider (microsoft, google, "
+	      "custom or goa)");
+	CHECK(ErrorOf(WithKey("oauth: {provider: custom, client_id: x, "
+			      "token_endpoint: https://t/}")) ==
+	      "config.yaml:5:12: accounts[0].oauth: custom needs device_endpoint or "
+	      "authorization_endpoint");
+	CHECK(ErrorOf(WithKey("oauth: {provider: custom, client_id: x, "
+			      "token_endpoint: http://example.org/t, device_endpoint: "
+			      "https://d/}")) ==
+	      "config.yaml:5:12: accounts[0].oauth: custom: endpoint "
+	      "\"http://example.org/t\" is not an https URL");
+	CHECK(ErrorOf(WithKey("oauth: {provider: microsoft}")) ==
+	      "config.yaml:5:12: accounts[0].oauth: microsoft needs client_id (register "
+	      "one with the provider; popstream ships none)");
+	CHECK(ErrorOf(WithKey("oauth: {provider: goa, tenant: x}")) ==
+	      "config.yaml:5:12: accounts[0].oauth: goa needs account (the GNOME Online "
+	      "Accounts id)");
+	CHECK(ErrorOf(WithKey("oauth: {provider: goa, acount: x}")) ==
+	      "config.yaml:5:36: accounts[0].oauth.acount: unknown key \"acount\" "
+	      "(provider, client_id, client_secret, tenant, scope, token_endpoint, "
+	      "device_endpoint, authorization_endpoint, account)");
+	CHECK(ErrorOf(WithKey("oauth: microsoft")) ==
+	      "config.yaml:5:12: accounts[0].oauth: expected a map, got a value");
+	// Two sources of one token, or a token for a password method, are refused.
+	CHECK(ErrorOf(WithKey("oauth: {provider: goa, account: a1}\n"
+			      "    oauth_token_command: get-token")) ==
+	      "config.yaml:5:12: accounts[0].oauth: oauth and oauth_token_command both "
+	      "give the token (choose one)");
+	CHECK(ErrorOf(WithKey("oauth: {provider: goa, account: a1}\n"
+			      "    auth: scram-sha-1")) ==
+	      "config.yaml:5:12: accounts[0].oauth: not used with auth: \"scram-sha-1\" "
+	      "(OAuth 2.0 tokens are for xoauth2, oauthbearer or auto)");
+}
+
+TEST_CASE("password: {secret: {...}} keeps the attributes in order, and nothing else")
+{
+	const auto config =
+	    Parse(WithKey("password: {secret: {service: pop, user: alice}}"));
+	REQUIRE(config.accounts.size() == 1);
+	const std::vector<std::pair<std::string, std::string>> expected{
+	    {"service", "pop"}, {"user", "alice"}};
+	CHECK(config.accounts[0].password_secret == expected);
+	CHECK(ErrorOf(WithKey("password: {plain: hunter2}")) ==
+	      "config.yaml:5:23: accounts[0].password.plain: unknown key \"plain\" "
+	      "(secret: the Secret Service attributes to look the password up by; a "
+	      "password itself never goes into this file)");
+	CHECK(ErrorOf(WithKey("password: {secret: {}}")) ==
+	      "config.yaml:5:24: accounts[0].password.secret: empty map");
+	CHECK(ErrorOf(WithKey("password: {secret: {a: b}}\n"
+			      "    password_command: pass x")) ==
+	      "config.yaml:5:15: accounts[0].password: password and password_command "
+	      "both give the password (choose one)");
 }
