@@ -549,6 +549,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 
 	destination_->Sync();
 	const auto &error = std::get<pop3::FailedEvent>(last).error;
+	if (RenewToken(error))
+		return;
 	result_.Failed(stats, session_->QuitSent(), error);
 	RunState run;
 	run.redone = redone_;
@@ -587,6 +589,21 @@ void FetchJob::SessionOver(const pop3::Event &last)
 		break;
 	}
 	Finish(ExitCodeFor(error.kind), next.message);
+}
+
+bool FetchJob::RenewToken(const pop3::Error &error)
+{
+	if (error.kind != pop3::ErrorKind::Auth || result_.logged_in ||
+	    !options_.token_renewal || NeededSecret(options_) != LoginSecret::Token)
+		return false;
+	// Once: a token refused right after it was renewed is no stale token.
+	Log(LogLevel::Warning, error.message + "; renewing the access token once");
+	options_.token_source = std::move(options_.token_renewal);
+	options_.token_renewal = nullptr;
+	options_.account.token.clear();
+	secret_asked_ = false;
+	StartSession(redone_, false);
+	return true;
 }
 
 void FetchJob::Finish(ExitCode code, std::string error)

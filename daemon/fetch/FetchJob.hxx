@@ -92,6 +92,10 @@ public:
 
 private:
 	void StartSession(bool lock_step, bool skip_capa);
+	/** After a failed session: if the server refused the token and
+	 * FetchOptions::token_renewal is still unused, starts a new session that asks it.
+	 * @return true if it did (the failure is then no end) */
+	bool RenewToken(const pop3::Error &error);
 	void OnConnected() noexcept override;
 	void OnData(std::string_view bytes) noexcept override;
 	void OnTlsStarted() noexcept override;

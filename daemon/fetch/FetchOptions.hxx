@@ -45,6 +45,12 @@ struct FetchOptions {
 	 * `password` is the token. Only the secret the login method uses is asked for
 	 * (NeededSecret()); empty: account.token is used. */
 	PasswordSource token_source;
+	/** Asked at most once per fetch, when the server refused a login with the token
+	 * (pop3::ErrorKind::Auth before the listing): drops the rejected token and finds
+	 * a fresh one (for `oauth:`, a refresh-token grant, RFC 6749 §6), and the login is
+	 * tried again on a new connection. An access token may be revoked or expire
+	 * early, which only the server can tell. Empty: the refusal ends the fetch. */
+	PasswordSource token_renewal;
 	/** The SASL mechanisms and the APOP digest (auth::MakeAuthProvider()), shared by
 	 * the sessions; nullptr = USER/PASS only (RFC 1939 §7). */
 	std::shared_ptr<const pop3::AuthProvider> auth_provider;
