@@ -3,7 +3,7 @@
 #include "SessionBus.hxx"
 #include "core/util/Escape.hxx"
 
-#include <optional>
+#include <algorithm>
 #include <vector>
 
 namespace popstream::secret {
@@ -179,6 +179,9 @@ GoaToken GoaAccessToken(std::string_view account_id, std::chrono::milliseconds t
 		if (a.id == account_id)
 			account = &a;
 	if (account == nullptr) {
+		// Sorted: GetManagedObjects lists them in no particular order.
+		std::sort(accounts.begin(), accounts.end(),
+			  [](const Account &a, const Account &b) { return a.id < b.id; });
 		std::string known;
 		for (const auto &a : accounts)
 			known += (known.empty() ? "" : ", ") + a.Describe();

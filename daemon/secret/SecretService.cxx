@@ -166,15 +166,11 @@ void CheckCall(const char *what, const Attributes &attributes)
 		why = "the Secret Service did not answer within " +
 		      DescribeTimeout(timeout) +
 		      " (is the keyring locked, waiting for its password?)";
-	} else if (g_dbus_error_is_remote_error(error) != FALSE) {
-		std::unique_ptr<gchar, decltype(&g_free)> name(
-		    g_dbus_error_get_remote_error(error), g_free);
-		if (name && std::string_view(name.get()) ==
-				"org.freedesktop.DBus.Error.ServiceUnknown")
-			why = "no Secret Service on the session bus (nothing provides "
-			      "org.freedesktop.secrets)";
-		else
-			why = "the Secret Service: " + Escape(error->message, 300);
+	} else if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+		   g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)) {
+		// GDBus maps org.freedesktop.DBus.Error.ServiceUnknown to this code.
+		why = "no Secret Service on the session bus (nothing provides "
+		      "org.freedesktop.secrets)";
 	} else {
 		why = "the Secret Service: " + Escape(error->message, 300);
 	}
