@@ -1,6 +1,7 @@
 #include "FileStore.hxx"
 
 #include "SessionBus.hxx"
+#include "core/util/Escape.hxx"
 #include "posix/File.hxx"
 
 #include <cerrno>
@@ -135,13 +136,14 @@ std::string FileStore::PathFor(std::string_view key) const
 	// The key becomes a file name: no '/', no "..", no hidden file (the temporary
 	// files are hidden), nothing a shell would mangle in a message.
 	if (key.empty() || key.front() == '.')
-		throw std::runtime_error("invalid token key \"" + std::string(key) +
+		throw std::runtime_error("invalid token key \"" + Escape(key, 100) +
 					 "\": empty or starts with '.'");
 	for (const char c : key)
 		if (!KeyCharacter(c))
-			throw std::runtime_error(
-			    "invalid token key: only letters, digits and @._:- may "
-			    "appear in it");
+			throw std::runtime_error("invalid token key \"" +
+						 Escape(key, 100) +
+						 "\": only letters, digits and @._:- may "
+						 "appear in it");
 	return directory_ + "/" + std::string(key) + ".json";
 }
 
