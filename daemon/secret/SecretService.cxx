@@ -143,6 +143,22 @@ private:
 	bool timed_out_ = false;
 };
 
+/**
+ * Drops libsecret's cached SecretService proxy (secret_service_disconnect()) when a
+ * call ends. The proxy follows its service's restarts only through signals, which
+ * arrive on the main context it was made on: a Call's, gone by then. Kept, it would
+ * send the next call to a gnome-keyring that has exited (":1.1 was not provided by
+ * any .service files") and with a session the new one never opened ("The session
+ * wrapping the secret does not exist"). A fresh proxy and session per call cost a
+ * few round trips, for calls made once per token refresh.
+ */
+struct DropCachedService {
+	DropCachedService() = default;
+	~DropCachedService() { secret_service_disconnect(); }
+	DropCachedService(const DropCachedService &) = delete;
+	DropCachedService &operator=(const DropCachedService &) = delete;
+};
+
 /** Refuses a call that cannot reach any Secret Service before libsecret tries (GDBus
  * would fall back to X11 autolaunch), and one without attributes (which would match
  * every item). */
@@ -216,16 +232,37 @@ std::optional<std::string> LookupSecret(const Attributes &attributes,
 	CheckCall("look up", attributes);
 	const auto schema = SchemaFor(attributes);
 	const auto table = TableFor(attributes);
+	const DropCachedService drop;
 	Call call(timeout);
-	secret_password_lookupv(schema.get(), table.get(), call.Cancellable(),
-				Call::OnReady, &call);
+	// A search rather than secret_password_lookup(), which answers "not found" for
+	// an item in a keyring it could not unlock: a locked keyring is not a missing
+	// token (that would send the user to log in again for nothing). Without
+	// SECRET_SEARCH_ALL it returns the first match, an unlocked one if any, after
+	// trying to unlock it.
+	secret_service_search(nullptr, schema.get(), table.get(),
+			      static_cast<SecretSearchFlags>(SECRET_SEARCH_UNLOCK |
+							     SECRET_SEARCH_LOAD_SECRETS),
+			      call.Cancellable(), Call::OnReady, &call);
 	GError *raw = nullptr;
-	ValuePtr value(secret_password_lookup_binary_finish(call.Wait(), &raw));
+	GList *items = secret_service_search_finish(nullptr, call.Wait(), &raw);
 	const ErrorPtr error(raw);
+	const std::unique_ptr<GList, void (*)(GList *)> owned_items(
+	    items, [](GList *list) { g_list_free_full(list, g_object_unref); });
 	if (error)
 		Fail("look up", attributes, error.get(), call, timeout);
-	if (!value)
+	if (items == nullptr)
 		return std::nullopt;
+	auto *item = static_cast<SecretItem *>(items->data);
+	if (secret_item_get_locked(item) != FALSE)
+		throw SecretError(
+		    "cannot look up the secret " + Describe(attributes) +
+		    ": it is in a locked keyring that the Secret Service "
+		    "could not unlock (unlock it, e.g. by logging in to the "
+		    "desktop)");
+	const ValuePtr value(secret_item_get_secret(item));
+	if (!value)
+		throw SecretError("cannot look up the secret " + Describe(attributes) +
+				  ": the Secret Service did not hand it over");
 	gsize length = 0;
 	const gchar *bytes = secret_value_get(value.get(), &length);
 	return std::string(bytes, length);
@@ -242,6 +279,7 @@ void StoreSecret(std::string_view label, const Attributes &attributes,
 	const ValuePtr value(secret_value_new(
 	    secret.data(), static_cast<gssize>(secret.size()), "text/plain"));
 	const std::string label_text(label);
+	const DropCachedService drop;
 	Call call(timeout);
 	secret_password_storev_binary(
 	    schema.get(), table.get(), SECRET_COLLECTION_DEFAULT, label_text.c_str(),
@@ -261,6 +299,7 @@ bool ClearSecret(const Attributes &attributes, std::chrono::milliseconds timeout
 	CheckCall("clear", attributes);
 	const auto schema = SchemaFor(attributes);
 	const auto table = TableFor(attributes);
+	const DropCachedService drop;
 	Call call(timeout);
 	secret_password_clearv(schema.get(), table.get(), call.Cancellable(),
 			       Call::OnReady, &call);

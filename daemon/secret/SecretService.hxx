@@ -47,8 +47,10 @@ inline constexpr std::chrono::milliseconds default_probe_timeout{std::chrono::se
  * @param attributes at least one name and value
  * @param timeout the longest the call may take
  * @return the secret's bytes, or nothing if no item matches
- * @throws SecretError without a session bus or Secret Service, on a D-Bus error, or at
- *         the timeout ("the Secret Service did not answer within 25 s ...")
+ * @throws SecretError without a session bus or Secret Service, on a D-Bus error, at
+ *         the timeout ("the Secret Service did not answer within 25 s ..."), and when
+ *         the item is in a keyring that stays locked (no prompt could be shown, or
+ *         the user dismissed it): a token that cannot be read is not a missing one
  */
 std::optional<std::string>
 LookupSecret(const Attributes &attributes,

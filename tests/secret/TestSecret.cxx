@@ -160,7 +160,9 @@ TEST_CASE("secret.token-store-keyring")
 TEST_CASE("secret.token-store-locked-keyring")
 {
 	// A login keyring that exists but was not unlocked (a login without PAM's
-	// unlock): still the keyring, and Where() says it is locked.
+	// unlock): still the keyring, and Where() says it is locked. The same process
+	// used the first gnome-keyring: a cached proxy of libsecret's would still talk
+	// to that one.
 	TempDir home;
 	{
 		Keyring first(home);
@@ -172,6 +174,21 @@ TEST_CASE("secret.token-store-locked-keyring")
 	CHECK(probe.locked);
 	CHECK(secret::OpenTokenStore()->Where() ==
 	      "the Secret Service (Login keyring, locked)");
+	// No password prompt can be shown on the test's bus (nor on a server): the
+	// token is there but cannot be read, which is not "no token", and nothing can
+	// be stored.
+	ExpectThrow<secret::SecretError>(
+	    [] { secret::SecretServiceStore().Load("work"); },
+	    "cannot look up the secret {account=work, application=popstream, "
+	    "type=oauth2-refresh-token}: it is in a locked keyring that the Secret "
+	    "Service "
+	    "could not unlock (unlock it, e.g. by logging in to the desktop)");
+	ExpectThrow<secret::SecretError>(
+	    [] { secret::SecretServiceStore().Save("home", "blob"); },
+	    "cannot store the secret {account=home, application=popstream, "
+	    "type=oauth2-refresh-token}: the Secret Service: Cannot create an item in a "
+	    "locked collection");
+	CHECK(secret::SecretServiceStore().Load("home") == std::nullopt);
 }
 
 TEST_CASE("secret.token-store-no-bus")
