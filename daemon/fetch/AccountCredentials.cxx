@@ -1,5 +1,6 @@
 #include "AccountCredentials.hxx"
 #include "PasswordCommand.hxx"
+#include "SecretSources.hxx"
 #include "core/util/Escape.hxx"
 
 namespace popstream {
@@ -47,6 +48,10 @@ std::string AccountPrefix(const config::Account &account)
  * one; its messages name the account, as RunSecretCommand() words them. */
 void AddTokenLookup(const config::Account &account, PendingCredentials &result)
 {
+	if (account.oauth && account.oauth->provider == oauth::Provider::Goa) {
+		result.token = GoaToken(account);
+		return;
+	}
 	if (account.oauth_token_command.empty())
 		return;
 	result.token = [argv = account.oauth_token_command, name = account.name] {
@@ -71,6 +76,12 @@ PendingCredentials ResolveAccountDeferred(const config::Account &account,
 {
 	PendingCredentials result;
 	try {
+		if (!account.password_secret.empty()) {
+			result.account = Resolve(account, options, false);
+			result.password = SecretServicePassword(account);
+			AddTokenLookup(account, result);
+			return result;
+		}
 		if (!account.password_command.empty()) {
 			result.account = Resolve(account, options, false);
 			result.password = [argv = account.password_command,

@@ -47,8 +47,8 @@ struct FetchOptions {
 	PasswordSource token_source;
 	/** Asked at most once per fetch, when the server refused a login with the token
 	 * (pop3::ErrorKind::Auth before the listing): drops the rejected token and finds
-	 * a fresh one (for `oauth:`, a refresh-token grant, RFC 6749 §6), and the login is
-	 * tried again on a new connection. An access token may be revoked or expire
+	 * a fresh one (for `oauth:`, a refresh-token grant, RFC 6749 §6), and the login
+	 * is tried again on a new connection. An access token may be revoked or expire
 	 * early, which only the server can tell. Empty: the refusal ends the fetch. */
 	PasswordSource token_renewal;
 	/** The SASL mechanisms and the APOP digest (auth::MakeAuthProvider()), shared by
