@@ -2,6 +2,8 @@
 
 #include "BusClient.hxx"
 #include "CheckConfig.hxx"
+#include "InterimGrantStore.hxx"
+#include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
 #include "ServerInfo.hxx"
 #include "TlsArgs.hxx"
@@ -475,6 +477,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	ServerInfoArgs serverinfo_args;
 	auto *serverinfo = AddServerInfo(app, serverinfo_args);
 
+	OAuthArgs oauth_args;
+	auto *oauth_cmd = AddOAuth(app, oauth_args);
+
 	HelpArgs help_args;
 	auto *help = app.add_subcommand("help", "Show the help of subcommands");
 	help->add_flag("-l,--long", help_args.long_form, "Full help of every subcommand");
@@ -545,6 +550,14 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunStatus(program);
 	if (app.got_subcommand(fetch_cmd))
 		return RunFetch(fetch_accounts, fetch_wait, program);
+	if (app.got_subcommand(oauth_cmd)) {
+		// No daemon account has oauth: yet (the config key comes with issue 12's
+		// config work), so every TARGET is a SPEC for now.
+		OAuthContext context;
+		context.open_store = OpenInterimGrantStore;
+		return RunOAuth(*oauth_cmd, oauth_args, context, program, std::cout,
+				std::cin);
+	}
 	if (app.got_subcommand(help)) {
 		return PrintHelp(app, help_args, program);
 	}
