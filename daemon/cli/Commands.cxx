@@ -2,19 +2,23 @@
 
 #include "BusClient.hxx"
 #include "CheckConfig.hxx"
+#include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
 #include "ServerInfo.hxx"
 #include "TlsArgs.hxx"
 
 #include "auth/GsaslProvider.hxx"
 #include "config.h"
+#include "config/LoadConfig.hxx"
 #include "core/config/Validate.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/OAuthTokens.hxx"
 #include "fetch/PasswordCommand.hxx"
 #include "fetch/StatePaths.hxx"
+#include "oauth/GrantStores.hxx"
 
 #include <CLI/CLI.hpp>
 #include <uv.h>
@@ -182,6 +186,52 @@ fetch::PasswordSource CommandSource(std::vector<std::string> argv, std::string l
 }
 
 /**
+ * `oauth login ACCOUNT`: the account of that name in the daemon's config file.
+ * @return nothing if there is no config file or no such account (the word is then a
+ *         SPEC)
+ * @throws std::runtime_error (one line) if the file does not load, or if the account
+ *         has no `oauth:` (or takes its tokens elsewhere)
+ */
+std::optional<OAuthAccount> FindOAuthAccount(const std::string &word)
+{
+	const auto path = config::DefaultConfigPath();
+	if (access(path.c_str(), F_OK) != 0)
+		return std::nullopt;
+	const auto config = config::LoadConfig(path);
+	for (const auto &account : config.accounts) {
+		if (account.name != word)
+			continue;
+		if (!account.oauth)
+			throw std::runtime_error(
+			    "account \"" + Escape(word) + "\" in " + Escape(path) +
+			    " has no oauth: (add oauth: {provider: microsoft, client_id: "
+			    "...}, or see popstream.yaml(5))");
+		return OAuthAccount{account.name, *account.oauth, account.ca_file};
+	}
+	return std::nullopt;
+}
+
+/**
+ * A token from the grant that `popstream oauth login SPEC` stored: refreshed on the
+ * loop thread (dl has only this fetch to serve).
+ * @param lookup OAuthTokens::Lookup() or Renewal()
+ */
+fetch::PasswordSource GrantSource(PasswordLookup lookup)
+{
+	return [lookup = std::move(lookup)](
+		   std::function<void(fetch::PasswordAnswer)> answer) {
+		fetch::PasswordAnswer result;
+		try {
+			result.password = lookup();
+		} catch (const CredentialError &e) {
+			result.code = e.Code();
+			result.error = e.what();
+		}
+		answer(std::move(result));
+	};
+}
+
+/**
  * Checks that --auth, --password-command and --token-command fit together, as the
  * config loader does for `auth:` and the commands: a method gets the secret it sends,
  * and no command is given that would never run.
@@ -192,10 +242,6 @@ std::string CheckSecrets(pop3::AuthMethod method, const DlArgs &args)
 	const bool token = !args.token_command.empty();
 	const bool password = !args.password_command.empty();
 	const std::string name(pop3::AuthMethodName(method));
-	if (pop3::UsesToken(method) && !token)
-		return "--auth " + name +
-		       " needs --token-command (XOAUTH2 and OAUTHBEARER log in with an "
-		       "OAuth 2.0 access token, not a password)";
 	if (token && method != pop3::AuthMethod::Auto && !pop3::UsesToken(method))
 		return "--token-command is not used with --auth " + name +
 		       " (the token is for xoauth2, oauthbearer or auto)";
@@ -272,9 +318,20 @@ int RunDl(const DlArgs &args, const std::string &program)
 		? DlPasswordSource(std::move(account.password), account.account.user,
 				   account.account.host)
 		: CommandSource(std::move(password_argv), label, "password");
-	if (!token_argv.empty())
+	if (!token_argv.empty()) {
 		options.token_source =
 		    CommandSource(std::move(token_argv), label, "token");
+	} else if (pop3::UsesToken(method)) {
+		// No command: the grant `oauth login SPEC` stored, with the client and
+		// endpoint stored beside it.
+		auto tokens = std::make_shared<OAuthTokens>(
+		    oauth::GrantKeyForSpec(label), label + ": ",
+		    program + " oauth login --provider NAME --client-id ID " +
+			Escape(args.spec),
+		    std::nullopt, tls->ca_file);
+		options.token_source = GrantSource(tokens->Lookup());
+		options.token_renewal = GrantSource(tokens->Renewal());
+	}
 	options.auth_provider = auth::MakeAuthProvider();
 	options.account = std::move(account.account);
 	// As the daemon's `tls: starttls`: the core refuses to log in without STLS.
@@ -475,6 +532,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	ServerInfoArgs serverinfo_args;
 	auto *serverinfo = AddServerInfo(app, serverinfo_args);
 
+	OAuthArgs oauth_args;
+	auto *oauth_cmd = AddOAuth(app, oauth_args);
+
 	HelpArgs help_args;
 	auto *help = app.add_subcommand("help", "Show the help of subcommands");
 	help->add_flag("-l,--long", help_args.long_form, "Full help of every subcommand");
@@ -545,6 +605,13 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunStatus(program);
 	if (app.got_subcommand(fetch_cmd))
 		return RunFetch(fetch_accounts, fetch_wait, program);
+	if (app.got_subcommand(oauth_cmd)) {
+		OAuthContext context;
+		context.find_account = FindOAuthAccount;
+		context.open_store = [] { return oauth::OpenGrantStore(); };
+		return RunOAuth(*oauth_cmd, oauth_args, context, program, std::cout,
+				std::cin);
+	}
 	if (app.got_subcommand(help)) {
 		return PrintHelp(app, help_args, program);
 	}

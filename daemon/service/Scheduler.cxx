@@ -3,6 +3,7 @@
 #include "RetryPolicy.hxx"
 #include "auth/GsaslProvider.hxx"
 #include "fetch/AccountCredentials.hxx"
+#include "fetch/OAuthTokens.hxx"
 #include "fetch/StatePaths.hxx"
 #include "posix/Clock.hxx"
 
@@ -95,6 +96,10 @@ struct Scheduler::Slot {
 	std::uint64_t last_progress_ms = 0;
 	/** user@host:port of the current or last fetch. */
 	std::string server;
+	/** The access tokens of an account with `oauth:`, kept between polls (a token
+	 * lives about an hour, a poll comes every few minutes); made again when the
+	 * account's `oauth:` or `ca_file` changes. */
+	std::shared_ptr<OAuthTokens> tokens;
 
 	Slot(Scheduler &_owner, config::Account _account)
 	    : owner(_owner), account(std::move(_account))
@@ -348,6 +353,17 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	if (credentials->token)
 		options.token_source =
 		    PoolPasswordSource(loop_, std::move(credentials->token));
+	if (account.oauth && account.oauth->provider != oauth::Provider::Goa) {
+		if (!slot.tokens || slot.tokens->Settings() != account.oauth ||
+		    slot.tokens->CaFile() != account.ca_file)
+			slot.tokens = std::make_shared<OAuthTokens>(
+			    oauth::GrantKeyForAccount(account.name),
+			    "account \"" + account.name + "\": ",
+			    "popstream oauth login " + account.name, account.oauth,
+			    account.ca_file);
+		options.token_source = PoolPasswordSource(loop_, slot.tokens->Lookup());
+		options.token_renewal = PoolPasswordSource(loop_, slot.tokens->Renewal());
+	}
 	options.auth_provider = auth_provider_;
 	options.maildir = account.maildir;
 	options.policy = account.Policy();
