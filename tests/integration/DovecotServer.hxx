@@ -48,6 +48,11 @@ struct DovecotOptions {
 	/** TLS logins need a client certificate signed by the test CA (`ca_file`'s
 	 * directory holds client.crt and client.key). */
 	bool require_client_cert = false;
+	/** When set, Dovecot's oauth2 passdb checks every login by posting its token
+	 * to this RFC 7662 introspection URL (FakeOAuth2Server::IntrospectionUrl())
+	 * instead of checking passwords; auth_mechanisms then defaults to
+	 * "xoauth2 oauthbearer". */
+	std::string oauth2_introspection_url;
 };
 
 /** Every mechanism a login test needs, all usable with the {PLAIN} passwords the
