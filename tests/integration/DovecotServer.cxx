@@ -217,6 +217,14 @@ SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned se
 	return set;
 }
 
+std::map<std::string, unsigned> SavedHashes(const std::string &dir)
+{
+	std::map<std::string, unsigned> hashes;
+	for (const auto &name : ListDir(dir))
+		++hashes[Sha256Hex(ReadFile(dir + "/" + name))];
+	return hashes;
+}
+
 std::string Sha256Hex(const std::string &bytes)
 {
 	unsigned char digest[32];

@@ -129,6 +129,10 @@ public:
  */
 SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed);
 
+/** @return how often each SHA-256 (hex) occurs among the files in @p dir, to compare
+ * with SampleSet::FetchedHashes() */
+std::map<std::string, unsigned> SavedHashes(const std::string &dir);
+
 /** @return the lowercase hex SHA-256 of @p bytes */
 std::string Sha256Hex(const std::string &bytes);
 
