@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -24,25 +25,47 @@ namespace {
 
 const std::string user = "alice";
 
+/** How Dovecot reaches the introspection endpoint. */
+enum class Introspection {
+	/** plain HTTP (FakeOAuth2Server::IntrospectPort()) */
+	http,
+	/** https, the OAuth 2.0 server's certificate from Dovecot's test CA */
+	https,
+	/** https, the certificate from a CA Dovecot does not know */
+	https_untrusted,
+};
+
 /** Dovecot that accepts tokens of the fake server, mail for alice, a refresh token. */
 struct Setup {
 	TempDir tmp{0755};
-	FakeOAuth2Server oauth{Dir(tmp / "oauth")};
+	FakeOAuth2Server oauth;
 	std::unique_ptr<DovecotServer> server;
 	SampleSet sample;
 	std::string refresh_token = tmp / "refresh-token";
 	std::string maildir = tmp / "Maildir";
 
-	Setup(unsigned count, unsigned seed)
+	Setup(unsigned count, unsigned seed, Introspection how = Introspection::http)
+	    : oauth(Dir(tmp / "oauth"), Pki(how, Dir(tmp / "srv")))
 	{
 		oauth.Start();
 		DovecotOptions options;
-		options.oauth2_introspection_url = oauth.IntrospectionUrl();
+		options.oauth2_introspection_url =
+		    oauth.IntrospectionUrl(how != Introspection::http);
 		// The passwd-file entry is only the userdb: its password is never asked.
 		server = std::make_unique<DovecotServer>(
-		    Dir(tmp / "srv"), std::vector{user + ":unused"}, options);
+		    tmp / "srv", std::vector{user + ":unused"}, options);
 		sample = server->Fill(user, count, seed);
 		oauth.DeviceLogin(refresh_token);
+	}
+
+	/** One test CA for both servers (in Dovecot's DIR/pki), unless @p how says
+	 * untrusted: then the OAuth 2.0 server makes its own. */
+	static FakeOAuth2Options Pki(Introspection how, const std::string &dovecot_dir)
+	{
+		FakeOAuth2Options o;
+		if (how != Introspection::https_untrusted)
+			o.pki_dir = dovecot_dir + "/pki";
+		return o;
 	}
 
 	static std::string Dir(const std::string &path)
@@ -65,14 +88,17 @@ struct Setup {
 
 	nlohmann::json Log() const { return nlohmann::json::parse(oauth.Log()); }
 
-	/** @return the "active" answers of every introspection so far, in order */
-	std::vector<bool> Introspections() const
+	/** @return the "active" answers of every introspection so far, in order,
+	 *          each prefixed "https " or "http " by the port it came to */
+	std::vector<std::string> Introspections() const
 	{
-		std::vector<bool> answers;
+		std::vector<std::string> answers;
 		const auto log = Log();
 		for (const auto &r : log["requests"])
 			if (r["path"] == "/introspect")
-				answers.push_back(r.value("active", false));
+				answers.push_back(
+				    std::string(r["tls"] ? "https " : "http ") +
+				    (r.value("active", false) ? "active" : "inactive"));
 		return answers;
 	}
 };
@@ -85,7 +111,7 @@ bool HoldsToken(const std::string &text)
 }
 
 /** Fetches everything with @p method and checks bytes, the server and the OAuth log. */
-void FetchAndCheck(const Setup &s, const std::string &method)
+void FetchAndCheck(const Setup &s, const std::string &method, const std::string &port)
 {
 	const auto r = s.Dl(method);
 	INFO(Describe(r));
@@ -96,7 +122,7 @@ void FetchAndCheck(const Setup &s, const std::string &method)
 	CHECK(s.server->Count(user) == 0);
 	CHECK(!HoldsToken(r.out));
 	// Dovecot asked once, about the token the refresh grant issued, and was told yes.
-	CHECK(s.Introspections() == std::vector<bool>{true});
+	CHECK(s.Introspections() == std::vector<std::string>{port + " active"});
 	const auto log = s.Log();
 	CHECK(log["requests"].back()["path"] == "/introspect");
 	const auto &access = log["tokens"]["access"];
@@ -111,8 +137,8 @@ TEST_SUITE("dovecot-oauth")
 	TEST_CASE("xoauth2: Dovecot's oauth2 passdb accepts the token and every message "
 		  "arrives")
 	{
-		Setup s(25, 201);
-		FetchAndCheck(s, "xoauth2");
+		Setup s(25, 201, Introspection::https);
+		FetchAndCheck(s, "xoauth2", "https");
 	}
 
 	TEST_CASE("oauthbearer: Dovecot accepts the token of a rotated refresh grant")
@@ -120,7 +146,7 @@ TEST_SUITE("dovecot-oauth")
 		Setup s(25, 202);
 		s.oauth.Control(R"({"rotate": true})");
 		const std::string before = ReadFile(s.refresh_token);
-		FetchAndCheck(s, "oauthbearer");
+		FetchAndCheck(s, "oauthbearer", "http");
 		// The token command used the refresh token and saved its successor.
 		CHECK(ReadFile(s.refresh_token) != before);
 		const auto refresh = s.Log()["tokens"]["refresh"];
@@ -140,7 +166,8 @@ TEST_SUITE("dovecot-oauth")
 			const auto r = s.Dl(method);
 			INFO(Describe(r));
 			CHECK(r.exit_code == 77);
-			CHECK(s.Introspections() == std::vector<bool>{false});
+			CHECK(s.Introspections() ==
+			      std::vector<std::string>{"http inactive"});
 			// One line: what failed, Dovecot's -ERR and the error status it
 			// sent as a challenge (RFC 7628 §3.2.2), decoded.
 			const std::string reply =
@@ -158,5 +185,25 @@ TEST_SUITE("dovecot-oauth")
 			CHECK(!std::filesystem::exists(s.maildir));
 			CHECK(s.server->Count(user) == 5);
 		}
+	}
+
+	TEST_CASE("an introspection endpoint Dovecot cannot verify fails the login "
+		  "temporarily")
+	{
+		Setup s(5, 205, Introspection::https_untrusted);
+		const auto r = s.Dl("xoauth2");
+		INFO(Describe(r));
+		// Dovecot never got an answer, so it reports its own trouble, not ours.
+		CHECK(s.Introspections().empty());
+		CHECK(r.exit_code == 75);
+		// Dovecot's line ends in a timestamp of its own ([host:date time]).
+		CHECK(r.err.starts_with(
+		    "popstream: " + user +
+		    "@127.0.0.1:" + std::to_string(s.server->pop3s_port) +
+		    R"(: login failed (xoauth2): "-ERR [SYS/TEMP] Temporary authentication )"
+		    "failure. ["));
+		CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+		CHECK(!HoldsToken(r.err));
+		CHECK(s.server->Count(user) == 5);
 	}
 }

@@ -111,7 +111,8 @@ std::pair<int, std::string> Http(unsigned port, const std::string &method,
 } // namespace
 
 FakeOAuth2Server::FakeOAuth2Server(std::string dir, FakeOAuth2Options options)
-    : dir_(std::move(dir)), options_(std::move(options))
+    : dir_(std::move(dir)), options_(std::move(options)),
+      pki_(options_.pki_dir.empty() ? dir_ + "/pki" : options_.pki_dir)
 {
 }
 
@@ -128,7 +129,7 @@ void FakeOAuth2Server::Start()
 	if (child_)
 		throw std::logic_error("FakeOAuth2Server started twice");
 	ProcessOptions ca;
-	ca.argv = {Support("make-test-ca"), dir_ + "/pki"};
+	ca.argv = {Support("make-test-ca"), pki_};
 	const auto made = Run(ca);
 	if (made.exit_code != 0)
 		throw std::runtime_error("make-test-ca failed: " + made.err);
@@ -144,9 +145,9 @@ void FakeOAuth2Server::Start()
 				      "exec \"$0\" \"$@\" 2>\"$FAKE_OAUTH2_LOG\"",
 				      Support("fake-oauth2-server"),
 				      "--cert",
-				      dir_ + "/pki/server.crt",
+				      pki_ + "/server.crt",
 				      "--key",
-				      dir_ + "/pki/server.key",
+				      pki_ + "/server.key",
 				      "--port-file",
 				      port_file,
 				      "--introspect-port-file",
@@ -189,8 +190,10 @@ std::string FakeOAuth2Server::Url(const std::string &path) const
 	return "https://localhost:" + std::to_string(port_) + path;
 }
 
-std::string FakeOAuth2Server::IntrospectionUrl() const
+std::string FakeOAuth2Server::IntrospectionUrl(bool tls) const
 {
+	if (tls)
+		return Url("/introspect");
 	return "http://127.0.0.1:" + std::to_string(introspect_port_) + "/introspect";
 }
 

@@ -15,6 +15,10 @@ struct FakeOAuth2Options {
 	/** When not empty, /device and /token demand this client_secret (in the form or
 	 * HTTP Basic); it reaches the server through a 0600 file, never argv. */
 	std::string client_secret;
+	/** Where the test CA and the server's certificate live (make-test-ca runs there
+	 * and keeps what it finds); empty = DIR/pki. Give a DovecotServer's future
+	 * DIR/pki so that Dovecot trusts the server for https introspection. */
+	std::string pki_dir;
 };
 
 /**
@@ -34,13 +38,14 @@ struct FakeOAuth2Options {
 class FakeOAuth2Server {
 	std::string dir_;
 	FakeOAuth2Options options_;
+	std::string pki_;
 	std::unique_ptr<Child> child_;
 	unsigned port_ = 0, introspect_port_ = 0;
 
 public:
 	/**
-	 * @param dir an existing directory for the CA, the port files and the server's
-	 *        stderr (DIR/server.log); nothing is started yet
+	 * @param dir an existing directory for the port files, the server's stderr
+	 *        (DIR/server.log) and (by default) the test CA; nothing is started yet
 	 */
 	explicit FakeOAuth2Server(std::string dir, FakeOAuth2Options options = {});
 	/** Stops the server if it runs. */
@@ -49,8 +54,8 @@ public:
 	FakeOAuth2Server &operator=(const FakeOAuth2Server &) = delete;
 
 	/**
-	 * Makes the test CA (DIR/pki), starts the server and waits (up to 60 s) until it
-	 * has written both port files.
+	 * Makes the test CA (FakeOAuth2Options::pki_dir), starts the server and waits (up
+	 * to 60 s) until it has written both port files.
 	 * @throws std::runtime_error naming the server's stderr if it exits or stays
 	 *         silent
 	 */
@@ -61,11 +66,15 @@ public:
 	/** @return the plain-HTTP port: /introspect, /control, /log */
 	unsigned IntrospectPort() const noexcept { return introspect_port_; }
 	/** @return the test CA that signed the server's certificate */
-	std::string CaFile() const { return dir_ + "/pki/ca.crt"; }
+	std::string CaFile() const { return pki_ + "/ca.crt"; }
 	/** @return "https://localhost:PORT" + @p path, e.g. Url("/token") */
 	std::string Url(const std::string &path) const;
-	/** @return the plain-HTTP introspection URL, for DovecotOptions */
-	std::string IntrospectionUrl() const;
+	/**
+	 * @return the introspection URL for DovecotOptions: plain HTTP on
+	 *         IntrospectPort(), or with @p tls https://localhost on Port() (Dovecot
+	 *         then verifies the certificate with its DIR/pki/ca.crt)
+	 */
+	std::string IntrospectionUrl(bool tls = false) const;
 
 	/**
 	 * POSTs @p json to /control (over the plain port).
