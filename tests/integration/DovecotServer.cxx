@@ -85,6 +85,9 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 		argv.insert(argv.end(), {"--listen", options.listen});
 	if (options.require_client_cert)
 		argv.push_back("--require-client-cert");
+	if (!options.oauth2_introspection_url.empty())
+		argv.insert(argv.end(),
+			    {"--oauth2-introspection", options.oauth2_introspection_url});
 	const auto r = Run(Options(argv, std::chrono::seconds(60)));
 	if (r.exit_code != 0)
 		throw std::runtime_error("dovecot-harness start failed: " + Describe(r));
@@ -212,6 +215,14 @@ SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned se
 					 std::to_string(set.messages.size()) +
 					 " messages");
 	return set;
+}
+
+std::map<std::string, unsigned> SavedHashes(const std::string &dir)
+{
+	std::map<std::string, unsigned> hashes;
+	for (const auto &name : ListDir(dir))
+		++hashes[Sha256Hex(ReadFile(dir + "/" + name))];
+	return hashes;
 }
 
 std::string Sha256Hex(const std::string &bytes)

@@ -48,6 +48,11 @@ struct DovecotOptions {
 	/** TLS logins need a client certificate signed by the test CA (`ca_file`'s
 	 * directory holds client.crt and client.key). */
 	bool require_client_cert = false;
+	/** When set, Dovecot's oauth2 passdb checks every login by posting its token
+	 * to this RFC 7662 introspection URL (FakeOAuth2Server::IntrospectionUrl())
+	 * instead of checking passwords; auth_mechanisms then defaults to
+	 * "xoauth2 oauthbearer". */
+	std::string oauth2_introspection_url;
 };
 
 /** Every mechanism a login test needs, all usable with the {PLAIN} passwords the
@@ -123,6 +128,10 @@ public:
  * @throws std::runtime_error if make-sample-mail fails or its manifest does not match
  */
 SampleSet MakeSampleMail(const std::string &maildir, unsigned count, unsigned seed);
+
+/** @return how often each SHA-256 (hex) occurs among the files in @p dir, to compare
+ * with SampleSet::FetchedHashes() */
+std::map<std::string, unsigned> SavedHashes(const std::string &dir);
 
 /** @return the lowercase hex SHA-256 of @p bytes */
 std::string Sha256Hex(const std::string &bytes);
