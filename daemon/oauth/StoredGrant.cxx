@@ -1,6 +1,7 @@
 #include "StoredGrant.hxx"
 #include "Error.hxx"
 #include "GrantStore.hxx"
+#include "secret/TokenStore.hxx"
 
 #include <nlohmann/json.hpp>
 
@@ -15,14 +16,8 @@ std::string GrantKeyForAccount(std::string_view account)
 
 std::string GrantKeyForSpec(std::string_view label)
 {
-	std::string key = "dl-";
-	for (const char c : label) {
-		const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-				  (c >= '0' && c <= '9') || c == '@' || c == '.' ||
-				  c == '_' || c == ':' || c == '-';
-		key += keep ? c : '_';
-	}
-	return key;
+	// One rule for both layers: the store reads back what login wrote.
+	return secret::TokenKeyForSpec(label);
 }
 
 std::string SerializeGrant(const StoredGrant &grant)
