@@ -163,29 +163,6 @@ fetch::PasswordSource DlPasswordSource(PasswordLookup lookup, const std::string 
 }
 
 /**
- * A secret from --password-command or --token-command: the command runs once the
- * connection is up, on the loop thread (dl has only this fetch to serve).
- * @param label the account as dl names it (user@host:port), for messages
- * @param secret "password" or "token"
- */
-fetch::PasswordSource CommandSource(std::vector<std::string> argv, std::string label,
-				    std::string secret)
-{
-	return [argv = std::move(argv), label = std::move(label),
-		secret = std::move(secret)](
-		   std::function<void(fetch::PasswordAnswer)> answer) {
-		fetch::PasswordAnswer result;
-		try {
-			result.password = RunSecretCommand(argv, label, secret);
-		} catch (const CredentialError &e) {
-			result.code = e.Code();
-			result.error = e.what();
-		}
-		answer(std::move(result));
-	};
-}
-
-/**
  * `oauth login ACCOUNT`: the account of that name in the daemon's config file.
  * @return nothing if there is no config file or no such account (the word is then a
  *         SPEC)
@@ -212,11 +189,12 @@ std::optional<OAuthAccount> FindOAuthAccount(const std::string &word)
 }
 
 /**
- * A token from the grant that `popstream oauth login SPEC` stored: refreshed on the
- * loop thread (dl has only this fetch to serve).
- * @param lookup OAuthTokens::Lookup() or Renewal()
+ * A secret that a blocking lookup finds (--password-command, --token-command, the
+ * grant `oauth login SPEC` stored), looked up once the connection is up, on the loop
+ * thread: dl has only this fetch to serve.
+ * @param lookup throws CredentialError, which becomes the answer's code and message
  */
-fetch::PasswordSource GrantSource(PasswordLookup lookup)
+fetch::PasswordSource BlockingSource(PasswordLookup lookup)
 {
 	return [lookup = std::move(lookup)](
 		   std::function<void(fetch::PasswordAnswer)> answer) {
@@ -229,6 +207,20 @@ fetch::PasswordSource GrantSource(PasswordLookup lookup)
 		}
 		answer(std::move(result));
 	};
+}
+
+/**
+ * @param label the account as dl names it (user@host:port), for messages
+ * @param secret "password" or "token"
+ * @return a source that runs --password-command or --token-command
+ */
+fetch::PasswordSource CommandSource(std::vector<std::string> argv, std::string label,
+				    std::string secret)
+{
+	return BlockingSource([argv = std::move(argv), label = std::move(label),
+			       secret = std::move(secret)] {
+		return RunSecretCommand(argv, label, secret);
+	});
 }
 
 /**
@@ -329,8 +321,8 @@ int RunDl(const DlArgs &args, const std::string &program)
 		    program + " oauth login --provider NAME --client-id ID " +
 			Escape(args.spec),
 		    std::nullopt, tls->ca_file);
-		options.token_source = GrantSource(tokens->Lookup());
-		options.token_renewal = GrantSource(tokens->Renewal());
+		options.token_source = BlockingSource(tokens->Lookup());
+		options.token_renewal = BlockingSource(tokens->Renewal());
 	}
 	options.auth_provider = auth::MakeAuthProvider();
 	options.account = std::move(account.account);

@@ -302,37 +302,11 @@ class Loader {
 		}
 		const bool has_token =
 		    !account.oauth_token_command.empty() || account.oauth.has_value();
-		if (!account.oauth_token_command.empty() && account.oauth &&
-		    !draft.Failed("oauth") && !draft.Failed("oauth_token_command")) {
-			const auto at = oauth != draft.own.end() ? oauth : token;
-			if (at != draft.own.end()) {
-				Report(
-				    at->second,
-				    KeyPath(path, at == oauth ? "oauth"
-							      : "oauth_token_command"),
-				    "oauth and oauth_token_command both give the token "
-				    "(choose one)");
-				draft.failed.insert(at == oauth ? "oauth"
-								: "oauth_token_command");
-			}
-		}
-		const auto secret = draft.own.find("password");
-		if (!account.password_command.empty() &&
-		    !account.password_secret.empty() && !draft.Failed("password") &&
-		    !draft.Failed("password_command")) {
-			const auto at = secret != draft.own.end()
-					    ? secret
-					    : draft.own.find("password_command");
-			if (at != draft.own.end()) {
-				Report(at->second,
-				       KeyPath(path, at == secret ? "password"
-								  : "password_command"),
-				       "password and password_command both give the "
-				       "password (choose one)");
-				draft.failed.insert(at == secret ? "password"
-								 : "password_command");
-			}
-		}
+		ChooseOne(draft, path, "oauth", !!account.oauth, "oauth_token_command",
+			  !account.oauth_token_command.empty(), "token");
+		ChooseOne(draft, path, "password", !account.password_secret.empty(),
+			  "password_command", !account.password_command.empty(),
+			  "password");
 		const auto password = draft.own.find("password_command");
 		const bool by_token = pop3::UsesToken(method) ||
 				      (method == pop3::AuthMethod::Auto && has_token);
@@ -349,6 +323,29 @@ class Loader {
 					 "method to use the password)");
 			draft.failed.insert("password_command");
 		}
+	}
+
+	/**
+	 * Two keys set (after inheritance) that give the same secret: reported at the
+	 * one this map sets, the first if it sets both; whoever writes both cannot
+	 * know which would win.
+	 */
+	void ChooseOne(Draft &draft, const std::string &path, const char *first,
+		       bool first_set, const char *second, bool second_set,
+		       const char *secret)
+	{
+		if (!first_set || !second_set || draft.Failed(first) ||
+		    draft.Failed(second))
+			return;
+		const char *at = draft.own.count(first) != 0    ? first
+				 : draft.own.count(second) != 0 ? second
+								: nullptr;
+		if (at == nullptr)
+			return;
+		Report(draft.own.find(at)->second, KeyPath(path, at),
+		       std::string(first) + " and " + second + " both give the " +
+			   secret + " (choose one)");
+		draft.failed.insert(at);
 	}
 
 	/** auth: xoauth2 or oauthbearer without a token, after inheritance (the method

@@ -1,4 +1,5 @@
 #include "Form.hxx"
+#include "core/util/Ascii.hxx"
 
 namespace popstream::oauth {
 
@@ -8,17 +9,6 @@ bool Unreserved(unsigned char c) noexcept
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-int HexValue(char c) noexcept
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 std::optional<std::string> Unescape(std::string_view text)

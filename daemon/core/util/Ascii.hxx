@@ -31,4 +31,16 @@ constexpr bool StartsWithNoCase(std::string_view s, std::string_view prefix) noe
 	       EqualsNoCase(s.substr(0, prefix.size()), prefix);
 }
 
+/** @return the value of the hex digit @p c (0-9, a-f, A-F), or -1 for any other byte */
+constexpr int HexValue(char c) noexcept
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 } // namespace popstream
