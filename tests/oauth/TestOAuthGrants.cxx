@@ -218,12 +218,9 @@ TEST_CASE("refresh: cached, renewed, rotated, revoked")
 	const auto grant = SignIn(server, http, store);
 
 	auto now = std::chrono::steady_clock::time_point{};
-	TokenCache cache(
-	    store, "work", "popstream oauth login work",
-	    [&](const StoredGrant &g) {
-		    return RefreshAccessToken(http, g.settings, g.refresh_token);
-	    },
-	    [&] { return now; });
+	// The refresher the program uses.
+	TokenCache cache(store, "work", "popstream oauth login work",
+			 CurlRefresher({server.CaFile()}), [&] { return now; });
 
 	// Without rotation: a new access token, the refresh token kept.
 	const auto first = cache.Get();
