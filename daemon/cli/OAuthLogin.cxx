@@ -14,7 +14,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 #include <unistd.h>
@@ -118,6 +120,10 @@ Target Resolve(const OAuthArgs &args, const OAuthContext &context, bool login)
 	}
 	if (!args.ca_file.empty())
 		target.ca_file = ExpandHome(args.ca_file);
+	// Checked now, as dl does: curl would only say it cannot "set" the file.
+	if (login && !target.ca_file.empty() && access(target.ca_file.c_str(), R_OK) != 0)
+		throw Failure{ExitCode::Config, "--ca-file " + Escape(target.ca_file) +
+						    ": " + std::strerror(errno)};
 	return target;
 }
 

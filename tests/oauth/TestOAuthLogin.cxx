@@ -235,6 +235,12 @@ TEST_CASE("oauth login: the client secret comes from a command, never argv or ou
 TEST_CASE("oauth login: usage errors, one line each")
 {
 	Home home;
+	const auto ca =
+	    Popstream(home, {"oauth", "login", "--provider", "microsoft", "--client-id",
+			     "x", "--ca-file", home.dir / "missing.pem", spec});
+	CHECK(ca.exit_code == 78);
+	CHECK(ca.err == "popstream: oauth login: --ca-file " +
+			    (home.dir / "missing.pem") + ": No such file or directory\n");
 	const auto none = Popstream(home, {"oauth", "login", spec});
 	CHECK(none.exit_code == 64);
 	CHECK(none.err ==
