@@ -2,11 +2,7 @@
 
 #include <curl/curl.h>
 
-#include <chrono>
-#include <fstream>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <thread>
 
 namespace popstream::test {
 
@@ -16,15 +12,6 @@ size_t Append(char *data, size_t size, size_t count, void *user)
 {
 	static_cast<std::string *>(user)->append(data, size * count);
 	return size * count;
-}
-
-/** @return the port in @p path, or 0 while it is not written */
-unsigned ReadPort(const std::string &path)
-{
-	std::ifstream in(path);
-	unsigned port = 0;
-	in >> port;
-	return port;
 }
 
 } // namespace
@@ -64,62 +51,6 @@ WebAnswer Fetch(const std::string &url, const std::string &ca_file,
 	if (result != CURLE_OK)
 		throw std::runtime_error(url + ": " + curl_easy_strerror(result));
 	return answer;
-}
-
-OAuthServer::OAuthServer(const std::string &client_secret)
-{
-	const auto root = RequireEnv("POPSTREAM_SOURCE_ROOT");
-	ProcessOptions ca;
-	ca.argv = {"sh", root + "/tests/support/make-test-ca", dir_ / "pki"};
-	const auto made = Run(ca);
-	if (made.exit_code != 0)
-		throw std::runtime_error("make-test-ca failed: " + made.err);
-
-	ProcessOptions server;
-	server.argv = {"python3",
-		       root + "/tests/support/fake-oauth2-server",
-		       "--cert",
-		       dir_ / "pki/server.crt",
-		       "--key",
-		       dir_ / "pki/server.key",
-		       "--port-file",
-		       dir_ / "port",
-		       "--introspect-port-file",
-		       dir_ / "plain-port"};
-	if (!client_secret.empty()) {
-		WriteFile(dir_ / "client-secret", client_secret + "\n", 0600);
-		server.argv.push_back("--client-secret-file");
-		server.argv.push_back(dir_ / "client-secret");
-	}
-	server.timeout = std::chrono::minutes(10);
-	child_ = std::make_unique<Child>(server);
-	// The port file is written last, atomically; a backstop, not a timing.
-	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-	while ((port_ = ReadPort(dir_ / "port")) == 0) {
-		if (std::chrono::steady_clock::now() > deadline)
-			throw std::runtime_error("fake-oauth2-server did not start: " +
-						 child_->Wait().err);
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	plain_port_ = ReadPort(dir_ / "plain-port");
-}
-
-std::string OAuthServer::Url(const std::string &path) const
-{
-	return "https://localhost:" + std::to_string(port_) + path;
-}
-
-void OAuthServer::Control(const std::string &json) const
-{
-	const auto answer = Fetch(
-	    "http://127.0.0.1:" + std::to_string(plain_port_) + "/control", {}, json);
-	if (answer.status != 200)
-		throw std::runtime_error("/control: " + answer.body);
-}
-
-std::string OAuthServer::Log() const
-{
-	return Fetch("http://127.0.0.1:" + std::to_string(plain_port_) + "/log").body;
 }
 
 } // namespace popstream::test

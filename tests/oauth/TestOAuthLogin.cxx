@@ -28,6 +28,14 @@ struct Home {
 	{
 		return State() + "/popstream/oauth/" + key + ".json";
 	}
+	/** The token store's Where() without a session bus: the file, and why. */
+	std::string Where() const
+	{
+		return "a mode 0600 file in " + State() +
+		       "/popstream/oauth: no session bus (neither "
+		       "DBUS_SESSION_BUS_ADDRESS "
+		       "nor XDG_RUNTIME_DIR is set)";
+	}
 };
 
 ProcessResult Popstream(const Home &home, std::vector<std::string> args,
@@ -37,8 +45,11 @@ ProcessResult Popstream(const Home &home, std::vector<std::string> args,
 	options.argv = {RequireEnv("POPSTREAM_BIN")};
 	options.argv.insert(options.argv.end(), args.begin(), args.end());
 	// No session bus: the token store is the file, wherever the test runs.
-	options.env = {"HOME=" + home.dir.Path(), "XDG_STATE_HOME=" + home.State(),
-		       "NETRC=" + (home.dir / "netrc"), "DBUS_SESSION_BUS_ADDRESS",
+	options.env = {"HOME=" + home.dir.Path(),
+		       "XDG_STATE_HOME=" + home.State(),
+		       "NETRC=" + (home.dir / "netrc"),
+		       "DBUS_SESSION_BUS_ADDRESS",
+		       "XDG_RUNTIME_DIR",
 		       "XDG_CONFIG_HOME"};
 	options.input = input;
 	options.timeout = 120s;
@@ -114,8 +125,7 @@ TEST_CASE("oauth login SPEC: the device grant as the user sees it, and what is s
 		  "\nWaiting for you to sign in (the code expires in 10 minutes)...\n"
 		  "Signed in.\n"
 		  "The refresh token for " +
-		  key + " is stored in a mode 0600 file in " + home.State() +
-		  "/popstream/oauth.\n");
+		  key + " is stored in " + home.Where() + ".\n");
 	// The session for the closing note of issue 12.
 	MESSAGE("popstream oauth login, as the user sees it:\n" << r.out);
 
@@ -141,15 +151,13 @@ TEST_CASE("oauth login SPEC: the device grant as the user sees it, and what is s
 	// Logging out removes it; a second time there is nothing to remove.
 	const auto out1 = Popstream(home, {"oauth", "logout", spec});
 	CHECK(out1.exit_code == 0);
-	CHECK(out1.out == "Removed the refresh token for " + key +
-			      " from a mode 0600 file in " + home.State() +
-			      "/popstream/oauth.\n");
+	CHECK(out1.out ==
+	      "Removed the refresh token for " + key + " from " + home.Where() + ".\n");
 	CHECK(!std::ifstream(home.GrantFile()).good());
 	const auto out2 = Popstream(home, {"oauth", "logout", spec});
 	CHECK(out2.exit_code == 0);
-	CHECK(out2.out == "No refresh token is stored for " + key +
-			      " in a mode 0600 file in " + home.State() +
-			      "/popstream/oauth.\n");
+	CHECK(out2.out ==
+	      "No refresh token is stored for " + key + " in " + home.Where() + ".\n");
 }
 
 TEST_CASE("oauth login: slow_down makes the next polls wait 5 s longer")
