@@ -14,7 +14,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 #include <unistd.h>
@@ -48,8 +50,8 @@ struct Target {
 	bool spec = false;
 };
 
-class Failure {
-public:
+/** A failure of the command itself (flags, settings, the store), with its status. */
+struct Failure {
 	ExitCode code;
 	std::string message;
 };
@@ -118,6 +120,10 @@ Target Resolve(const OAuthArgs &args, const OAuthContext &context, bool login)
 	}
 	if (!args.ca_file.empty())
 		target.ca_file = ExpandHome(args.ca_file);
+	// Checked now, as dl does: curl would only say it cannot "set" the file.
+	if (login && !target.ca_file.empty() && access(target.ca_file.c_str(), R_OK) != 0)
+		throw Failure{ExitCode::Config, "--ca-file " + Escape(target.ca_file) +
+						    ": " + std::strerror(errno)};
 	return target;
 }
 
@@ -174,8 +180,8 @@ std::unique_ptr<oauth::GrantStore> OpenStore(const OAuthContext &context)
 	}
 }
 
-int Login(const OAuthArgs &args, const OAuthContext &context, const std::string &program,
-	  std::ostream &out, std::istream &in)
+int Login(const OAuthArgs &args, const OAuthContext &context, std::ostream &out,
+	  std::istream &in)
 {
 	auto target = Resolve(args, context, true);
 	if (target.spec)
@@ -193,17 +199,14 @@ int Login(const OAuthArgs &args, const OAuthContext &context, const std::string 
 	// Opened first: a store that does not work should fail before the user has
 	// signed in, not after.
 	const auto store = OpenStore(context);
-	const auto http = context.make_http ? context.make_http(target.ca_file)
-					    : std::make_unique<oauth::CurlTransport>(
-						  oauth::HttpOptions{target.ca_file});
+	oauth::CurlTransport http(oauth::HttpOptions{target.ca_file});
 
 	oauth::LoginIo io{out, in,
 			  [](std::chrono::seconds s) { std::this_thread::sleep_for(s); }};
 	io.qr = args.qr == "always" || (args.qr == "auto" && isatty(STDOUT_FILENO));
-	const auto token =
-	    oauth::PreferredGrant(settings) == oauth::Grant::Device
-		? oauth::DeviceLogin(*http, settings, io)
-		: oauth::BrowserLogin(*http, settings, io, args.no_browser);
+	const auto token = oauth::PreferredGrant(settings) == oauth::Grant::Device
+			       ? oauth::DeviceLogin(http, settings, io)
+			       : oauth::BrowserLogin(http, settings, io, args.no_browser);
 	if (token.refresh_token.empty())
 		throw Failure{
 		    ExitCode::Config,
@@ -230,7 +233,6 @@ int Login(const OAuthArgs &args, const OAuthContext &context, const std::string 
 	}
 	out << "The refresh token for " << target.key << " is stored in "
 	    << store->Where() << "." << std::endl;
-	(void)program;
 	return 0;
 }
 
@@ -330,8 +332,7 @@ int RunOAuth(CLI::App &oauth, const OAuthArgs &args, const OAuthContext &context
 	const bool login = oauth.got_subcommand("login");
 	const std::string command = login ? "oauth login" : "oauth logout";
 	try {
-		return login ? Login(args, context, program, out, in)
-			     : Logout(args, context, out);
+		return login ? Login(args, context, out, in) : Logout(args, context, out);
 	} catch (const Failure &f) {
 		out.flush();
 		std::fprintf(stderr, "%s: %s: %s\n", program.c_str(), command.c_str(),

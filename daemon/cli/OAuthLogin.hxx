@@ -14,7 +14,6 @@ class App;
 
 namespace popstream::oauth {
 class GrantStore;
-class HttpTransport;
 } // namespace popstream::oauth
 
 namespace popstream::cli {
@@ -55,10 +54,6 @@ struct OAuthContext {
 	/** Opens the store the grant is saved in (the Secret Service, else a file).
 	 * @throws std::exception (one line) */
 	std::function<std::unique_ptr<oauth::GrantStore>()> open_store;
-	/** Makes the HTTP transport for @p ca_file; empty = CurlTransport. Tests do
-	 * not replace it: they run a fake server instead. */
-	std::function<std::unique_ptr<oauth::HttpTransport>(const std::string &ca_file)>
-	    make_http;
 };
 
 /**

@@ -7,6 +7,7 @@
 #include "core/util/Escape.hxx"
 
 #include <istream>
+#include <optional>
 #include <ostream>
 
 namespace popstream::oauth {
@@ -58,10 +59,15 @@ TokenResponse DeviceLogin(HttpTransport &http, const Settings &settings,
 TokenResponse BrowserLogin(HttpTransport &http, const Settings &settings,
 			   const LoginIo &io, bool paste_redirect)
 {
-	// The listener is opened for --no-browser too: its port makes the
-	// redirect_uri, and holding it keeps another program from taking it.
-	LoopbackListener listener;
-	const auto request = MakeAuthorizationRequest(listener.RedirectUri());
+	// The kernel picks the port. With --no-browser the listener closes again
+	// before the URL is shown: a browser on this machine then fails at once
+	// ("cannot connect"), as the text says, instead of hanging on a socket nobody
+	// answers; PKCE keeps a code caught by whoever takes the port useless.
+	std::optional<LoopbackListener> listener(std::in_place);
+	const auto redirect_uri = listener->RedirectUri();
+	if (paste_redirect)
+		listener.reset();
+	const auto request = MakeAuthorizationRequest(redirect_uri);
 	const auto url = BuildAuthorizationUrl(settings, request);
 	io.out << (paste_redirect
 		       ? "Open this URL in a browser, on any machine, and sign in:"
@@ -74,7 +80,7 @@ TokenResponse BrowserLogin(HttpTransport &http, const Settings &settings,
 
 	std::string code;
 	if (paste_redirect) {
-		io.out << "The browser then goes to " << listener.RedirectUri()
+		io.out << "The browser then goes to " << redirect_uri
 		       << "?code=... and probably says it cannot connect: that is "
 			  "expected.\nCopy the whole address from the browser's address "
 			  "bar and paste it here:"
@@ -85,9 +91,9 @@ TokenResponse BrowserLogin(HttpTransport &http, const Settings &settings,
 					 "no redirect URL was pasted (end of input)");
 		code = ParseRedirect(line, request.state);
 	} else {
-		io.out << "Waiting for the browser to come back to "
-		       << listener.RedirectUri() << " ..." << std::endl;
-		code = listener.WaitForCode(request.state, io.browser_timeout);
+		io.out << "Waiting for the browser to come back to " << redirect_uri
+		       << " ..." << std::endl;
+		code = listener->WaitForCode(request.state, io.browser_timeout);
 	}
 	auto token = ExchangeAuthorizationCode(http, settings, request, code);
 	io.out << "Signed in." << std::endl;

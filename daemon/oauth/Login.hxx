@@ -46,9 +46,9 @@ TokenResponse DeviceLogin(HttpTransport &http, const Settings &settings,
  * The authorization code grant with PKCE (RFC 7636) and a loopback redirect (RFC 8252
  * §7.3) as the user sees it: listens on 127.0.0.1, prints the authorization URL (and
  * its QR code) to open, and waits for the browser's redirect; or, with
- * @p paste_redirect (--no-browser), asks the user to paste the address the browser
- * ended on and reads it from LoginIo::in. Then exchanges the code and prints "Signed
- * in.".
+ * @p paste_redirect (--no-browser), takes a port the same way but closes it, asks the
+ * user to paste the address the browser ended on and reads it from LoginIo::in. Then
+ * exchanges the code and prints "Signed in.".
  *
  * @param settings after WithPreset(), with an authorization endpoint
  * @return the tokens

@@ -3,6 +3,8 @@
 
 #include "core/util/Escape.hxx"
 
+#include <memory>
+
 namespace popstream::oauth {
 
 TokenCache::TokenCache(GrantStore &store, std::string key, std::string login_command,
@@ -108,6 +110,17 @@ void TokenCache::Invalidate() noexcept
 {
 	std::lock_guard lock(mutex_);
 	cached_.reset();
+}
+
+TokenCache::Refresher CurlRefresher(HttpOptions options)
+{
+	// Made on first use: a cache that is never asked opens no libcurl handle.
+	auto http = std::make_shared<std::unique_ptr<CurlTransport>>();
+	return [http, options = std::move(options)](const StoredGrant &grant) {
+		if (!*http)
+			*http = std::make_unique<CurlTransport>(options);
+		return RefreshAccessToken(**http, grant.settings, grant.refresh_token);
+	};
 }
 
 } // namespace popstream::oauth

@@ -81,4 +81,13 @@ private:
 	StoredGrant LoadGrant();
 };
 
+/**
+ * The refresher of the program: RefreshAccessToken() over one CurlTransport, which
+ * TokenCache uses under its lock, so one refresh at a time.
+ *
+ * @param options the CA file (the account's ca_file) and the timeout
+ * @return a TokenCache::Refresher
+ */
+TokenCache::Refresher CurlRefresher(HttpOptions options);
+
 } // namespace popstream::oauth
