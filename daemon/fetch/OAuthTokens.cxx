@@ -1,9 +1,6 @@
 #include "OAuthTokens.hxx"
 #include "oauth/Error.hxx"
 #include "oauth/GrantStores.hxx"
-#include "oauth/Http.hxx"
-#include "oauth/StoredGrant.hxx"
-#include "oauth/Token.hxx"
 
 #include <iostream>
 
@@ -66,18 +63,10 @@ std::string OAuthTokens::Get(bool renew)
 					"store: " +
 					e.what());
 			}
-			// The account's client and endpoint win over the stored ones: a
-			// changed client_id shows as invalid_grant, which says to log in
-			// again, rather than as a silent use of the old client.
-			auto refresher = [settings = settings_, ca_file = ca_file_](
-					     const oauth::StoredGrant &grant) {
-				oauth::CurlTransport http(oauth::HttpOptions{ca_file});
-				return oauth::RefreshAccessToken(
-				    http, settings ? *settings : grant.settings,
-				    grant.refresh_token);
-			};
 			cache_ = std::make_unique<oauth::TokenCache>(
-			    *store_, key_, login_command_, std::move(refresher));
+			    *store_, key_, login_command_,
+			    oauth::CurlRefresher(oauth::HttpOptions{ca_file_},
+						 settings_));
 		}
 		cache = cache_.get();
 	}

@@ -112,14 +112,16 @@ void TokenCache::Invalidate() noexcept
 	cached_.reset();
 }
 
-TokenCache::Refresher CurlRefresher(HttpOptions options)
+TokenCache::Refresher CurlRefresher(HttpOptions options, std::optional<Settings> client)
 {
 	// Made on first use: a cache that is never asked opens no libcurl handle.
 	auto http = std::make_shared<std::unique_ptr<CurlTransport>>();
-	return [http, options = std::move(options)](const StoredGrant &grant) {
+	return [http, options = std::move(options),
+		client = std::move(client)](const StoredGrant &grant) {
 		if (!*http)
 			*http = std::make_unique<CurlTransport>(options);
-		return RefreshAccessToken(**http, grant.settings, grant.refresh_token);
+		return RefreshAccessToken(**http, client ? *client : grant.settings,
+					  grant.refresh_token);
 	};
 }
 

@@ -86,8 +86,13 @@ private:
  * TokenCache uses under its lock, so one refresh at a time.
  *
  * @param options the CA file (the account's ca_file) and the timeout
+ * @param client the account's `oauth:` settings, whose client and token endpoint
+ *        replace the ones stored with the grant (a changed client_id then shows as
+ *        `invalid_grant`, which says to sign in again, rather than the old client
+ *        being used silently); nothing = the stored ones (dl)
  * @return a TokenCache::Refresher
  */
-TokenCache::Refresher CurlRefresher(HttpOptions options);
+TokenCache::Refresher CurlRefresher(HttpOptions options,
+				    std::optional<Settings> client = std::nullopt);
 
 } // namespace popstream::oauth
