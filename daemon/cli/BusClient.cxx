@@ -514,6 +514,24 @@ int Guard(const std::string &program, F &&body)
 
 } // namespace
 
+bool FetchAfterLogin(const std::string &account) noexcept
+{
+	try {
+		const auto bus = Connect();
+		const auto accounts = GetAccounts(bus.get(), false);
+		const bool known =
+		    std::any_of(accounts.begin(), accounts.end(),
+				[&](const AccountInfo &a) { return a.name == account; });
+		if (!known)
+			return false;
+		Call(bus.get(), bus::AccountPath(account).c_str(), bus::account_interface,
+		     "FetchNow");
+		return true;
+	} catch (...) {
+		return false;
+	}
+}
+
 int RunStatus(const std::string &program)
 {
 	return Guard(program, [] { return Status(); });

@@ -45,4 +45,15 @@ int RunStatus(const std::string &program);
 int RunFetch(const std::vector<std::string> &accounts, bool wait,
 	     const std::string &program);
 
+/**
+ * After `popstream oauth login ACCOUNT`: if popstreamd is running (it is not started
+ * for this) and has @p account, calls its Account.FetchNow(), which also resumes an
+ * account waiting in state auth-needed for this very login.
+ *
+ * @param account the account's name in the configuration
+ * @return whether the daemon was asked; false if it does not run or lacks the account,
+ *         or the call failed (the login itself stands either way)
+ */
+bool FetchAfterLogin(const std::string &account) noexcept;
+
 } // namespace popstream::cli

@@ -189,6 +189,16 @@ std::optional<OAuthAccount> FindOAuthAccount(const std::string &word)
 	return std::nullopt;
 }
 
+/** @return whether FindOAuthAccount() finds @p word, false also when it throws */
+bool FindOAuthAccountQuietly(const std::string &word) noexcept
+{
+	try {
+		return FindOAuthAccount(word).has_value();
+	} catch (...) {
+		return false;
+	}
+}
+
 /**
  * A secret that a blocking lookup finds (--password-command, --token-command, the
  * grant `oauth login SPEC` stored), looked up once the connection is up, on the loop
@@ -602,8 +612,15 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		OAuthContext context;
 		context.find_account = FindOAuthAccount;
 		context.open_store = [] { return oauth::OpenGrantStore(); };
-		return RunOAuth(*oauth_cmd, oauth_args, context, program, std::cout,
-				std::cin);
+		const int status = RunOAuth(*oauth_cmd, oauth_args, context, program,
+					    std::cout, std::cin);
+		// A daemon account waiting in auth-needed for this login goes on now.
+		if (status == 0 && oauth_cmd->get_subcommand("login")->parsed() &&
+		    FindOAuthAccountQuietly(oauth_args.target) &&
+		    FetchAfterLogin(oauth_args.target))
+			std::cout << "popstreamd is fetching "
+				  << Escape(oauth_args.target) << " now.\n";
+		return status;
 	}
 	if (app.got_subcommand(help)) {
 		return PrintHelp(app, help_args, program);
