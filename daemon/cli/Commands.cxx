@@ -165,14 +165,16 @@ fetch::PasswordSource DlPasswordSource(PasswordLookup lookup, const std::string 
 
 /**
  * `oauth login ACCOUNT`: the account of that name in the daemon's config file.
+ * @param config_path the file (`--config`); empty = config::DefaultConfigPath()
  * @return nothing if there is no config file or no such account (the word is then a
  *         SPEC)
  * @throws std::runtime_error (one line) if the file does not load, or if the account
  *         has no `oauth:` (or takes its tokens elsewhere)
  */
-std::optional<OAuthAccount> FindOAuthAccount(const std::string &word)
+std::optional<OAuthAccount> FindOAuthAccount(const std::string &word,
+					     const std::string &config_path)
 {
-	const auto path = config::DefaultConfigPath();
+	const auto path = config_path.empty() ? config::DefaultConfigPath() : config_path;
 	if (access(path.c_str(), F_OK) != 0)
 		return std::nullopt;
 	const auto config = config::LoadConfig(path);
@@ -190,10 +192,11 @@ std::optional<OAuthAccount> FindOAuthAccount(const std::string &word)
 }
 
 /** @return whether FindOAuthAccount() finds @p word, false also when it throws */
-bool FindOAuthAccountQuietly(const std::string &word) noexcept
+bool FindOAuthAccountQuietly(const std::string &word,
+			     const std::string &config_path) noexcept
 {
 	try {
-		return FindOAuthAccount(word).has_value();
+		return FindOAuthAccount(word, config_path).has_value();
 	} catch (...) {
 		return false;
 	}
@@ -610,13 +613,15 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunFetch(fetch_accounts, fetch_wait, program);
 	if (app.got_subcommand(oauth_cmd)) {
 		OAuthContext context;
-		context.find_account = FindOAuthAccount;
+		context.find_account = [&](const std::string &word) {
+			return FindOAuthAccount(word, oauth_args.config_path);
+		};
 		context.open_store = [] { return oauth::OpenGrantStore(); };
 		const int status = RunOAuth(*oauth_cmd, oauth_args, context, program,
 					    std::cout, std::cin);
 		// A daemon account waiting in auth-needed for this login goes on now.
 		if (status == 0 && oauth_cmd->get_subcommand("login")->parsed() &&
-		    FindOAuthAccountQuietly(oauth_args.target) &&
+		    FindOAuthAccountQuietly(oauth_args.target, oauth_args.config_path) &&
 		    FetchAfterLogin(oauth_args.target))
 			std::cout << "popstreamd is fetching "
 				  << Escape(oauth_args.target) << " now.\n";

@@ -323,6 +323,12 @@ CLI::App *AddOAuth(CLI::App &app, OAuthArgs &args)
 	auto *logout = oauth->add_subcommand(
 	    "logout", "Remove the stored refresh token of an account or SPEC");
 	logout->add_option("TARGET", args.target, "ACCOUNT or SPEC")->required();
+	// The daemon may run with --config FILE: ACCOUNT is looked up in the same file.
+	for (auto *sub : {login, logout})
+		sub->add_option("--config", args.config_path,
+				"The popstreamd configuration that names ACCOUNT "
+				"(default $XDG_CONFIG_HOME/popstream/config.yaml)")
+		    ->type_name("FILE");
 	return oauth;
 }
 

@@ -31,6 +31,9 @@ struct OAuthArgs {
 	    token_endpoint, device_endpoint, authorization_endpoint;
 	/** --ca-file: the CAs that sign the endpoints' certificates. */
 	std::string ca_file;
+	/** --config: the popstreamd configuration to find ACCOUNT in; empty = the
+	 * default (config::DefaultConfigPath()). */
+	std::string config_path;
 };
 
 /** A daemon account that uses OAuth 2.0, as `oauth login ACCOUNT` needs it. */
