@@ -330,8 +330,9 @@ int RunDl(const DlArgs &args, const std::string &program)
 	} else if (pop3::UsesToken(method)) {
 		// No command: the grant `oauth login SPEC` stored, with the client and
 		// endpoint stored beside it.
+		// No prefix: dl's lines start with the label already.
 		auto tokens = std::make_shared<OAuthTokens>(
-		    oauth::GrantKeyForSpec(label), label + ": ",
+		    oauth::GrantKeyForSpec(label), std::string(),
 		    program + " oauth login --provider NAME --client-id ID " +
 			Escape(args.spec),
 		    std::nullopt, tls->ca_file);

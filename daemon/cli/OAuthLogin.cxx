@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <unistd.h>
@@ -224,6 +225,10 @@ int Login(const OAuthArgs &args, const OAuthContext &context, std::ostream &out,
 	grant.settings.token_endpoint = settings.token_endpoint;
 	grant.settings.scope = settings.scope;
 	grant.refresh_token = token.refresh_token;
+	// Absolute: dl refreshes with it later, from any directory.
+	grant.ca_file = target.ca_file.empty()
+			    ? std::string()
+			    : std::filesystem::absolute(target.ca_file).string();
 	try {
 		store->Save(target.key, oauth::SerializeGrant(grant));
 	} catch (const std::exception &e) {

@@ -34,6 +34,8 @@ std::string SerializeGrant(const StoredGrant &grant)
 	    {"scope", s.scope},
 	    {"refresh_token", grant.refresh_token},
 	};
+	if (!grant.ca_file.empty())
+		object["ca_file"] = grant.ca_file;
 	// error_handler replace: a stray non-UTF-8 byte cannot make dump() throw with
 	// the secret in its message.
 	return object.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -73,6 +75,7 @@ StoredGrant ParseGrant(std::string_view blob)
 	grant.settings.token_endpoint = text("token_endpoint");
 	grant.settings.scope = text("scope");
 	grant.refresh_token = text("refresh_token");
+	grant.ca_file = text("ca_file");
 	if (grant.refresh_token.empty())
 		throw fail("has no refresh_token");
 	if (grant.settings.token_endpoint.empty())

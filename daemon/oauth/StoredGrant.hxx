@@ -18,6 +18,9 @@ struct StoredGrant {
 	Settings settings;
 	/** Never empty. */
 	std::string refresh_token;
+	/** The PEM CAs `oauth login --ca-file` trusted for the token endpoint, so that
+	 * `dl` refreshes with the trust the login had; empty = the system store. */
+	std::string ca_file;
 
 	bool operator==(const StoredGrant &) const = default;
 };
@@ -28,6 +31,7 @@ inline constexpr int STORED_GRANT_VERSION = 1;
 /**
  * @return the grant as one JSON object: {"version":1,"provider":..,"client_id":..,
  *         "client_secret":..,"tenant":..,"token_endpoint":..,"scope":..,
+ *         "ca_file":.. (only when set),
  *         "refresh_token":..}
  */
 std::string SerializeGrant(const StoredGrant &grant);

@@ -118,8 +118,13 @@ TokenCache::Refresher CurlRefresher(HttpOptions options, std::optional<Settings>
 	auto http = std::make_shared<std::unique_ptr<CurlTransport>>();
 	return [http, options = std::move(options),
 		client = std::move(client)](const StoredGrant &grant) {
-		if (!*http)
-			*http = std::make_unique<CurlTransport>(options);
+		if (!*http) {
+			// The trust the login had, unless the caller has its own.
+			auto trust = options;
+			if (trust.ca_file.empty())
+				trust.ca_file = grant.ca_file;
+			*http = std::make_unique<CurlTransport>(trust);
+		}
 		return RefreshAccessToken(**http, client ? *client : grant.settings,
 					  grant.refresh_token);
 	};

@@ -85,7 +85,8 @@ private:
  * The refresher of the program: RefreshAccessToken() over one CurlTransport, which
  * TokenCache uses under its lock, so one refresh at a time.
  *
- * @param options the CA file (the account's ca_file) and the timeout
+ * @param options the CA file (the account's ca_file; empty = the one the grant was
+ *        stored with, StoredGrant::ca_file, else the system store) and the timeout
  * @param client the account's `oauth:` settings, whose client and token endpoint
  *        replace the ones stored with the grant (a changed client_id then shows as
  *        `invalid_grant`, which says to sign in again, rather than the old client

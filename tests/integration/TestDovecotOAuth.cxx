@@ -130,6 +130,54 @@ void FetchAndCheck(const Setup &s, const std::string &method, const std::string 
 	CHECK(access[1]["grant"] == "refresh_token");
 }
 
+/**
+ * popstream itself with the grant `oauth login SPEC` stores: the refresh token in a
+ * 0600 file under HOME (no session bus, so no Secret Service, whatever the machine
+ * running the tests has), no token command.
+ */
+struct StoredGrant {
+	const Setup &s;
+	std::string spec =
+	    "tcp:" + user + "@127.0.0.1:" + std::to_string(s.server->pop3_port);
+
+	ProcessResult Popstream(const std::vector<std::string> &args) const
+	{
+		ProcessOptions options;
+		options.argv = {RequireEnv("POPSTREAM_BIN")};
+		options.argv.insert(options.argv.end(), args.begin(), args.end());
+		options.env = {"HOME=" + s.tmp.Path(), "NETRC=" + s.tmp / "no-netrc",
+			       "XDG_STATE_HOME", "DBUS_SESSION_BUS_ADDRESS",
+			       "XDG_RUNTIME_DIR"};
+		options.timeout = std::chrono::minutes(2);
+		return Run(options);
+	}
+
+	ProcessResult Login() const
+	{
+		return Popstream({"oauth", "login", "--qr", "never", "--provider",
+				  "custom", "--client-id", "popstream-test",
+				  "--token-endpoint", s.oauth.Url("/token"),
+				  "--device-endpoint", s.oauth.Url("/device"),
+				  "--ca-file", s.oauth.CaFile(), spec});
+	}
+
+	/** `dl --auth xoauth2 SPEC` over cleartext to loopback, where it may log in. */
+	ProcessResult Dl() const
+	{
+		return Popstream({"dl", "--auth", "xoauth2", spec, s.maildir});
+	}
+
+	/** @return how many refresh grants the OAuth 2.0 server has answered */
+	std::size_t Refreshes() const
+	{
+		std::size_t n = 0;
+		const auto log = s.Log();
+		for (const auto &r : log["requests"])
+			n += r.value("grant_type", "") == "refresh_token";
+		return n;
+	}
+};
+
 } // namespace
 
 TEST_SUITE("dovecot-oauth")
@@ -206,4 +254,45 @@ TEST_SUITE("dovecot-oauth")
 		CHECK(!HoldsToken(r.err));
 		CHECK(s.server->Count(user) == 5);
 	}
+}
+
+TEST_CASE("dovecot-oauth: a token Dovecot refuses is renewed once; refused again, the "
+	  "fetch ends with 77")
+{
+	Setup s(3, 206);
+	const StoredGrant grant{s};
+	const auto login = grant.Login();
+	INFO(Describe(login));
+	REQUIRE(login.exit_code == 0);
+
+	// Every access token is inactive as soon as it is issued: the first is refused,
+	// renewed once, and the renewed one refused too. A second renewal would only
+	// repeat that, and a login refused twice is no stale token.
+	s.oauth.Control(R"({"access_ttl": 0})");
+	const auto refused = grant.Dl();
+	INFO(Describe(refused));
+	CHECK(refused.exit_code == 77);
+	CHECK(grant.Refreshes() == 2);
+	CHECK(s.Introspections() ==
+	      std::vector<std::string>{"http inactive", "http inactive"});
+	const std::string label =
+	    user + "@127.0.0.1:" + std::to_string(s.server->pop3_port);
+	const std::string failed = "login failed (xoauth2): \"-ERR [AUTH] Authentication "
+				   "failed.\"; the server's error: status \"401\", scope "
+				   "\"mail\", schemes \"bearer\"";
+	CHECK(refused.err == "popstream: " + label + ": " + failed +
+				 "; renewing the access token once\n"
+				 "popstream: " +
+				 label + ": " + failed + "\n");
+	CHECK(!HoldsToken(refused.err));
+	CHECK(s.server->Count(user) == 3);
+
+	// Tokens that live again: the same stored grant fetches everything.
+	s.oauth.Control(R"({"access_ttl": 3600})");
+	const auto fetched = grant.Dl();
+	INFO(Describe(fetched));
+	CHECK(fetched.exit_code == 0);
+	CHECK(SavedHashes(s.maildir + "/new") == s.sample.FetchedHashes());
+	CHECK(s.server->Count(user) == 0);
+	CHECK(!HoldsToken(fetched.out + fetched.err));
 }

@@ -53,6 +53,14 @@ TEST_CASE("stored grant: the JSON of the brief, byte for byte, and back")
 	google.settings.tenant.clear();
 	CHECK(ParseGrant(SerializeGrant(google)) == google);
 
+	// The CA file of `oauth login --ca-file` goes last, and only when there is one.
+	auto custom = MicrosoftGrant();
+	custom.ca_file = "/etc/popstream/corp-ca.pem";
+	const auto with_ca = SerializeGrant(custom);
+	CHECK(with_ca.ends_with(
+	    R"("refresh_token":"rt-SECRET\"\\/","ca_file":"/etc/popstream/corp-ca.pem"})"));
+	CHECK(ParseGrant(with_ca) == custom);
+
 	// Fields may come in any order, and unknown ones are ignored.
 	CHECK(ParseGrant(
 		  R"({"refresh_token":"r","token_endpoint":"https://t","client_id":"c",
