@@ -3,6 +3,7 @@
 #include "core/util/Escape.hxx"
 #include "posix/File.hxx"
 #include "posix/Passwd.hxx"
+#include "posix/UniqueFd.hxx"
 
 #include <cerrno>
 #include <cstdio>
@@ -37,17 +38,6 @@ std::string Quoted(std::string_view text)
 	return "\"" + Escape(text, 200) + "\"";
 }
 
-class FileDescriptor {
-	int fd_;
-
-public:
-	explicit FileDescriptor(int _fd) noexcept : fd_(_fd) {}
-	~FileDescriptor() { close(fd_); }
-	FileDescriptor(const FileDescriptor &) = delete;
-	FileDescriptor &operator=(const FileDescriptor &) = delete;
-	int Get() const noexcept { return fd_; }
-};
-
 /**
  * The netrc file as far as ResolveCredentials() needs it: parsed, or the reason it
  * could not be opened. A file that opens but is unsafe or malformed throws at once.
@@ -62,7 +52,7 @@ LoadedNetrc TryLoadNetrc(const std::string &path)
 	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return {std::nullopt, errno};
-	const FileDescriptor file(fd);
+	const posix::UniqueFd file(fd);
 
 	// fstat() on the open file, not stat() on the path: the file checked is then
 	// the file read, even if the path is swapped in between.

@@ -1,6 +1,7 @@
 #include "PasswordCommand.hxx"
 #include "Credentials.hxx"
 #include "core/util/Escape.hxx"
+#include "posix/UniqueFd.hxx"
 
 #include <cassert>
 #include <cerrno>
@@ -38,24 +39,6 @@ std::string DurationText(std::chrono::milliseconds duration)
 		return std::to_string(duration.count() / 1000) + " s";
 	return std::to_string(duration.count()) + " ms";
 }
-
-/** Closes a file descriptor once. */
-class FileDescriptor {
-	int fd_;
-
-public:
-	explicit FileDescriptor(int _fd) noexcept : fd_(_fd) {}
-	~FileDescriptor() { Close(); }
-	FileDescriptor(const FileDescriptor &) = delete;
-	FileDescriptor &operator=(const FileDescriptor &) = delete;
-	int Get() const noexcept { return fd_; }
-	void Close() noexcept
-	{
-		if (fd_ >= 0)
-			close(fd_);
-		fd_ = -1;
-	}
-};
 
 /** The spawn settings, destroyed on every path. */
 class SpawnSetup {
@@ -144,7 +127,7 @@ std::string RunSecretCommand(const std::vector<std::string> &argv,
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		throw Failure(who + ": cannot create a pipe: " + std::strerror(errno));
-	FileDescriptor read_end(fds[0]), write_end(fds[1]);
+	posix::UniqueFd read_end(fds[0]), write_end(fds[1]);
 
 	SpawnSetup setup;
 	posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null",

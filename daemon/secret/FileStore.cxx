@@ -1,4 +1,5 @@
 #include "FileStore.hxx"
+#include "posix/UniqueFd.hxx"
 
 #include "SessionBus.hxx"
 #include "core/util/Escape.hxx"
@@ -19,31 +20,6 @@ namespace {
 
 /** A stored grant is a small JSON object; anything larger is not ours. */
 constexpr std::size_t max_blob_size = 1024 * 1024;
-
-/** Closes a descriptor on every path out. */
-class Fd {
-public:
-	explicit Fd(int fd) noexcept : fd_(fd) {}
-	~Fd()
-	{
-		if (fd_ >= 0)
-			close(fd_);
-	}
-	Fd(const Fd &) = delete;
-	Fd &operator=(const Fd &) = delete;
-	int Get() const noexcept { return fd_; }
-	/** Closes now, for a caller that must see close(2)'s error. @return errno or 0
-	 */
-	int Close() noexcept
-	{
-		const int r = close(fd_);
-		fd_ = -1;
-		return r == 0 ? 0 : errno;
-	}
-
-private:
-	int fd_;
-};
 
 std::string ModeText(mode_t mode)
 {
@@ -90,7 +66,8 @@ void CheckDirectory(const std::string &directory)
 /** fsync(2)s a directory, so that a rename or unlink in it survives a crash. */
 void SyncDirectory(const std::string &directory)
 {
-	const Fd dir(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	const posix::UniqueFd dir(
+	    open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (dir.Get() < 0 || fsync(dir.Get()) != 0)
 		throw std::runtime_error("cannot sync " + directory + ": " +
 					 ErrnoText(errno));
@@ -152,7 +129,8 @@ std::optional<std::string> FileStore::Load(std::string_view key)
 	const auto path = PathFor(key);
 	// O_NOFOLLOW: a symbolic link planted in our place would have us read (and
 	// trust) a file somebody else chose.
-	Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
+	posix::UniqueFd file(
+	    open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
 	if (file.Get() < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return std::nullopt;
@@ -195,7 +173,7 @@ void FileStore::Save(std::string_view key, std::string_view blob)
 	std::string temp = directory_ + "/." + std::string(key) + ".json.XXXXXX";
 	// mkostemp creates the file mode 0600 (less any umask bits): never readable by
 	// others, not even for the moment before a chmod.
-	Fd file(mkostemp(temp.data(), O_CLOEXEC));
+	posix::UniqueFd file(mkostemp(temp.data(), O_CLOEXEC));
 	if (file.Get() < 0)
 		throw std::runtime_error("cannot create a file in " + directory_ + ": " +
 					 ErrnoText(errno));
