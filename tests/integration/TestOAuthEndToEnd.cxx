@@ -245,6 +245,15 @@ struct World {
 	}
 };
 
+/** @return an account's State, MessagesFetched and LastError, for failure messages
+ * (doctest evaluates INFO only on failure) */
+std::string Props(const std::string &account)
+{
+	return account + ": State " + AccountProp(account, "State") +
+	       ", MessagesFetched " + AccountProp(account, "MessagesFetched") +
+	       ", LastError " + AccountProp(account, "LastError");
+}
+
 /** @return the JSON the grant store holds for a key */
 nlohmann::json Grant(const std::string &text)
 {
@@ -371,5 +380,247 @@ TEST_SUITE("oauth-end-to-end")
 		CHECK(w.Introspections() == std::vector<std::string>{"active"});
 		for (const auto *text : {&login.out, &login.err, &dl.out, &dl.err})
 			CHECK(text->find(refresh_token) == std::string::npos);
+	}
+}
+
+TEST_SUITE("oauth-end-to-end")
+{
+	TEST_CASE("daemon-renew-revoke: popstreamd renews a refused token once, then "
+		  "waits in auth-needed when the grant is revoked")
+	{
+		World w({"alice:unused"}, true);
+		w.WriteConfig(w.Account(
+		    "work", "alice",
+		    "    auth: xoauth2\n    oauth: {provider: custom, client_id: "
+		    "popstream-test, token_endpoint: \"" +
+			w.oauth->Url("/token") + "\", device_endpoint: \"" +
+			w.oauth->Url("/device") + "\"}\n"));
+		auto sample = w.dovecot->Fill("alice", 3, 311);
+
+		const auto login =
+		    w.Popstream({"oauth", "login", "--qr", "never", "work"});
+		INFO(Describe(login));
+		REQUIRE(login.exit_code == 0);
+		const std::string file =
+		    w.home + "/.local/state/popstream/oauth/work.json";
+		CHECK(login.out.ends_with(
+		    "Signed in.\nThe refresh token for work is stored in a mode 0600 "
+		    "file "
+		    "in " +
+		    w.home +
+		    "/.local/state/popstream/oauth: no Secret Service on the session bus "
+		    "(nothing provides org.freedesktop.secrets).\n"));
+		REQUIRE(std::filesystem::exists(file));
+		CHECK(Mode(file) == 0600);
+		const std::string refresh_token =
+		    Grant(ReadFile(file)).value("refresh_token", "");
+		CHECK(refresh_token.starts_with("rt-1-"));
+
+		// The start-up fetch: the stored grant's refresh token buys an access
+		// token, which Dovecot finds active.
+		w.StartDaemon();
+		REQUIRE(WaitUntil([] {
+			return AccountProp("work", "MessagesFetched") == "t 3" &&
+			       AccountProp("work", "State") == "u 1";
+		}));
+		CHECK(SavedHashes(w.Maildir("work") + "/new") == sample.FetchedHashes());
+		CHECK(w.dovecot->Count("alice") == 0);
+		CHECK(w.TokenRequests() ==
+		      std::vector<std::string>{"device_code", "refresh_token"});
+		CHECK(w.Introspections() == std::vector<std::string>{"active"});
+
+		// The token expires between two polls. The daemon still holds it (no
+		// refresh before the login), Dovecot refuses it, and the daemon gets a
+		// new one, once, and fetches the new mail without the user.
+		const auto more = w.dovecot->Fill("alice", 2, 312);
+		sample.messages.insert(sample.messages.end(), more.messages.begin(),
+				       more.messages.end());
+		w.oauth->Control(R"({"expire_access": true})");
+		REQUIRE(CallFetchNow("work") == 0);
+		REQUIRE(WaitUntil([] {
+			return AccountProp("work", "MessagesFetched") == "t 5" &&
+			       AccountProp("work", "State") == "u 1";
+		}));
+		CHECK(AccountProp("work", "LastError") == "s \"\"");
+		CHECK(SavedHashes(w.Maildir("work") + "/new") == sample.FetchedHashes());
+		CHECK(w.dovecot->Count("alice") == 0);
+		CHECK(w.TokenRequests() == std::vector<std::string>{"device_code",
+								    "refresh_token",
+								    "refresh_token"});
+		CHECK(w.Introspections() ==
+		      std::vector<std::string>{"active", "inactive", "active"});
+
+		// The refresh token is revoked and the token expires: the renewal meets
+		// invalid_grant, and the account waits for the user to sign in again.
+		w.dovecot->Fill("alice", 1, 313);
+		w.oauth->Control(R"({"revoke_all": true, "expire_access": true})");
+		REQUIRE(CallFetchNow("work") == 0);
+		REQUIRE(WaitUntil([] { return AccountProp("work", "State") == "u 5"; }));
+		const std::string error =
+		    "account \"work\": " + w.oauth->Url("/token") +
+		    ": the server refused: invalid_grant (refresh token revoked or "
+		    "unknown); the grant of work is no longer valid; run: popstream "
+		    "oauth "
+		    "login work";
+		const auto last_error = AccountProp("work", "LastError");
+		CHECK(last_error ==
+		      "s \"" + std::regex_replace(error, std::regex("\""), "\\\"") +
+			  "\"");
+		CHECK(AccountProp("work", "MessagesFetched") == "t 5");
+		CHECK(w.dovecot->Count("alice") == 1);
+		CHECK(w.TokenRequests().back() == "refresh_token: invalid_grant");
+		CHECK(w.Introspections() == std::vector<std::string>{"active", "inactive",
+								     "active",
+								     "inactive"});
+
+		// popstream status shows the state and the command to run.
+		const auto status = w.Popstream({"status"});
+		Show("popstream status", status);
+		CHECK(status.exit_code == 0);
+		const auto row = status.out.find("\nwork ");
+		REQUIRE(row != std::string::npos);
+		const auto line =
+		    status.out.substr(row + 1, status.out.find('\n', row + 1) - row - 1);
+		CHECK(std::regex_match(line,
+				       std::regex("work +auth-needed +[0-9:]+ +- +.*")));
+		CHECK(line.ends_with("  " + error));
+
+		// It said why it renewed, once per refused token.
+		const auto daemon = w.StopDaemon();
+		Show("popstreamd", daemon);
+		CHECK(daemon.exit_code == 0);
+		const std::string renewing =
+		    "<4>work: alice@127.0.0.1:" + std::to_string(w.dovecot->pop3s_port) +
+		    R"(: login failed (xoauth2): "-ERR [AUTH] Authentication failed."; )"
+		    R"(the server's error: status "401", scope "mail", schemes "bearer"; )"
+		    "renewing the access token once\n";
+		size_t renewals = 0;
+		for (auto at = daemon.err.find(renewing); at != std::string::npos;
+		     at = daemon.err.find(renewing, at + 1))
+			++renewals;
+		CHECK(renewals == 2);
+		CHECK(!HoldsToken(daemon.out + daemon.err + status.out + status.err +
+				  last_error));
+	}
+
+	TEST_CASE("daemon-secret-password: password: {secret: ...} from gnome-keyring, "
+		  "and the hint for a missing item")
+	{
+		World w({"alice:alice-keyring-pw", "bob:bob-keyring-pw"}, false);
+		const auto alice = w.dovecot->Fill("alice", 4, 321);
+		const auto bob = w.dovecot->Fill("bob", 2, 322);
+		TempDir keyring_home;
+		Keyring keyring(keyring_home);
+		const auto stored = RunSecretTool(
+		    {"store", "--label=mail", "service", "pop", "user", "alice"},
+		    "alice-keyring-pw");
+		REQUIRE(stored.exit_code == 0);
+		w.WriteConfig(
+		    w.Account("kept", "alice",
+			      "    password: {secret: {service: pop, user: alice}}\n") +
+		    w.Account("missing", "bob",
+			      "    password: {secret: {service: pop, user: bob}}\n"));
+
+		w.StartDaemon();
+		INFO(Props("kept"));
+		INFO(Props("missing"));
+		REQUIRE(WaitUntil([] {
+			return AccountProp("kept", "MessagesFetched") == "t 4" &&
+			       AccountProp("kept", "State") == "u 1" &&
+			       AccountProp("missing", "State") == "u 6";
+		}));
+		CHECK(SavedHashes(w.Maildir("kept") + "/new") == alice.FetchedHashes());
+		CHECK(w.dovecot->Count("alice") == 0);
+		CHECK(w.dovecot->Count("bob") == 2);
+		const auto last_error = AccountProp("missing", "LastError");
+		CHECK(
+		    last_error ==
+		    "s \"account \\\"missing\\\": no password in the Secret Service with "
+		    "service=pop user=bob (store one with: secret-tool store "
+		    "--label=mail service pop user bob)\"");
+
+		// The user runs the command the message gives, word for word, and the
+		// next fetch works.
+		const std::string before = "(store one with: ";
+		const auto from = last_error.find(before);
+		REQUIRE(from != std::string::npos);
+		REQUIRE(last_error.ends_with(")\""));
+		const auto hint = last_error.substr(
+		    from + before.size(), last_error.size() - 2 - from - before.size());
+		std::vector<std::string> words;
+		for (size_t at = 0; at < hint.size();) {
+			const auto end = std::min(hint.find(' ', at), hint.size());
+			words.push_back(hint.substr(at, end - at));
+			at = end + 1;
+		}
+		REQUIRE(words.front() == "secret-tool");
+		words.erase(words.begin());
+		const auto fixed = RunSecretTool(words, "bob-keyring-pw");
+		REQUIRE(fixed.exit_code == 0);
+		REQUIRE(CallFetchNow("missing") == 0);
+		REQUIRE(WaitUntil([] {
+			return AccountProp("missing", "MessagesFetched") == "t 2" &&
+			       AccountProp("missing", "State") == "u 1";
+		}));
+		CHECK(SavedHashes(w.Maildir("missing") + "/new") == bob.FetchedHashes());
+		CHECK(w.dovecot->Count("bob") == 0);
+
+		const auto daemon = w.StopDaemon();
+		CHECK(daemon.exit_code == 0);
+		CHECK(daemon.err.find("keyring-pw") == std::string::npos);
+	}
+
+	TEST_CASE(
+	    "daemon-goa: oauth: {provider: goa} takes GNOME Online Accounts' token, "
+	    "and an account that needs attention waits in auth-needed")
+	{
+		World w({"alice:unused", "bob:unused"}, true);
+		const auto alice = w.dovecot->Fill("alice", 3, 331);
+		w.dovecot->Fill("bob", 1, 332);
+		// GNOME Online Accounts would have got the token from the provider; the
+		// stand-in hands out one the fake server issued, so Dovecot accepts it.
+		const std::string refresh_file = w.tmp / "goa-refresh-token";
+		w.oauth->DeviceLogin(refresh_file);
+		ProcessOptions token_command;
+		token_command.argv = w.oauth->TokenCommand(refresh_file);
+		const auto token = Run(token_command);
+		REQUIRE(token.exit_code == 0);
+		REQUIRE(token.out.starts_with("at-2-"));
+		WriteFile(w.tmp / "goa-token", token.out, 0600);
+		StandIn goa(StandIn::TokenFile{w.tmp / "goa-token"});
+
+		w.WriteConfig(
+		    w.Account("desk", "alice",
+			      "    auth: oauthbearer\n    oauth: {provider: goa, "
+			      "account: account_ok}\n") +
+		    w.Account("stale", "bob",
+			      "    auth: xoauth2\n    oauth: {provider: goa, "
+			      "account: account_attention}\n"));
+		w.StartDaemon();
+		REQUIRE(WaitUntil([] {
+			return AccountProp("desk", "MessagesFetched") == "t 3" &&
+			       AccountProp("desk", "State") == "u 1" &&
+			       AccountProp("stale", "State") == "u 5";
+		}));
+		CHECK(SavedHashes(w.Maildir("desk") + "/new") == alice.FetchedHashes());
+		CHECK(w.dovecot->Count("alice") == 0);
+		CHECK(w.dovecot->Count("bob") == 1);
+		// Dovecot checked the stand-in's token; popstream itself asked the token
+		// endpoint for nothing (both grants are the test's own).
+		CHECK(w.Introspections() == std::vector<std::string>{"active"});
+		CHECK(w.TokenRequests() ==
+		      std::vector<std::string>{"device_code", "refresh_token"});
+		CHECK(AccountProp("stale", "LastError") ==
+		      "s \"account \\\"stale\\\": GNOME Online Accounts cannot give a "
+		      "token "
+		      "for account_attention (Google, bob@example.org): No credentials "
+		      "found "
+		      "in the keyring (org.gnome.OnlineAccounts.Error.NotAuthorized); "
+		      "sign in "
+		      "to the account again in GNOME Settings, Online Accounts\"");
+
+		const auto daemon = w.StopDaemon();
+		CHECK(daemon.exit_code == 0);
+		CHECK(!HoldsToken(daemon.out + daemon.err));
 	}
 }
