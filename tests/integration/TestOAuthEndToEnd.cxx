@@ -357,9 +357,20 @@ TEST_SUITE("oauth-end-to-end")
 		INFO(Describe(login));
 		REQUIRE(login.exit_code == 0);
 		const std::string key = w.SpecKey("alice");
-		CHECK(login.out.ends_with("Signed in.\nThe refresh token for " + key +
-					  " is stored in the Secret Service (Login "
-					  "keyring).\n"));
+		CHECK(std::regex_match(
+		    login.out,
+		    std::regex(
+			"To sign in, open https://127\\.0\\.0\\.1:" +
+			std::to_string(w.oauth->Port()) +
+			"/device-verify in a browser and enter the code "
+			"[0-9]{4}-[0-9]{4}\n"
+			"Waiting for you to sign in \\(the code expires in 10 "
+			"minutes\\)\\.\\.\\.\n"
+			"Signed in\\.\n"
+			"The refresh token for " +
+			key +
+			" is stored in the Secret Service \\(Login keyring\\)\\.\n")));
+		CHECK(login.err.empty());
 		// Nothing went to the file fallback.
 		CHECK(!std::filesystem::exists(w.home + "/.local/state/popstream"));
 
@@ -381,10 +392,7 @@ TEST_SUITE("oauth-end-to-end")
 		for (const auto *text : {&login.out, &login.err, &dl.out, &dl.err})
 			CHECK(text->find(refresh_token) == std::string::npos);
 	}
-}
 
-TEST_SUITE("oauth-end-to-end")
-{
 	TEST_CASE("daemon-renew-revoke: popstreamd renews a refused token once, then "
 		  "waits in auth-needed when the grant is revoked")
 	{
@@ -405,8 +413,7 @@ TEST_SUITE("oauth-end-to-end")
 		    w.home + "/.local/state/popstream/oauth/work.json";
 		CHECK(login.out.ends_with(
 		    "Signed in.\nThe refresh token for work is stored in a mode 0600 "
-		    "file "
-		    "in " +
+		    "file in " +
 		    w.home +
 		    "/.local/state/popstream/oauth: no Secret Service on the session bus "
 		    "(nothing provides org.freedesktop.secrets).\n"));
@@ -419,6 +426,7 @@ TEST_SUITE("oauth-end-to-end")
 		// The start-up fetch: the stored grant's refresh token buys an access
 		// token, which Dovecot finds active.
 		w.StartDaemon();
+		INFO(Props("work"));
 		REQUIRE(WaitUntil([] {
 			return AccountProp("work", "MessagesFetched") == "t 3" &&
 			       AccountProp("work", "State") == "u 1";
@@ -597,6 +605,8 @@ TEST_SUITE("oauth-end-to-end")
 			      "    auth: xoauth2\n    oauth: {provider: goa, "
 			      "account: account_attention}\n"));
 		w.StartDaemon();
+		INFO(Props("desk"));
+		INFO(Props("stale"));
 		REQUIRE(WaitUntil([] {
 			return AccountProp("desk", "MessagesFetched") == "t 3" &&
 			       AccountProp("desk", "State") == "u 1" &&
