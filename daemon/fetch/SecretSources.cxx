@@ -23,6 +23,33 @@ std::string DescribeAttributes(const secret::Attributes &attributes)
 	return text;
 }
 
+/** @return @p word as one shell word: as is when it is plainly safe, else in single
+ * quotes (a quote inside spelled '\'') */
+std::string ShellWord(const std::string &word)
+{
+	const bool plain =
+	    !word.empty() &&
+	    word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789@%+=:,./_-") == std::string::npos;
+	if (plain)
+		return word;
+	std::string quoted = "'";
+	for (const char c : word)
+		quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	return quoted + "'";
+}
+
+/** `a b c d`: the attributes as secret-tool's arguments, which take each name and
+ * value as a word of its own (`a=b` would be one attribute named "a=b"). */
+std::string SecretToolArguments(const secret::Attributes &attributes)
+{
+	std::string text;
+	for (const auto &[name, value] : attributes)
+		text += (text.empty() ? "" : " ") + ShellWord(Escape(name, 100)) + " " +
+			ShellWord(Escape(value, 100));
+	return text;
+}
+
 } // namespace
 
 PasswordLookup SecretServicePassword(const config::Account &account)
@@ -42,7 +69,7 @@ PasswordLookup SecretServicePassword(const config::Account &account)
 			    prefix + "no password in the Secret Service with " +
 				DescribeAttributes(attributes) +
 				" (store one with: secret-tool store --label=mail " +
-				DescribeAttributes(attributes) + ")",
+				SecretToolArguments(attributes) + ")",
 			    true);
 		// It goes into `PASS password\r\n` or a SASL response.
 		if (password->empty() || password->find_first_of(std::string_view(

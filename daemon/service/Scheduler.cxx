@@ -477,6 +477,12 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 			uv_timer_stop(slot.timer);
 		} else {
 			Reschedule(slot, delay, false);
+			// Reschedule() turns Error into Idle, as a reload or FetchNow
+			// should; a fetch that just failed this way shows Error (and its
+			// LastError) until the next one starts.
+			if (decision.state == bus::AccountState::Error &&
+			    s.state == bus::AccountState::Idle)
+				s.state = bus::AccountState::Error;
 		}
 		Notify(slot, previous);
 	} else {

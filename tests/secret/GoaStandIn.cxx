@@ -13,6 +13,12 @@
 //     account_attention Google, bob@example.org, AttentionNeeded: GetAccessToken fails
 //                       with org.gnome.OnlineAccounts.Error.NotAuthorized
 //     account_password  IMAP and SMTP, carol@example.net: PasswordBased, no OAuth2Based
+//   popstream-test-goa --token-file FILE
+//                       the same, but account_ok's GetAccessToken answers (the content
+//                       of FILE without its line end, 3600), FILE read at each call:
+//                       a token a real server accepts (one the test got from
+//                       tests/support/fake-oauth2-server), or fails with
+//                       org.gnome.OnlineAccounts.Error.Failed if FILE is unreadable
 //   popstream-test-goa --silent NAME
 //                       owns NAME and never answers a message (a hung service)
 //
@@ -20,12 +26,15 @@
 //   /org/gnome/OnlineAccounts/Accounts/account_ok
 //   org.gnome.OnlineAccounts.OAuth2Based GetAccessToken
 //
-// Exit status: 0 on SIGTERM, 69 without a session bus, 75 if the name is taken.
+// Exit status: 0 on SIGTERM, 64 for other arguments, 69 without a session bus, 75 if
+// the name is taken.
 #include <systemd/sd-bus.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
@@ -38,6 +47,9 @@ struct Account {
 	bool oauth2;
 	unsigned calls = 0;
 };
+
+/** --token-file: where account_ok's token comes from; empty = counted tokens. */
+std::string token_file;
 
 Account accounts[] = {
     {"account_ok", "Microsoft", "ada@example.com", false, true},
@@ -68,7 +80,21 @@ int GetAccessToken(sd_bus_message *m, void *userdata, sd_bus_error *error)
 					"org.gnome.OnlineAccounts.Error.NotAuthorized",
 					"No credentials found in the keyring");
 	++account.calls;
-	const std::string token = "goa-access-token-" + std::to_string(account.calls);
+	std::string token = "goa-access-token-" + std::to_string(account.calls);
+	if (!token_file.empty() && std::string(account.id) == "account_ok") {
+		// Read at each call, as goa-daemon asks the provider again: the test
+		// may put a new token there between two fetches.
+		std::ifstream in(token_file);
+		std::ostringstream content;
+		content << in.rdbuf();
+		token = content.str();
+		while (!token.empty() && (token.back() == '\n' || token.back() == '\r'))
+			token.pop_back();
+		if (!in.is_open() || token.empty())
+			return sd_bus_error_set(
+			    error, "org.gnome.OnlineAccounts.Error.Failed",
+			    "the stand-in's token file is unreadable");
+	}
 	return sd_bus_reply_method_return(m, "si", token.c_str(), 3600);
 }
 
@@ -129,6 +155,14 @@ int main(int argc, char **argv)
 		// Own the name, read nothing: callers wait for a reply that never comes.
 		for (;;)
 			pause();
+	}
+
+	if (argc == 3 && std::string(argv[1]) == "--token-file")
+		token_file = argv[2];
+	else if (argc != 1) {
+		std::fprintf(stderr, "usage: popstream-test-goa [--token-file FILE | "
+				     "--silent NAME]\n");
+		return 64;
 	}
 
 	const char *root = "/org/gnome/OnlineAccounts";

@@ -114,14 +114,24 @@ ProcessResult RunSecretTool(const std::vector<std::string> &args,
 
 StandIn::StandIn(const std::string &silent_name)
 {
+	if (silent_name.empty())
+		Start({}, "org.gnome.OnlineAccounts");
+	else
+		Start({"--silent", silent_name}, silent_name);
+}
+
+StandIn::StandIn(const TokenFile &file)
+{
+	Start({"--token-file", file.path}, "org.gnome.OnlineAccounts");
+}
+
+void StandIn::Start(std::vector<std::string> args, const std::string &name)
+{
 	ProcessOptions options;
 	options.argv = {goa_stand_in_path};
-	if (!silent_name.empty())
-		options.argv.insert(options.argv.end(), {"--silent", silent_name});
+	options.argv.insert(options.argv.end(), args.begin(), args.end());
 	options.timeout = std::chrono::minutes(2);
 	child_ = std::make_unique<Child>(options);
-	const std::string name =
-	    silent_name.empty() ? "org.gnome.OnlineAccounts" : silent_name;
 	if (!WaitForName(name.c_str(), std::chrono::seconds(10))) {
 		child_->Signal(SIGKILL);
 		const auto result = child_->Wait();

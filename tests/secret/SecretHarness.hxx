@@ -83,11 +83,24 @@ class StandIn {
 public:
 	/** @throws std::runtime_error if it does not own its name within 10 s */
 	explicit StandIn(const std::string &silent_name = {});
+
+	/** How StandIn(TokenFile) starts it: --token-file @p path. */
+	struct TokenFile {
+		std::string path;
+	};
+	/**
+	 * The normal mode, except that account_ok hands out the content of @p file
+	 * (read at each call) instead of its counted tokens.
+	 * @throws std::runtime_error if it does not own its name within 10 s
+	 */
+	explicit StandIn(const TokenFile &file);
 	~StandIn();
 	StandIn(const StandIn &) = delete;
 	StandIn &operator=(const StandIn &) = delete;
 
 private:
+	void Start(std::vector<std::string> args, const std::string &name);
+
 	std::unique_ptr<Child> child_;
 };
 
