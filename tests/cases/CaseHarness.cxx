@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <thread>
+#include <tuple>
 
 #ifndef POPSTREAM_RUSAGE_RUN
 #error "POPSTREAM_RUSAGE_RUN must name the rusage-run helper (see meson.build)"
@@ -301,10 +303,40 @@ DlRun CaseHarness::Dl(FakePop3Server &server, const DlOptions &options)
 	return run;
 }
 
+namespace {
+
+/** The numbers of a unique name `SECONDS.MMICROSP{PID}Q{N}...` (the Maildir spec's
+ * form, core/maildir/UniqueName), for ordering; zeros where a part is missing. */
+std::tuple<unsigned long long, unsigned long long, unsigned long long>
+DeliveryKey(const std::string &name)
+{
+	const auto number_after = [&](const char *tag) -> unsigned long long {
+		const auto at = name.find(tag);
+		return at == std::string::npos
+			   ? 0
+			   : std::strtoull(name.c_str() + at + 1, nullptr, 10);
+	};
+	return {std::strtoull(name.c_str(), nullptr, 10), number_after(".M"),
+		number_after("Q")};
+}
+
+} // namespace
+
 std::vector<std::string> CaseHarness::Files(const std::string &subdir,
 					    const std::string &maildir) const
 {
-	return ReadAllFiles((maildir.empty() ? Maildir() : maildir) + "/" + subdir);
+	// Delivery order, not name order: ".M99999" sorts after ".M100000" by name,
+	// which made tests of two messages saved in one second flaky.
+	const auto dir = (maildir.empty() ? Maildir() : maildir) + "/" + subdir;
+	auto names = ListDir(dir);
+	std::stable_sort(names.begin(), names.end(),
+			 [](const std::string &a, const std::string &b) {
+				 return DeliveryKey(a) < DeliveryKey(b);
+			 });
+	std::vector<std::string> contents;
+	for (const auto &name : names)
+		contents.push_back(ReadFile(dir + "/" + name));
+	return contents;
 }
 
 std::vector<std::string> CaseHarness::Names(const std::string &subdir,

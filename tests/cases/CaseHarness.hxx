@@ -143,7 +143,8 @@ public:
 	ProcessOptions DlProcess(FakePop3Server &server, const DlOptions &options = {});
 
 	/** @return the contents of the files in @p subdir (new, cur or tmp) of the
-	 * Maildir (default: Maildir()), ordered by file name */
+	 * Maildir (default: Maildir()), in delivery order (the time and sequence number
+	 * of their unique names) */
 	std::vector<std::string> Files(const std::string &subdir = "new",
 				       const std::string &maildir = {}) const;
 
