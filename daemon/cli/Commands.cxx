@@ -334,8 +334,10 @@ int RunDl(const DlArgs &args, const std::string &program)
 		auto tokens = std::make_shared<OAuthTokens>(
 		    oauth::GrantKeyForSpec(label), std::string(),
 		    program + " oauth login --provider NAME --client-id ID " +
-			Escape(args.spec),
-		    std::nullopt, tls->ca_file);
+			ShellWord(Escape(args.spec)),
+		    // --ca-file is the POP server's; the token endpoint keeps the
+		    // trust the login had (the grant's CA file, else the system's).
+		    std::nullopt, std::string());
 		options.token_source = BlockingSource(tokens->Lookup());
 		options.token_renewal = BlockingSource(tokens->Renewal());
 	}

@@ -23,22 +23,6 @@ std::string DescribeAttributes(const secret::Attributes &attributes)
 	return text;
 }
 
-/** @return @p word as one shell word: as is when it is plainly safe, else in single
- * quotes (a quote inside spelled '\'') */
-std::string ShellWord(const std::string &word)
-{
-	const bool plain =
-	    !word.empty() &&
-	    word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				   "0123456789@%+=:,./_-") == std::string::npos;
-	if (plain)
-		return word;
-	std::string quoted = "'";
-	for (const char c : word)
-		quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-	return quoted + "'";
-}
-
 /** `a b c d`: the attributes as secret-tool's arguments, which take each name and
  * value as a word of its own (`a=b` would be one attribute named "a=b"). */
 std::string SecretToolArguments(const secret::Attributes &attributes)

@@ -17,6 +17,8 @@ constexpr std::chrono::seconds slow_down_step{5};
 /** A cap on the interval after back-offs, so one bad minute does not make the user
  * wait many. */
 constexpr std::chrono::seconds max_interval{60};
+/** Token requests in a row without an answer after which polling gives up. */
+constexpr unsigned max_failures_in_a_row = 3;
 
 std::string Text(const json &object, const char *name)
 {
@@ -98,8 +100,13 @@ TokenResponse PollDeviceToken(HttpTransport &http, const Settings &settings,
 {
 	auto interval = authorization.interval;
 	std::chrono::seconds waited{0};
+	// The real time too: each request may take up to its timeout on top of the
+	// sleeps, and the code expires by the clock.
+	const auto start = std::chrono::steady_clock::now();
+	unsigned failures_in_a_row = 0;
 	while (true) {
-		if (waited >= authorization.expires_in)
+		if (waited >= authorization.expires_in ||
+		    std::chrono::steady_clock::now() - start >= authorization.expires_in)
 			throw OAuthError(ErrorKind::Expired,
 					 "the code expired before the sign-in was "
 					 "finished (after " +
@@ -110,13 +117,16 @@ TokenResponse PollDeviceToken(HttpTransport &http, const Settings &settings,
 		if (on_poll)
 			on_poll();
 		try {
-			return RequestToken(
+			auto token = RequestToken(
 			    http, settings,
 			    {{"grant_type",
 			      "urn:ietf:params:oauth:grant-type:device_code"},
 			     {"device_code", authorization.device_code}},
 			    {authorization.device_code});
+			return token;
 		} catch (const OAuthError &e) {
+			if (e.Kind() != ErrorKind::Network)
+				failures_in_a_row = 0;
 			if (e.Code() == "authorization_pending")
 				continue;
 			if (e.Code() == "slow_down") {
@@ -125,7 +135,12 @@ TokenResponse PollDeviceToken(HttpTransport &http, const Settings &settings,
 				interval += slow_down_step;
 				continue;
 			}
-			if (e.Kind() == ErrorKind::Network) {
+			// §3.5 asks for a back-off on a request without an answer;
+			// more than a few in a row is an endpoint that is down or
+			// mistyped, which the user should hear of now rather than
+			// when the code expires minutes later.
+			if (e.Kind() == ErrorKind::Network &&
+			    ++failures_in_a_row < max_failures_in_a_row) {
 				interval = std::max(interval,
 						    std::min(interval * 2, max_interval));
 				continue;

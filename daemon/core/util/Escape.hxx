@@ -28,4 +28,15 @@ std::string Escape(std::string_view text, std::size_t max_bytes = 512);
  */
 std::string HideSecret(std::string text, std::string_view secret);
 
+/**
+ * For a command the user is told to run: @p word as one POSIX shell word, as it is
+ * when it holds only characters no shell treats specially (letters, digits and
+ * `@%+=:,./_-`), else in single quotes (a quote inside written '\''), so that a `!`
+ * (history expansion in interactive bash) or a blank survives a paste.
+ *
+ * @param word printable text (Escape() it first if it may hold control characters)
+ * @return the shell word
+ */
+std::string ShellWord(std::string_view word);
+
 } // namespace popstream

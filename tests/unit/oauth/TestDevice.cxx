@@ -184,6 +184,20 @@ TEST_CASE("device polling: a request without an answer backs off and goes on")
 	CHECK(waits.seconds_waited == std::vector<long long>{5, 10, 20, 20});
 }
 
+TEST_CASE("device polling: three requests in a row without an answer end the wait")
+{
+	FakeTransport http;
+	http.Fail();
+	http.Answer(400, pending);
+	http.Fail();
+	http.Fail();
+	http.Fail();
+	Waits waits;
+	const auto e = PollError(http, Authorization(), waits);
+	CHECK(e.Kind() == ErrorKind::Network);
+	CHECK(waits.seconds_waited == std::vector<long long>{5, 10, 10, 20, 40});
+}
+
 TEST_CASE("device polling: the user declines")
 {
 	FakeTransport http;

@@ -30,3 +30,14 @@ TEST_CASE("a secret is hidden wherever it stands, and nothing else is")
 	CHECK(HideSecret("a * b", "*") == "a ******** b");
 	CHECK(HideSecret("aaa", "aa") == "********a");
 }
+
+TEST_CASE("ShellWord: plain words as they are, anything else single-quoted")
+{
+	CHECK(popstream::ShellWord("alice@mail.example.com:995") ==
+	      "alice@mail.example.com:995");
+	CHECK(popstream::ShellWord("alice@localhost!mail.example.com") ==
+	      "'alice@localhost!mail.example.com'");
+	CHECK(popstream::ShellWord("it's") == "'it'\\''s'");
+	CHECK(popstream::ShellWord("a b") == "'a b'");
+	CHECK(popstream::ShellWord("") == "''");
+}
