@@ -200,6 +200,16 @@ int Login(const OAuthArgs &args, const OAuthContext &context, std::ostream &out,
 	// Opened first: a store that does not work should fail before the user has
 	// signed in, not after.
 	const auto store = OpenStore(context);
+	// Read once before the sign-in: a key the store cannot hold (a file name too
+	// long) or a store that refuses to be read fails now, not after the user has
+	// gone through the browser and the refresh token would be lost.
+	try {
+		store->Load(target.key);
+	} catch (const std::exception &e) {
+		throw Failure{ExitCode::CantCreate, "cannot use " + store->Where() +
+							" for " + Escape(target.key) +
+							": " + e.what()};
+	}
 	oauth::CurlTransport http(oauth::HttpOptions{target.ca_file});
 
 	oauth::LoginIo io{out, in,

@@ -70,7 +70,15 @@ std::string OAuthTokens::Get(bool renew)
 		}
 		cache = cache_.get();
 	}
-	if (renew)
+	// `oauth logout` while the daemon runs must end the use of the account's
+	// tokens, though one is cached: a grant gone from the store drops it. A store
+	// that cannot be read now (a locked keyring) leaves a cached token usable.
+	bool gone = false;
+	try {
+		gone = !store_->Load(key_).has_value();
+	} catch (const std::exception &) {
+	}
+	if (renew || gone)
 		cache->Invalidate();
 	try {
 		auto token = cache->Get();

@@ -493,6 +493,31 @@ TEST_SUITE("oauth-end-to-end")
 				       std::regex("work +auth-needed +[0-9:]+ +- +.*")));
 		CHECK(line.ends_with("  " + error));
 
+		// Signing in again resumes the account at once: the running daemon is
+		// asked to fetch, and the message waiting on the server arrives.
+		const auto again =
+		    w.Popstream({"oauth", "login", "--qr", "never", "work"});
+		INFO(Describe(again));
+		REQUIRE(again.exit_code == 0);
+		CHECK(again.out.ends_with("popstreamd is fetching work now.\n"));
+		REQUIRE(WaitUntil([] {
+			return AccountProp("work", "MessagesFetched") == "t 6" &&
+			       AccountProp("work", "State") == "u 1";
+		}));
+		CHECK(w.dovecot->Count("alice") == 0);
+
+		// oauth logout ends the use of the tokens, though the daemon holds a
+		// valid one: the next fetch waits for a sign-in.
+		const auto logout = w.Popstream({"oauth", "logout", "work"});
+		INFO(Describe(logout));
+		REQUIRE(logout.exit_code == 0);
+		CHECK(!std::filesystem::exists(file));
+		REQUIRE(CallFetchNow("work") == 0);
+		REQUIRE(WaitUntil([] { return AccountProp("work", "State") == "u 5"; }));
+		CHECK(AccountProp("work", "LastError")
+			  .find("no OAuth 2.0 refresh token is stored for work in ") !=
+		      std::string::npos);
+
 		// It said why it renewed, once per refused token.
 		const auto daemon = w.StopDaemon();
 		Show("popstreamd", daemon);

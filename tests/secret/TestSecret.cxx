@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <sys/stat.h>
 
 using namespace popstream;
@@ -110,6 +111,35 @@ TEST_CASE("secret.store-lookup-clear")
 	CHECK(secret::LookupSecret(attributes) == std::nullopt);
 	CHECK_FALSE(secret::ClearSecret(attributes));
 	CHECK(RunSecretTool({"lookup", "service", "pop3", "user", "bob"}).exit_code == 1);
+}
+
+TEST_CASE("secret.token-store-file-then-keyring")
+{
+	// Signed in over ssh, without a Secret Service: the grant went to the file.
+	TempDir home;
+	TempDir state;
+	ScopedEnv xdg("XDG_STATE_HOME", state.Path().c_str());
+	const std::string key = "work";
+	const std::string old_blob = R"({"version":1,"refresh_token":"rt-1-file"})";
+	secret::FileStore(secret::DefaultTokenDirectory()).Save(key, old_blob);
+	const std::string file = state / "popstream/oauth/work.json";
+	REQUIRE(std::filesystem::exists(file));
+
+	// Later the keyring is up: the grant is still found, and the next save (a
+	// rotated refresh token) moves it into the keyring.
+	Keyring keyring(home);
+	const auto store = secret::OpenTokenStore();
+	CHECK(store->Where() == "the Secret Service (Login keyring)");
+	CHECK(store->Load(key) == old_blob);
+	const std::string new_blob = R"({"version":1,"refresh_token":"rt-2-keyring"})";
+	store->Save(key, new_blob);
+	CHECK_FALSE(std::filesystem::exists(file));
+	CHECK(store->Load(key) == new_blob);
+	CHECK(RunSecretTool({"lookup", "application", "popstream", "type",
+			     "oauth2-refresh-token", "account", key})
+		  .out == new_blob);
+	store->Clear(key);
+	CHECK(store->Load(key) == std::nullopt);
 }
 
 TEST_CASE("secret.token-store-keyring")
