@@ -620,15 +620,15 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 			return FindOAuthAccount(word, oauth_args.config_path);
 		};
 		context.open_store = [] { return oauth::OpenGrantStore(); };
-		const int status = RunOAuth(*oauth_cmd, oauth_args, context, program,
+		const int result = RunOAuth(*oauth_cmd, oauth_args, context, program,
 					    std::cout, std::cin);
 		// A daemon account waiting in auth-needed for this login goes on now.
-		if (status == 0 && oauth_cmd->get_subcommand("login")->parsed() &&
+		if (result == 0 && oauth_cmd->get_subcommand("login")->parsed() &&
 		    FindOAuthAccountQuietly(oauth_args.target, oauth_args.config_path) &&
 		    FetchAfterLogin(oauth_args.target))
 			std::cout << "popstreamd is fetching "
 				  << Escape(oauth_args.target) << " now.\n";
-		return status;
+		return result;
 	}
 	if (app.got_subcommand(help)) {
 		return PrintHelp(app, help_args, program);
