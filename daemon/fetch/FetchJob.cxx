@@ -517,6 +517,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 	else
 		destination_->EndSession({});
 	const auto stats = session_->Stats();
+	if (options_.verbose && stats.rtt_us > 0)
+		Log(LogLevel::Debug, DescribeLink(stats));
 	if (session_->Caps().login_delay_s)
 		result_.login_delay_s = session_->Caps().login_delay_s;
 	connection_.reset();

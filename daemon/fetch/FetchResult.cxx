@@ -85,6 +85,17 @@ std::string FormatListing(const pop3::ListedEvent &listed,
 		    : "");
 }
 
+std::string DescribeLink(const pop3::SessionStats &stats)
+{
+	char rtt[32];
+	std::snprintf(rtt, sizeof(rtt), "%.1f", static_cast<double>(stats.rtt_us) / 1000);
+	return "link: round trip " + std::string(rtt) + " ms, " +
+	       (stats.bytes_per_second > 0
+		    ? std::to_string(stats.bytes_per_second) + " bytes/s"
+		    : std::string("throughput not measured")) +
+	       "; RETR window " + std::to_string(stats.window_bytes) + " octets";
+}
+
 std::string FormatSummary(const std::string &label, const FetchResult &r)
 {
 	std::string s = label + ": ";

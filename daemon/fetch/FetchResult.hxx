@@ -81,6 +81,11 @@ std::string FormatSummary(const std::string &label, const FetchResult &result);
 std::string FormatListing(const pop3::ListedEvent &listed,
 			  const pop3::SessionStats &stats);
 
+/** @return the verbose log line about the link a session measured (its
+ *          pop3::SessionStats::rtt_us and the rest): "link: round trip 612 ms,
+ *          2500000 bytes/s; RETR window 4194304 octets" */
+std::string DescribeLink(const pop3::SessionStats &stats);
+
 /** @return the exit status for a network failure of @p kind (sysexits.h) */
 ExitCode ExitCodeFor(net::NetErrorKind kind) noexcept;
 

@@ -3,6 +3,7 @@
 #include "FetchResult.hxx"
 
 #include <algorithm>
+#include <chrono>
 
 namespace popstream::fetch {
 
@@ -42,6 +43,13 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.host = options.account.host;
 	config.port = options.account.port;
 	config.auth_provider = options.auth_provider;
+	// The window of RETR octets follows the link it measures (pop3::LinkEstimate).
+	config.clock_us = [] {
+		return static_cast<std::uint64_t>(
+		    std::chrono::duration_cast<std::chrono::microseconds>(
+			std::chrono::steady_clock::now().time_since_epoch())
+			.count());
+	};
 	// Limits are for the whole run: a redo or a checkpoint's next session only takes
 	// what is left of them.
 	const std::uint32_t limit = policy.max_messages_per_session;

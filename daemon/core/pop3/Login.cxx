@@ -282,7 +282,9 @@ Login::Step Login::LoggedInNow(Pipeline &pipeline)
 	sasl_.reset();
 	// Capabilities may change after login (RFC 2449 §5): the session's own commands
 	// queue behind this CAPA, and its answer sizes their window.
-	if (!capa_failed_ && !config_.skip_capa) {
+	if (capa_after_sent_) {
+		state_ = State::CapaAfter;
+	} else if (!capa_failed_ && !config_.skip_capa) {
 		state_ = State::CapaAfter;
 		pipeline.Submit(Command::Capa, "CAPA");
 	} else {
@@ -464,8 +466,25 @@ Login::Step Login::SendUserPass(Pipeline &pipeline)
 	if (Private() && pipeline.Window() > 1) {
 		pipeline.Submit(Command::Pass, "PASS " + config_.password);
 		pass_sent_ = true;
+		QueueListingBehind(pipeline);
 	}
 	return Step::Continue;
+}
+
+void Login::QueueListingBehind(Pipeline &pipeline)
+{
+	// Only to a server that pipelines in full: what follows the credentials is
+	// read-only (CAPA, then the session's STAT, UIDL, LIST), so a refused login
+	// earns it -ERR and nothing else, and an accepted one saves the round trip
+	// that waiting for +OK would cost (issue 13). SASL steps never get company: a
+	// challenge would take the next command for its response.
+	if (!pipeline.FullWindow())
+		return;
+	if (!capa_failed_ && !config_.skip_capa) {
+		pipeline.Submit(Command::Capa, "CAPA");
+		capa_after_sent_ = true;
+	}
+	listing_cue_ = true;
 }
 
 Login::Step Login::SendApop(Pipeline &pipeline)
@@ -474,6 +493,7 @@ Login::Step Login::SendApop(Pipeline &pipeline)
 	pipeline.Submit(Command::Apop, "APOP " + config_.user + " " +
 					   config_.provider->ApopDigest(
 					       *apop_timestamp_, config_.password));
+	QueueListingBehind(pipeline);
 	return Step::Continue;
 }
 

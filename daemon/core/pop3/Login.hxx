@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace popstream::pop3 {
 
@@ -196,6 +197,15 @@ public:
 	 */
 	Step TlsStarted(Pipeline &pipeline);
 
+	/**
+	 * @return once, right after the credentials went out: whether the session's
+	 *         listing (STAT, UIDL, LIST) may be submitted now, behind them and the
+	 *         CAPA after login, without waiting for the login's +OK. True only for
+	 *         USER+PASS sent together (where nobody can read them) or APOP, to a
+	 *         server that pipelines in full (Pipeline::FullWindow())
+	 */
+	bool TakeListingCue() noexcept { return std::exchange(listing_cue_, false); }
+
 	/** @return whether the credentials were accepted */
 	bool LoggedIn() const noexcept { return state_ == State::CapaAfter || Done(); }
 
@@ -261,6 +271,9 @@ private:
 		       config_.allow_plaintext;
 	}
 	Step SendUserPass(Pipeline &pipeline);
+	/** Submits the CAPA after login behind the credentials, and cues the listing
+	 * (TakeListingCue()), where the server pipelines in full. */
+	void QueueListingBehind(Pipeline &pipeline);
 	Step SendApop(Pipeline &pipeline);
 	Step SendAuth(AuthMethod method, Pipeline &pipeline);
 	/** Sends "*" and fails with @p kind and @p message once the server answers. */
@@ -289,6 +302,10 @@ private:
 	bool tls_started_ = false;
 	/** PASS went out together with USER. */
 	bool pass_sent_ = false;
+	/** The CAPA after login went out behind the credentials. */
+	bool capa_after_sent_ = false;
+	/** For TakeListingCue(). */
+	bool listing_cue_ = false;
 };
 
 } // namespace popstream::pop3

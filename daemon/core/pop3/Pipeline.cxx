@@ -38,6 +38,13 @@ std::string Shown(Command command, std::string_view line)
 	}
 }
 
+/** @return whether @p command carries credentials or a SASL step */
+bool IsLogin(Command command) noexcept
+{
+	return command == Command::User || command == Command::Pass ||
+	       command == Command::Apop || command == Command::Auth;
+}
+
 } // namespace
 
 Pipeline::Pipeline(Pipelining mode, bool lock_step) noexcept
@@ -73,8 +80,7 @@ bool Pipeline::CanSubmit(Command command, std::uint64_t retr_bytes) const noexce
 	case Command::Retr:
 		// One RETR may always go: a message larger than the window is fetched
 		// alone rather than never.
-		return retr_bytes_ == 0 ||
-		       retr_bytes_ + retr_bytes <= limits::window_bytes;
+		return retr_bytes_ == 0 || retr_bytes_ + retr_bytes <= window_bytes_;
 	case Command::Quit:
 		return std::all_of(
 		    in_flight_.begin(), in_flight_.end(),
@@ -87,8 +93,11 @@ bool Pipeline::CanSubmit(Command command, std::uint64_t retr_bytes) const noexce
 void Pipeline::Submit(Command command, std::string_view line, std::uint32_t index,
 		      std::uint64_t retr_bytes)
 {
-	// Invariant 4: no command may run as if logged in before PASS is answered.
-	assert(in_flight_.empty() || in_flight_.back().command != Command::Pass);
+	// Invariant 4: no command may run as if logged in before the login is answered;
+	// the read-only listing may, since a refused login only earns it -ERR.
+	assert(login_in_flight_ == 0 || command == Command::Capa ||
+	       command == Command::Stat || command == Command::Uidl ||
+	       command == Command::List || IsLogin(command));
 	out_ += line;
 	out_ += "\r\n";
 	if (keep_shown_)
@@ -106,6 +115,7 @@ void Pipeline::Submit(Command command, std::string_view line, std::uint32_t inde
 void Pipeline::Await(Command command)
 {
 	in_flight_.push_back({command});
+	login_in_flight_ += IsLogin(command);
 	most_in_flight_ = std::max(most_in_flight_, in_flight_.size());
 }
 
@@ -113,6 +123,7 @@ void Pipeline::Pop() noexcept
 {
 	assert(!in_flight_.empty());
 	retr_bytes_ -= in_flight_.front().retr_bytes;
+	login_in_flight_ -= IsLogin(in_flight_.front().command);
 	in_flight_.pop_front();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Capabilities.hxx"
+#include "LinkEstimate.hxx"
 #include "Policy.hxx"
 
 #include <cstddef>
@@ -13,16 +14,14 @@
 namespace popstream::pop3 {
 
 namespace limits {
-/** Commands in flight with a server that lists PIPELINING (RFC 2449 §6.6). RETR lines
- * are ~10 bytes, so this stays well inside any TCP window, and is enough to keep a
- * 600 ms link busy with small messages. */
-inline constexpr std::size_t full_window_commands = 256;
+/** Commands in flight with a server that lists PIPELINING (RFC 2449 §6.6): enough for a
+ * RETR of every message of a 20,000-message mailbox to go out in one round trip, so
+ * that the window in octets (LinkEstimate), not this, follows the link. It bounds
+ * memory: each costs an InFlight entry (16 bytes) and its line until written (~12). */
+inline constexpr std::size_t full_window_commands = 65536;
 /** Commands in flight when CAPA works but omits PIPELINING (Gmail): a few, so that a
  * server that reads only one command per read costs little if it loses any. */
 inline constexpr std::size_t guarded_window_commands = 4;
-/** Listed octets of RETRs in flight: enough to fill a long fat pipe (600 ms at
- * ~100 Mbit/s), small enough that an abandoned session wastes little. */
-inline constexpr std::uint64_t window_bytes = 8u << 20;
 } // namespace limits
 
 /** A command whose reply is awaited, or, for Greeting, the server's first line. */
@@ -53,7 +52,7 @@ struct InFlight {
 	/** For RETR and DELE: which of the messages the session acts on. */
 	std::uint32_t index = 0;
 	/** For RETR: the message's listed size in octets, counted against
-	 * limits::window_bytes until its body has arrived. */
+	 * Pipeline::WindowBytes() until its body has arrived. */
 	std::uint64_t retr_bytes = 0;
 };
 
@@ -85,10 +84,25 @@ public:
 	/** @return how many commands may be in flight at once; 1 is lock-step */
 	std::size_t Window() const noexcept;
 
+	/** @return whether the server pipelines in full (PIPELINING listed, or
+	 *          --pipelining on): only then may the listing follow the credentials
+	 *          (Login::TakeListingCue()) */
+	bool FullWindow() const noexcept
+	{
+		return Window() > limits::guarded_window_commands;
+	}
+
+	/** Sets the window of listed RETR octets in flight (LinkEstimate::WindowBytes());
+	 * limits::initial_window_bytes until then. RETRs already in flight stay. */
+	void SetWindowBytes(std::uint64_t bytes) noexcept { window_bytes_ = bytes; }
+
+	/** @return the window of listed RETR octets in flight */
+	std::uint64_t WindowBytes() const noexcept { return window_bytes_; }
+
 	/**
 	 * The predicate: whether @p command may be sent now. True while fewer than
 	 * Window() commands are in flight, and additionally for RETR, while the listed
-	 * octets in flight stay within limits::window_bytes (one RETR always may, so that
+	 * octets in flight stay within WindowBytes() (one RETR always may, so that
 	 * a message larger than the window is fetched alone), and for QUIT, only if
 	 * every command in flight is a DELE (a DELE is for a durable message, so the
 	 * UPDATE it commits loses nothing: RFC 1939 §6).
@@ -99,8 +113,9 @@ public:
 	/**
 	 * Appends the command line @p line (without its CRLF) to the output and queues
 	 * what its reply answers. Asking CanSubmit() first is the caller's job: the login
-	 * sends its commands one at a time by construction. Nothing may follow PASS
-	 * before its reply (daemon/core/README.md, invariant 4; asserted).
+	 * sends its commands one at a time by construction. Only the read-only listing
+	 * (CAPA, STAT, UIDL, LIST) may follow unanswered credentials
+	 * (daemon/core/README.md, invariant 4; asserted).
 	 */
 	void Submit(Command command, std::string_view line, std::uint32_t index = 0,
 		    std::uint64_t retr_bytes = 0);
@@ -172,6 +187,10 @@ private:
 	bool capa_pipelining_ = false;
 	std::deque<InFlight> in_flight_;
 	std::uint64_t retr_bytes_ = 0;
+	std::uint64_t window_bytes_ = limits::initial_window_bytes;
+	/** Credentials (USER, PASS, APOP, AUTH) in flight: only the listing may follow.
+	 */
+	std::size_t login_in_flight_ = 0;
 	std::size_t most_in_flight_ = 0;
 	std::string out_;
 	/** What TakeShown() hands out: out_'s lines with the secrets replaced. */

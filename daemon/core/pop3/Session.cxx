@@ -99,6 +99,9 @@ const SessionStats &Session::Stats() const noexcept
 	// Each counter has one owner; they meet here.
 	static_cast<InventoryCounts &>(stats_) = inventory_.Counts();
 	stats_.max_in_flight = pipeline_.MostInFlight();
+	stats_.rtt_us = link_.RttUs();
+	stats_.bytes_per_second = link_.BytesPerSecond();
+	stats_.window_bytes = pipeline_.WindowBytes();
 	stats_.dele_output = pipeline_.DelesTaken();
 	stats_.quit_output = pipeline_.QuitTaken();
 	return stats_;
@@ -114,11 +117,26 @@ void Session::Feed(std::string_view bytes)
 		in_pos_ = 0;
 	}
 	in_.append(bytes);
+	if (!config_.clock_us)
+		return;
+	now_us_ = config_.clock_us();
+	if (phase_ == Phase::Transaction && pipeline_.RetrBytes() > 0)
+		link_.Received(now_us_, bytes.size());
+	else
+		link_.Idle();
+	pipeline_.SetWindowBytes(link_.WindowBytes());
 }
 
 std::string Session::TakeOutput()
 {
-	return pipeline_.TakeOutput();
+	std::string out = pipeline_.TakeOutput();
+	// A batch sent with nothing older in flight times one round trip: the next
+	// status line answers its first command (LinkEstimate).
+	if (config_.clock_us && probe_us_ == 0 && !out.empty() &&
+	    static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n')) ==
+		pipeline_.Size())
+		probe_us_ = config_.clock_us();
+	return out;
 }
 
 std::vector<std::string> Session::TakeShown()
@@ -134,6 +152,12 @@ void Session::TlsStarted()
 
 void Session::OnLogin(Login::Step step)
 {
+	if (login_.TakeListingCue()) {
+		// Behind the credentials and the CAPA after login: a refused login earns
+		// these -ERR and ends the session at its own reply (invariant 4).
+		listing_sent_ = true;
+		SendListing();
+	}
 	switch (step) {
 	case Login::Step::Continue:
 		return;
@@ -151,7 +175,9 @@ void Session::OnLogin(Login::Step step)
 		return;
 	case Login::Step::LoggedIn:
 		phase_ = Phase::Listing;
-		return SendListing();
+		if (!listing_sent_)
+			SendListing();
+		return;
 	case Login::Step::Done:
 		return AfterReply();
 	case Login::Step::Failed: {
@@ -316,6 +342,10 @@ void Session::HandleStatus(std::string_view line)
 			    "protocol error: unexpected data from the server: " +
 				Quote(line));
 	const InFlight f = pipeline_.Front();
+	if (probe_us_ != 0) {
+		link_.RttSample(now_us_ - std::min(now_us_, probe_us_));
+		probe_us_ = 0;
+	}
 	auto parsed = ParseReply(line);
 	// RFC 5034 §4: during AUTH, "+ " (or a bare "+") is a challenge, not a reply.
 	if (!parsed && f.command == Command::Auth && login_.InExchange() &&

@@ -3,6 +3,7 @@
 #include "Auth.hxx"
 #include "Capabilities.hxx"
 #include "Inventory.hxx"
+#include "LinkEstimate.hxx"
 #include "Login.hxx"
 #include "MultilineDecoder.hxx"
 #include "Pipeline.hxx"
@@ -81,6 +82,10 @@ struct SessionConfig : InventoryRules {
 	/** The SASL mechanisms and the APOP digest (daemon/auth/); nullptr = USER/PASS
 	 * only. */
 	std::shared_ptr<const AuthProvider> auth_provider;
+	/** A monotonic clock in microseconds, read when input is fed and output taken,
+	 * so that the window of RETR octets follows the link (LinkEstimate); empty, it
+	 * stays limits::initial_window_bytes (and the session is deterministic). */
+	std::function<std::uint64_t()> clock_us;
 
 	/** @return the account's settings, to be set in one assignment */
 	SessionPolicy &Policy() noexcept { return *this; }
@@ -177,6 +182,12 @@ struct SessionStats : InventoryCounts {
 	std::uint32_t deleted = 0;
 	/** Most commands that were ever in flight at once (1 = lock-step). */
 	std::size_t max_in_flight = 0;
+	/** The link as measured (LinkEstimate), 0 where unknown: the smallest round
+	 * trip in microseconds, the throughput in bytes per second and the window of
+	 * listed RETR octets in flight it gave. */
+	std::uint64_t rtt_us = 0;
+	std::uint64_t bytes_per_second = 0;
+	std::uint64_t window_bytes = 0;
 	/** DELE commands in the bytes TakeOutput() returned, so that the caller needs
 	 * not read its own output: commands dropped when the session failed before
 	 * they were taken are not counted. */
@@ -274,9 +285,11 @@ using Event =
  * machine: feed it the server's bytes, drain Next() until NeedDataEvent, send what
  * TakeOutput() returns. It never touches sockets, files or clocks.
  *
- * Order of work: greeting, CAPA, USER, PASS (never anything pipelined behind PASS),
- * CAPA again (capabilities may change after login, RFC 2449 §5), STAT + UIDL + LIST,
- * then one RETR per wanted message within a window bounded in commands and bytes, a
+ * Order of work: greeting, CAPA, USER, PASS, CAPA again (capabilities may change after
+ * login, RFC 2449 §5), STAT + UIDL + LIST, sent together where nobody can read the
+ * password and the server pipelines (only these read-only commands ever follow
+ * unanswered credentials), then one RETR per wanted message within a window bounded in
+ * commands and in octets (the latter following the link: LinkEstimate), a
  * DELE for each message only once the caller reports it durable via Saved(), and QUIT
  * when every reply is in. Replies are matched to commands strictly in order; the first
  * reply that cannot be a status line ends the session (Desync) so that no DELE can be
@@ -545,6 +558,14 @@ private:
 	bool timed_out_ = false;
 	std::string end_reason_;
 	std::deque<Event> queued_;
+
+	/** The listing went out behind the credentials (Login::TakeListingCue()). */
+	bool listing_sent_ = false;
+	LinkEstimate link_;
+	/** config_.clock_us() at the last Feed(). */
+	std::uint64_t now_us_ = 0;
+	/** When a batch went out with nothing older in flight, 0 if none is timed. */
+	std::uint64_t probe_us_ = 0;
 };
 
 } // namespace popstream::pop3

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <vector>
 
@@ -78,15 +79,18 @@ TEST_CASE("loopback: greeting, CAPA, USER and PASS together, CAPA after login")
 	CHECK(d.Sent() == "CAPA\r\n");
 	CHECK(d.Capabilities({"USER", "PIPELINING", "UIDL"}) == Login::Step::Continue);
 	CHECK(d.pipeline.Window() == limits::full_window_commands);
-	// Nobody can read a loopback link: PASS need not wait for USER's +OK.
-	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\n");
+	// Nobody can read a loopback link: PASS need not wait for USER's +OK, and to a
+	// server that pipelines the CAPA after login (capabilities may change: RFC 2449
+	// section 5) and the session's listing go with them.
+	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\nCAPA\r\n");
+	CHECK(d.login.TakeListingCue());
+	CHECK_FALSE(d.login.TakeListingCue());
 	CHECK(d.Reply("+OK") == Login::Step::Continue);
 	CHECK(d.Sent().empty());
 	CHECK_FALSE(d.login.LoggedIn());
 	CHECK(d.Reply("+OK logged in") == Login::Step::LoggedIn);
 	CHECK(d.login.Method() == AuthMethod::User);
-	// Capabilities may change after login (RFC 2449 section 5).
-	CHECK(d.Sent() == "CAPA\r\n");
+	CHECK(d.Sent().empty());
 	CHECK(d.login.LoggedIn());
 	CHECK_FALSE(d.login.Done());
 	CHECK(d.Capabilities({"UIDL"}) == Login::Step::Done);
@@ -94,6 +98,62 @@ TEST_CASE("loopback: greeting, CAPA, USER and PASS together, CAPA after login")
 	CHECK(d.pipeline.Empty());
 	CHECK_FALSE(d.login.Caps().pipelining);
 	CHECK(d.pipeline.Window() == limits::guarded_window_commands);
+}
+
+TEST_CASE("the listing follows the credentials only where the server pipelines in full")
+{
+	SUBCASE("a guarded window (CAPA without PIPELINING): USER and PASS only")
+	{
+		Driver d(Config());
+		d.Reply("+OK");
+		d.Capabilities({"USER", "UIDL"});
+		CHECK(d.Sent() == "CAPA\r\nUSER alice\r\nPASS hunter2\r\n");
+		CHECK_FALSE(d.login.TakeListingCue());
+		d.Reply("+OK");
+		CHECK(d.Reply("+OK") == Login::Step::LoggedIn);
+		CHECK(d.Sent() == "CAPA\r\n");
+	}
+	SUBCASE("APOP reveals no secret: the listing goes with it, even in cleartext")
+	{
+		auto config = Config();
+		config.loopback = false;
+		config.method = AuthMethod::Apop;
+		config.provider = popstream::test::MakeFakeAuth();
+		Driver d(config);
+		d.Reply("+OK <1896.697170952@dbc.mtview.ca.us>");
+		d.Capabilities({"PIPELINING"});
+		const std::string sent = d.Sent();
+		CHECK(sent.starts_with("CAPA\r\nAPOP alice "));
+		CHECK(sent.ends_with("\r\nCAPA\r\n"));
+		CHECK(d.login.TakeListingCue());
+		CHECK(d.Reply("+OK") == Login::Step::LoggedIn);
+		CHECK(d.Sent().empty());
+	}
+	SUBCASE("a refused login ends at its own reply, the listing still unanswered")
+	{
+		Driver d(Config());
+		d.Reply("+OK");
+		d.Capabilities({"PIPELINING"});
+		CHECK(d.Sent() == "CAPA\r\nUSER alice\r\nPASS hunter2\r\nCAPA\r\n");
+		d.Reply("+OK");
+		CHECK(d.Reply("-ERR [AUTH] Authentication failed.") ==
+		      Login::Step::Failed);
+		CHECK(d.login.Failure().kind == LoginFailureKind::Auth);
+		CHECK(d.pipeline.Front().command == Command::Capa);
+	}
+	SUBCASE("a SASL exchange never has company: a challenge would take it")
+	{
+		auto config = Config();
+		config.method = AuthMethod::Plain;
+		config.provider = popstream::test::MakeFakeAuth();
+		Driver d(config);
+		d.Reply("+OK");
+		d.Capabilities({"PIPELINING", "SASL PLAIN"});
+		const std::string sent = d.Sent();
+		CHECK(sent.starts_with("CAPA\r\nAUTH PLAIN "));
+		CHECK(std::count(sent.begin(), sent.end(), '\n') == 2);
+		CHECK_FALSE(d.login.TakeListingCue());
+	}
 }
 
 TEST_CASE("an open cleartext link: nothing that reveals the password is sent")
@@ -180,12 +240,13 @@ TEST_CASE("over TLS, PASS goes out with USER when the server pipelines")
 	Driver d(config);
 	d.Reply("+OK");
 	d.Capabilities({"PIPELINING"});
-	CHECK(d.Sent() == "CAPA\r\nUSER alice\r\nPASS hunter2\r\n");
-	// Each of the two replies answers its own command; PASS is not sent twice.
+	CHECK(d.Sent() == "CAPA\r\nUSER alice\r\nPASS hunter2\r\nCAPA\r\n");
+	// Each of the two replies answers its own command; PASS and CAPA are not sent
+	// twice.
 	CHECK(d.Reply("+OK") == Login::Step::Continue);
 	CHECK(d.Sent().empty());
 	CHECK(d.Reply("+OK") == Login::Step::LoggedIn);
-	CHECK(d.Sent() == "CAPA\r\n");
+	CHECK(d.Sent().empty());
 
 	SUBCASE("but not to a server that does not answer CAPA")
 	{
@@ -217,7 +278,7 @@ TEST_CASE("STLS: no credentials before the handshake, and capabilities learnt ag
 	CHECK(d.Sent().empty());
 	d.Capabilities({"PIPELINING", "USER"});
 	// The link is encrypted now: PASS may follow USER at once.
-	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\n");
+	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\nCAPA\r\n");
 }
 
 TEST_CASE("login failures say which, and never echo the password")
@@ -354,6 +415,9 @@ TEST_CASE("a log sees no secret of any method")
 {
 	Pipeline pipeline(Pipelining::Off, false);
 	pipeline.KeepShown();
+	// Only the listing may follow credentials (invariant 4), so RETR comes first
+	// and PASS last here.
+	pipeline.Submit(Command::Retr, "RETR 1");
 	pipeline.Submit(Command::User, "USER alice");
 	pipeline.Submit(Command::Apop, "APOP alice c4c9334bac560ecc979e58001b3e22fb");
 	pipeline.Submit(Command::Auth, "AUTH PLAIN AGFsaWNlAGh1bnRlcjI=");
@@ -362,13 +426,11 @@ TEST_CASE("a log sees no secret of any method")
 	pipeline.Submit(Command::Auth, "QUIT");
 	pipeline.Submit(Command::Auth, "");
 	pipeline.Submit(Command::Auth, "*");
-	pipeline.Submit(Command::Retr, "RETR 1");
-	// Nothing may follow PASS (invariant 4), so it comes last here.
 	pipeline.Submit(Command::Pass, "PASS hunter2");
 	CHECK(pipeline.TakeShown() ==
-	      std::vector<std::string>{"USER alice", "APOP alice ********",
+	      std::vector<std::string>{"RETR 1", "USER alice", "APOP alice ********",
 				       "AUTH PLAIN ********", "AUTH LOGIN", "********",
-				       "********", "", "*", "RETR 1", "PASS ********"});
+				       "********", "", "*", "PASS ********"});
 	CHECK(pipeline.TakeShown().empty());
 
 	Pipeline quiet(Pipelining::Off, false);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <set>
 
@@ -577,4 +578,101 @@ TEST_CASE("a body after which the connection is reset is never reported")
 	};
 	CHECK(run(true) == 1);  // a clean close proves the last body
 	CHECK(run(false) == 0); // a reset does not
+}
+
+namespace {
+
+/** Runs a session over a link of @p bytes_per_s with a 600 ms round trip, on a fake
+ * clock, for @p count messages of 100,000 octets: the server answers each RETR as its
+ * turn comes, in 10 ms slices. Checks at every step that the RETR octets in flight
+ * stay within the window the session had when it sent them. */
+SessionStats RunOnLink(std::uint64_t bytes_per_s, std::uint32_t count,
+		       std::uint64_t &most_in_flight_after_measuring)
+{
+	std::uint64_t now = 1'000'000;
+	SessionConfig config = Config("pw");
+	config.clock_us = [&now] { return now; };
+	Session s(config);
+	s.Feed("+OK\r\n");
+	Drain(s);
+	s.TakeOutput(); // CAPA, alone: its reply times the round trip
+	now += 600'000;
+	s.Feed("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n");
+	Drain(s);
+	s.TakeOutput();
+	now += 600'000;
+	std::string listing = "+OK\r\n+OK\r\n+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n+OK " +
+			      std::to_string(count) + " " +
+			      std::to_string(count * 100000ull) + "\r\n+OK\r\n";
+	std::string list = "+OK\r\n";
+	for (std::uint32_t i = 1; i <= count; ++i) {
+		listing += std::to_string(i) + " u" + std::to_string(i) + "\r\n";
+		list += std::to_string(i) + " 100000\r\n";
+	}
+	s.Feed(listing + ".\r\n" + list + ".\r\n");
+	Drain(s);
+	std::string body;
+	for (int line = 0; line < 100; ++line)
+		body += std::string(998, 'x') + "\r\n";
+	const std::string reply = "+OK\r\n" + body + ".\r\n";
+	// Replies the server will have ready after the round trip, and those ready and
+	// not yet sent: the link carries bytes_per_s of them.
+	std::deque<std::pair<std::uint64_t, std::string>> asked;
+	std::string wire;
+	most_in_flight_after_measuring = 0;
+	const std::size_t slice = std::max<std::uint64_t>(bytes_per_s / 100, 1);
+	for (int step = 0; step < 100000 && !s.Over(); ++step) {
+		for (const auto &command : Session::RedactLines(s.TakeOutput()))
+			asked.emplace_back(now + 600'000, command.starts_with("RETR")
+							      ? reply
+							      : std::string("+OK\r\n"));
+		while (!asked.empty() && asked.front().first <= now) {
+			wire += asked.front().second;
+			asked.pop_front();
+		}
+		if (s.AwaitingClose()) {
+			s.ConnectionClosed();
+			Drain(s);
+			break;
+		}
+		if (s.Stats().bytes_per_second > 0)
+			most_in_flight_after_measuring = std::max(
+			    most_in_flight_after_measuring, s.InFlightRetrBytes());
+		now += 10'000;
+		const std::size_t n = std::min(slice, wire.size());
+		s.Feed(std::string_view(wire).substr(0, n));
+		wire.erase(0, n);
+		for (const auto &e : Drain(s))
+			if (const auto *end = std::get_if<MessageEndEvent>(&e))
+				s.Saved(end->number);
+	}
+	return s.Stats();
+}
+
+} // namespace
+
+TEST_CASE("the window of RETR octets follows the link the clock measures")
+{
+	constexpr std::uint64_t mib = 1u << 20;
+	std::uint64_t most = 0;
+	SUBCASE("20 Mbit/s at 600 ms: the window shrinks to the floor, and holds")
+	{
+		const auto stats = RunOnLink(2'500'000, 600, most);
+		CHECK(stats.deleted == 600);
+		CHECK(stats.rtt_us == 600'000);
+		CHECK(stats.bytes_per_second >= 2'400'000);
+		CHECK(stats.bytes_per_second <= 2'600'000);
+		CHECK(stats.window_bytes == limits::min_window_bytes);
+		// 32 MiB went out before the link was measured; once the in-flight octets
+		// drained below the measured window, new RETRs kept within it.
+		CHECK(stats.max_in_flight >= 32 * mib / 100000);
+	}
+	SUBCASE("a fast long link: the window grows past the initial one")
+	{
+		const auto stats = RunOnLink(200'000'000, 2000, most);
+		CHECK(stats.deleted == 2000);
+		CHECK(stats.window_bytes > limits::initial_window_bytes);
+		CHECK(stats.window_bytes <= limits::max_window_bytes);
+		CHECK(most > limits::initial_window_bytes);
+	}
 }
