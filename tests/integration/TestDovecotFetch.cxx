@@ -31,6 +31,16 @@ const std::string user = "alice";
 const std::string password = "s3cret";
 
 /** A Dovecot holding sample mail for alice, a netrc for it and a place for a Maildir. */
+/** A Dovecot offering every mechanism a login test needs, listening on @p listen
+ * (empty = 127.0.0.1). */
+DovecotOptions AllMechanisms(std::string listen = {})
+{
+	DovecotOptions options;
+	options.auth_mechanisms = all_auth_mechanisms;
+	options.listen = std::move(listen);
+	return options;
+}
+
 struct Setup {
 	TempDir tmp{0755};
 	std::unique_ptr<DovecotServer> server;
@@ -530,7 +540,7 @@ TEST_SUITE("dovecot")
 		// One Dovecot offering every mechanism; each method empties the mailbox
 		// over implicit TLS, STLS and loopback cleartext, a fresh sample each
 		// time.
-		Setup s(0, 1, password, {all_auth_mechanisms, {}});
+		Setup s(0, 1, password, AllMechanisms());
 		unsigned seed = 100;
 		for (const auto &m : password_methods) {
 			for (const auto &transport : {"ssl", "starttls", "tcp"}) {
@@ -568,7 +578,7 @@ TEST_SUITE("dovecot")
 
 	TEST_CASE("login: auto picks SCRAM-SHA-256")
 	{
-		Setup s(15, 120, password, {all_auth_mechanisms, {}});
+		Setup s(15, 120, password, AllMechanisms());
 		const auto r =
 		    s.Dl({"-v", "--ca-file", s.server->ca_file, s.Ssl(), s.maildir});
 		INFO(Describe(r));
@@ -581,7 +591,7 @@ TEST_SUITE("dovecot")
 
 	TEST_CASE("login: a wrong password fails SCRAM with 77 and the server's reply")
 	{
-		Setup s(10, 121, "not-the-password", {all_auth_mechanisms, {}});
+		Setup s(10, 121, "not-the-password", AllMechanisms());
 		const auto r = s.Dl({"--auth", "scram-sha-256", "--ca-file",
 				     s.server->ca_file, s.Ssl(), s.maildir});
 		INFO(Describe(r));
@@ -601,7 +611,7 @@ TEST_SUITE("dovecot")
 		const auto address = NonLoopbackAddress();
 		REQUIRE_MESSAGE(!address.empty(),
 				"this machine has no IPv4 address outside 127.0.0.0/8");
-		Setup s(10, 122, password, {all_auth_mechanisms, address});
+		Setup s(10, 122, password, AllMechanisms(address));
 		const std::string log = s.tmp / "srv/dovecot.log";
 		for (const auto *method : {"plain", "user", "login"}) {
 			INFO("--auth " << method);

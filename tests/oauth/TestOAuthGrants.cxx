@@ -121,7 +121,9 @@ StoredGrant SignIn(const OAuthServer &server, HttpTransport &http, MapStore &sto
 	const auto a = StartDeviceAuthorization(http, settings);
 	const auto token =
 	    PollDeviceToken(http, settings, a, [](std::chrono::seconds) {});
-	StoredGrant grant{settings, token.refresh_token};
+	StoredGrant grant;
+	grant.settings = settings;
+	grant.refresh_token = token.refresh_token;
 	store.Save("work", SerializeGrant(grant));
 	return grant;
 }
