@@ -138,6 +138,11 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	endpoint.tls_options = options_.tls;
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
+	// A CAPA sent before the greeting (SessionConfig::capa_before_greeting) leaves
+	// as soon as the connection, and its TLS handshake, is up.
+	// It is logged once connected (OnConnected()), when it has gone.
+	if (auto out = session_->TakeOutput(); !out.empty())
+		connection_->Write(std::move(out));
 	connection_->Connect(endpoint, options_.timeouts);
 }
 
@@ -227,6 +232,9 @@ void FetchJob::OnConnected() noexcept
 		Log(LogLevel::Debug, "connected to " + options_.account.host + ":" +
 					 std::to_string(options_.account.port) +
 					 (options_.account.tls ? " (TLS)" : ""));
+	if (options_.verbose)
+		for (const auto &line : session_->TakeShown())
+			Log(LogLevel::Debug, "C: " + line);
 	// Looked up only now: an unreachable server then costs no secret and no
 	// prompt. The greeting waits in held_, so the login starts only with its
 	// secret.

@@ -86,6 +86,7 @@ Settings ReadSettings(Bytes &bytes)
 		c.limit_bytes = 100;
 	s.prefix = b4 & 1;
 	s.expired = b4 & 2;
+	c.capa_before_greeting = b4 & 4;
 	if (b4 & 8)
 		c.first_number = 1 + (seed % 4);
 	s.seed = seed;

@@ -125,6 +125,18 @@ Login::Step Login::Fail(LoginFailureKind kind, std::string message)
 	return Step::Failed;
 }
 
+void Login::Start(Pipeline &pipeline)
+{
+	// CAPA reveals nothing and changes nothing (RFC 2449 §5), so it may wait in
+	// the server's input while the greeting is on its way: one round trip less.
+	// A -ERR greeting then fails the login with CAPA unanswered, as it would
+	// without it.
+	if (!config_.capa_before_greeting || config_.skip_capa)
+		return;
+	pipeline.Submit(Command::Capa, "CAPA");
+	capa_early_ = true;
+}
+
 Login::Step Login::OnReply(const Reply &reply, Pipeline &pipeline)
 {
 	switch (state_) {
@@ -136,7 +148,8 @@ Login::Step Login::OnReply(const Reply &reply, Pipeline &pipeline)
 		if (config_.skip_capa)
 			return AfterCapabilities(pipeline);
 		state_ = State::Capa;
-		pipeline.Submit(Command::Capa, "CAPA");
+		if (!capa_early_)
+			pipeline.Submit(Command::Capa, "CAPA");
 		return Step::Continue;
 
 	case State::Capa:

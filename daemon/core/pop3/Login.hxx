@@ -57,6 +57,7 @@ struct LoginConfig {
 	bool loopback = false;
 	bool client_certificate = false;
 	bool skip_capa = false;
+	bool capa_before_greeting = false;
 	std::string host;
 	unsigned port = 0;
 	std::shared_ptr<const AuthProvider> provider;
@@ -138,6 +139,13 @@ public:
 	};
 
 	explicit Login(LoginConfig config);
+
+	/**
+	 * Submits CAPA ahead of the greeting if LoginConfig::capa_before_greeting asks
+	 * for it (and CAPA is not skipped), so that the greeting and the capabilities
+	 * arrive in one round trip. Call once, right after the greeting is awaited.
+	 */
+	void Start(Pipeline &pipeline);
 
 	/** Sets the password, for a caller that looks it up only once connected; before
 	 * the greeting is answered. */
@@ -306,6 +314,8 @@ private:
 	bool capa_after_sent_ = false;
 	/** For TakeListingCue(). */
 	bool listing_cue_ = false;
+	/** Start() sent CAPA before the greeting arrived. */
+	bool capa_early_ = false;
 };
 
 } // namespace popstream::pop3

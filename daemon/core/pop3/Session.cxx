@@ -33,6 +33,8 @@ LoginConfig TakeLoginConfig(SessionConfig &config)
 	login.loopback = config.loopback;
 	login.client_certificate = config.client_certificate;
 	login.skip_capa = config.skip_capa;
+	login.capa_before_greeting = config.capa_before_greeting && !config.lock_step &&
+				     config.pipelining != Pipelining::Off;
 	login.host = config.host;
 	login.port = config.port;
 	login.provider = config.auth_provider;
@@ -92,6 +94,7 @@ Session::Session(SessionConfig config)
 	if (config_.show_commands)
 		pipeline_.KeepShown();
 	pipeline_.Await(Command::Greeting);
+	login_.Start(pipeline_);
 }
 
 const SessionStats &Session::Stats() const noexcept

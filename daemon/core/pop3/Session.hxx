@@ -60,6 +60,12 @@ struct SessionConfig : InventoryRules {
 	bool lock_step = false;
 	/** Do not send CAPA (a reconnect to a server that hung up on CAPA). */
 	bool skip_capa = false;
+	/** Send CAPA at once, before the greeting arrives, so that both take one
+	 * round trip (Login::Start()); ignored with skip_capa, lock_step or
+	 * Pipelining::Off. The caller chooses where: fetch asks for it over implicit
+	 * TLS, where a server that completed a handshake is new enough to read input
+	 * that came before its greeting. */
+	bool capa_before_greeting = false;
 	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
 	 * never log in if the server refuses it. */
 	bool starttls = false;

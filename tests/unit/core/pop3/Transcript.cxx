@@ -175,6 +175,7 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 	config.dry_run = get("dry-run", "false") == "true";
 	config.lock_step = get("lock-step", "false") == "true";
 	config.skip_capa = get("skip-capa", "false") == "true";
+	config.capa_before_greeting = get("capa-before-greeting", "false") == "true";
 	config.starttls = get("starttls", "false") == "true";
 	config.secure = get("secure", "false") == "true";
 	// As if over loopback unless a transcript says otherwise: nothing on the path
@@ -294,7 +295,7 @@ RunResult RunTranscript(const Transcript &t, const std::vector<std::string> &chu
 		    std::count(r.client.begin(), r.client.end(), '\n'));
 	};
 
-	drain(); // nothing to send before the greeting, but check that
+	drain(); // nothing to send before the greeting but an early CAPA: check that
 	std::size_t fed = 0;
 	for (const auto &chunk : chunks) {
 		std::size_t done = 0;
