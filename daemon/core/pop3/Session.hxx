@@ -291,9 +291,10 @@ using Event =
  * machine: feed it the server's bytes, drain Next() until NeedDataEvent, send what
  * TakeOutput() returns. It never touches sockets, files or clocks.
  *
- * Order of work: greeting, CAPA, USER, PASS, CAPA again (capabilities may change after
- * login, RFC 2449 §5), STAT + UIDL + LIST, sent together where nobody can read the
- * password and the server pipelines (only these read-only commands ever follow
+ * Order of work: greeting, CAPA (or CAPA sent before the greeting arrives:
+ * SessionConfig::capa_before_greeting), USER, PASS, CAPA again (capabilities may
+ * change after login, RFC 2449 §5), STAT + UIDL + LIST, sent together where nobody can
+ * read the password and the server pipelines (only these read-only commands ever follow
  * unanswered credentials), then one RETR per wanted message within a window bounded in
  * commands and in octets (the latter following the link: LinkEstimate), a
  * DELE for each message only once the caller reports it durable via Saved(), and QUIT
