@@ -136,6 +136,14 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	endpoint.tls = options_.account.tls;
 	endpoint.tls_name = options_.account.VerifyName();
 	endpoint.tls_options = options_.tls;
+	tls_key_.clear();
+	if (options_.tls_sessions && (options_.account.tls || options_.starttls)) {
+		// Computed for each connection: a CA file replaced during a long fetch
+		// must not be skipped by the next session's resumption.
+		tls_key_ = TlsSessionKey(options_);
+		endpoint.tls_session = options_.tls_sessions->Find(
+		    tls_key_, std::chrono::system_clock::now());
+	}
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	connection_->Connect(endpoint, options_.timeouts);
@@ -227,6 +235,8 @@ void FetchJob::OnConnected() noexcept
 		Log(LogLevel::Debug, "connected to " + options_.account.host + ":" +
 					 std::to_string(options_.account.port) +
 					 (options_.account.tls ? " (TLS)" : ""));
+	if (options_.account.tls)
+		TlsEstablished();
 	// Looked up only now: an unreachable server then costs no secret and no
 	// prompt. The greeting waits in held_, so the login starts only with its
 	// secret.
@@ -284,10 +294,33 @@ void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 	}
 }
 
+void FetchJob::TlsEstablished() noexcept
+{
+	const auto info = connection_->Tls();
+	const bool resumed = info && info->resumed;
+	if (options_.verbose)
+		Log(LogLevel::Debug, resumed
+					 ? "TLS session resumed"
+					 : "TLS full handshake, certificate verified");
+	if (!options_.tls_sessions)
+		return;
+	try {
+		if (!options_.tls_sessions->Remember(tls_key_, connection_->TlsSession(),
+						     resumed,
+						     std::chrono::system_clock::now()) &&
+		    options_.verbose)
+			Log(LogLevel::Debug, "cannot save the TLS session; the next "
+					     "connection makes a full handshake");
+	} catch (const std::exception &) {
+		// std::bad_alloc: the next connection makes a full handshake.
+	}
+}
+
 void FetchJob::OnTlsStarted() noexcept
 {
 	if (options_.verbose)
 		Log(LogLevel::Debug, "TLS established after STLS");
+	TlsEstablished();
 	session_->TlsStarted();
 	Drive();
 }
@@ -314,6 +347,10 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	// the server would show the same one. It ends the run like one refused at
 	// connect time, and the scheduler's backoff decides when to try again.
 	const bool refused = error.Kind() == net::NetErrorKind::TlsVerify;
+	// A handshake that failed leaves no session worth offering again: whatever the
+	// server or the settings now are, the next connection starts afresh.
+	if (options_.tls_sessions && (refused || error.Kind() == net::NetErrorKind::Tls))
+		options_.tls_sessions->Forget();
 	if (!connected_ || refused) {
 		connection_.reset();
 		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&
