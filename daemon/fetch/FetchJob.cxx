@@ -144,6 +144,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 		endpoint.tls_session = options_.tls_sessions->Find(
 		    tls_key_, std::chrono::system_clock::now());
 	}
+	tls_offered_ = !endpoint.tls_session.empty();
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	connection_->Connect(endpoint, options_.timeouts);
@@ -296,6 +297,7 @@ void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 
 void FetchJob::TlsEstablished() noexcept
 {
+	tls_offered_ = false;
 	const auto info = connection_->Tls();
 	const bool resumed = info && info->resumed;
 	if (options_.verbose)
@@ -349,8 +351,13 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	const bool refused = error.Kind() == net::NetErrorKind::TlsVerify;
 	// A handshake that failed leaves no session worth offering again: whatever the
 	// server or the settings now are, the next connection starts afresh.
-	if (options_.tls_sessions && (refused || error.Kind() == net::NetErrorKind::Tls))
+	// So does a connection that ended while a saved session was on offer: a server
+	// that hangs up on a session it cannot resume, instead of falling back to a
+	// full handshake, must not be offered it at every retry.
+	if (options_.tls_sessions &&
+	    (refused || error.Kind() == net::NetErrorKind::Tls || tls_offered_))
 		options_.tls_sessions->Forget();
+	tls_offered_ = false;
 	if (!connected_ || refused) {
 		connection_.reset();
 		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&

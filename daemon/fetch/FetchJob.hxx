@@ -130,6 +130,8 @@ private:
 	FetchOptions options_;
 	/** TlsSessionKey() of the current connection; empty without TLS. */
 	std::string tls_key_;
+	/** A saved session was offered and the handshake has not completed yet. */
+	bool tls_offered_ = false;
 	LogSink log_;
 	std::function<void(const FetchResult &)> done_;
 	std::function<void(const FetchProgress &)> progress_;
