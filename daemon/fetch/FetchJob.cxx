@@ -148,6 +148,8 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	connection_->Connect(endpoint, options_.timeouts);
+	// The connection has its copy; this one holds the master secret too.
+	std::fill(endpoint.tls_session.begin(), endpoint.tls_session.end(), '\0');
 }
 
 FetchProgress FetchJob::Progress() const noexcept
