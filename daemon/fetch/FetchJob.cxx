@@ -120,16 +120,6 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	destination_->BeginSession();
 	saved_before_session_ = run_.saved = result_.saved;
 	saved_listed_before_session_ = run_.saved_listed;
-	auto plan = PlanSession(options_, run_, lock_step, skip_capa);
-	checkpointing_ = plan.checkpointing;
-	pop3::SessionConfig &config = plan.config;
-	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
-		return destination_->AlreadySaved(uidl, size);
-	};
-	session_ = std::make_unique<pop3::Session>(std::move(config));
-	connected_ = false;
-	held_.clear();
-
 	net::Endpoint endpoint;
 	endpoint.host = options_.account.host;
 	endpoint.port = options_.account.port;
@@ -145,11 +135,35 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 		    tls_key_, std::chrono::system_clock::now());
 	}
 	tls_offered_ = !endpoint.tls_session.empty();
+
+	auto plan = PlanSession(options_, run_, lock_step, skip_capa);
+	checkpointing_ = plan.checkpointing;
+	pop3::SessionConfig &config = plan.config;
+	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
+		return destination_->AlreadySaved(uidl, size);
+	};
+	// A resumed handshake lets our first bytes go with our Finished message, but
+	// the server sends its greeting only after reading that: CAPA sent now is
+	// answered with the greeting, which saves the round trip resumption is for.
+	// A server that does not resume finishes in full and gets CAPA at the end of
+	// the handshake, no later than otherwise.
+	config.capa_before_greeting = tls_offered_ && options_.account.tls;
+	session_ = std::make_unique<pop3::Session>(std::move(config));
+	connected_ = false;
+	held_.clear();
+
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	connection_->Connect(endpoint, options_.timeouts);
 	// The connection has its copy; this one holds the master secret too.
 	std::fill(endpoint.tls_session.begin(), endpoint.tls_session.end(), '\0');
+	// Written before the connection is up, it leaves as soon as TLS allows.
+	if (auto out = session_->TakeOutput(); !out.empty()) {
+		if (options_.verbose)
+			for (const auto &line : session_->TakeShown())
+				Log(LogLevel::Debug, "C: " + line);
+		connection_->Write(std::move(out));
+	}
 }
 
 FetchProgress FetchJob::Progress() const noexcept

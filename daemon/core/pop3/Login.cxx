@@ -125,6 +125,18 @@ Login::Step Login::Fail(LoginFailureKind kind, std::string message)
 	return Step::Failed;
 }
 
+void Login::Begin(Pipeline &pipeline)
+{
+	// CAPA is valid from the greeting on (RFC 2449 §5) and reveals nothing; a server
+	// reads it once its greeting is out, so the reply follows the greeting in order.
+	// Not before STLS: nothing but STLS may precede the upgrade.
+	if (!config_.capa_before_greeting || config_.skip_capa || config_.starttls ||
+	    capa_sent_early_ || state_ != State::Greeting)
+		return;
+	capa_sent_early_ = true;
+	pipeline.Submit(Command::Capa, "CAPA");
+}
+
 Login::Step Login::OnReply(const Reply &reply, Pipeline &pipeline)
 {
 	switch (state_) {
@@ -136,7 +148,8 @@ Login::Step Login::OnReply(const Reply &reply, Pipeline &pipeline)
 		if (config_.skip_capa)
 			return AfterCapabilities(pipeline);
 		state_ = State::Capa;
-		pipeline.Submit(Command::Capa, "CAPA");
+		if (!capa_sent_early_)
+			pipeline.Submit(Command::Capa, "CAPA");
 		return Step::Continue;
 
 	case State::Capa:

@@ -57,6 +57,7 @@ struct LoginConfig {
 	bool loopback = false;
 	bool client_certificate = false;
 	bool skip_capa = false;
+	bool capa_before_greeting = false;
 	std::string host;
 	unsigned port = 0;
 	std::shared_ptr<const AuthProvider> provider;
@@ -138,6 +139,14 @@ public:
 	};
 
 	explicit Login(LoginConfig config);
+
+	/**
+	 * With LoginConfig::capa_before_greeting (and neither skip_capa nor starttls),
+	 * submits CAPA now, behind the awaited greeting, instead of once the greeting is
+	 * in: its reply then comes in the greeting's round trip. Call once, before the
+	 * first OnReply(); without the setting it does nothing.
+	 */
+	void Begin(Pipeline &pipeline);
 
 	/** Sets the password, for a caller that looks it up only once connected; before
 	 * the greeting is answered. */
@@ -284,6 +293,8 @@ private:
 
 	LoginConfig config_;
 	State state_ = State::Greeting;
+	/** Begin() submitted CAPA: the greeting's reply does not. */
+	bool capa_sent_early_ = false;
 	Capabilities caps_;
 	LoginFailure failure_;
 	/** The greeting's APOP timestamp, if valid; else why not. */

@@ -33,6 +33,7 @@ LoginConfig TakeLoginConfig(SessionConfig &config)
 	login.loopback = config.loopback;
 	login.client_certificate = config.client_certificate;
 	login.skip_capa = config.skip_capa;
+	login.capa_before_greeting = config.capa_before_greeting && !config.lock_step;
 	login.host = config.host;
 	login.port = config.port;
 	login.provider = config.auth_provider;
@@ -92,6 +93,7 @@ Session::Session(SessionConfig config)
 	if (config_.show_commands)
 		pipeline_.KeepShown();
 	pipeline_.Await(Command::Greeting);
+	login_.Begin(pipeline_);
 }
 
 const SessionStats &Session::Stats() const noexcept

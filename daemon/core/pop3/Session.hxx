@@ -60,6 +60,13 @@ struct SessionConfig : InventoryRules {
 	bool lock_step = false;
 	/** Do not send CAPA (a reconnect to a server that hung up on CAPA). */
 	bool skip_capa = false;
+	/** Send CAPA at once, before the greeting has arrived (RFC 2449 §5: CAPA is valid
+	 * from the greeting on, and a server reads it after sending the greeting), so
+	 * that its reply comes in the greeting's round trip. For a resumed TLS session,
+	 * where the client's first data can go with its Finished message (RFC 5246
+	 * §7.3) while the server sends its greeting only after reading it. Ignored with
+	 * skip_capa, starttls or lock_step. */
+	bool capa_before_greeting = false;
 	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
 	 * never log in if the server refuses it. */
 	bool starttls = false;
