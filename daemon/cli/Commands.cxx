@@ -356,6 +356,11 @@ int RunDl(const DlArgs &args, const std::string &program)
 	options.verbose = args.verbose;
 	// The journal and lock of this account, as dl names it (user@host:port).
 	options.state_dir = fetch::StateDir("dl/" + label);
+	// The TLS session of the last run, so that this one resumes it (one round trip
+	// less); beside the journal, mode 0600, since it holds the master secret.
+	if (options.account.tls || options.starttls)
+		options.tls_sessions = std::make_shared<fetch::TlsSessionCache>(
+		    options.state_dir + "/tls-session");
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);

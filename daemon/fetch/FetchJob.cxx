@@ -120,30 +120,48 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	destination_->BeginSession();
 	saved_before_session_ = run_.saved = result_.saved;
 	saved_listed_before_session_ = run_.saved_listed;
-	auto plan = PlanSession(options_, run_, lock_step, skip_capa);
-	checkpointing_ = plan.checkpointing;
-	pop3::SessionConfig &config = plan.config;
-	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
-		return destination_->AlreadySaved(uidl, size);
-	};
-	session_ = std::make_unique<pop3::Session>(std::move(config));
-	connected_ = false;
-	held_.clear();
-
 	net::Endpoint endpoint;
 	endpoint.host = options_.account.host;
 	endpoint.port = options_.account.port;
 	endpoint.tls = options_.account.tls;
 	endpoint.tls_name = options_.account.VerifyName();
 	endpoint.tls_options = options_.tls;
+	tls_key_.clear();
+	if (options_.tls_sessions && (options_.account.tls || options_.starttls)) {
+		// Computed for each connection: a CA file replaced during a long fetch
+		// must not be skipped by the next session's resumption.
+		tls_key_ = TlsSessionKey(options_);
+		endpoint.tls_session = options_.tls_sessions->Find(
+		    tls_key_, std::chrono::system_clock::now());
+	}
+	tls_offered_ = !endpoint.tls_session.empty();
+
+	auto plan = PlanSession(options_, run_, lock_step, skip_capa);
+	checkpointing_ = plan.checkpointing;
+	pop3::SessionConfig &config = plan.config;
+	config.already_saved = [this](std::string_view uidl, std::uint64_t size) {
+		return destination_->AlreadySaved(uidl, size);
+	};
+	// A resumed handshake lets our first bytes go with our Finished message, but
+	// the server sends its greeting only after reading that: CAPA sent now is
+	// answered with the greeting, which saves the round trip resumption is for.
+	// A server that does not resume finishes in full and gets CAPA at the end of
+	// the handshake, no later than otherwise.
+	config.capa_before_greeting = tls_offered_ && options_.account.tls;
+	session_ = std::make_unique<pop3::Session>(std::move(config));
+	connected_ = false;
+	held_.clear();
+
 	connection_ = std::make_unique<net::Connection>(
 	    loop_, static_cast<net::ConnectionHandler &>(*this));
 	// A CAPA sent before the greeting (SessionConfig::capa_before_greeting) leaves
-	// as soon as the connection, and its TLS handshake, is up.
-	// It is logged once connected (OnConnected()), when it has gone.
+	// as soon as the connection, and its TLS handshake, is up; it is logged once
+	// connected (OnConnected()), when it has gone.
 	if (auto out = session_->TakeOutput(); !out.empty())
 		connection_->Write(std::move(out));
 	connection_->Connect(endpoint, options_.timeouts);
+	// The connection has its copy; this one holds the master secret too.
+	std::fill(endpoint.tls_session.begin(), endpoint.tls_session.end(), '\0');
 }
 
 FetchProgress FetchJob::Progress() const noexcept
@@ -235,6 +253,8 @@ void FetchJob::OnConnected() noexcept
 	if (options_.verbose)
 		for (const auto &line : session_->TakeShown())
 			Log(LogLevel::Debug, "C: " + line);
+	if (options_.account.tls)
+		TlsEstablished();
 	// Looked up only now: an unreachable server then costs no secret and no
 	// prompt. The greeting waits in held_, so the login starts only with its
 	// secret.
@@ -292,10 +312,34 @@ void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 	}
 }
 
+void FetchJob::TlsEstablished() noexcept
+{
+	tls_offered_ = false;
+	const auto info = connection_->Tls();
+	const bool resumed = info && info->resumed;
+	if (options_.verbose)
+		Log(LogLevel::Debug, resumed
+					 ? "TLS session resumed"
+					 : "TLS full handshake, certificate verified");
+	if (!options_.tls_sessions)
+		return;
+	try {
+		if (!options_.tls_sessions->Remember(tls_key_, connection_->TlsSession(),
+						     resumed,
+						     std::chrono::system_clock::now()) &&
+		    options_.verbose)
+			Log(LogLevel::Debug, "cannot save the TLS session; the next "
+					     "connection makes a full handshake");
+	} catch (const std::exception &) {
+		// std::bad_alloc: the next connection makes a full handshake.
+	}
+}
+
 void FetchJob::OnTlsStarted() noexcept
 {
 	if (options_.verbose)
 		Log(LogLevel::Debug, "TLS established after STLS");
+	TlsEstablished();
 	session_->TlsStarted();
 	Drive();
 }
@@ -322,6 +366,15 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	// the server would show the same one. It ends the run like one refused at
 	// connect time, and the scheduler's backoff decides when to try again.
 	const bool refused = error.Kind() == net::NetErrorKind::TlsVerify;
+	// A handshake that failed leaves no session worth offering again: whatever the
+	// server or the settings now are, the next connection starts afresh.
+	// So does a connection that ended while a saved session was on offer: a server
+	// that hangs up on a session it cannot resume, instead of falling back to a
+	// full handshake, must not be offered it at every retry.
+	if (options_.tls_sessions &&
+	    (refused || error.Kind() == net::NetErrorKind::Tls || tls_offered_))
+		options_.tls_sessions->Forget();
+	tls_offered_ = false;
 	if (!connected_ || refused) {
 		connection_.reset();
 		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&

@@ -96,6 +96,9 @@ private:
 	 * FetchOptions::token_renewal is still unused, starts a new session that asks it.
 	 * @return true if it did (the failure is then no end) */
 	bool RenewToken(const pop3::Error &error);
+	/** After a TLS handshake: logs whether it resumed, and saves the session in
+	 * FetchOptions::tls_sessions. */
+	void TlsEstablished() noexcept;
 	void OnConnected() noexcept override;
 	void OnData(std::string_view bytes) noexcept override;
 	void OnTlsStarted() noexcept override;
@@ -125,6 +128,10 @@ private:
 
 	uv_loop_t &loop_;
 	FetchOptions options_;
+	/** TlsSessionKey() of the current connection; empty without TLS. */
+	std::string tls_key_;
+	/** A saved session was offered and the handshake has not completed yet. */
+	bool tls_offered_ = false;
 	LogSink log_;
 	std::function<void(const FetchResult &)> done_;
 	std::function<void(const FetchProgress &)> progress_;

@@ -3,6 +3,7 @@
 #include "core/pop3/Policy.hxx"
 #include "core/util/ExitCode.hxx"
 #include "fetch/Credentials.hxx"
+#include "fetch/TlsSessionCache.hxx"
 #include "net/Connection.hxx"
 
 #include <functional>
@@ -70,6 +71,11 @@ struct FetchOptions {
 	/** How the server is authenticated (CA file or pinned fingerprints, the oldest
 	 * TLS version) and the client certificate, if any; paths expanded. */
 	TlsOptions tls;
+	/** The account's saved TLS session: offered on each TLS connection of the fetch
+	 * (under the key of TlsSessionKey()), replaced after each handshake, dropped
+	 * after a failed one. The daemon keeps one per account between polls, `dl` one
+	 * backed by STATE_DIR/tls-session. nullptr = always a full handshake. */
+	std::shared_ptr<TlsSessionCache> tls_sessions;
 	net::Timeouts timeouts;
 	/** Log every command sent (the PASS argument redacted) and every message saved.
 	 */

@@ -85,9 +85,6 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 	config.starttls = options.starttls;
 	config.show_commands = options.verbose;
 	config.secure = options.account.tls;
-	// After a resumed TLS handshake the client speaks last (its Finished): CAPA in
-	// the same flight saves the round trip the greeting would otherwise cost.
-	config.capa_before_greeting = options.account.tls;
 	config.client_certificate = !options.tls.cert_file.empty();
 	return plan;
 }

@@ -381,6 +381,13 @@ bool Connection::Impl::CreateTls()
 		tls = std::make_unique<TlsLayer>(
 		    endpoint.tls_name.empty() ? endpoint.host : endpoint.tls_name,
 		    endpoint.tls_options, peer, endpoint.report_untrusted);
+		if (!endpoint.tls_session.empty()) {
+			tls->OfferSession(endpoint.tls_session);
+			// The copy is no longer needed; do not leave the secret behind.
+			std::fill(endpoint.tls_session.begin(),
+				  endpoint.tls_session.end(), '\0');
+			endpoint.tls_session.clear();
+		}
 		return true;
 	} catch (const NetError &error) {
 		Fail(error);
@@ -813,6 +820,13 @@ std::optional<TlsInfo> Connection::Tls() const
 	if (!impl_->tls || impl_->state != Impl::State::Connected)
 		return std::nullopt;
 	return impl_->tls->Info();
+}
+
+std::string Connection::TlsSession() const
+{
+	if (!impl_->tls || impl_->state != Impl::State::Connected)
+		return {};
+	return impl_->tls->SaveSession();
 }
 
 void Connection::StartTls()

@@ -44,6 +44,16 @@ struct Endpoint {
 	 * for a connection that sends a secret.
 	 */
 	bool report_untrusted = false;
+	/**
+	 * A TLS session saved by Connection::TlsSession() of an earlier connection, to
+	 * resume (RFC 5246 §7.3, RFC 5077); empty = a full handshake. A secret. The
+	 * caller must offer it only to the same server with the same #tls_name and
+	 * #tls_options, since a resumed handshake checks no certificate (see
+	 * TlsLayer::OfferSession()). A server that refuses it costs nothing: the
+	 * handshake goes on in full and is verified as always. Ignored with
+	 * #report_untrusted.
+	 */
+	std::string tls_session;
 };
 
 /** Limits, in milliseconds; 0 means no limit. */
@@ -145,6 +155,22 @@ void CheckCaFile(const std::string &path);
 void CheckClientCertificate(const TlsOptions &options);
 
 /**
+ * Describes everything that decides whether a server certificate is trusted, so that a
+ * TLS session saved under one trust setting is never resumed under another (a resumed
+ * handshake checks no certificate, RFC 5246 §7.3): the server name, the CA file (or
+ * the system store POPSTREAM_SYSTEM_CA_FILE) with its device, inode, size and
+ * modification time (so a file edited in place counts as changed), the pinned
+ * fingerprints, the oldest TLS version, the client certificate and key (path and the
+ * same identity), and the mbedTLS version. Files that cannot be examined are named
+ * as such; nothing is read, nothing throws.
+ * @param server_name the name the certificate is checked against
+ * @param options the account's TLS settings
+ * @return one text, equal for two calls only if nothing above changed; holds no
+ *         secret (paths and public fingerprints only)
+ */
+std::string TlsTrustKey(const std::string &server_name, const TlsOptions &options);
+
+/**
  * Receives the events of a Connection. Callbacks run on the loop thread, only from the
  * loop itself: never from inside Connect(), Write() or Close(). Any of them may call
  * Write() or Close(), or destroy the Connection.
@@ -244,6 +270,15 @@ public:
 	 *         nothing before, or without TLS
 	 */
 	std::optional<TlsInfo> Tls() const;
+
+	/**
+	 * @return the TLS session of this connection, serialized for
+	 *         Endpoint::tls_session of a later one (TlsLayer::SaveSession()), once
+	 *         OnConnected() (implicit TLS) or OnTlsStarted() has been called; empty
+	 *         before, without TLS, or when the server offered nothing to resume.
+	 *         A secret: never log it.
+	 */
+	std::string TlsSession() const;
 
 	/**
 	 * Replaces Timeouts::idle_ms from now on and restarts the idle timer: for a

@@ -29,6 +29,10 @@ struct TlsInfo {
 	/** Empty if the certificate was accepted; otherwise the reasons, as in the
 	 * TlsVerify message ("unknown CA (not signed by a trusted authority); ..."). */
 	std::string untrusted;
+	/** The handshake resumed a session saved from an earlier connection (RFC 5246
+	 * §7.3 abbreviated handshake): no certificate was sent, and #chain is the one
+	 * verified when the session was made. */
+	bool resumed = false;
 };
 
 } // namespace popstream::net

@@ -17,7 +17,9 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
 #include <sys/stat.h>
 
 namespace popstream::net {
@@ -340,7 +342,39 @@ void ParseCaFile(const std::string &path, mbedtls_x509_crt &ca)
 				   (ret < 0 ? ": " + MbedtlsText(ret) : std::string()));
 }
 
+/** @return "PATH@DEV:INODE:SIZE:MTIME_NS", or "PATH@missing" */
+std::string FileIdentity(const std::string &path)
+{
+	struct stat st {};
+	if (stat(path.c_str(), &st) != 0)
+		return path + "@missing";
+	return path + "@" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) +
+	       ":" + std::to_string(st.st_size) + ":" +
+	       std::to_string(st.st_mtim.tv_sec) + "." +
+	       std::to_string(st.st_mtim.tv_nsec);
+}
+
 } // namespace
+
+std::string TlsTrustKey(const std::string &server_name, const TlsOptions &options)
+{
+	std::string key = "name=" + server_name;
+	key += "\nca=" + FileIdentity(options.ca_file.empty()
+					  ? std::string(POPSTREAM_SYSTEM_CA_FILE)
+					  : options.ca_file);
+	key += "\npins=";
+	for (const auto &pin : options.fingerprints)
+		key += FormatTlsFingerprint(pin) + ",";
+	key += "\nmin=" + std::string(TlsVersionName(options.min_version));
+	if (!options.cert_file.empty())
+		key += "\ncert=" + FileIdentity(options.cert_file);
+	if (!options.key_file.empty())
+		key += "\nkey=" + FileIdentity(options.key_file);
+	// mbedtls_ssl_session_load() refuses another build's format anyway; naming the
+	// version makes such a session a plain miss.
+	key += "\nmbedtls=" MBEDTLS_VERSION_STRING;
+	return key;
+}
 
 void CheckCaFile(const std::string &path)
 {
@@ -411,6 +445,7 @@ TlsLayer::~TlsLayer()
 
 void TlsLayer::Free() noexcept
 {
+	mbedtls_platform_zeroize(offered_master_, sizeof(offered_master_));
 	mbedtls_ssl_free(&ssl_);
 	mbedtls_ssl_config_free(&config_);
 	mbedtls_pk_free(&own_key_);
@@ -585,7 +620,80 @@ bool TlsLayer::Handshake()
 	if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_);
 	    flags != 0 && !report_untrusted_)
 		throw NetError(NetErrorKind::TlsVerify, VerifyMessage(flags));
+	established_ = true;
+	// A full handshake derives a new master secret from fresh randoms (RFC 5246
+	// §8.1); only the abbreviated one keeps the offered session's. The session id
+	// cannot tell: with a ticket the client makes up the id it sends (RFC 5077
+	// §3.4), and a server may echo it whether or not it resumes.
+	resumed_ = offered_ && ssl_.session != nullptr &&
+		   std::memcmp(ssl_.session->master, offered_master_,
+			       sizeof(offered_master_)) == 0;
 	return true;
+}
+
+bool TlsLayer::OfferSession(std::string_view serialized) noexcept
+{
+	// serverinfo shows what the server presents: a resumed session shows nothing.
+	if (serialized.empty() || established_ || offered_ || report_untrusted_)
+		return false;
+	mbedtls_ssl_session session;
+	mbedtls_ssl_session_init(&session);
+	bool usable =
+	    mbedtls_ssl_session_load(
+		&session, reinterpret_cast<const unsigned char *>(serialized.data()),
+		serialized.size()) == 0 &&
+	    session.verify_result == 0 && session.peer_cert != nullptr &&
+	    session.peer_cert->raw.p != nullptr;
+	if (usable) {
+		// The caller keys saved sessions by everything that decides trust, so
+		// these checks should never fail; they keep a stale session from standing
+		// in for a certificate that the checks would now reject.
+		const mbedtls_x509_crt &leaf = *session.peer_cert;
+		if (mbedtls_x509_time_is_past(&leaf.valid_to) != 0)
+			usable = false;
+		if (usable && !pins_.empty()) {
+			const auto sha256 = Sha256(leaf.raw.p, leaf.raw.len);
+			const auto spki = Sha256(leaf.pk_raw.p, leaf.pk_raw.len);
+			usable =
+			    std::any_of(pins_.begin(), pins_.end(), [&](const auto &pin) {
+				    return pin.digest ==
+					   (pin.kind == TlsFingerprint::Kind::Certificate
+						? sha256
+						: spki);
+			    });
+		}
+	}
+	if (usable && mbedtls_ssl_set_session(&ssl_, &session) == 0) {
+		std::memcpy(offered_master_, session.master, sizeof(offered_master_));
+		offered_ = true;
+	}
+	// Zeroizes the master secret of this copy.
+	mbedtls_ssl_session_free(&session);
+	return offered_;
+}
+
+std::string TlsLayer::SaveSession() const
+{
+	if (!established_ || report_untrusted_ || ssl_.session == nullptr)
+		return {};
+	const mbedtls_ssl_session &session = *ssl_.session;
+	// Neither a session id (RFC 5246 §7.4.1.3: empty when the server will not
+	// cache it) nor a ticket: there is nothing to resume.
+	if (session.id_len == 0 && session.ticket_len == 0)
+		return {};
+	std::size_t needed = 0;
+	if (mbedtls_ssl_session_save(&session, nullptr, 0, &needed) !=
+	    MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL)
+		return {};
+	std::string bytes(needed, '\0');
+	if (mbedtls_ssl_session_save(&session,
+				     reinterpret_cast<unsigned char *>(bytes.data()),
+				     bytes.size(), &needed) != 0) {
+		mbedtls_platform_zeroize(bytes.data(), bytes.size());
+		return {};
+	}
+	bytes.resize(needed);
+	return bytes;
 }
 
 TlsInfo TlsLayer::Info() const
@@ -610,6 +718,7 @@ TlsInfo TlsLayer::Info() const
 	}
 	if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_); flags != 0)
 		info.untrusted = VerifyReasons(flags);
+	info.resumed = resumed_;
 	return info;
 }
 

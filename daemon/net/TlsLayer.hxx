@@ -74,9 +74,46 @@ public:
 	 */
 	bool Handshake();
 
-	/** @return the version, the cipher suite, the server's chain and whether it was
-	 *          trusted; only meaningful once Handshake() has returned true */
+	/** @return the version, the cipher suite, the server's chain, whether it was
+	 *          trusted and whether the session was resumed; only meaningful once
+	 *          Handshake() has returned true */
 	TlsInfo Info() const;
+
+	/**
+	 * Offers a session saved by SaveSession() of an earlier connection to the same
+	 * server with the same trust settings, for an abbreviated handshake (RFC 5246
+	 * §7.4.1.2: its session id; RFC 5077 §3.4: its ticket). Call before the first
+	 * Handshake(). The caller must only offer a session made under the same
+	 * TlsOptions and server name: a resumed handshake checks no certificate, since
+	 * the server proves it holds the master secret agreed with the certificate that
+	 * was verified when the session was made. As a second line, a session whose
+	 * certificate has expired, or (with pins) no longer matches a pin, is not
+	 * offered. A server that refuses the session simply completes a full handshake,
+	 * verified as always, at no extra round trip.
+	 * @param serialized the bytes of SaveSession(); a secret (they hold the master
+	 *        secret)
+	 * @return false if the session was not offered (unparsable, from another
+	 *         mbedTLS build, or failing the checks above); never throws
+	 */
+	bool OfferSession(std::string_view serialized) noexcept;
+
+	/**
+	 * @return true once Handshake() has returned true if the server resumed the
+	 *         session given to OfferSession() (the abbreviated handshake of RFC 5246
+	 *         §7.3, told apart by the master secret, which only a resumption keeps)
+	 */
+	bool Resumed() const noexcept { return resumed_; }
+
+	/**
+	 * @return the negotiated session serialized for OfferSession() of a later
+	 *         connection (mbedtls_ssl_session_save(): the master secret, the session
+	 *         id, the RFC 5077 ticket if the server sent one, and the server's
+	 *         certificate), or empty if there is nothing a server could resume
+	 *         (neither a session id nor a ticket) or the handshake is not done.
+	 *         The bytes are a secret: never log them, keep them only in memory or
+	 *         in a file only the user can read.
+	 */
+	std::string SaveSession() const;
 
 	/** Outcome of Read(). */
 	struct ReadResult {
@@ -181,6 +218,15 @@ private:
 	bool pin_matched_ = false;
 	/** See the constructor. */
 	bool report_untrusted_ = false;
+
+	/** The master secret of the session given to OfferSession(), to tell a resumed
+	 * handshake from a full one; wiped by the destructor. */
+	unsigned char offered_master_[48] = {};
+	bool offered_ = false;
+	/** See Resumed(). */
+	bool resumed_ = false;
+	/** Handshake() has returned true. */
+	bool established_ = false;
 };
 
 } // namespace popstream::net

@@ -100,6 +100,11 @@ struct Scheduler::Slot {
 	 * lives about an hour, a poll comes every few minutes); made again when the
 	 * account's `oauth:` or `ca_file` changes. */
 	std::shared_ptr<OAuthTokens> tokens;
+	/** The account's TLS session, kept in memory between polls so that each poll
+	 * after the first resumes it (one round trip less). Its key covers every TLS
+	 * setting, so a reload that changes them makes the next poll verify afresh. */
+	std::shared_ptr<fetch::TlsSessionCache> tls_sessions =
+	    std::make_shared<fetch::TlsSessionCache>();
 
 	Slot(Scheduler &_owner, config::Account _account)
 	    : owner(_owner), account(std::move(_account))
@@ -370,6 +375,7 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 	options.starttls = options.account.starttls;
 	options.state_dir = fetch::StateDir(account.name);
 	options.tls = account.Tls();
+	options.tls_sessions = slot.tls_sessions;
 	options.verbose = verbose_;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
 	options.timeouts.connect_ms = static_cast<std::uint64_t>(

@@ -85,6 +85,8 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 		argv.insert(argv.end(), {"--listen", options.listen});
 	if (options.require_client_cert)
 		argv.push_back("--require-client-cert");
+	if (options.tls_resumable)
+		argv.push_back("--tls-resumable");
 	if (!options.oauth2_introspection_url.empty())
 		argv.insert(argv.end(),
 			    {"--oauth2-introspection", options.oauth2_introspection_url});
@@ -118,6 +120,17 @@ DovecotServer::DovecotServer(std::string dir, const std::vector<std::string> &us
 DovecotServer::~DovecotServer()
 {
 	Run(Options({harness_, "stop", dir_}, std::chrono::seconds(30)));
+}
+
+void DovecotServer::Restart(bool new_cert)
+{
+	std::vector<std::string> argv{harness_, "restart", dir_};
+	if (new_cert)
+		argv.push_back("--new-cert");
+	const auto r = Run(Options(argv, std::chrono::seconds(60)));
+	if (r.exit_code != 0)
+		throw std::runtime_error("dovecot-harness restart failed: " +
+					 Describe(r));
 }
 
 std::string DovecotServer::Maildir(const std::string &user) const

@@ -53,6 +53,10 @@ struct DovecotOptions {
 	 * instead of checking passwords; auth_mechanisms then defaults to
 	 * "xoauth2 oauthbearer". */
 	std::string oauth2_introspection_url;
+	/** One long-lived login process serves every connection, so a client can
+	 * resume its TLS session (dovecot-harness --tls-resumable); by default each
+	 * connection gets a fresh process and no session is ever resumed. */
+	bool tls_resumable = false;
 };
 
 /** Every mechanism a login test needs, all usable with the {PLAIN} passwords the
@@ -92,6 +96,15 @@ public:
 	~DovecotServer();
 	DovecotServer(const DovecotServer &) = delete;
 	DovecotServer &operator=(const DovecotServer &) = delete;
+
+	/**
+	 * Stops the server and starts it again on the same ports with the same
+	 * configuration (dovecot-harness restart), which forgets every TLS session.
+	 * @param new_cert first replace the server's key and certificate by new ones
+	 *        for the same names, signed by the same test CA
+	 * @throws std::runtime_error with the harness's output if it does not come up
+	 */
+	void Restart(bool new_cert);
 
 	/** @return the server-side Maildir of @p user */
 	std::string Maildir(const std::string &user) const;

@@ -147,6 +147,10 @@ public:
 			    &config_, MBEDTLS_SSL_MAJOR_VERSION_3, tls.max_tls_minor);
 		}
 		Check(mbedtls_ssl_conf_own_cert(&config_, &cert_, &key_), "own cert");
+		if (tls.session_cache != nullptr)
+			mbedtls_ssl_conf_session_cache(&config_, tls.session_cache,
+						       mbedtls_ssl_cache_get,
+						       mbedtls_ssl_cache_set);
 		mbedtls_ssl_conf_sni(&config_, OnSni, this);
 		Check(mbedtls_ssl_setup(&ssl_, &config_), "setup");
 		mbedtls_ssl_set_bio(&ssl_, &net_, mbedtls_net_send, mbedtls_net_recv,

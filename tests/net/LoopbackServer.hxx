@@ -10,6 +10,8 @@
 #include <string_view>
 #include <thread>
 
+#include <mbedtls/ssl_cache.h>
+
 namespace popstream::test {
 
 /**
@@ -68,6 +70,10 @@ struct ServerTls {
 	/** If set, the newest TLS version the server speaks, as mbedTLS's minor version
 	 * (1 = TLS 1.0, 2 = 1.1), for clients' oldest-version setting (issue 11). */
 	int max_tls_minor = 0;
+	/** If set, the server keeps sessions there and resumes a session id a client
+	 * offers (RFC 5246 §7.4.1.2); none = every handshake is a full one. Owned by
+	 * the test, shared by the connections. */
+	mbedtls_ssl_cache_context *session_cache = nullptr;
 };
 
 /**

@@ -4,6 +4,7 @@
 #include "TempDir.hxx"
 #include "net/Connection.hxx"
 #include "net/Describe.hxx"
+#include "net/TlsLayer.hxx"
 
 #include <doctest/doctest.h>
 
@@ -310,6 +311,97 @@ TEST_CASE("TLS round trip: ca_file, SNI pop.example.com at 127.0.0.1, close_noti
 	CHECK(server.HandshakeError() == "");
 	CHECK(server.ServerName() == "pop.example.com");
 	CHECK(server.Failure() == "");
+}
+
+namespace {
+
+/** What one TLS connection with a session on offer showed. */
+struct SessionRun {
+	TlsInfo info;
+	/** Connection::TlsSession() once connected. */
+	std::string saved;
+};
+
+/** Runs Dialogue() over TLS to @p server, offering @p session. */
+SessionRun RunWithSession(LoopbackServer &server, const std::string &session)
+{
+	TestLoop loop;
+	Recorder client;
+	SessionRun run;
+	Endpoint endpoint = TlsEndpoint(server.Port());
+	endpoint.tls_session = session;
+	client.on_connected = [&](Recorder &r) {
+		const auto info = r.connection->Tls();
+		REQUIRE(info);
+		run.info = *info;
+		run.saved = r.connection->TlsSession();
+	};
+	StartDialogue(loop, client, endpoint);
+	REQUIRE(loop.RunUntil([&] { return client.Ended(); }));
+	CHECK(client.data == "+OK hello\r\n+OK bye\r\n");
+	CHECK(client.Kind() == NetErrorKind::Closed);
+	client.connection.reset();
+	return run;
+}
+
+} // namespace
+
+TEST_CASE("TLS session: saved, resumed by a server that caches it, refused by one that "
+	  "does not")
+{
+	mbedtls_ssl_cache_context cache;
+	mbedtls_ssl_cache_init(&cache);
+	ServerTls caching = ServerCertificate();
+	caching.session_cache = &cache;
+	std::string saved;
+	{
+		LoopbackServer server(Dialogue, caching, false, 4);
+		const auto first = RunWithSession(server, "");
+		CHECK_FALSE(first.info.resumed);
+		REQUIRE_FALSE(first.saved.empty());
+		REQUIRE_FALSE(first.info.chain.empty());
+
+		const auto second = RunWithSession(server, first.saved);
+		CHECK(second.info.resumed);
+		CHECK(second.info.untrusted.empty());
+		// The chain verified when the session was made.
+		REQUIRE(second.info.chain.size() == first.info.chain.size());
+		CHECK(second.info.chain[0].sha256 == first.info.chain[0].sha256);
+		CHECK_FALSE(second.saved.empty());
+
+		const auto again = RunWithSession(server, second.saved);
+		CHECK(again.info.resumed);
+		saved = again.saved;
+
+		// Not a session: ignored, a full handshake.
+		const auto garbage = RunWithSession(server, "not a session");
+		CHECK_FALSE(garbage.info.resumed);
+		server.Join();
+		CHECK(server.Failure() == "");
+	}
+	mbedtls_ssl_cache_free(&cache);
+
+	// A server without the session (restarted, or one that never caches): the
+	// handshake goes on in full, verified, and works as without an offer.
+	LoopbackServer forgetful(Dialogue, ServerCertificate());
+	const auto refused = RunWithSession(forgetful, saved);
+	CHECK_FALSE(refused.info.resumed);
+	CHECK_FALSE(refused.saved.empty());
+	CHECK(refused.saved != saved);
+	forgetful.Join();
+	CHECK(forgetful.HandshakeError() == "");
+	CHECK(forgetful.Failure() == "");
+
+	// A session whose certificate no longer matches the pins is not even offered.
+	popstream::TlsOptions pinned;
+	pinned.ca_file = TestCaDir() + "/ca.crt";
+	pinned.fingerprints.push_back(
+	    popstream::ParseTlsFingerprint(refused.info.chain[0].sha256));
+	CHECK(TlsLayer("pop.example.com", pinned, "peer").OfferSession(saved));
+	pinned.fingerprints[0] =
+	    popstream::ParseTlsFingerprint("sha256//" + std::string(43, 'A') + "=");
+	CHECK_FALSE(TlsLayer("pop.example.com", pinned, "peer").OfferSession(saved));
+	CHECK_FALSE(TlsLayer("pop.example.com", pinned, "peer").OfferSession(""));
 }
 
 TEST_CASE("TLS: an empty tls_name means the host name is checked and sent")

@@ -130,8 +130,11 @@ void Login::Start(Pipeline &pipeline)
 	// CAPA reveals nothing and changes nothing (RFC 2449 §5), so it may wait in
 	// the server's input while the greeting is on its way: one round trip less.
 	// A -ERR greeting then fails the login with CAPA unanswered, as it would
-	// without it.
-	if (!config_.capa_before_greeting || config_.skip_capa)
+	// without it. Not where STLS comes first: what is said before the upgrade is
+	// forgotten after it (RFC 2595 §4), so it is kept to the one CAPA that finds
+	// STLS.
+	if (!config_.capa_before_greeting || config_.skip_capa || config_.starttls ||
+	    capa_early_ || state_ != State::Greeting)
 		return;
 	pipeline.Submit(Command::Capa, "CAPA");
 	capa_early_ = true;

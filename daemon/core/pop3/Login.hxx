@@ -142,8 +142,10 @@ public:
 
 	/**
 	 * Submits CAPA ahead of the greeting if LoginConfig::capa_before_greeting asks
-	 * for it (and CAPA is not skipped), so that the greeting and the capabilities
-	 * arrive in one round trip. Call once, right after the greeting is awaited.
+	 * for it (and neither skip_capa nor starttls is set), so that the greeting and
+	 * the capabilities arrive in one round trip (RFC 2449 §5: CAPA is valid from
+	 * the greeting on). Call right after the greeting is awaited; later calls do
+	 * nothing.
 	 */
 	void Start(Pipeline &pipeline);
 

@@ -63,8 +63,9 @@ struct SessionConfig : InventoryRules {
 	/** Send CAPA at once, before the greeting arrives, so that both take one
 	 * round trip (Login::Start()); ignored with skip_capa, lock_step or
 	 * Pipelining::Off. The caller chooses where: fetch asks for it over implicit
-	 * TLS, where a server that completed a handshake is new enough to read input
-	 * that came before its greeting. */
+	 * TLS when it offers a saved TLS session, whose abbreviated handshake (RFC
+	 * 5246 §7.3) lets CAPA go with the client's Finished while the server sends
+	 * its greeting only after reading that. */
 	bool capa_before_greeting = false;
 	/** Secure the cleartext connection with STLS (RFC 2595 §4) before logging in;
 	 * never log in if the server refuses it. */

@@ -550,3 +550,51 @@ TEST_CASE("auto: the strongest method offered that the credentials allow")
 		CHECK(AuthMethodName(d.login.Method()) == AuthMethodName(row.expected));
 	}
 }
+
+TEST_CASE("capa_before_greeting: CAPA leaves at once and its reply follows the greeting")
+{
+	auto config = Config();
+	config.capa_before_greeting = true;
+	Driver d(config);
+	d.login.Start(d.pipeline);
+	CHECK(d.Sent() == "CAPA\r\n");
+	// Once only.
+	d.login.Start(d.pipeline);
+	CHECK(d.Sent().empty());
+	// The greeting is answered first (FIFO), and sends no second CAPA.
+	CHECK(d.Reply("+OK POP3 ready <1.2@example.com>") == Login::Step::Continue);
+	CHECK(d.Sent().empty());
+	CHECK(d.Capabilities({"USER", "PIPELINING", "UIDL"}) == Login::Step::Continue);
+	CHECK(d.Sent() == "USER alice\r\nPASS hunter2\r\nCAPA\r\n");
+	CHECK(d.login.TakeListingCue());
+	CHECK(d.Reply("+OK") == Login::Step::Continue);
+	CHECK(d.Reply("+OK logged in") == Login::Step::LoggedIn);
+	CHECK(d.Capabilities({"UIDL"}) == Login::Step::Done);
+	CHECK(d.pipeline.Empty());
+}
+
+TEST_CASE("capa_before_greeting: a refused greeting still fails the login")
+{
+	auto config = Config();
+	config.capa_before_greeting = true;
+	Driver d(config);
+	d.login.Start(d.pipeline);
+	CHECK(d.Sent() == "CAPA\r\n");
+	CHECK(d.Reply("-ERR [SYS/TEMP] busy") == Login::Step::Failed);
+	CHECK(d.login.Failure().kind == LoginFailureKind::Greeting);
+	CHECK(d.Sent().empty());
+}
+
+TEST_CASE("capa_before_greeting: never before STLS, never with skip_capa")
+{
+	for (const bool starttls : {true, false}) {
+		CAPTURE(starttls);
+		auto config = Config();
+		config.capa_before_greeting = true;
+		config.starttls = starttls;
+		config.skip_capa = !starttls;
+		Driver d(config);
+		d.login.Start(d.pipeline);
+		CHECK(d.Sent().empty());
+	}
+}
