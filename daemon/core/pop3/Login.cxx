@@ -252,6 +252,14 @@ Login::Step Login::OnContinuation(std::string_view text, Pipeline &pipeline)
 			    "protocol error: unexpected continuation from the server: " +
 				Quote("+ " + std::string(text)));
 	const std::string mechanism(SaslMechanismName(used_));
+	if (listing_behind_auth_)
+		// The server would read the listing behind AUTH as responses: end here,
+		// with nothing more sent.
+		return Fail(LoginFailureKind::Protocol,
+			    "protocol error: the server answered AUTH " + mechanism +
+				" with its initial response by a challenge (" +
+				Quote("+ " + std::string(text)) +
+				"), though RFC 5034 §4 lets none follow it");
 	if (text.size() > limits::max_sasl_challenge_bytes / 3 * 4 + 4)
 		return Cancel(LoginFailureKind::Protocol,
 			      "protocol error: the server's " + mechanism +
@@ -492,8 +500,9 @@ void Login::QueueListingBehind(Pipeline &pipeline)
 	// Only to a server that pipelines in full: what follows the credentials is
 	// read-only (CAPA, then the session's STAT, UIDL, LIST), so a refused login
 	// earns it -ERR and nothing else, and an accepted one saves the round trip
-	// that waiting for +OK would cost (issue 13). SASL steps never get company: a
-	// challenge would take the next command for its response.
+	// that waiting for +OK would cost (issue 13). Of SASL only PLAIN with its
+	// initial response gets company (SendAuth()): a challenge would take the next
+	// command for its response.
 	if (!pipeline.FullWindow())
 		return;
 	if (!capa_failed_ && !config_.skip_capa) {
@@ -540,6 +549,15 @@ Login::Step Login::SendAuth(AuthMethod method, Pipeline &pipeline)
 			pending_initial_ = std::move(initial->response);
 	}
 	pipeline.Submit(Command::Auth, line);
+	// PLAIN with its initial response on the AUTH line is a whole login in one
+	// command (RFC 4616, RFC 5034 §4): the next line from the server is +OK or
+	// -ERR, as after APOP, so the read-only listing may follow it. Every other
+	// mechanism, and PLAIN in two steps, has challenges that would take the next
+	// command for a response.
+	if (method == AuthMethod::Plain && initial && !pending_initial_) {
+		QueueListingBehind(pipeline);
+		listing_behind_auth_ = capa_after_sent_ || listing_cue_;
+	}
 	return Step::Continue;
 }
 

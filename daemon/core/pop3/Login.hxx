@@ -211,8 +211,9 @@ public:
 	 * @return once, right after the credentials went out: whether the session's
 	 *         listing (STAT, UIDL, LIST) may be submitted now, behind them and the
 	 *         CAPA after login, without waiting for the login's +OK. True only for
-	 *         USER+PASS sent together (where nobody can read them) or APOP, to a
-	 *         server that pipelines in full (Pipeline::FullWindow())
+	 *         USER+PASS sent together (where nobody can read them), APOP, or AUTH
+	 *         PLAIN with its initial response, to a server that pipelines in full
+	 *         (Pipeline::FullWindow())
 	 */
 	bool TakeListingCue() noexcept { return std::exchange(listing_cue_, false); }
 
@@ -316,6 +317,9 @@ private:
 	bool capa_after_sent_ = false;
 	/** For TakeListingCue(). */
 	bool listing_cue_ = false;
+	/** Read-only commands follow AUTH PLAIN's initial response: a challenge now
+	 * cannot be answered. */
+	bool listing_behind_auth_ = false;
 	/** Start() sent CAPA before the greeting arrived. */
 	bool capa_early_ = false;
 };

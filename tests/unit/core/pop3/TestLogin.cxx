@@ -141,7 +141,8 @@ TEST_CASE("the listing follows the credentials only where the server pipelines i
 		CHECK(d.login.Failure().kind == LoginFailureKind::Auth);
 		CHECK(d.pipeline.Front().command == Command::Capa);
 	}
-	SUBCASE("a SASL exchange never has company: a challenge would take it")
+	SUBCASE("AUTH PLAIN with its initial response is a whole login: the listing "
+		"goes with it")
 	{
 		auto config = Config();
 		config.method = AuthMethod::Plain;
@@ -151,6 +152,41 @@ TEST_CASE("the listing follows the credentials only where the server pipelines i
 		d.Capabilities({"PIPELINING", "SASL PLAIN"});
 		const std::string sent = d.Sent();
 		CHECK(sent.starts_with("CAPA\r\nAUTH PLAIN "));
+		CHECK(sent.ends_with("\r\nCAPA\r\n"));
+		CHECK(std::count(sent.begin(), sent.end(), '\n') == 3);
+		CHECK(d.login.TakeListingCue());
+		CHECK(d.Reply("+OK logged in") == Login::Step::LoggedIn);
+		CHECK(d.Sent().empty());
+	}
+	SUBCASE("a challenge after PLAIN's initial response ends the login: the "
+		"listing behind it would be read as the response")
+	{
+		auto config = Config();
+		config.method = AuthMethod::Plain;
+		config.provider = popstream::test::MakeFakeAuth();
+		Driver d(config);
+		d.Reply("+OK");
+		d.Capabilities({"PIPELINING", "SASL PLAIN"});
+		d.Sent();
+		d.pipeline.Pop(); // the continuation answers AUTH
+		CHECK(d.login.OnContinuation("", d.pipeline) == Login::Step::Failed);
+		CHECK(d.login.Failure().kind == LoginFailureKind::Protocol);
+		CHECK(d.login.Failure().message ==
+		      "protocol error: the server answered AUTH PLAIN with its initial "
+		      "response by a challenge (\"+ \"), though RFC 5034 §4 lets none "
+		      "follow it");
+		CHECK(d.Sent().empty());
+	}
+	SUBCASE("a SASL exchange with challenges never has company")
+	{
+		auto config = Config();
+		config.method = AuthMethod::ScramSha256;
+		config.provider = popstream::test::MakeFakeAuth();
+		Driver d(config);
+		d.Reply("+OK");
+		d.Capabilities({"PIPELINING", "SASL SCRAM-SHA-256"});
+		const std::string sent = d.Sent();
+		CHECK(sent.starts_with("CAPA\r\nAUTH SCRAM-SHA-256 "));
 		CHECK(std::count(sent.begin(), sent.end(), '\n') == 2);
 		CHECK_FALSE(d.login.TakeListingCue());
 	}
