@@ -3,6 +3,7 @@
 //
 //   latency-proxy --listen PORT --target HOST:PORT --rtt MS [--rate BYTES_PER_S]
 //                 [--drop-after-bytes K] [--drop-after-ms T]
+//                 [--trace FILE [--trace-data N]]
 //
 // Listens on 127.0.0.1:PORT (0 = any free port) and prints "LISTENING <port>" on stdout
 // once it accepts connections. Every accepted client gets its own connection to TARGET,
@@ -30,12 +31,34 @@
 // are queued or being written, and resumes below low_water. The sender then sees the
 // ordinary TCP back-pressure of a full window.
 //
+// With --trace FILE, every event of every connection is written to FILE, one line each,
+// as it happens (flushed at once, so a killed proxy leaves a complete trace). Times are
+// microseconds since the proxy started (monotonic clock); CONN counts connections from 1;
+// DIR is c2s (client to server) or s2c (server to client):
+//
+//   # latency-proxy trace v1 rtt_ms=MS rate=BYTES_PER_S
+//   accept CONN T                     the client's connection was accepted
+//   connect CONN T                    the connection to the server is up (1.5 RTT later)
+//   data CONN DIR READ DELIVER SIZE "BYTES"
+//                                     SIZE bytes read from DIR's source at READ and
+//                                     written to its sink at DELIVER (one line per write,
+//                                     in the order of the writes)
+//   eof CONN DIR READ DELIVER         the source's EOF, passed on at DELIVER
+//   lost CONN DIR READ SIZE           read, never delivered (the pair closed first)
+//   close CONN T                      both connections closed
+//
+// BYTES are the data as a C string: printable ASCII as is, \\ \" \r \n \t and \xHH
+// for the rest; with --trace-data N only the first N bytes of each chunk (SIZE is always
+// the whole). bench/round-trips reads these traces.
+//
 // One process, one libuv loop; runs until killed.
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -78,6 +101,76 @@ struct Config {
 
 Config config;
 
+/** The --trace file, or null. */
+std::FILE *trace = nullptr;
+/** How many bytes of each chunk the trace shows (--trace-data). */
+std::size_t trace_data = SIZE_MAX;
+/** uv_hrtime() at start-up: the trace's times count from here. */
+std::uint64_t start_ns = 0;
+
+/** @return @p ns (a uv_hrtime() value) as microseconds since start-up */
+unsigned long long TraceTime(std::uint64_t ns) noexcept
+{
+	return static_cast<unsigned long long>((ns - start_ns) / 1000);
+}
+
+/** Writes one data line to the trace (see the top of this file). */
+void TraceData(unsigned long connection, const char *dir, std::uint64_t read_ns,
+	       std::uint64_t deliver_ns, const std::vector<char> &bytes) noexcept
+{
+	std::string line;
+	line.reserve(64 + std::min(bytes.size(), trace_data) * 2);
+	char head[128];
+	std::snprintf(head, sizeof(head), "data %lu %s %llu %llu %zu \"", connection, dir,
+		      TraceTime(read_ns), TraceTime(deliver_ns), bytes.size());
+	line += head;
+	const std::size_t shown = std::min(bytes.size(), trace_data);
+	for (std::size_t i = 0; i < shown; ++i) {
+		const auto c = static_cast<unsigned char>(bytes[i]);
+		switch (c) {
+		case '\\':
+			line += "\\\\";
+			break;
+		case '"':
+			line += "\\\"";
+			break;
+		case '\r':
+			line += "\\r";
+			break;
+		case '\n':
+			line += "\\n";
+			break;
+		case '\t':
+			line += "\\t";
+			break;
+		default:
+			if (c >= 0x20 && c < 0x7f) {
+				line += static_cast<char>(c);
+			} else {
+				char hex[8];
+				std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+				line += hex;
+			}
+		}
+	}
+	line += "\"\n";
+	std::fwrite(line.data(), 1, line.size(), trace);
+	std::fflush(trace);
+}
+
+/** Writes one event line (printf-style) to the trace, if there is one. */
+[[gnu::format(printf, 1, 2)]] void TraceEvent(const char *format, ...) noexcept
+{
+	if (trace == nullptr)
+		return;
+	va_list args;
+	va_start(args, format);
+	std::vfprintf(trace, format, args);
+	va_end(args);
+	std::fputc('\n', trace);
+	std::fflush(trace);
+}
+
 /** Connections accepted so far: the drop applies to the first one only. */
 unsigned long accepted = 0;
 
@@ -85,6 +178,9 @@ unsigned long accepted = 0;
 struct Chunk {
 	/** uv_hrtime() value from which the chunk may be written to the sink. */
 	std::uint64_t due_ns = 0;
+	/** uv_hrtime() value at which the chunk was read from the source (for --trace).
+	 */
+	std::uint64_t read_ns = 0;
 	/** The bytes; empty for the end-of-stream marker. */
 	std::vector<char> bytes;
 	/** True for the marker that stands for the source's EOF. */
@@ -159,6 +255,12 @@ public:
 
 	/** Handles one read result for this direction's source (libuv read callback). */
 	void OnRead(ssize_t nread) noexcept;
+
+	/** Traces the chunks still queued as lost (the pair is closing). */
+	void TraceLost() const noexcept;
+
+	/** @return "c2s" or "s2c", for the trace */
+	const char *Name() const noexcept;
 
 	/** Writes every chunk that is due, then re-arms the timer (timer callback). */
 	void Release() noexcept;
@@ -248,6 +350,7 @@ public:
 	void Start() noexcept
 	{
 		uv_tcp_nodelay(&client, 1);
+		TraceEvent("accept %lu %llu", number, TraceTime(accepted_ns));
 		up.SourceUp();
 		uv_timer_start(&connect_timer, OnConnectTimer, config.connect_delay_ms,
 			       0);
@@ -314,6 +417,11 @@ public:
 		if (closing)
 			return;
 		closing = true;
+		if (trace != nullptr) {
+			up.TraceLost();
+			down.TraceLost();
+			TraceEvent("close %lu %llu", number, TraceTime(uv_hrtime()));
+		}
 		for (uv_handle_t *h : Handles())
 			uv_close(h, OnHandleClosed);
 	}
@@ -327,6 +435,9 @@ public:
 
 	/** @return true once Close() has been called */
 	bool IsClosing() const noexcept { return closing; }
+
+	/** @return which connection this is, from 1 */
+	unsigned long Number() const noexcept { return number; }
 
 	/** @return the direction whose source is @p stream */
 	Direction &ReadingFrom(const uv_stream_t *stream) noexcept
@@ -378,6 +489,7 @@ private:
 			return;
 		}
 		uv_tcp_nodelay(&pair.server, 1);
+		TraceEvent("connect %lu %llu", pair.number, TraceTime(uv_hrtime()));
 		pair.up.SinkUp();
 		pair.down.SinkUp();
 		pair.down.SourceUp();
@@ -458,6 +570,7 @@ void Direction::Enqueue(std::vector<char> &&bytes, bool eof) noexcept
 		sent = link_free_ns;
 	}
 	Chunk chunk;
+	chunk.read_ns = now;
 	chunk.due_ns = sent + config.one_way_ns;
 	if (!queue.empty() && queue.back().due_ns > chunk.due_ns)
 		chunk.due_ns = queue.back().due_ns;
@@ -502,6 +615,7 @@ void Direction::Release() noexcept
 			if (bytes.size() > allowed) {
 				Chunk head;
 				head.due_ns = queue.front().due_ns;
+				head.read_ns = queue.front().read_ns;
 				head.bytes.assign(
 				    bytes.begin(),
 				    bytes.begin() + static_cast<std::ptrdiff_t>(allowed));
@@ -514,6 +628,16 @@ void Direction::Release() noexcept
 		}
 		Chunk chunk = std::move(queue.front());
 		queue.pop_front();
+		if (trace != nullptr) {
+			const std::uint64_t written_ns = uv_hrtime();
+			if (chunk.eof)
+				TraceEvent("eof %lu %s %llu %llu", pair.Number(), Name(),
+					   TraceTime(chunk.read_ns),
+					   TraceTime(written_ns));
+			else
+				TraceData(pair.Number(), Name(), chunk.read_ns,
+					  written_ns, chunk.bytes);
+		}
 		if (chunk.eof) {
 			// uv_shutdown waits for the writes queued before it.
 			const int error =
@@ -535,6 +659,19 @@ void Direction::Release() noexcept
 		}
 	}
 	Schedule();
+}
+
+void Direction::TraceLost() const noexcept
+{
+	for (const Chunk &chunk : queue)
+		if (!chunk.eof)
+			TraceEvent("lost %lu %s %llu %zu", pair.Number(), Name(),
+				   TraceTime(chunk.read_ns), chunk.bytes.size());
+}
+
+const char *Direction::Name() const noexcept
+{
+	return this == &pair.up ? "c2s" : "s2c";
 }
 
 void Direction::OnWritten(uv_write_t *request, int status) noexcept
@@ -592,7 +729,8 @@ void OnConnection(uv_stream_t *listener, int status) noexcept
 {
 	std::fputs("usage: latency-proxy --listen PORT --target HOST:PORT --rtt MS "
 		   "[--rate BYTES_PER_S]\n"
-		   "                     [--drop-after-bytes K] [--drop-after-ms T]\n",
+		   "                     [--drop-after-bytes K] [--drop-after-ms T]\n"
+		   "                     [--trace FILE [--trace-data N]]\n",
 		   stderr);
 	std::exit(64);
 }
@@ -650,6 +788,8 @@ int main(int argc, char **argv)
 	    {"rate", required_argument, nullptr, 'b'},
 	    {"drop-after-bytes", required_argument, nullptr, 'k'},
 	    {"drop-after-ms", required_argument, nullptr, 'T'},
+	    {"trace", required_argument, nullptr, 'x'},
+	    {"trace-data", required_argument, nullptr, 'X'},
 	    {"help", no_argument, nullptr, 'h'},
 	    {nullptr, 0, nullptr, 0},
 	};
@@ -657,6 +797,7 @@ int main(int argc, char **argv)
 	bool have_listen = false, have_rtt = false;
 	std::uint64_t rtt_ms = 0;
 	std::string target;
+	const char *trace_path = nullptr;
 	int c;
 	while ((c = getopt_long(argc, argv, "", long_options, nullptr)) != -1) {
 		switch (c) {
@@ -686,6 +827,12 @@ int main(int argc, char **argv)
 			// A day: any run the bench makes ends long before.
 			config.drop_after_ms = ParseNumber("delay", optarg, 86'400'000);
 			break;
+		case 'x':
+			trace_path = optarg;
+			break;
+		case 'X':
+			trace_data = ParseNumber("byte count", optarg, SIZE_MAX);
+			break;
 		default:
 			Usage();
 		}
@@ -700,6 +847,19 @@ int main(int argc, char **argv)
 	ResolveTarget(loop, target);
 	config.one_way_ns = rtt_ms * ns_per_ms / 2;
 	config.connect_delay_ms = rtt_ms * 3 / 2;
+	start_ns = uv_hrtime();
+	if (trace_path != nullptr) {
+		trace = std::fopen(trace_path, "w");
+		if (trace == nullptr) {
+			std::fprintf(stderr, "latency-proxy: cannot write %s: %s\n",
+				     trace_path, std::strerror(errno));
+			return 1;
+		}
+		std::fprintf(trace, "# latency-proxy trace v1 rtt_ms=%llu rate=%llu\n",
+			     static_cast<unsigned long long>(rtt_ms),
+			     static_cast<unsigned long long>(config.rate));
+		std::fflush(trace);
+	}
 
 	uv_tcp_t listener;
 	uv_tcp_init(loop, &listener);
