@@ -129,6 +129,10 @@ public:
 	/** @return how many commands are in flight */
 	std::size_t Size() const noexcept { return in_flight_.size(); }
 
+	/** @return whether credentials or a SASL step are in flight (USER, PASS, APOP,
+	 *          AUTH), whose reply a server may delay on purpose */
+	bool LoginInFlight() const noexcept { return login_in_flight_ > 0; }
+
 	/** @return what the next status line answers. Not Empty(). */
 	const InFlight &Front() const noexcept { return in_flight_.front(); }
 

@@ -134,8 +134,10 @@ std::string Session::TakeOutput()
 {
 	std::string out = pipeline_.TakeOutput();
 	// A batch sent with nothing older in flight times one round trip: the next
-	// status line answers its first command (LinkEstimate).
+	// status line answers its first command (LinkEstimate). Not a login: servers
+	// delay its answer on purpose (Dovecot by seconds after a wrong password).
 	if (config_.clock_us && probe_us_ == 0 && !out.empty() &&
+	    !pipeline_.LoginInFlight() &&
 	    static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n')) ==
 		pipeline_.Size())
 		probe_us_ = config_.clock_us();

@@ -676,3 +676,31 @@ TEST_CASE("the window of RETR octets follows the link the clock measures")
 		CHECK(most > limits::initial_window_bytes);
 	}
 }
+
+TEST_CASE("a login the server answers late does not time the round trip")
+{
+	// Dovecot holds its answer to a wrong password for seconds: taken for the link's
+	// round trip, that would size the RETR window for a link it is not.
+	std::uint64_t now = 1'000'000;
+	SessionConfig config = Config("pw");
+	config.capa_before_greeting = true;
+	config.secure = true;
+	config.clock_us = [&now] { return now; };
+	Session s(config);
+	CHECK(s.TakeOutput() == "CAPA\r\n"); // before the connection is up: no probe
+	now += 600'000;
+	s.Feed("+OK\r\n+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n");
+	Drain(s);
+	CHECK(s.TakeOutput() ==
+	      "USER alice\r\nPASS pw\r\nCAPA\r\nSTAT\r\nUIDL\r\nLIST\r\n");
+	now += 4'000'000;
+	s.Feed("+OK\r\n+OK\r\n+OK\r\nUIDL\r\nPIPELINING\r\n.\r\n+OK 1 5\r\n"
+	       "+OK\r\n1 u1\r\n.\r\n+OK\r\n1 5\r\n.\r\n");
+	Drain(s);
+	CHECK(s.Stats().rtt_us == 0);
+	CHECK(s.TakeOutput().starts_with("RETR 1\r\n"));
+	now += 600'000;
+	s.Feed("+OK\r\none\r\n.\r\n");
+	Drain(s);
+	CHECK(s.Stats().rtt_us == 600'000);
+}
