@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <system_error>
+#include <utility>
 
 namespace popstream::fetch {
 
@@ -117,6 +118,8 @@ void FetchJob::Start()
 
 void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
+	lock_step_ = lock_step;
+	skip_capa_ = skip_capa;
 	destination_->BeginSession();
 	saved_before_session_ = run_.saved = result_.saved;
 	saved_listed_before_session_ = run_.saved_listed;
@@ -374,7 +377,19 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 	if (options_.tls_sessions &&
 	    (refused || error.Kind() == net::NetErrorKind::Tls || tls_offered_))
 		options_.tls_sessions->Forget();
-	tls_offered_ = false;
+	const bool offered = std::exchange(tls_offered_, false);
+	if (!connected_ && offered && error.Kind() == net::NetErrorKind::Tls) {
+		// A saved session the server could not take (a damaged file, a server
+		// that hangs up instead of falling back) must not cost the run: the
+		// full handshake it would have saved is just as good. Once: nothing is
+		// offered now.
+		Log(LogLevel::Warning, std::string(error.what()) +
+					   " with the saved TLS session offered; "
+					   "dropped it, connecting again with a full "
+					   "handshake");
+		StartSession(lock_step_, skip_capa_);
+		return;
+	}
 	if (!connected_ || refused) {
 		connection_.reset();
 		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&

@@ -132,6 +132,10 @@ private:
 	std::string tls_key_;
 	/** A saved session was offered and the handshake has not completed yet. */
 	bool tls_offered_ = false;
+	/** StartSession()'s arguments for the session in progress, for a connection
+	 * that must be made again as it was. */
+	bool lock_step_ = false;
+	bool skip_capa_ = false;
 	LogSink log_;
 	std::function<void(const FetchResult &)> done_;
 	std::function<void(const FetchProgress &)> progress_;

@@ -9,6 +9,7 @@
 #include "TempDir.hxx"
 
 #include <doctest/doctest.h>
+#include <mbedtls/base64.h>
 
 #include <filesystem>
 #include <map>
@@ -129,10 +130,70 @@ std::string SessionLine(const std::string &path)
 	return text.substr(at + 9, text.find('\n', at + 1) - at - 9);
 }
 
+/** Flips one octet of the session a tls-session file holds, at @p offset of its
+ * decoded form, keeping the file well formed: a damage only the handshake finds. */
+void DamageSession(const std::string &path, std::size_t offset)
+{
+	const std::string line = SessionLine(path);
+	std::string raw(line.size(), '\0');
+	std::size_t n = 0;
+	REQUIRE(mbedtls_base64_decode(
+		    reinterpret_cast<unsigned char *>(raw.data()), raw.size(), &n,
+		    reinterpret_cast<const unsigned char *>(line.data()),
+		    line.size()) == 0);
+	raw.resize(n);
+	REQUIRE(offset < raw.size());
+	raw[offset] = static_cast<char>(raw[offset] ^ 0x5a);
+	std::string encoded(line.size() + 4, '\0');
+	REQUIRE(mbedtls_base64_encode(reinterpret_cast<unsigned char *>(encoded.data()),
+				      encoded.size(), &n,
+				      reinterpret_cast<const unsigned char *>(raw.data()),
+				      raw.size()) == 0);
+	encoded.resize(n);
+	std::string text = ReadFile(path);
+	text.replace(text.find(line), line.size(), encoded);
+	WriteFile(path, text, 0600);
+}
+
 } // namespace
 
 TEST_SUITE("dovecot-tls-resume")
 {
+	TEST_CASE("a damaged saved session costs one full handshake in the same run")
+	{
+		// mbedtls_ssl_session_save() puts the master secret after the version
+		// header, the start time, the cipher suite and the session id: offset 60
+		// is in it. The file still parses; only the server's Finished, whose MAC
+		// no longer checks, shows the damage.
+		Setup s(true);
+		s.Fill(5);
+		const std::vector<std::string> trust{"--ca-file", s.server->ca_file};
+		const auto first = s.Dl(trust, s.Ssl());
+		INFO("first: " << Describe(first));
+		REQUIRE(first.exit_code == 0);
+		const std::string file = s.SessionFile(s.server->pop3s_port);
+		REQUIRE_FALSE(file.empty());
+		DamageSession(file, 60);
+
+		s.Fill(5);
+		const auto second = s.Dl(trust, s.Ssl());
+		INFO("second: " << Describe(second));
+		CHECK(second.exit_code == 0);
+		CHECK(Has(second.err, "with the saved TLS session offered; dropped it, "
+				      "connecting again with a full handshake"));
+		CHECK(Has(second.err, full));
+		CHECK_FALSE(Has(second.err, resumed));
+		CHECK(s.Saved() == s.expected);
+		CHECK(s.server->Count(user) == 0);
+		// The fresh session replaced the damaged one, and resumes.
+		s.Fill(5);
+		const auto third = s.Dl(trust, s.Ssl());
+		INFO("third: " << Describe(third));
+		CHECK(third.exit_code == 0);
+		CHECK(Has(third.err, resumed));
+		CHECK(s.Saved() == s.expected);
+	}
+
 	TEST_CASE(
 	    "resumption: the second dl resumes, the data is byte-exact, the file 0600")
 	{
