@@ -64,6 +64,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <getopt.h>
 #include <memory>
 #include <string>
@@ -849,7 +850,10 @@ int main(int argc, char **argv)
 	config.connect_delay_ms = rtt_ms * 3 / 2;
 	start_ns = uv_hrtime();
 	if (trace_path != nullptr) {
-		trace = std::fopen(trace_path, "w");
+		// The trace holds what the client sent, passwords included: private.
+		const int fd =
+		    open(trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		trace = fd < 0 ? nullptr : fdopen(fd, "w");
 		if (trace == nullptr) {
 			std::fprintf(stderr, "latency-proxy: cannot write %s: %s\n",
 				     trace_path, std::strerror(errno));
