@@ -1,0 +1,246 @@
+#include "Common.hxx"
+
+#include "core/config/Validate.hxx"
+#include "core/spec/TlsFingerprint.hxx"
+
+#include <algorithm>
+#include <chrono>
+
+namespace popstream::importer {
+
+std::string_view ToolName(Tool tool) noexcept
+{
+	switch (tool) {
+	case Tool::Fetchmail:
+		return "fetchmail";
+	case Tool::Getmail:
+		return "getmail";
+	case Tool::Mpop:
+		return "mpop";
+	}
+	return "?";
+}
+
+std::optional<Tool> ParseToolName(std::string_view name) noexcept
+{
+	for (const auto tool : {Tool::Fetchmail, Tool::Getmail, Tool::Mpop})
+		if (ToolName(tool) == name)
+			return tool;
+	return std::nullopt;
+}
+
+std::string GetmailAccountName(std::string_view path)
+{
+	std::string_view name = path.substr(path.rfind('/') + 1);
+	while (!name.empty() && name.front() == '.')
+		name.remove_prefix(1);
+	constexpr std::string_view rc = "getmailrc";
+	if (name.starts_with(rc)) {
+		name.remove_prefix(rc.size());
+		if (!name.empty() &&
+		    (name.front() == '-' || name.front() == '.' || name.front() == '_'))
+			name.remove_prefix(1);
+	} else if (name.ends_with(rc)) {
+		name.remove_suffix(rc.size());
+		if (!name.empty() &&
+		    (name.back() == '-' || name.back() == '.' || name.back() == '_'))
+			name.remove_suffix(1);
+	}
+	return name.empty() ? "getmail" : std::string(name);
+}
+
+Imported Import(Tool tool, std::string_view text, std::string_view path)
+{
+	switch (tool) {
+	case Tool::Fetchmail:
+		return ParseFetchmailrc(text);
+	case Tool::Getmail:
+		return ParseGetmailrc(text, GetmailAccountName(path));
+	case Tool::Mpop:
+		break;
+	}
+	return ParseMpoprc(text);
+}
+
+std::string MakeAccountName(std::string_view wanted, std::vector<std::string> &taken)
+{
+	std::string name;
+	for (const char c : wanted) {
+		const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '_' || c == '-';
+		name += ok ? c : '-';
+	}
+	if (name.empty())
+		name = "account";
+	// Room for a "-NN" suffix within the 64 bytes.
+	if (name.size() > config::MAX_ACCOUNT_NAME_LENGTH - 4)
+		name.resize(config::MAX_ACCOUNT_NAME_LENGTH - 4);
+	std::string unique = name;
+	for (unsigned n = 2; std::find(taken.begin(), taken.end(), unique) != taken.end();
+	     ++n)
+		unique = name + "-" + std::to_string(n);
+	taken.push_back(unique);
+	return unique;
+}
+
+void SetHost(Account &account, std::string_view option, std::string_view host)
+{
+	try {
+		account.host = config::CheckHost(host);
+	} catch (const config::ValueError &e) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(host),
+		     std::string("popstream refuses it: ") + e.what()});
+	}
+}
+
+void SetPort(Account &account, std::string_view option, std::string_view port)
+{
+	if (port == "pop3") {
+		account.port = 110;
+	} else if (port == "pop3s") {
+		account.port = 995;
+	} else if (IsNumber(port) && ToNumber(port) >= 1 && ToNumber(port) <= 65535) {
+		account.port = static_cast<std::uint16_t>(ToNumber(port));
+	} else {
+		account.dropped.push_back(
+		    {std::string(option), std::string(port),
+		     "not a port number (1 to 65535, pop3 or pop3s)"});
+	}
+}
+
+void SetUser(Account &account, std::string_view option, std::string_view user)
+{
+	try {
+		config::CheckUser(user);
+		account.user = user;
+	} catch (const config::ValueError &e) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(user),
+		     std::string("popstream refuses it: ") + e.what()});
+	}
+}
+
+void SetSni(Account &account, std::string_view option, std::string_view name)
+{
+	try {
+		config::CheckTlsName(name);
+		account.sni = name;
+	} catch (const config::ValueError &e) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(name),
+		     std::string("popstream refuses it: ") + e.what()});
+	}
+}
+
+void AddFingerprint(Account &account, std::string_view option, std::string_view text)
+{
+	std::string hex;
+	for (const char c : text)
+		if (c != ':')
+			hex += c;
+	if (hex.size() != 64) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(text),
+		     "not a SHA-256 fingerprint (MD5 and SHA-1 are too weak to pin); "
+		     "run 'popstream serverinfo' for the SHA-256 one"});
+		return;
+	}
+	try {
+		ParseTlsFingerprint(text);
+		account.tls_fingerprints.emplace_back(text);
+	} catch (const std::exception &e) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(text),
+		     std::string("popstream refuses it: ") + e.what()});
+	}
+}
+
+void SetSizeLimit(Account &account, std::string_view option, std::string_view value,
+		  std::uint64_t octets, std::string_view oversize)
+{
+	if (octets == 0)
+		return;
+	if (octets < config::MIN_SIZE_LIMIT || octets > config::MAX_SIZE) {
+		account.dropped.push_back(
+		    {std::string(option), std::string(value),
+		     "popstream's size limits are 1 kB to 1024 GiB"});
+		return;
+	}
+	account.max_message_size = config::FormatSize(octets);
+	account.oversize = oversize;
+}
+
+namespace {
+
+/** @return the seconds of @p text within [@p min, @p max], or nothing */
+std::optional<std::string> Seconds(std::string_view text, std::chrono::milliseconds min,
+				   std::chrono::milliseconds max)
+{
+	if (!IsNumber(text) || text.size() > 9)
+		return std::nullopt;
+	const std::chrono::milliseconds value = std::chrono::seconds(ToNumber(text));
+	if (value < min || value > max)
+		return std::nullopt;
+	return config::FormatDuration(value);
+}
+
+} // namespace
+
+void SetTimeout(Account &account, std::string_view option, std::string_view seconds)
+{
+	if (auto value = Seconds(seconds, config::MIN_TIMEOUT, config::MAX_TIMEOUT))
+		account.timeout = std::move(*value);
+	else
+		account.dropped.push_back({std::string(option), std::string(seconds),
+					   "popstream's timeout is 5 to 3600 seconds"});
+}
+
+void SetInterval(Account &account, std::string_view option, std::string_view seconds)
+{
+	if (auto value = Seconds(seconds, config::MIN_INTERVAL, config::MAX_INTERVAL))
+		account.interval = std::move(*value);
+	else
+		account.dropped.push_back(
+		    {std::string(option), std::string(seconds),
+		     "popstream's interval is 10 seconds to 7 days"});
+}
+
+void DropPassword(Account &account, std::string_view option)
+{
+	// The value stays out of the output, even as a comment: the output is meant to
+	// be pasted, shared and committed.
+	account.dropped.push_back(
+	    {std::string(option), std::string(),
+	     "a password is never copied; put it in ~/.netrc (machine HOST login USER "
+	     "password ...), in the Secret Service (password: {secret: {...}}) or "
+	     "behind a password_command"});
+}
+
+std::string LiteralPath(std::string_view path)
+{
+	std::string out;
+	for (const char c : path) {
+		out += c;
+		if (c == '$')
+			out += '$';
+	}
+	return out;
+}
+
+bool IsNumber(std::string_view text) noexcept
+{
+	return !text.empty() && text.size() <= 18 &&
+	       std::all_of(text.begin(), text.end(),
+			   [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::uint64_t ToNumber(std::string_view text) noexcept
+{
+	std::uint64_t n = 0;
+	for (const char c : text)
+		n = n * 10 + static_cast<std::uint64_t>(c - '0');
+	return n;
+}
+
+} // namespace popstream::importer

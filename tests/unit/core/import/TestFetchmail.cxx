@@ -1,0 +1,158 @@
+// popstream import fetchmail: an rc file in fetchmail's documented syntax (fetchmail(1),
+// "THE RUN CONTROL FILE") read into popstream's keys, comments and errors.
+#include "core/import/Imported.hxx"
+#include "core/import/Write.hxx"
+
+#include "ImportSamples.hxx"
+
+#include <doctest/doctest.h>
+
+using namespace popstream::importer;
+using popstream::test::fetchmail_rc;
+
+namespace {
+
+const char *const fetchmail_yaml =
+    R"yaml(# popstream config.yaml imported from fetchmail file fetchmailrc by 'popstream import fetchmail'.
+# Read every comment, then check it with 'popstream check-config FILE'.
+# set logfile ~/.fetchmail.log: not carried over: popstream logs to the journal and keeps its own state
+# set no bouncemail: not carried over: popstream bounces nothing
+# poll imap.example.org: not carried over: protocol imap; popstream fetches POP3 only
+accounts:
+  - name: pop-example-com-alice
+    # fetchmail poll pop.example.com user alice
+    host: pop.example.com
+    tls: implicit
+    user: alice
+    keep: true
+    max_message_size: 2MB
+    oversize: skip
+    max_messages_per_session: 50
+    timeout: 1m
+    interval: 10m
+    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
+    maildir: ~/Maildir
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
+    # fetchall: not carried over: popstream downloads every message it has not saved; with keep: false that is every message
+    # is al here: not carried over: popstream delivers to the account's Maildir, not to local users
+  - name: pop-example-com-bob
+    # fetchmail poll pop.example.com user bob
+    # fetchmail used STLS only if the server offered it; popstream requires it (tls: none if the server has no STLS)
+    host: pop.example.com
+    tls: starttls
+    user: bob
+    keep: false
+    timeout: 1m
+    interval: 10m
+    # mda: [/usr/bin/procmail, "-d", "%T"]   (fetchmail: mda "/usr/bin/procmail -d %T")
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
+    maildir: ~/Maildir
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
+    # is bob here: not carried over: popstream delivers to the account's Maildir, not to local users
+  - name: work
+    # fetchmail poll work user carol@work.example
+    host: mail.work.example
+    port: 1110
+    tls: starttls
+    user: carol@work.example
+    auth: apop
+    checkpoint_every: 100
+    timeout: 1m
+    interval: 10m
+    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
+    maildir: ~/Maildir
+    # no sslcertck: not carried over: popstream always checks certificates; pin the server with tls_fingerprint instead
+    # mimedecode: not carried over: popstream stores each message byte for byte
+  - name: old-example-net
+    # fetchmail skip old.example.net user dave (skip: not polled unless named)
+    # fetchmail used STLS only if the server offered it; popstream requires it (tls: none if the server has no STLS)
+    enabled: false
+    host: old.example.net
+    tls: starttls
+    user: dave
+    timeout: 1m
+    interval: 10m
+    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
+    maildir: ~/Maildir
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
+)yaml";
+
+std::string Yaml(const char *rc)
+{
+	return WriteConfig(ParseFetchmailrc(rc), "fetchmailrc");
+}
+
+/** @return the ImportError of @p rc as "LINE: MESSAGE", or "" if it parses */
+std::string ErrorOf(const char *rc)
+{
+	try {
+		ParseFetchmailrc(rc);
+	} catch (const ImportError &e) {
+		return std::to_string(e.Line()) + ": " + e.what();
+	}
+	return "";
+}
+
+} // namespace
+
+TEST_CASE("fetchmail: globals, defaults, poll, skip, via, users, noise words")
+{
+	CHECK(Yaml(fetchmail_rc) == fetchmail_yaml);
+}
+
+TEST_CASE("fetchmail: no password from the file reaches the output")
+{
+	const auto yaml = Yaml(fetchmail_rc);
+	for (const char *secret : {"hunter2", "pw \"two\"", "two"})
+		CHECK(yaml.find(secret) == std::string::npos);
+}
+
+TEST_CASE("fetchmail: user LOCAL here is REMOTE there logs in as REMOTE")
+{
+	const auto imported = ParseFetchmailrc(
+	    "poll pop.example.com proto pop3 user jim here is jsmith there ssl\n");
+	REQUIRE(imported.accounts.size() == 1);
+	CHECK(imported.accounts[0].user == "jsmith");
+	CHECK(imported.accounts[0].tls == Tls::Implicit);
+	REQUIRE(imported.accounts[0].dropped.size() == 1);
+	CHECK(imported.accounts[0].dropped[0].option == "is jim here");
+}
+
+TEST_CASE("fetchmail: limit with limitflush deletes, a tiny limit is not copied")
+{
+	auto a =
+	    ParseFetchmailrc("poll p.example proto pop3 user u limit 50000 limitflush\n")
+		.accounts.at(0);
+	CHECK(a.max_message_size == "50kB");
+	CHECK(a.oversize == "delete");
+	a = ParseFetchmailrc("poll p.example proto pop3 user u limit 25\n")
+		.accounts.at(0);
+	CHECK(a.max_message_size.empty());
+	REQUIRE(a.dropped.size() == 1);
+	CHECK(a.dropped[0].option == "limit");
+	CHECK(a.dropped[0].value == "25");
+}
+
+TEST_CASE("fetchmail: a poll entry without user is the local user's, as in fetchmail")
+{
+	const auto a =
+	    ParseFetchmailrc("poll pop.example.com proto pop3 ssl\n").accounts.at(0);
+	CHECK(a.name == "pop-example-com");
+	CHECK(a.user.empty());
+}
+
+TEST_CASE("fetchmail: syntax errors name their line")
+{
+	CHECK(ErrorOf("poll a.example\n  user joe\n  frobnicate\n") ==
+	      "3: unknown keyword frobnicate");
+	CHECK(ErrorOf("poll a.example user \"joe\n password x\n") == "1: unclosed quote");
+	CHECK(ErrorOf("keep\n") == "1: keep before the first poll entry");
+	CHECK(ErrorOf("set frob 1\n") == "1: unknown global option frob");
+	CHECK(ErrorOf("poll a.example\nuser\n") == "2: user needs a value");
+	CHECK(ErrorOf("poll a.example user joe limit\n") == "1: limit needs a value");
+	CHECK(ErrorOf("poll a.example proto imap user joe\n") == "0: no POP3 poll entry");
+	CHECK(ErrorOf("") == "0: no POP3 poll entry");
+}
