@@ -2,6 +2,7 @@
 
 #include "BusClient.hxx"
 #include "CheckConfig.hxx"
+#include "Import.hxx"
 #include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
 #include "ServerInfo.hxx"
@@ -567,6 +568,31 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    "Exit status: 0 valid, 78 (EX_CONFIG) with one FILE:LINE:COLUMN line per "
 	    "mistake.");
 
+	std::string import_tool, import_path;
+	auto *import_cmd = app.add_subcommand(
+	    "import",
+	    "Print a popstreamd configuration equivalent to a fetchmail, getmail "
+	    "or mpop one (writes no file)");
+	import_cmd
+	    ->add_option("TOOL", import_tool,
+			 "The tool that reads FILE: fetchmail, getmail "
+			 "or mpop")
+	    ->required()
+	    ->check(CLI::IsMember({"fetchmail", "getmail", "mpop"}));
+	import_cmd
+	    ->add_option("FILE", import_path,
+			 "Its configuration: ~/.fetchmailrc, ~/.getmail/getmailrc, "
+			 "~/.mpoprc...")
+	    ->required();
+	import_cmd->footer(
+	    "The YAML goes to standard output, for example '> "
+	    "~/.config/popstream/config.yaml'. Every option that is not carried over "
+	    "becomes a comment saying why; a password is never copied, not even into a "
+	    "comment: the comments say where to put it. Exit status: 0 done, 64 usage, "
+	    "65 "
+	    "(EX_DATAERR) a syntax error or no POP3 account, with one FILE:LINE line, 66 "
+	    "(EX_NOINPUT) FILE cannot be read.");
+
 	auto *status = app.add_subcommand(
 	    "status",
 	    "Show what popstreamd is doing for each account (via the session bus)");
@@ -615,6 +641,8 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunServerInfo(serverinfo_args, program);
 	if (app.got_subcommand(check))
 		return RunCheckConfig(config_path, program);
+	if (app.got_subcommand(import_cmd))
+		return RunImport(import_tool, import_path, program, std::cout, std::cerr);
 	if (app.got_subcommand(status))
 		return RunStatus(program);
 	if (app.got_subcommand(fetch_cmd))

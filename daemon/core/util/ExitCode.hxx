@@ -12,6 +12,10 @@ enum class ExitCode : int {
 	Ok = 0,
 	/** EX_USAGE: the command line is wrong. */
 	Usage = 64,
+	/** EX_DATAERR: an input file is malformed (`import`: a syntax error). */
+	DataError = 65,
+	/** EX_NOINPUT: an input file does not exist or cannot be read. */
+	NoInput = 66,
 	/** EX_NOHOST: the server's host name does not resolve. */
 	NoHost = 68,
 	/** EX_UNAVAILABLE: the server refused the connection or the TLS check failed. */
