@@ -228,6 +228,14 @@ std::string LiteralPath(std::string_view path)
 	return out;
 }
 
+bool LooksSecret(std::string_view key) noexcept
+{
+	for (const std::string_view word : {"pass", "secret", "token", "key"})
+		if (key.find(word) != std::string_view::npos)
+			return true;
+	return false;
+}
+
 bool IsNumber(std::string_view text) noexcept
 {
 	return !text.empty() && text.size() <= 18 &&

@@ -69,6 +69,13 @@ void DropPassword(Account &account, std::string_view option);
  */
 std::string LiteralPath(std::string_view path);
 
+/**
+ * @param key an option's name
+ * @return whether its value may be a secret (the name has "pass", "secret", "token"
+ *         or "key" in it), so that a comment names the option without its value
+ */
+bool LooksSecret(std::string_view key) noexcept;
+
 /** @return @p text is a decimal number that fits 64 bits */
 bool IsNumber(std::string_view text) noexcept;
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 
 namespace popstream::importer {
 
@@ -436,7 +437,9 @@ std::string Lower(std::string text)
 /** The options of one user, applied in order (later ones win, as in fetchmail). */
 void Apply(Account &account, const std::vector<Option> &options)
 {
-	bool ssl = false, sslproto = false, limitflush = false;
+	bool ssl = false, limitflush = false;
+	/** sslproto: nothing = not given; empty = no TLS at all (fetchmail 6.4). */
+	std::optional<std::string> sslproto;
 	std::string limit;
 	std::vector<std::string> smtp;
 	for (const auto &option : options) {
@@ -452,10 +455,10 @@ void Apply(Account &account, const std::vector<Option> &options)
 			SetPort(account, key, value);
 		} else if (key == "auth" || key == "authenticate") {
 			const auto method = Lower(value);
-			if (method == "any")
+			// fetchmail's "password" is any method that sends a password;
+			// popstream's auto chooses among those.
+			if (method == "any" || method == "password")
 				account.auth.clear();
-			else if (method == "password")
-				account.auth = "user";
 			else if (method == "cram-md5" || method == "apop" ||
 				 method == "external" || method == "oauthbearer")
 				account.auth = method;
@@ -470,8 +473,9 @@ void Apply(Account &account, const std::vector<Option> &options)
 		} else if (key == "ssl") {
 			ssl = !option.negated;
 		} else if (key == "sslproto") {
-			// Without ssl, fetchmail takes sslproto as "STLS required".
-			sslproto = !value.empty();
+			// Without ssl, fetchmail takes sslproto as "STLS required", and
+			// an empty one as "no STLS either".
+			sslproto = value;
 			if (!value.empty() && Lower(value).rfind("tls1", 0) != 0)
 				account.dropped.push_back(
 				    {Spelled(option), "", DropReasons().at(key)});
@@ -530,6 +534,9 @@ void Apply(Account &account, const std::vector<Option> &options)
 			    Delivery::Kind::Other, value, {}, "bsmtp " + value};
 		} else if (key == "smtphost" || key == "smtphosts" || key == "lmtp") {
 			smtp.push_back(Spelled(option));
+		} else if (key == "esmtppassword") {
+			// A secret: named, never shown.
+			account.dropped.push_back({key, "", DropReasons().at(key)});
 		} else if (const auto it = DropReasons().find(key);
 			   it != DropReasons().end()) {
 			account.dropped.push_back({Spelled(option), "", it->second});
@@ -538,7 +545,7 @@ void Apply(Account &account, const std::vector<Option> &options)
 	if (ssl)
 		account.tls = Tls::Implicit;
 	else if (sslproto)
-		account.tls = Tls::StartTls;
+		account.tls = sslproto->empty() ? Tls::None : Tls::StartTls;
 	else {
 		account.tls = Tls::StartTls;
 		account.notes.push_back("fetchmail used STLS only if the server offered "

@@ -239,8 +239,11 @@ void Retriever(Account &account, const Section &section)
 			account.dropped.push_back(
 			    {key, value, "popstream does not sort a multidrop mailbox"});
 		} else {
+			// An unknown key may hold a secret (a client secret, a token):
+			// only known keys show their values.
 			account.dropped.push_back(
-			    {key, value, "popstream has no such retriever setting"});
+			    {key, LooksSecret(key) ? "" : value,
+			     "popstream has no such retriever setting"});
 		}
 	}
 }
@@ -280,7 +283,8 @@ void Destination(Account &account, const Section &section)
 	for (const auto &key : section.order)
 		if (key != "type" && key != "path" && key != "arguments")
 			account.dropped.push_back(
-			    {"[destination] " + key, section.parameters.at(key).value,
+			    {"[destination] " + key,
+			     LooksSecret(key) ? "" : section.parameters.at(key).value,
 			     "popstream writes the Maildir as the user it runs as, byte "
 			     "for byte"});
 }
@@ -339,7 +343,7 @@ void Options(Account &account, const Section &section)
 				     "it skips what it has saved"});
 		} else {
 			account.dropped.push_back(
-			    {key, value,
+			    {key, LooksSecret(key) ? "" : value,
 			     "popstream has no such option; it logs to the journal"});
 		}
 	}

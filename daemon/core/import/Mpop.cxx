@@ -305,6 +305,11 @@ Account Translate(const MpopAccount &in, std::vector<std::string> &taken)
 						       "popstream stores each message "
 						       "byte for byte, without a "
 						       "Received: header"});
+		} else if (command == "eval") {
+			// Its output may be a password line: the command is not shown.
+			out.dropped.push_back(
+			    {command + " (line " + std::to_string(setting.line) + ")", "",
+			     std::string(DropReasons().at(command))});
 		} else if (const auto it = DropReasons().find(command);
 			   it != DropReasons().end()) {
 			out.dropped.push_back({command, value, std::string(it->second)});

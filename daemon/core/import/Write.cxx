@@ -102,8 +102,17 @@ std::string DeliveryLines(const Account &account, Tool tool, std::string_view in
 	    "deliveries land; confirm or change this path\n" + in +
 	    "maildir: " + YamlScalar("~/Maildir") + "\n";
 	switch (account.delivery.kind) {
-	case Delivery::Kind::Maildir:
-		return in + "maildir: " + YamlScalar(account.delivery.target) + "\n";
+	case Delivery::Kind::Maildir: {
+		const auto &path = account.delivery.target;
+		if (path.starts_with("/") || path.starts_with("~") ||
+		    path.starts_with("$"))
+			return in + "maildir: " + YamlScalar(path) + "\n";
+		// The other tool took it from its working directory, which popstream
+		// cannot know; the home directory is the usual one.
+		return in + "# " + CommentText(from) +
+		       ": a relative path, taken from your home directory: confirm\n" +
+		       in + "maildir: " + YamlScalar("~/" + path) + "\n";
+	}
 	case Delivery::Kind::Mbox:
 		return in +
 		       "# mbox: " + CommentText(YamlScalar(account.delivery.target)) +

@@ -156,3 +156,28 @@ TEST_CASE("fetchmail: syntax errors name their line")
 	CHECK(ErrorOf("poll a.example proto imap user joe\n") == "0: no POP3 poll entry");
 	CHECK(ErrorOf("") == "0: no POP3 poll entry");
 }
+
+TEST_CASE("fetchmail: secrets are named, never shown")
+{
+	const auto yaml = WriteConfig(
+	    ParseFetchmailrc("poll p.example proto pop3 esmtppassword smtp-s3cret\n"
+			     "  user u password pop-s3cret\n"),
+	    "rc");
+	CHECK(yaml.find("s3cret") == std::string::npos);
+	CHECK(yaml.find("    # esmtppassword: not carried over: popstream delivers to a "
+			"Maildir, not by SMTP\n") != std::string::npos);
+}
+
+TEST_CASE("fetchmail: ssl is implicit TLS, sslproto alone STLS, sslproto '' none")
+{
+	const auto tls = [](const char *options) {
+		return ParseFetchmailrc(std::string("poll p.example proto pop3 user u ") +
+					options + "\n")
+		    .accounts.at(0)
+		    .tls;
+	};
+	CHECK(tls("ssl") == Tls::Implicit);
+	CHECK(tls("sslproto tls1.2+") == Tls::StartTls);
+	CHECK(tls("sslproto ''") == Tls::None);
+	CHECK(tls("") == Tls::StartTls);
+}

@@ -121,3 +121,19 @@ TEST_CASE("getmail: errors name their line")
 		  "[retriever]\ntype = SimplePOP3Retriever\nserver = a\nserver = b\n") ==
 	      "4: server given twice in its section");
 }
+
+TEST_CASE("getmail: an unknown key that may hold a secret is named without its value")
+{
+	const auto yaml = WriteConfig(ParseGetmailrc("[retriever]\n"
+						     "type = SimplePOP3SSLRetriever\n"
+						     "server = p.example\n"
+						     "client_secret = s3cret\n"
+						     "mailboxes = (\"INBOX\",)\n",
+						     "x"),
+				      "rc");
+	CHECK(yaml.find("s3cret") == std::string::npos);
+	CHECK(yaml.find("    # client_secret: not carried over: popstream has no such "
+			"retriever setting\n") != std::string::npos);
+	CHECK(yaml.find("    # mailboxes (\"INBOX\",): not carried over") !=
+	      std::string::npos);
+}

@@ -118,3 +118,21 @@ TEST_CASE("mpop: errors name their line")
 	      "3: account a has no host");
 	CHECK(ErrorOf("# nothing\n") == "0: no account");
 }
+
+TEST_CASE("mpop: eval is named with its line, its command never shown")
+{
+	const auto yaml = WriteConfig(
+	    ParseMpoprc("account a\nhost p.example\neval echo password s3cret\n"), "rc");
+	CHECK(yaml.find("s3cret") == std::string::npos);
+	CHECK(yaml.find("    # eval (line 3): not carried over: the importer runs no "
+			"commands; write the line it produces\n") != std::string::npos);
+}
+
+TEST_CASE("mpop: a relative Maildir is taken from the home directory, with a comment")
+{
+	const auto yaml = WriteConfig(
+	    ParseMpoprc("account a\nhost p.example\ndelivery maildir Mail/in\n"), "rc");
+	CHECK(yaml.find("    # mpop: delivery maildir Mail/in: a relative path, taken "
+			"from your home directory: confirm\n"
+			"    maildir: ~/Mail/in\n") != std::string::npos);
+}
