@@ -206,6 +206,61 @@ void SetInterval(Account &account, std::string_view option, std::string_view sec
 		     "popstream's interval is 10 seconds to 7 days"});
 }
 
+void Finish(Account &account)
+{
+	auto &dropped = account.dropped;
+	if ((account.auth == "xoauth2" || account.auth == "oauthbearer") &&
+	    account.token_command.empty()) {
+		dropped.push_back(
+		    {"auth", account.auth,
+		     "popstream takes its token from oauth_token_command or "
+		     "oauth: (see popstream.yaml(5)); set one and this auth"});
+		account.auth.clear();
+	}
+	if (!account.tls_cert.empty() && account.tls_key.empty()) {
+		dropped.push_back(
+		    {"tls_cert", account.tls_cert, "popstream needs tls_key too"});
+		account.tls_cert.clear();
+	} else if (account.tls_cert.empty() && !account.tls_key.empty()) {
+		dropped.push_back(
+		    {"tls_key", account.tls_key, "popstream needs tls_cert too"});
+		account.tls_key.clear();
+	}
+	if (account.tls == Tls::None) {
+		for (const auto &fingerprint : account.tls_fingerprints)
+			dropped.push_back({"tls_fingerprint", fingerprint,
+					   "a pin needs TLS, and the file used none"});
+		account.tls_fingerprints.clear();
+		if (!account.tls_cert.empty())
+			dropped.push_back({"tls_cert", account.tls_cert,
+					   "a client certificate needs TLS, and the file "
+					   "used none"});
+		account.tls_cert.clear();
+		account.tls_key.clear();
+	}
+	if (account.auth == "external") {
+		if (account.tls_cert.empty()) {
+			dropped.push_back(
+			    {"auth", "external",
+			     "popstream's external logs in with tls_cert and "
+			     "tls_key, which the file did not give"});
+			account.auth.clear();
+		} else if (!account.password_command.empty()) {
+			dropped.push_back(
+			    {"password_command", "",
+			     "not used with auth: external, which logs in with "
+			     "the client certificate"});
+			account.password_command.clear();
+		}
+	}
+	if (!account.delete_after.empty() && !account.keep.value_or(false)) {
+		dropped.push_back(
+		    {"delete_after", account.delete_after,
+		     "only with keep: true, and messages are deleted at once"});
+		account.delete_after.clear();
+	}
+}
+
 void DropPassword(Account &account, std::string_view option)
 {
 	// The value stays out of the output, even as a comment: the output is meant to

@@ -58,6 +58,15 @@ void SetTimeout(Account &account, std::string_view option, std::string_view seco
 /** Sets Account::interval from seconds, within popstream's 10 s to 7 days. */
 void SetInterval(Account &account, std::string_view option, std::string_view seconds);
 
+/**
+ * Settles what is only an error in combination, as popstream's loader checks it after
+ * inheritance: an OAuth method without a token command, `external` without a client
+ * certificate or with a password command, half a client certificate, a pin or
+ * certificate without TLS, delete_after without keep. The part popstream would refuse
+ * becomes a Dropped. Every parser calls it last, on each account.
+ */
+void Finish(Account &account);
+
 /** Records a plain password as not carried over, without its value, saying where to
  * put it instead. */
 void DropPassword(Account &account, std::string_view option);

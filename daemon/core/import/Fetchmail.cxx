@@ -652,6 +652,7 @@ Imported ParseFetchmailrc(std::string_view text)
 			}
 			if (!interval.empty())
 				SetInterval(account, "set daemon", interval);
+			Finish(account);
 			imported.accounts.push_back(std::move(account));
 		}
 	}

@@ -375,6 +375,7 @@ Imported ParseGetmailrc(std::string_view text, std::string_view name)
 		    section != "options")
 			imported.dropped.push_back(
 			    {"[" + section + "]", "", "popstream has no filters"});
+	Finish(account);
 	imported.accounts.push_back(std::move(account));
 	return imported;
 }

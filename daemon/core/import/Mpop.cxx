@@ -315,6 +315,7 @@ Account Translate(const MpopAccount &in, std::vector<std::string> &taken)
 			out.dropped.push_back({command, value, std::string(it->second)});
 		}
 	}
+	Finish(out);
 	return out;
 }
 

@@ -203,8 +203,7 @@ std::string WriteConfig(const Imported &imported, std::string_view source)
 			Key(out, "tls_fingerprint", YamlList(a.tls_fingerprints));
 		if (a.keep)
 			Key(out, "keep", *a.keep ? "true" : "false");
-		if (a.keep.value_or(false))
-			Key(out, "delete_after", a.delete_after);
+		Key(out, "delete_after", a.delete_after);
 		Key(out, "max_message_size", a.max_message_size);
 		Key(out, "oversize", a.max_message_size.empty() ? "" : a.oversize);
 		Key(out, "max_messages_per_session",

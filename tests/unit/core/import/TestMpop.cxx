@@ -136,3 +136,26 @@ TEST_CASE("mpop: a relative Maildir is taken from the home directory, with a com
 			"from your home directory: confirm\n"
 			"    maildir: ~/Mail/in\n") != std::string::npos);
 }
+
+TEST_CASE("mpop: what popstream refuses only in combination becomes a comment")
+{
+	auto a =
+	    ParseMpoprc("account a\nhost p.example\nauth oauthbearer\n").accounts.at(0);
+	CHECK(a.auth.empty());
+	REQUIRE(a.dropped.size() == 1);
+	CHECK(a.dropped[0].option == "auth");
+	a = ParseMpoprc("account a\nhost p.example\ntls off\ntls_cert_file /c.pem\n"
+			"tls_key_file /k.pem\ntls_fingerprint " +
+			std::string(64, 'a') + "\n")
+		.accounts.at(0);
+	CHECK(a.tls_cert.empty());
+	CHECK(a.tls_key.empty());
+	CHECK(a.tls_fingerprints.empty());
+	CHECK(a.dropped.size() == 2);
+	a = ParseMpoprc("account a\nhost p.example\ntls on\nauth external\n"
+			"tls_cert_file /c.pem\n")
+		.accounts.at(0);
+	CHECK(a.auth.empty());
+	CHECK(a.tls_cert.empty());
+	CHECK(a.dropped.size() == 2);
+}
