@@ -83,14 +83,13 @@ std::string MakeAccountName(std::string_view wanted, std::vector<std::string> &t
 	return unique;
 }
 
-void SetHost(Account &account, std::string_view option, std::string_view host)
+void SetHost(Account &account, std::string_view option, std::string_view host,
+	     unsigned line)
 {
 	try {
 		account.host = config::CheckHost(host);
 	} catch (const config::ValueError &e) {
-		account.dropped.push_back(
-		    {std::string(option), std::string(host),
-		     std::string("popstream refuses it: ") + e.what()});
+		throw ImportError(line, std::string(option) + ": " + e.what());
 	}
 }
 

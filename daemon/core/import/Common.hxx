@@ -24,8 +24,14 @@ namespace popstream::importer {
  */
 std::string MakeAccountName(std::string_view wanted, std::vector<std::string> &taken);
 
-/** Sets Account::host if popstream accepts @p host; else a Dropped under @p option. */
-void SetHost(Account &account, std::string_view option, std::string_view host);
+/**
+ * Sets Account::host.
+ * @param line where @p option is in the file
+ * @throws ImportError if popstream refuses @p host: an account without a host is no
+ *         account, and a config without it would fail check-config
+ */
+void SetHost(Account &account, std::string_view option, std::string_view host,
+	     unsigned line);
 
 /** Sets Account::port from a decimal 1 to 65535, or the service names pop3/pop3s;
  * else a Dropped. */

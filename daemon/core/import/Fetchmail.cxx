@@ -450,7 +450,7 @@ void Apply(Account &account, const std::vector<Option> &options)
 			if (Lower(value) == "apop")
 				account.auth = "apop";
 		} else if (key == "via") {
-			SetHost(account, key, value);
+			SetHost(account, key, value, option.line);
 		} else if (key == "port" || key == "service") {
 			SetPort(account, key, value);
 		} else if (key == "auth" || key == "authenticate") {
@@ -639,7 +639,7 @@ Imported ParseFetchmailrc(std::string_view text)
 			// With via, the poll name is only a label.
 			if (std::none_of(options.begin(), options.end(),
 					 [](const Option &o) { return o.key == "via"; }))
-				SetHost(account, "poll", server.name);
+				SetHost(account, "poll", server.name, server.line);
 			Apply(account, options);
 			if (!user.local.empty()) {
 				std::string names;

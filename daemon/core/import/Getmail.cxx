@@ -192,7 +192,7 @@ void Retriever(Account &account, const Section &section)
 		if (key == "type") {
 			continue;
 		} else if (key == "server") {
-			SetHost(account, key, value);
+			SetHost(account, key, value, parameter.line);
 		} else if (key == "port") {
 			SetPort(account, key, value);
 		} else if (key == "username") {

@@ -177,7 +177,7 @@ Account Translate(const MpopAccount &in, std::vector<std::string> &taken)
 	const auto *host = get("host");
 	if (host == nullptr || host->value.empty())
 		throw ImportError(in.line, "account " + in.name + " has no host");
-	SetHost(out, "host", host->value);
+	SetHost(out, "host", host->value, host->line);
 
 	const bool tls =
 	    get("tls") != nullptr && OnOff(get("tls")->value).value_or(false);

@@ -104,8 +104,9 @@ std::string DeliveryLines(const Account &account, Tool tool, std::string_view in
 	switch (account.delivery.kind) {
 	case Delivery::Kind::Maildir: {
 		const auto &path = account.delivery.target;
-		if (path.starts_with("/") || path.starts_with("~") ||
-		    path.starts_with("$"))
+		// "$$" is a literal '$' (LiteralPath()), so such a path is relative.
+		if (path.starts_with("/") || path == "~" || path.starts_with("~/") ||
+		    (path.starts_with("$") && !path.starts_with("$$")))
 			return in + "maildir: " + YamlScalar(path) + "\n";
 		// The other tool took it from its working directory, which popstream
 		// cannot know; the home directory is the usual one.

@@ -155,6 +155,9 @@ TEST_CASE("fetchmail: syntax errors name their line")
 	CHECK(ErrorOf("poll a.example user joe limit\n") == "1: limit needs a value");
 	CHECK(ErrorOf("poll a.example proto imap user joe\n") == "0: no POP3 poll entry");
 	CHECK(ErrorOf("") == "0: no POP3 poll entry");
+	CHECK(ErrorOf("poll a.example\n via alice@b.example\n") ==
+	      "2: via: bad host \"alice@b.example\": a host has no '@' (write the user "
+	      "under user:)");
 }
 
 TEST_CASE("fetchmail: secrets are named, never shown")

@@ -117,6 +117,8 @@ TEST_CASE("mpop: errors name their line")
 	CHECK(ErrorOf("defaults\ntls on\naccount a\nuser joe\n") ==
 	      "3: account a has no host");
 	CHECK(ErrorOf("# nothing\n") == "0: no account");
+	CHECK(ErrorOf("account a\nhost limit off\n") ==
+	      "2: host: bad host \"limit off\": blank or control character");
 }
 
 TEST_CASE("mpop: eval is named with its line, its command never shown")
@@ -158,4 +160,15 @@ TEST_CASE("mpop: what popstream refuses only in combination becomes a comment")
 	CHECK(a.auth.empty());
 	CHECK(a.tls_cert.empty());
 	CHECK(a.dropped.size() == 2);
+}
+
+TEST_CASE("mpop: '$' in a path is literal, as mpop wrote it")
+{
+	const auto yaml = WriteConfig(
+	    ParseMpoprc("account a\nhost p.example\ndelivery maildir $HOME/Mail\n"),
+	    "rc");
+	CHECK(yaml.find("    maildir: \"~/$$HOME/Mail\"\n") != std::string::npos);
+	const auto b = WriteConfig(
+	    ParseMpoprc("account a\nhost p.example\ndelivery maildir /m/$x\n"), "rc");
+	CHECK(b.find("    maildir: \"/m/$$x\"\n") != std::string::npos);
 }
