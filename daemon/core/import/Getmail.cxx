@@ -289,6 +289,20 @@ void Destination(Account &account, const Section &section)
 			     "for byte"});
 }
 
+/** Why an [options] parameter has no popstream key. */
+std::string_view OptionDropReason(const std::string &key)
+{
+	if (key == "verbose" || key.starts_with("message_log") || key == "logfile")
+		return "popstream logs to the journal";
+	if (key == "delivered_to" || key == "received")
+		return "popstream stores each message byte for byte, adding no header";
+	if (key == "delete_bigger_than")
+		return "popstream deletes large messages unread with max_message_size "
+		       "and "
+		       "oversize: delete";
+	return "popstream has no such option";
+}
+
 void Options(Account &account, const Section &section)
 {
 	// getmail keeps messages unless told to delete them.
@@ -339,12 +353,10 @@ void Options(Account &account, const Section &section)
 				account.dropped.push_back(
 				    {key, value,
 				     "popstream downloads each message once; with keep: "
-				     "true "
-				     "it skips what it has saved"});
+				     "true it skips what it has saved"});
 		} else {
-			account.dropped.push_back(
-			    {key, LooksSecret(key) ? "" : value,
-			     "popstream has no such option; it logs to the journal"});
+			account.dropped.push_back({key, LooksSecret(key) ? "" : value,
+						   std::string(OptionDropReason(key))});
 		}
 	}
 }

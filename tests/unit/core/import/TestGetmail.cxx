@@ -28,8 +28,8 @@ accounts:
     oversize: skip
     max_messages_per_session: 500
     maildir: ~/Mail/work/
-    # verbose 2: not carried over: popstream has no such option; it logs to the journal
-    # message_log ~/.getmail/log: not carried over: popstream has no such option; it logs to the journal
+    # verbose 2: not carried over: popstream logs to the journal
+    # message_log ~/.getmail/log: not carried over: popstream logs to the journal
 )yaml";
 
 std::string ErrorOf(const char *rc)
