@@ -537,6 +537,10 @@ void Apply(Account &account, const std::vector<Option> &options)
 		} else if (key == "esmtppassword") {
 			// A secret: named, never shown.
 			account.dropped.push_back({key, "", DropReasons().at(key)});
+		} else if (option.negated && key != "uidl") {
+			// "no rewrite", "no mimedecode", "no dns"...: turning off what
+			// popstream never does is popstream's behaviour already.
+			continue;
 		} else if (const auto it = DropReasons().find(key);
 			   it != DropReasons().end()) {
 			account.dropped.push_back({Spelled(option), "", it->second});
@@ -585,6 +589,12 @@ Imported ParseFetchmailrc(std::string_view text)
 	for (const auto &option : parser.globals) {
 		if (option.key == "daemon" && !option.negated)
 			interval = option.values.front();
+		else if (option.negated && option.key != "softbounce")
+			// popstream bounces nothing, logs nothing to syslog itself: "set
+			// no bouncemail" and the like are what it does anyway. softbounce
+			// is on by default in fetchmail, so "no softbounce" asks for
+			// bounces.
+			continue;
 		else
 			imported.dropped.push_back({"set " + Spelled(option), "",
 						    option.key == "postmaster" ||

@@ -16,7 +16,6 @@ const char *const fetchmail_yaml =
     R"yaml(# popstream config.yaml imported from fetchmail file fetchmailrc by 'popstream import fetchmail'.
 # Read every comment, then check it with 'popstream check-config FILE'.
 # set logfile ~/.fetchmail.log: not carried over: popstream logs to the journal and keeps its own state
-# set no bouncemail: not carried over: popstream bounces nothing
 # poll imap.example.org: not carried over: protocol imap; popstream fetches POP3 only
 accounts:
   - name: pop-example-com-alice
@@ -183,4 +182,13 @@ TEST_CASE("fetchmail: ssl is implicit TLS, sslproto alone STLS, sslproto '' none
 	CHECK(tls("sslproto tls1.2+") == Tls::StartTls);
 	CHECK(tls("sslproto ''") == Tls::None);
 	CHECK(tls("") == Tls::StartTls);
+}
+
+TEST_CASE("fetchmail: turning off what popstream never does needs no comment")
+{
+	const auto a = ParseFetchmailrc("poll p.example proto pop3 user u no rewrite "
+					"no mimedecode no dns no uidl\n")
+			   .accounts.at(0);
+	REQUIRE(a.dropped.size() == 1);
+	CHECK(a.dropped[0].option == "no uidl");
 }
