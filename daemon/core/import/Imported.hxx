@@ -30,15 +30,27 @@ std::optional<Tool> ParseToolName(std::string_view name) noexcept;
  */
 class ImportError : public std::runtime_error {
 public:
-	/** @param line 1-based line of the problem; 0 when it is the whole file's */
+	/**
+	 * @param line 1-based line of the problem; 0 when it is the whole file's
+	 * @param what the problem; control characters and NULs (which may come from
+	 *        the file and would end what() early) become '?'
+	 */
 	ImportError(unsigned line, const std::string &what)
-	    : std::runtime_error(what), line_(line)
+	    : std::runtime_error(Printable(what)), line_(line)
 	{
 	}
 	/** @return the 1-based line, or 0 */
 	unsigned Line() const noexcept { return line_; }
 
 private:
+	static std::string Printable(std::string text)
+	{
+		for (char &c : text)
+			if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+				c = '?';
+		return text;
+	}
+
 	unsigned line_;
 };
 
