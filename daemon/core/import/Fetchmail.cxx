@@ -205,10 +205,10 @@ public:
 			const std::string &word = token.text;
 			if (!token.quoted && IsNoise(word))
 				continue;
+			// Not quoted back: a stray quoted string may be a password.
 			if (token.quoted)
-				throw ImportError(token.line,
-						  "\"" + word +
-						      "\" where a keyword is due");
+				throw ImportError(
+				    token.line, "a quoted string where a keyword is due");
 			if (word == "set") {
 				Set(token);
 			} else if (word == "poll" || word == "skip") {

@@ -149,6 +149,8 @@ TEST_CASE("fetchmail: syntax errors name their line")
 	      "3: unknown keyword frobnicate");
 	CHECK(ErrorOf("poll a.example user \"joe\n password x\n") == "1: unclosed quote");
 	CHECK(ErrorOf("keep\n") == "1: keep before the first poll entry");
+	CHECK(ErrorOf("poll a.example user joe password \"x\" \"s3cret\"\n") ==
+	      "1: a quoted string where a keyword is due");
 	CHECK(ErrorOf("set frob 1\n") == "1: unknown global option frob");
 	CHECK(ErrorOf("poll a.example\nuser\n") == "2: user needs a value");
 	CHECK(ErrorOf("poll a.example user joe limit\n") == "1: limit needs a value");
