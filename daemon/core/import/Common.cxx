@@ -252,6 +252,21 @@ void Finish(Account &account)
 			account.password_command.clear();
 		}
 	}
+	if (!account.plain_password.empty() && !account.password_command.empty()) {
+		dropped.push_back({account.plain_password, "",
+				   "a password is never copied; password_command gives "
+				   "it"});
+	} else if (!account.plain_password.empty()) {
+		// The netrc line popstream looks up first for this account.
+		std::string netrc = "machine " + account.host;
+		if (!account.user.empty())
+			netrc += " login " + account.user;
+		dropped.push_back({account.plain_password, "",
+				   "a password is never copied; put it in ~/.netrc (" +
+				       netrc +
+				       " password ...), in the Secret Service (password: "
+				       "{secret: {...}}) or behind a password_command"});
+	}
 	if (!account.delete_after.empty() && !account.keep.value_or(false)) {
 		dropped.push_back(
 		    {"delete_after", account.delete_after,
@@ -263,12 +278,9 @@ void Finish(Account &account)
 void DropPassword(Account &account, std::string_view option)
 {
 	// The value stays out of the output, even as a comment: the output is meant to
-	// be pasted, shared and committed.
-	account.dropped.push_back(
-	    {std::string(option), std::string(),
-	     "a password is never copied; put it in ~/.netrc (machine HOST login USER "
-	     "password ...), in the Secret Service (password: {secret: {...}}) or "
-	     "behind a password_command"});
+	// be pasted, shared and committed. Finish() says where to put it, once the
+	// host and user are known.
+	account.plain_password = option;
 }
 
 std::string LiteralPath(std::string_view path)

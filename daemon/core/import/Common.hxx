@@ -73,8 +73,8 @@ void SetInterval(Account &account, std::string_view option, std::string_view sec
  */
 void Finish(Account &account);
 
-/** Records a plain password as not carried over, without its value, saying where to
- * put it instead. */
+/** Records that @p option held a password, never its value; Finish() says where to
+ * put the password instead. */
 void DropPassword(Account &account, std::string_view option);
 
 /**

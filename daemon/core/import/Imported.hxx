@@ -112,6 +112,9 @@ struct Account {
 	std::uint32_t max_messages_per_session = 0;
 	std::string max_bytes_per_session, timeout, interval, pipelining;
 	Delivery delivery;
+	/** The option that held a password in the file (never its value), or empty;
+	 * Finish() turns it into a Dropped that says where to put the password. */
+	std::string plain_password;
 	/** Lines of explanation written before the account's keys. */
 	std::vector<std::string> notes;
 	std::vector<Dropped> dropped;

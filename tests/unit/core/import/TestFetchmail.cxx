@@ -32,9 +32,9 @@ accounts:
     # smtphost localhost: not carried over: popstream delivers only to a Maildir
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
-    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
     # fetchall: not carried over: popstream downloads every message it has not saved; with keep: false that is every message
     # is al here: not carried over: popstream delivers to the account's Maildir, not to local users
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine pop.example.com login alice password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
   - name: pop-example-com-bob
     # fetchmail poll pop.example.com user bob
     # fetchmail used STLS only if the server offered it; popstream requires it (tls: none if the server has no STLS)
@@ -47,8 +47,8 @@ accounts:
     # mda: [/usr/bin/procmail, "-d", "%T"]   (fetchmail: mda "/usr/bin/procmail -d %T")
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
-    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
     # is bob here: not carried over: popstream delivers to the account's Maildir, not to local users
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine pop.example.com login bob password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
   - name: work
     # fetchmail poll work user carol@work.example
     host: mail.work.example
@@ -76,7 +76,7 @@ accounts:
     # smtphost localhost: not carried over: popstream delivers only to a Maildir
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
-    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
+    # password: not carried over: a password is never copied; put it in ~/.netrc (machine old.example.net login dave password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
 )yaml";
 
 std::string Yaml(const char *rc)

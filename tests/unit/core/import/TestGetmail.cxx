@@ -95,11 +95,12 @@ TEST_CASE("getmail: cleartext POP3, a plain password, MDA_external and getmail's
 	      "    # placeholder: popstream delivers only to a Maildir until issue "
 	      "14's deliveries land; confirm or change this path\n"
 	      "    maildir: ~/Maildir\n"
-	      "    # password: not carried over: a password is never copied; put it "
-	      "in ~/.netrc (machine HOST login USER password ...), in the Secret "
-	      "Service (password: {secret: {...}}) or behind a password_command\n"
 	      "    # [destination] unixfrom true: not carried over: popstream writes "
-	      "the Maildir as the user it runs as, byte for byte\n");
+	      "the Maildir as the user it runs as, byte for byte\n"
+	      "    # password: not carried over: a password is never copied; put it "
+	      "in ~/.netrc (machine pop.example.net login bob password ...), in the "
+	      "Secret Service (password: {secret: {...}}) or behind a "
+	      "password_command\n");
 	CHECK(yaml.find("s3cret") == std::string::npos);
 }
 

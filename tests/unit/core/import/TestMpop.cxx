@@ -41,8 +41,8 @@ accounts:
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # uidls_file ~/.mpop_uidls/%U_at_%H: not carried over: popstream's journal remembers what it saved
-    # password: not carried over: a password is never copied; put it in ~/.netrc (machine HOST login USER password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
     # only_new off: not carried over: popstream with keep: true downloads only what it has not saved yet
+    # password: not carried over: a password is never copied; password_command gives it
   - name: plain
     # mpop used no TLS here; popstream then refuses methods that send the password in the clear
     host: "192.0.2.7"
