@@ -194,3 +194,19 @@ TEST_CASE("fetchmail: turning off what popstream never does needs no comment")
 	REQUIRE(a.dropped.size() == 1);
 	CHECK(a.dropped[0].option == "no uidl");
 }
+
+TEST_CASE("fetchmail: options with several values end at the next keyword")
+{
+	const auto a =
+	    ParseFetchmailrc("poll mx.example proto pop3 envelope 1 Delivered-To "
+			     "aka a.example b.example localdomains c.example "
+			     "user u keep smtphost h1 h2 fetchlimit 7\n")
+		.accounts.at(0);
+	CHECK(a.keep == true);
+	CHECK(a.max_messages_per_session == 7);
+	REQUIRE(a.dropped.size() == 3);
+	CHECK(a.dropped[0].option == "envelope 1 Delivered-To");
+	CHECK(a.dropped[1].option == "aka a.example b.example");
+	CHECK(a.dropped[2].option == "localdomains c.example");
+	CHECK(a.delivery.origin == "smtphost h1 h2");
+}

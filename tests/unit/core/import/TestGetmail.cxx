@@ -138,3 +138,19 @@ TEST_CASE("getmail: an unknown key that may hold a secret is named without its v
 	CHECK(yaml.find("    # mailboxes (\"INBOX\",): not carried over") !=
 	      std::string::npos);
 }
+
+TEST_CASE("getmail: ';' and '#' comments, ':' separators and folded key case")
+{
+	const auto a = ParseGetmailrc("; getmail6\n"
+				      "[retriever]\n"
+				      "# POP3 over TLS\n"
+				      "Type: SimplePOP3SSLRetriever\n"
+				      "SERVER = pop.example.org\n"
+				      "port: 1995\n",
+				      "x")
+			   .accounts.at(0);
+	CHECK(a.host == "pop.example.org");
+	CHECK(a.port == 1995);
+	CHECK(a.tls == Tls::Implicit);
+	CHECK(a.keep == true);
+}
