@@ -591,7 +591,8 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    "comment: the comments say where to put it. Exit status: 0 done, 64 usage, "
 	    "65 "
 	    "(EX_DATAERR) a syntax error or no POP3 account, with one FILE:LINE line, 66 "
-	    "(EX_NOINPUT) FILE cannot be read.");
+	    "(EX_NOINPUT) FILE cannot be read, 74 (EX_IOERR) the output cannot be "
+	    "written.");
 
 	auto *status = app.add_subcommand(
 	    "status",

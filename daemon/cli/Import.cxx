@@ -55,7 +55,12 @@ int RunImport(const std::string &tool_name, const std::string &path,
 	}
 	try {
 		const auto imported = importer::Import(*tool, text.str(), path);
-		out << importer::WriteConfig(imported, path);
+		out << importer::WriteConfig(imported, path) << std::flush;
+		// A full disk or a closed pipe must not pass for a complete config.
+		if (!out) {
+			err << program << ": import: cannot write the output\n";
+			return ToInt(ExitCode::IoError);
+		}
 		return 0;
 	} catch (const importer::ImportError &e) {
 		err << where;

@@ -18,7 +18,8 @@ namespace popstream::cli {
  * @param err receives one line on failure: `PROGRAM: FILE:LINE: PROBLEM`, or
  *        `PROGRAM: FILE: PROBLEM` when the problem has no line
  * @return 0; 64 (EX_USAGE) for an unknown tool; 65 (EX_DATAERR) for a syntax error or
- *         a file with no POP3 account; 66 (EX_NOINPUT) for a file that cannot be read
+ *         a file with no POP3 account; 66 (EX_NOINPUT) for a file that cannot be
+ *         read; 74 (EX_IOERR) if @p out fails
  */
 int RunImport(const std::string &tool, const std::string &path,
 	      const std::string &program, std::ostream &out, std::ostream &err);

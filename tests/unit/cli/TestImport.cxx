@@ -118,3 +118,14 @@ TEST_CASE("import: the binary's usage errors are EX_USAGE")
 	CHECK(result.err == "popstream: " + (dir / "nosuch") +
 				": cannot read: No such file or directory\n");
 }
+
+TEST_CASE("import: output that cannot be written is EX_IOERR, not success")
+{
+	TempDir dir;
+	const auto path = dir / "mpoprc";
+	WriteFile(path, "account a\nhost a.example\n");
+	std::ostringstream out, err;
+	out.setstate(std::ios::badbit);
+	CHECK(cli::RunImport("mpop", path, "popstream", out, err) == 74);
+	CHECK(err.str() == "popstream: import: cannot write the output\n");
+}
