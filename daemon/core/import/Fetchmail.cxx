@@ -567,7 +567,8 @@ void Apply(Account &account, const std::vector<Option> &options)
 	if (account.delivery.kind == Delivery::Kind::Unset) {
 		// fetchmail's own default: forward to port 25 of this host.
 		account.delivery.kind = Delivery::Kind::Other;
-		std::string origin = smtp.empty() ? "smtphost localhost" : "";
+		std::string origin =
+		    smtp.empty() ? "smtphost localhost (fetchmail's default)" : "";
 		for (const auto &s : smtp)
 			origin += (origin.empty() ? "" : ", ") + s;
 		account.delivery.origin = origin;

@@ -29,7 +29,7 @@ accounts:
     max_messages_per_session: 50
     timeout: 1m
     interval: 10m
-    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # fetchall: not carried over: popstream downloads every message it has not saved; with keep: false that is every message
@@ -73,7 +73,7 @@ accounts:
     user: dave
     timeout: 1m
     interval: 10m
-    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
     # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine old.example.net login dave password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
