@@ -208,6 +208,32 @@ void SetInterval(Account &account, std::string_view option, std::string_view sec
 void Finish(Account &account)
 {
 	auto &dropped = account.dropped;
+	// popstream refuses any value with a control character; the writer would
+	// escape it into valid YAML that check-config then rejects.
+	const auto refuse = [&](const char *key, std::string &value) {
+		if (!config::HasControlCharacter(value))
+			return false;
+		dropped.push_back(
+		    {key, value, "a control character, which popstream refuses"});
+		value.clear();
+		return true;
+	};
+	for (auto [key, value] : {std::pair{"ca_file", &account.ca_file},
+				  std::pair{"tls_cert", &account.tls_cert},
+				  std::pair{"tls_key", &account.tls_key}})
+		refuse(key, *value);
+	for (auto [key, argv] :
+	     {std::pair{"password_command", &account.password_command},
+	      std::pair{"oauth_token_command", &account.token_command}}) {
+		std::string joined;
+		for (const auto &word : *argv)
+			joined += (joined.empty() ? "" : " ") + word;
+		if (refuse(key, joined))
+			argv->clear();
+	}
+	if (account.delivery.kind == Delivery::Kind::Maildir &&
+	    refuse("maildir", account.delivery.target))
+		account.delivery.kind = Delivery::Kind::Unset;
 	if ((account.auth == "xoauth2" || account.auth == "oauthbearer") &&
 	    account.token_command.empty()) {
 		dropped.push_back(

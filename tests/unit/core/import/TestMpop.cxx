@@ -174,3 +174,18 @@ TEST_CASE("mpop: '$' in a path is literal, as mpop wrote it")
 	    ParseMpoprc("account a\nhost p.example\ndelivery maildir /m/$x\n"), "rc");
 	CHECK(b.find("    maildir: \"/m/$$x\"\n") != std::string::npos);
 }
+
+TEST_CASE("mpop: a value with a control character is not carried over")
+{
+	const auto yaml = WriteConfig(ParseMpoprc("account a\nhost p.example\n"
+						  "delivery maildir ~/M\x01il\n"
+						  "passwordeval \"pass\tshow\"\n"),
+				      "rc");
+	CHECK(yaml.find("password_command:") == std::string::npos);
+	CHECK(yaml.find("    # maildir ~/M?il: not carried over: a control character, "
+			"which popstream refuses\n") != std::string::npos);
+	CHECK(yaml.find("    # password_command sh -c pass?show: not carried over: a "
+			"control character, which popstream refuses\n") !=
+	      std::string::npos);
+	CHECK(yaml.find("    maildir: ~/Maildir\n") != std::string::npos);
+}
