@@ -221,6 +221,6 @@ TEST_CASE("dl is kept off an account the daemon is fetching (exit 75), and back 
 	o.timeout = 30s;
 	const auto r = Run(o);
 	CHECK(r.exit_code == 75);
-	CHECK(r.err.find("another popstream process") != std::string::npos);
+	CHECK(r.err.find("popstreamd (pid ") != std::string::npos);
 	d.Stop();
 }
