@@ -4,6 +4,7 @@
 #include "CheckConfig.hxx"
 #include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
+#include "RunAccounts.hxx"
 #include "ServerInfo.hxx"
 #include "TlsArgs.hxx"
 
@@ -543,6 +544,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	DlArgs dl_args;
 	AddDl(app, dl_args);
 
+	RunArgs run_args;
+	auto *run = AddRun(app, run_args);
+
 	ServerInfoArgs serverinfo_args;
 	auto *serverinfo = AddServerInfo(app, serverinfo_args);
 
@@ -611,6 +615,8 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 
 	if (app.got_subcommand("dl"))
 		return RunDl(dl_args, program);
+	if (app.got_subcommand(run))
+		return RunAccounts(run_args, program);
 	if (app.got_subcommand(serverinfo))
 		return RunServerInfo(serverinfo_args, program);
 	if (app.got_subcommand(check))
