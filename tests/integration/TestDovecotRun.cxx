@@ -73,6 +73,23 @@ struct Setup {
 		return RunPopstream(args, netrc, tmp.Path());
 	}
 
+	/** `popstream ARGS...` with the configuration where it is looked for by default
+	 * ($HOME/.config/popstream/config.yaml), as a user runs `dl ACCOUNT`. */
+	ProcessResult Default(std::vector<std::string> args) const
+	{
+		std::filesystem::create_directories(tmp / ".config/popstream");
+		std::filesystem::copy_file(
+		    config, tmp / ".config/popstream/config.yaml",
+		    std::filesystem::copy_options::overwrite_existing);
+		ProcessOptions options;
+		options.argv = {RequireEnv("POPSTREAM_BIN")};
+		options.argv.insert(options.argv.end(), args.begin(), args.end());
+		options.env = {"NETRC=" + netrc, "HOME=" + tmp.Path(), "XDG_STATE_HOME",
+			       "XDG_CONFIG_HOME"};
+		options.timeout = std::chrono::minutes(3);
+		return popstream::test::Run(options);
+	}
+
 	std::map<std::string, unsigned> Saved(const std::string &account) const
 	{
 		std::map<std::string, unsigned> hashes;
@@ -198,5 +215,38 @@ TEST_SUITE("dovecot-run")
 		// Released: the next run fetches it.
 		CHECK(s.Run({"-q", "work"}).exit_code == 0);
 		CHECK(s.server->Count("alice") == 0);
+	}
+
+	TEST_CASE(
+	    "dl ACCOUNT fetches a configured account with its settings, Maildir and "
+	    "journal")
+	{
+		Setup s(6);
+		const auto r = s.Default({"dl", "work"});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		// The account's journal, the one run and the daemon keep: not dl's own.
+		CHECK(std::filesystem::exists(s.tmp /
+					      ".local/state/popstream/work/journal"));
+		CHECK_FALSE(std::filesystem::exists(s.tmp / ".local/state/popstream/dl"));
+		CHECK(Has(r.out, "work: alice@127.0.0.1:"));
+
+		// dl's own flags apply; its connection flags would contradict the
+		// account's, and are refused.
+		const auto pinned = s.Default({"dl", "--ca-file", "/etc/x.pem", "work"});
+		CHECK(pinned.exit_code == 64);
+		CHECK(
+		    pinned.err ==
+		    "popstream: dl: --ca-file cannot be used with the configured account "
+		    "\"work\", which has its own (change it in the configuration, or "
+		    "give a "
+		    "server spec instead)\n");
+		// A spec that is no account keeps its old meaning, and still needs a
+		// Maildir.
+		const auto bare = s.Default({"dl", "nosuch"});
+		CHECK(bare.exit_code == 64);
+		CHECK(Has(bare.err, "dl: MAILDIR is missing"));
 	}
 }
