@@ -7,6 +7,7 @@
 #include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/NewMailHook.hxx"
 #include "fetch/StatePaths.hxx"
 
 #include <CLI/CLI.hpp>
@@ -74,17 +75,23 @@ public:
 	void Stop() noexcept
 	{
 		stopping_ = true;
-		for (auto &f : fetches_)
+		for (auto &f : fetches_) {
 			if (f->job && !f->done)
 				f->job->Stop(stop_deadline_ms);
+			if (f->hook)
+				f->hook->Cancel();
+		}
 	}
 
 	void Abort() noexcept
 	{
 		stopping_ = true;
-		for (auto &f : fetches_)
+		for (auto &f : fetches_) {
 			if (f->job && !f->done)
 				f->job->Abort();
+			if (f->hook)
+				f->hook->Cancel();
+		}
 	}
 
 	bool Stopping() const noexcept { return stopping_; }
@@ -116,6 +123,7 @@ private:
 		config::Account account;
 		fetch::AccountKeep keep;
 		std::unique_ptr<fetch::FetchJob> job;
+		std::unique_ptr<fetch::NewMailHook> hook;
 		/** -q: the lines held back until the account turns out to matter. */
 		std::vector<std::string> held;
 		std::string server;
@@ -210,9 +218,25 @@ private:
 		    (result.code == ExitCode::Ok || result.saved > 0 || result.committed))
 			PrintLine(stdout, fetch.account.name + ": " +
 					      fetch::FormatSummary(fetch.server, result));
+		if (result.saved > 0 && !fetch.account.on_new_mail.empty() && !stopping_)
+			StartHook(fetch, result);
 		// The job calls us from inside itself: it is freed once the loop ends.
 		--running_;
 		StartQueued();
+	}
+
+	/** The account's `on_new_mail`; the run waits for it before exiting. */
+	void StartHook(Fetch &fetch, const fetch::FetchResult &result)
+	{
+		fetch::NewMailFacts facts{fetch.account.name, result.saved,
+					  result.saved_bytes, fetch.account.maildir};
+		fetch.hook = std::make_unique<fetch::NewMailHook>(
+		    loop_, fetch.account.on_new_mail, std::move(facts),
+		    [this, &fetch](const fetch::HookOutcome &outcome) {
+			    for (const auto &[level, text] : outcome.lines)
+				    if (level != fetch::LogLevel::Debug || args_.verbose)
+					    Say(fetch, stderr, text);
+		    });
 	}
 
 	uv_loop_t &loop_;

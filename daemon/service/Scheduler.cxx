@@ -4,6 +4,7 @@
 #include "auth/GsaslProvider.hxx"
 #include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
+#include "fetch/NewMailHook.hxx"
 #include "posix/Clock.hxx"
 
 #include <algorithm>
@@ -381,6 +382,8 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 	}
 
 	observer_.OnFetchFinished(slot.account.name, slot.server, result);
+	if (result.saved > 0 && !slot.account.on_new_mail.empty())
+		StartHook(slot, result);
 
 	if (slot.retired) {
 		auto it = std::find_if(retired_.begin(), retired_.end(),
@@ -495,6 +498,9 @@ void Scheduler::Shutdown(std::uint64_t deadline_ms)
 			if (slot->job)
 				slot->job->Stop(stopping_deadline_ms_);
 		}
+	// A hook has no mail to finish: it is killed, and reports so.
+	for (auto &hook : hooks_)
+		hook->Cancel();
 	CheckShutdown();
 }
 
@@ -506,9 +512,28 @@ void Scheduler::Abort()
 				slot->job->Abort();
 }
 
+void Scheduler::StartHook(Slot &slot, const fetch::FetchResult &result)
+{
+	fetch::NewMailFacts facts{slot.account.name, result.saved, result.saved_bytes,
+				  slot.account.maildir};
+	hooks_.emplace_back();
+	const auto it = std::prev(hooks_.end());
+	// The hook's lines go to the journal with the account, as the fetch's did.
+	auto done = [this, it, name = slot.account.name,
+		     server = slot.server](const fetch::HookOutcome &outcome) {
+		for (const auto &[level, text] : outcome.lines)
+			if (fetch_log_ && (level != fetch::LogLevel::Debug || verbose_))
+				fetch_log_(name, server, level, text);
+		hooks_.erase(it);
+		CheckShutdown();
+	};
+	*it = std::make_unique<fetch::NewMailHook>(loop_, slot.account.on_new_mail,
+						   std::move(facts), std::move(done));
+}
+
 void Scheduler::CheckShutdown()
 {
-	if (shutting_down_ && !shutdown_reported_ && Running() == 0) {
+	if (shutting_down_ && !shutdown_reported_ && Running() == 0 && hooks_.empty()) {
 		shutdown_reported_ = true;
 		observer_.OnShutdownComplete();
 	}

@@ -249,4 +249,46 @@ TEST_SUITE("dovecot-run")
 		CHECK(bare.exit_code == 64);
 		CHECK(Has(bare.err, "dl: MAILDIR is missing"));
 	}
+
+	TEST_CASE("on_new_mail runs after a fetch that saved mail, with the facts; its "
+		  "failure changes nothing")
+	{
+		Setup s(4);
+		const auto port = std::to_string(s.server->pop3_port);
+		const auto facts = s.tmp / "facts";
+		const auto hook =
+		    "[sh, -c, 'echo $POPSTREAM_ACCOUNT $POPSTREAM_MESSAGES "
+		    "$POPSTREAM_BYTES "
+		    "$POPSTREAM_MAILDIR >> \"$0\"; echo indexed; exit 2', '" +
+		    facts + "']";
+		WriteFile(s.config,
+			  "defaults:\n  on_new_mail: " + hook +
+			      "\naccounts:\n"
+			      "  - name: work\n    server: tcp:alice@127.0.0.1:" +
+			      port + "\n    maildir: " + s.Maildir("work") +
+			      "\n"
+			      "  - name: home\n    server: tcp:bob@127.0.0.1:" +
+			      port + "\n    maildir: " + s.Maildir("home") + "\n",
+			  0600);
+		const auto r = s.Run({"-q"});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 0); // the hook failed: the mail is still fine
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		// Once, for the account that got mail; home got none.
+		CHECK(ReadFile(facts) == "work 4 " + std::to_string(s.sample.Bytes()) +
+					     " " + s.Maildir("work") + "\n");
+		CHECK(Has(r.err, "popstream: work: on_new_mail: indexed\n"));
+		CHECK(Has(
+		    r.err,
+		    "popstream: work: on_new_mail \"sh\": failed with exit status 2\n"));
+		CHECK_FALSE(Has(r.err, "home"));
+
+		// Nothing new: no hook.
+		const auto again = s.Run({"-q"});
+		CHECK(again.exit_code == 0);
+		CHECK(again.err.empty());
+		CHECK(ReadFile(facts) == "work 4 " + std::to_string(s.sample.Bytes()) +
+					     " " + s.Maildir("work") + "\n");
+	}
 }
