@@ -202,7 +202,9 @@ TEST_SUITE("dovecot-run")
 		holder.argv = {"flock", lock, "sh", "-c",
 			       "echo $$ > '" + lock + "'; exec sleep 5"};
 		Child child(holder);
-		for (int i = 0; i < 100 && ReadFile(lock).empty(); ++i)
+		for (int i = 0; i < 100 && (!std::filesystem::exists(lock) ||
+					    ReadFile(lock).empty());
+		     ++i)
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		const auto r = s.Run({"work"});
 		INFO(Describe(r));
