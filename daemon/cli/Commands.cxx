@@ -5,6 +5,7 @@
 #include "Import.hxx"
 #include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
+#include "RunAccounts.hxx"
 #include "ServerInfo.hxx"
 #include "TlsArgs.hxx"
 
@@ -14,6 +15,8 @@
 #include "core/config/Validate.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
+#include "fetch/AccountCredentials.hxx"
+#include "fetch/AccountFetch.hxx"
 #include "fetch/Credentials.hxx"
 #include "fetch/FetchJob.hxx"
 #include "fetch/OAuthTokens.hxx"
@@ -56,6 +59,13 @@ struct DlArgs {
 	std::string maildir;
 	/** --ca-file and the TLS flags of issue 11 (TlsArgs.hxx). */
 	TlsArgs tls;
+	/** The flags given on the command line that set how to connect and log in
+	 * (--auth, --ca-file...): a configured account brings its own. */
+	std::vector<std::string> connection_flags;
+	/** --pipelining, --timeout, --connect-timeout were given (else a configured
+	 * account's settings stand). */
+	bool pipelining_given = false, timeout_given = false,
+	     connect_timeout_given = false;
 };
 
 /** Arguments of `help`. */
@@ -75,6 +85,10 @@ const char *const dl_footer =
     "starttls: is port 110 upgraded with STLS before anything else (never falling back "
     "to cleartext); host!sni_name "
     "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
+    "SPEC may also be the name of an account of the configuration "
+    "($XDG_CONFIG_HOME/popstream/config.yaml): its server, TLS, login, password "
+    "source, journal and Maildir (unless MAILDIR is given) are used, with dl's -n, "
+    "--limit, --dry-run, --pipelining and timeouts on top. "
     "Once connected, the password comes from --password-command, else from ~/.netrc "
     "($NETRC), looked up by machine user@host:port, then host, then default; without "
     "one, it is asked for on the terminal (if stdin is one). Only the secret the login "
@@ -264,11 +278,147 @@ std::string CheckSecrets(pop3::AuthMethod method, const DlArgs &args)
 	return {};
 }
 
+/**
+ * Runs dl's one fetch on @p loop (initialised by the caller, who may have tied secret
+ * lookups to it) with SIGINT and SIGTERM handled, prints the summary line, closes the
+ * loop. @return the fetch's status
+ */
+int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &label,
+	      bool verbose, const std::string &program)
+{
+	std::optional<fetch::FetchResult> result;
+	auto log = [&](fetch::LogLevel level, const std::string &text) {
+		if (level == fetch::LogLevel::Debug && !verbose)
+			return;
+		PrintError(program, label + ": " + text);
+	};
+	SignalState signal_state{nullptr, 0, program, label};
+	uv_signal_t sigint, sigterm;
+	for (auto [handle, signum] :
+	     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
+		uv_signal_init(&loop, handle);
+		handle->data = &signal_state;
+		uv_signal_start(handle, OnSignal, signum);
+		// Signals alone must not keep the loop running once the fetch is done.
+		uv_unref(reinterpret_cast<uv_handle_t *>(handle));
+	}
+	{
+		fetch::FetchJob job(loop, std::move(options), log,
+				    [&](const fetch::FetchResult &r) { result = r; });
+		signal_state.job = &job;
+		job.Start();
+		uv_run(&loop, UV_RUN_DEFAULT);
+		signal_state.job = nullptr;
+	}
+	uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
+	uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+
+	if (!result) {
+		PrintError(program,
+			   label + ": internal error: the fetch ended without a result");
+		return ToInt(ExitCode::Software);
+	}
+	if (!result->error.empty())
+		PrintError(program, label + ": " + result->error);
+	if (result->code == ExitCode::Ok || result->saved > 0 || result->committed ||
+	    result->dry_run) {
+		std::printf("%s\n", fetch::FormatSummary(label, *result).c_str());
+		std::fflush(stdout);
+	}
+	return ToInt(result->code);
+}
+
+/**
+ * @return the account of the configuration (config::DefaultConfigPath()) named
+ *         @p spec, if @p spec is a bare name and the file has one. A file that does
+ *         not load is passed over with a warning: `dl host` must still work.
+ */
+std::optional<config::Account> ConfiguredAccount(const std::string &spec,
+						 const std::string &program)
+{
+	if (spec.empty() || spec.find_first_of(":@!/") != std::string::npos)
+		return std::nullopt;
+	std::string path;
+	try {
+		path = config::DefaultConfigPath();
+	} catch (const config::ConfigError &) {
+		return std::nullopt;
+	}
+	if (access(path.c_str(), F_OK) != 0)
+		return std::nullopt;
+	try {
+		const auto config = config::LoadConfig(path);
+		for (const auto &account : config.accounts)
+			if (account.name == spec)
+				return account;
+	} catch (const config::ConfigError &e) {
+		PrintError(program, "dl: warning: " + path + " has errors (see '" +
+					program + " check-config'), so \"" +
+					Escape(spec) + "\" is not looked up there");
+	}
+	return std::nullopt;
+}
+
+/** dl of a configured account: its settings, journal and lock, dl's policy flags. */
+int RunDlAccount(const DlArgs &args, const config::Account &account,
+		 const std::string &program)
+{
+	if (!args.connection_flags.empty()) {
+		PrintError(
+		    program,
+		    "dl: " + args.connection_flags.front() +
+			" cannot be used with the configured account \"" +
+			Escape(account.name) +
+			"\", which has its own (change it in the configuration, or "
+			"give a server spec instead)");
+		return ToInt(ExitCode::Usage);
+	}
+	std::optional<PendingCredentials> credentials;
+	try {
+		credentials = ResolveAccountDeferred(account);
+	} catch (const CredentialError &e) {
+		PrintError(program, e.what());
+		return ToInt(e.Code());
+	}
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	fetch::AccountKeep keep;
+	// As `run` keeps it: beside the account's journal, mode 0600.
+	keep.tls_sessions = std::make_shared<fetch::TlsSessionCache>(
+	    fetch::StateDir(account.name) + "/tls-session");
+	auto options =
+	    fetch::AccountFetchOptions(loop, account, std::move(*credentials), keep,
+				       auth::MakeAuthProvider(), args.verbose);
+	if (!args.maildir.empty())
+		options.maildir = ExpandHome(args.maildir);
+	// dl's policy flags: what this one run does with the mailbox.
+	if (args.policy.keep)
+		options.policy.keep = true;
+	if (args.policy.max_messages_per_session != 0)
+		options.policy.max_messages_per_session =
+		    args.policy.max_messages_per_session;
+	if (args.pipelining_given)
+		options.policy.pipelining = config::ParsePipelining(args.pipelining);
+	if (args.timeout_given)
+		options.timeouts.idle_ms = Milliseconds(args.timeout_s);
+	if (args.connect_timeout_given)
+		options.timeouts.connect_ms = Milliseconds(args.connect_timeout_s);
+	options.dry_run = args.dry_run;
+	const std::string label = options.account.Label();
+	return ExecuteDl(loop, std::move(options), account.name + ": " + label,
+			 args.verbose, program);
+}
+
 int RunDl(const DlArgs &args, const std::string &program)
 {
+	if (const auto account = ConfiguredAccount(args.spec, program))
+		return RunDlAccount(args, *account, program);
 	if (args.maildir.empty()) {
-		PrintError(program,
-			   "dl: MAILDIR is empty (run '" + program + " help dl')");
+		PrintError(program, "dl: MAILDIR is missing (only an account of the "
+				    "configuration has one of its own; run '" +
+					program + " help dl')");
 		return ToInt(ExitCode::Usage);
 	}
 	int tls_error = 0;
@@ -365,48 +515,7 @@ int RunDl(const DlArgs &args, const std::string &program)
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	std::optional<fetch::FetchResult> result;
-	auto log = [&](fetch::LogLevel level, const std::string &text) {
-		if (level == fetch::LogLevel::Debug && !args.verbose)
-			return;
-		PrintError(program, label + ": " + text);
-	};
-	SignalState signal_state{nullptr, 0, program, label};
-	uv_signal_t sigint, sigterm;
-	for (auto [handle, signum] :
-	     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-		uv_signal_init(&loop, handle);
-		handle->data = &signal_state;
-		uv_signal_start(handle, OnSignal, signum);
-		// Signals alone must not keep the loop running once the fetch is done.
-		uv_unref(reinterpret_cast<uv_handle_t *>(handle));
-	}
-	{
-		fetch::FetchJob job(loop, std::move(options), log,
-				    [&](const fetch::FetchResult &r) { result = r; });
-		signal_state.job = &job;
-		job.Start();
-		uv_run(&loop, UV_RUN_DEFAULT);
-		signal_state.job = nullptr;
-	}
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
-
-	if (!result) {
-		PrintError(program,
-			   label + ": internal error: the fetch ended without a result");
-		return ToInt(ExitCode::Software);
-	}
-	if (!result->error.empty())
-		PrintError(program, label + ": " + result->error);
-	if (result->code == ExitCode::Ok || result->saved > 0 || result->committed ||
-	    result->dry_run) {
-		std::printf("%s\n", fetch::FormatSummary(label, *result).c_str());
-		std::fflush(stdout);
-	}
-	return ToInt(result->code);
+	return ExecuteDl(loop, std::move(options), label, args.verbose, program);
 }
 
 void AddDl(CLI::App &app, DlArgs &args)
@@ -491,8 +600,8 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "[{ssl,tcp,starttls}:]{netrc_account|[user@]host[!sni_name][:port]}")
 	    ->required();
 	dl->add_option("MAILDIR", args.maildir,
-		       "The Maildir to deliver into (created if missing)")
-	    ->required();
+		       "The Maildir to deliver into (created if missing); for an account "
+		       "of the configuration, its own by default");
 }
 
 /** @return 0, or 64 if a topic is not a subcommand */
@@ -543,6 +652,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 
 	DlArgs dl_args;
 	AddDl(app, dl_args);
+
+	RunArgs run_args;
+	auto *run = AddRun(app, run_args);
 
 	ServerInfoArgs serverinfo_args;
 	auto *serverinfo = AddServerInfo(app, serverinfo_args);
@@ -636,8 +748,21 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return ToInt(ExitCode::Usage);
 	}
 
-	if (app.got_subcommand("dl"))
+	if (app.got_subcommand("dl")) {
+		auto *dl = app.get_subcommand("dl");
+		for (const char *flag :
+		     {"--auth", "--allow-plaintext", "--password-command",
+		      "--token-command", "--ca-file", "--tls-fingerprint",
+		      "--tls-min-version", "--tls-cert", "--tls-key"})
+			if (dl->count(flag) > 0)
+				dl_args.connection_flags.emplace_back(flag);
+		dl_args.pipelining_given = dl->count("--pipelining") > 0;
+		dl_args.timeout_given = dl->count("--timeout") > 0;
+		dl_args.connect_timeout_given = dl->count("--connect-timeout") > 0;
 		return RunDl(dl_args, program);
+	}
+	if (app.got_subcommand(run))
+		return RunAccounts(run_args, program);
 	if (app.got_subcommand(serverinfo))
 		return RunServerInfo(serverinfo_args, program);
 	if (app.got_subcommand(check))

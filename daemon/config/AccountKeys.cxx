@@ -88,6 +88,22 @@ void ApplyPasswordCommand(const YamlValue &value, const KeyContext &, Account &a
 	account.password_command = value.Command();
 }
 
+void ApplyOnNewMail(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.on_new_mail = value.Command();
+}
+
+std::optional<std::string> ShowOnNewMail(const Account &account)
+{
+	// Shown only when set: most accounts have none.
+	if (account.on_new_mail.empty())
+		return std::nullopt;
+	std::string text;
+	for (const auto &arg : account.on_new_mail)
+		text += (text.empty() ? "" : " ") + Escape(arg, 200);
+	return text;
+}
+
 void ApplyOauthTokenCommand(const YamlValue &value, const KeyContext &, Account &account)
 {
 	// Which methods it goes with is checked per account, by the loader.
@@ -532,6 +548,7 @@ constexpr AccountKey account_keys[] = {
      ShowMaxBytesPerSession},
     {"checkpoint_every", KeyGroup::Other, false, ApplyCheckpointEvery,
      ShowCheckpointEvery},
+    {"on_new_mail", KeyGroup::Other, false, ApplyOnNewMail, ShowOnNewMail},
     {"enabled", KeyGroup::Other, false, ApplyEnabled, ShowEnabled},
 };
 

@@ -1,5 +1,6 @@
 #include "PasswordCommand.hxx"
 #include "Credentials.hxx"
+#include "Spawn.hxx"
 #include "core/util/Escape.hxx"
 #include "posix/UniqueFd.hxx"
 
@@ -21,6 +22,11 @@ namespace popstream {
 
 namespace {
 
+using fetch::Reap;
+using fetch::ReapBefore;
+using fetch::Reaped;
+using fetch::SpawnSetup;
+
 using Clock = std::chrono::steady_clock;
 
 CredentialError Failure(const std::string &message)
@@ -40,26 +46,6 @@ std::string DurationText(std::chrono::milliseconds duration)
 	return std::to_string(duration.count()) + " ms";
 }
 
-/** The spawn settings, destroyed on every path. */
-class SpawnSetup {
-public:
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attributes;
-
-	SpawnSetup() noexcept
-	{
-		posix_spawn_file_actions_init(&actions);
-		posix_spawnattr_init(&attributes);
-	}
-	~SpawnSetup()
-	{
-		posix_spawn_file_actions_destroy(&actions);
-		posix_spawnattr_destroy(&attributes);
-	}
-	SpawnSetup(const SpawnSetup &) = delete;
-	SpawnSetup &operator=(const SpawnSetup &) = delete;
-};
-
 /** Wipes the command's output when it goes out of scope, whatever happened. */
 class WipedString {
 public:
@@ -69,43 +55,6 @@ public:
 	WipedString(const WipedString &) = delete;
 	WipedString &operator=(const WipedString &) = delete;
 };
-
-/** Reaps @p pid, retrying on EINTR. */
-void Reap(pid_t pid) noexcept
-{
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
-}
-
-/** The outcome of ReapBefore(). */
-enum class Reaped {
-	/** The child exited; the status is valid. */
-	Exited,
-	/** The deadline passed first. */
-	Running,
-	/** waitpid() failed (ECHILD: someone else reaped it, e.g. SIGCHLD ignored). */
-	Lost,
-};
-
-/**
- * Waits for @p pid until @p deadline. There is no portable way to wait for a child
- * with a timeout, and this runs once per fetch, so polling every few milliseconds is
- * cheap enough.
- */
-Reaped ReapBefore(pid_t pid, Clock::time_point deadline, int &status) noexcept
-{
-	for (;;) {
-		const pid_t done = waitpid(pid, &status, WNOHANG);
-		if (done == pid)
-			return Reaped::Exited;
-		if (done < 0 && errno != EINTR)
-			return Reaped::Lost;
-		if (Clock::now() >= deadline)
-			return Reaped::Running;
-		std::this_thread::sleep_for(std::chrono::milliseconds(5));
-	}
-}
 
 } // namespace
 
@@ -134,20 +83,6 @@ std::string RunSecretCommand(const std::vector<std::string> &argv,
 					 O_RDONLY, 0);
 	// dup2() clears FD_CLOEXEC on the copy, so only stdout survives the exec.
 	posix_spawn_file_actions_adddup2(&setup.actions, write_end.Get(), STDOUT_FILENO);
-	// The daemon may block signals or ignore SIGPIPE; ignored dispositions survive
-	// exec, and a command that cannot be interrupted or that never sees EPIPE is
-	// not what its author tested.
-	sigset_t mask;
-	sigemptyset(&mask);
-	posix_spawnattr_setsigmask(&setup.attributes, &mask);
-	sigset_t defaults;
-	sigemptyset(&defaults);
-	for (const int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1,
-			      SIGUSR2, SIGALRM})
-		sigaddset(&defaults, sig);
-	posix_spawnattr_setsigdefault(&setup.attributes, &defaults);
-	posix_spawnattr_setflags(&setup.attributes,
-				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
 	std::vector<char *> args;
 	for (const auto &arg : argv)

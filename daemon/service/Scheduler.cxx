@@ -3,8 +3,8 @@
 #include "RetryPolicy.hxx"
 #include "auth/GsaslProvider.hxx"
 #include "fetch/AccountCredentials.hxx"
-#include "fetch/OAuthTokens.hxx"
-#include "fetch/StatePaths.hxx"
+#include "fetch/AccountFetch.hxx"
+#include "fetch/NewMailHook.hxx"
 #include "posix/Clock.hxx"
 
 #include <algorithm>
@@ -21,48 +21,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds startup_jitter{2'000};
 /** Progress goes out at most this often (the bus property is throttled to ~1 Hz). */
 constexpr std::uint64_t progress_interval_ms = 1000;
-/** The connect timeout, unless the account's idle timeout is shorter. */
-constexpr milliseconds connect_timeout{30'000};
-
-/** One password lookup on the thread pool. */
-struct PasswordWork {
-	uv_work_t work;
-	PasswordLookup lookup;
-	std::function<void(fetch::PasswordAnswer)> answer;
-	fetch::PasswordAnswer result;
-};
-
-/** @return a source that runs @p lookup on the thread pool when the fetch is connected:
- * a password_command may take seconds, and the loop serves the other accounts
- * meanwhile. */
-fetch::PasswordSource PoolPasswordSource(uv_loop_t &loop, PasswordLookup lookup)
-{
-	return [&loop, lookup = std::move(lookup)](
-		   std::function<void(fetch::PasswordAnswer)> answer) {
-		auto *w = new PasswordWork{};
-		w->work.data = w;
-		w->lookup = lookup;
-		w->answer = std::move(answer);
-		uv_queue_work(
-		    &loop, &w->work,
-		    [](uv_work_t *work) {
-			    auto &job = *static_cast<PasswordWork *>(work->data);
-			    try {
-				    job.result.password = job.lookup();
-			    } catch (const CredentialError &e) {
-				    job.result.code = e.Code();
-				    job.result.error = e.what();
-			    } catch (const std::exception &e) {
-				    job.result.error = e.what();
-			    }
-		    },
-		    [](uv_work_t *work, int) {
-			    std::unique_ptr<PasswordWork> done(
-				static_cast<PasswordWork *>(work->data));
-			    done->answer(std::move(done->result));
-		    });
-	};
-}
 
 std::uint64_t Jitter(milliseconds max)
 {
@@ -96,15 +54,9 @@ struct Scheduler::Slot {
 	std::uint64_t last_progress_ms = 0;
 	/** user@host:port of the current or last fetch. */
 	std::string server;
-	/** The access tokens of an account with `oauth:`, kept between polls (a token
-	 * lives about an hour, a poll comes every few minutes); made again when the
-	 * account's `oauth:` or `ca_file` changes. */
-	std::shared_ptr<OAuthTokens> tokens;
-	/** The account's TLS session, kept in memory between polls so that each poll
-	 * after the first resumes it (one round trip less). Its key covers every TLS
-	 * setting, so a reload that changes them makes the next poll verify afresh. */
-	std::shared_ptr<fetch::TlsSessionCache> tls_sessions =
-	    std::make_shared<fetch::TlsSessionCache>();
+	/** Its access tokens and TLS session, kept in memory between polls. A reload
+	 * that changes `oauth:` or a TLS setting makes the next poll start afresh. */
+	fetch::AccountKeep keep;
 
 	Slot(Scheduler &_owner, config::Account _account)
 	    : owner(_owner), account(std::move(_account))
@@ -351,35 +303,8 @@ void Scheduler::Resolved(Slot &slot, config::Account account,
 		return;
 	}
 
-	fetch::FetchOptions options;
-	options.account = std::move(credentials->account);
-	options.password_source =
-	    PoolPasswordSource(loop_, std::move(credentials->password));
-	if (credentials->token)
-		options.token_source =
-		    PoolPasswordSource(loop_, std::move(credentials->token));
-	if (account.oauth && account.oauth->provider != oauth::Provider::Goa) {
-		if (!slot.tokens || slot.tokens->Settings() != account.oauth ||
-		    slot.tokens->CaFile() != account.ca_file)
-			slot.tokens = std::make_shared<OAuthTokens>(
-			    oauth::GrantKeyForAccount(account.name),
-			    "account \"" + account.name + "\": ",
-			    "popstream oauth login " + account.name, account.oauth,
-			    account.ca_file);
-		options.token_source = PoolPasswordSource(loop_, slot.tokens->Lookup());
-		options.token_renewal = PoolPasswordSource(loop_, slot.tokens->Renewal());
-	}
-	options.auth_provider = auth_provider_;
-	options.maildir = account.maildir;
-	options.policy = account.Policy();
-	options.starttls = options.account.starttls;
-	options.state_dir = fetch::StateDir(account.name);
-	options.tls = account.Tls();
-	options.tls_sessions = slot.tls_sessions;
-	options.verbose = verbose_;
-	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
-	options.timeouts.connect_ms = static_cast<std::uint64_t>(
-	    std::min(connect_timeout, account.timeout).count());
+	auto options = fetch::AccountFetchOptions(loop_, account, std::move(*credentials),
+						  slot.keep, auth_provider_, verbose_);
 
 	const std::string name = account.name;
 	slot.server = options.account.Label();
@@ -457,6 +382,8 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 	}
 
 	observer_.OnFetchFinished(slot.account.name, slot.server, result);
+	if (result.saved > 0 && !slot.account.on_new_mail.empty())
+		StartHook(slot, result);
 
 	if (slot.retired) {
 		auto it = std::find_if(retired_.begin(), retired_.end(),
@@ -571,6 +498,9 @@ void Scheduler::Shutdown(std::uint64_t deadline_ms)
 			if (slot->job)
 				slot->job->Stop(stopping_deadline_ms_);
 		}
+	// A hook has no mail to finish: it is killed, and reports so.
+	for (auto &hook : hooks_)
+		hook->Cancel();
 	CheckShutdown();
 }
 
@@ -582,9 +512,28 @@ void Scheduler::Abort()
 				slot->job->Abort();
 }
 
+void Scheduler::StartHook(Slot &slot, const fetch::FetchResult &result)
+{
+	fetch::NewMailFacts facts{slot.account.name, result.saved, result.saved_bytes,
+				  slot.account.maildir};
+	hooks_.emplace_back();
+	const auto it = std::prev(hooks_.end());
+	// The hook's lines go to the journal with the account, as the fetch's did.
+	auto done = [this, it, name = slot.account.name,
+		     server = slot.server](const fetch::HookOutcome &outcome) {
+		for (const auto &[level, text] : outcome.lines)
+			if (fetch_log_ && (level != fetch::LogLevel::Debug || verbose_))
+				fetch_log_(name, server, level, text);
+		hooks_.erase(it);
+		CheckShutdown();
+	};
+	*it = std::make_unique<fetch::NewMailHook>(loop_, slot.account.on_new_mail,
+						   std::move(facts), std::move(done));
+}
+
 void Scheduler::CheckShutdown()
 {
-	if (shutting_down_ && !shutdown_reported_ && Running() == 0) {
+	if (shutting_down_ && !shutdown_reported_ && Running() == 0 && hooks_.empty()) {
 		shutdown_reported_ = true;
 		observer_.OnShutdownComplete();
 	}

@@ -3,12 +3,14 @@
 #include "bus/AccountStatus.hxx"
 #include "core/config/Model.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/NewMailHook.hxx"
 
 #include <uv.h>
 
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -126,6 +128,8 @@ private:
 		      std::optional<PendingCredentials> credentials,
 		      const std::string &error);
 	void Finished(Slot &slot, const fetch::FetchResult &result);
+	/** Runs the account's `on_new_mail` for @p result (which saved mail). */
+	void StartHook(Slot &slot, const fetch::FetchResult &result);
 	void CheckShutdown();
 
 	uv_loop_t &loop_;
@@ -138,6 +142,9 @@ private:
 	std::vector<std::unique_ptr<Slot>> slots_;
 	/** Accounts removed by a reload whose fetch is still running. */
 	std::vector<std::unique_ptr<Slot>> retired_;
+	/** `on_new_mail` hooks still running (each removed by its completion); a
+	 * shutdown kills them and waits for them. */
+	std::list<std::unique_ptr<fetch::NewMailHook>> hooks_;
 	/** Accounts due but waiting for a free slot, oldest first. */
 	std::deque<Slot *> queue_;
 	unsigned max_concurrent_ = 4;

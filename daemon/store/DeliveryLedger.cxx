@@ -306,7 +306,8 @@ Destination::Staged DeliveryLedger::End()
 	Staged staged;
 	try {
 		staged.bytes = staged_->Size();
-		auto name = staged_->Sync();
+		// Commit() waits for the fsync: until then the next messages download.
+		auto name = staged_->StartSync();
 		staged.place = "new/" + name;
 		group_.push_back({staged_number_,
 				  staged_uidl_,
@@ -355,6 +356,22 @@ CommitOutcome DeliveryLedger::Commit()
 	if (group_.empty())
 		return out;
 	const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+
+	// The files' fsyncs, started by End() and run side by side, are over: a file
+	// that did not reach the disk goes no further (it never enters the journal).
+	std::erase_if(group_, [&](Pending &p) {
+		try {
+			p.delivery->FinishSync();
+			return false;
+		} catch (const MaildirError &e) {
+			out.failed.push_back({p.number, p.uidl, e.what(),
+					      IsMaildirWide(e.Errno()), false});
+			group_bytes_ -= p.bytes;
+			return true;
+		}
+	});
+	if (group_.empty())
+		return out;
 
 	// 0. A message listed again under a unique-id whose deletion the server
 	//    confirmed, with the very bytes saved then: the server kept it. The copy

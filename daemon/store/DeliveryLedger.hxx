@@ -50,16 +50,18 @@ struct LedgerOptions {
  *   Only bodies proven whole (pop3::MessageEndEvent) reach End(); anything else is
  *   dropped from tmp/ and never reaches new/ or the journal.
  *
- * Commit() keeps this order, one group of up to 64 messages or 16 MiB sharing each
- * sync: (0) a message listed again under a unique-id whose deletion the server
- * confirmed, byte for byte the copy saved then, is not stored twice; (1) a journal
- * line `P uidl size new-name tmp-name time [replaces]` for each, then one fdatasync of
- * the journal; (2) each file renamed tmp/ -> new/; (3) one fsync of new/; (4) the file
- * each replaces removed, and a `D` and a `C` line for each (synced with the next
- * group or at the end: until then `P` plus the file in new/ say the same, see
- * Recover()). A kill at any instant between these steps (store/CrashPoint.hxx names
- * them) loses nothing and duplicates nothing: Recover() at the next start finishes
- * or undoes the group.
+ * Commit() keeps this order, one group of up to 64 messages or 16 MiB sharing each sync:
+ * (-1) each file's fsync, started by End() on a worker thread (FileSync.hxx) so that the
+ * group's fsyncs overlap with each other and with the download, has returned without
+ * error (a file that failed goes no further); (0) a message listed again under a
+ * unique-id whose deletion the server confirmed, byte for byte the copy saved then, is
+ * not stored twice; (1) a journal line `P uidl size new-name tmp-name time [replaces]`
+ * for each, then one fdatasync of the journal; (2) each file renamed tmp/ -> new/; (3)
+ * one fsync of new/; (4) the file each replaces removed, and a `D` and a `C` line for
+ * each (synced with the next group or at the end: until then `P` plus the file in new/
+ * say the same, see Recover()). A kill at any instant between these steps
+ * (store/CrashPoint.hxx names them) loses nothing and duplicates nothing: Recover() at
+ * the next start finishes or undoes the group.
  *
  * Without a state directory the journal lives in memory: the run still de-duplicates
  * across its own sessions, but a crash may leave a duplicate (never a loss).
@@ -114,7 +116,8 @@ public:
 		   std::uint64_t listed) override;
 	/** Buffered 64 KiB at a time: a message of any size never sits in memory. */
 	void Write(std::string_view bytes) override;
-	/** Flushes and fsyncs the tmp/ file; @return its future name in new/. */
+	/** Flushes the tmp/ file and starts its fsync, which Commit() waits for.
+	 * @return its future name in new/ */
 	Staged End() override;
 	void Discard() noexcept override;
 	/** @return true at 64 messages or 16 MiB waiting for one fsync of new/ */

@@ -1,6 +1,9 @@
 #include "JournalFile.hxx"
 
+#include "core/util/Escape.hxx"
+
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -81,6 +84,40 @@ std::string ReadAll(int fd, const std::string &path)
 	}
 }
 
+/** @return the first 100 bytes of @p path, or "" if it cannot be read */
+std::string ReadSmall(const std::string &path)
+{
+	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return {};
+	char buf[100];
+	const ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+/**
+ * @return who holds the lock at @p path, from the pid its holder wrote into it:
+ *         "popstreamd (pid 1234)", or "another popstream process (the daemon, a run
+ *         or a dl)" when that cannot be read (an older version, a process gone)
+ */
+std::string LockHolder(const std::string &path)
+{
+	const std::string unknown =
+	    "another popstream process (the daemon, a run or a dl)";
+	const auto text = ReadSmall(path);
+	char *end = nullptr;
+	const long pid = std::strtol(text.c_str(), &end, 10);
+	if (pid <= 0 || end == text.c_str() || *end != '\n')
+		return unknown;
+	auto comm = ReadSmall("/proc/" + std::to_string(pid) + "/comm");
+	while (!comm.empty() && (comm.back() == '\n' || comm.back() == ' '))
+		comm.pop_back();
+	if (comm.empty() || comm.size() > 64)
+		return unknown;
+	return Escape(comm, 64) + " (pid " + std::to_string(pid) + ")";
+}
+
 } // namespace
 
 FileLock::FileLock(const std::string &path, const std::string &holder)
@@ -96,11 +133,14 @@ FileLock::FileLock(const std::string &path, const std::string &holder)
 		close(fd_);
 		fd_ = -1;
 		if (error == EWOULDBLOCK)
-			throw JournalBusy(
-			    "another popstream process (the daemon or a dl) is "
-			    "fetching " +
-			    holder + " (it holds " + path + ")");
+			throw JournalBusy(LockHolder(path) + " is fetching " + holder +
+					  " (it holds " + path + ")");
 		Throw("cannot lock " + path, error);
+	}
+	// Who holds it, for the message of the next process that finds it taken.
+	// Best effort: the lock is the flock, not these bytes.
+	const std::string pid = std::to_string(getpid()) + "\n";
+	if (ftruncate(fd_, 0) == 0 && pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
 	}
 }
 

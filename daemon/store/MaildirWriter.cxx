@@ -237,7 +237,8 @@ Delivery::Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string u
 Delivery::Delivery(Delivery &&other) noexcept
     : maildir_(other.maildir_), fd_(other.fd_), tmp_name_(std::move(other.tmp_name_)),
       unique_(std::move(other.unique_)), buffer_(std::move(other.buffer_)),
-      size_(other.size_), final_name_(std::move(other.final_name_))
+      size_(other.size_), final_name_(std::move(other.final_name_)),
+      sync_(std::move(other.sync_))
 {
 	other.fd_ = -1;
 	other.tmp_name_.clear();
@@ -268,7 +269,7 @@ void Delivery::Flush()
 
 void Delivery::Write(std::string_view bytes)
 {
-	if (fd_ < 0)
+	if (fd_ < 0 || sync_)
 		throw MaildirError("write to a finished delivery", EBADF);
 	size_ += bytes.size();
 	if (buffer_.size() + bytes.size() > write_buffer_bytes) {
@@ -284,18 +285,34 @@ void Delivery::Write(std::string_view bytes)
 
 std::string Delivery::Sync()
 {
-	if (fd_ < 0)
+	auto name = StartSync();
+	FinishSync();
+	return name;
+}
+
+std::string Delivery::StartSync()
+{
+	if (fd_ < 0 || sync_)
 		throw MaildirError("sync of a finished delivery", EBADF);
 	Flush();
 	// A synced delivery may wait for a group commit with a hundred others: it
 	// must not keep its 64 KiB write buffer meanwhile.
 	std::string().swap(buffer_);
+	sync_ = std::make_unique<FileSync>(fd_);
+	final_name_ = maildir::WithSize(unique_, size_);
+	return final_name_;
+}
+
+void Delivery::FinishSync()
+{
+	if (fd_ < 0 || !sync_)
+		throw MaildirError("sync of a delivery that was not started", EBADF);
 	const std::string tmp_path = maildir_->path_ + "/tmp/" + unique_;
-	if (fsync(fd_) != 0) {
-		const int error = errno;
+	if (const int error = sync_->Wait(); error != 0) {
 		Abort();
 		Throw("cannot fsync", tmp_path, error);
 	}
+	sync_.reset();
 	// close() can report a deferred write error (NFS); it must not be ignored.
 	const int rc = close(fd_);
 	fd_ = -1;
@@ -304,8 +321,6 @@ std::string Delivery::Sync()
 		Abort();
 		Throw("cannot close", tmp_path, error);
 	}
-	final_name_ = maildir::WithSize(unique_, size_);
-	return final_name_;
 }
 
 void Delivery::Publish()
@@ -341,6 +356,8 @@ std::string Delivery::Commit()
 
 void Delivery::Abort() noexcept
 {
+	// Not closed under a running fsync: the number could be reused meanwhile.
+	sync_.reset();
 	if (fd_ >= 0) {
 		close(fd_);
 		fd_ = -1;

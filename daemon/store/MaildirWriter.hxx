@@ -1,6 +1,9 @@
 #pragma once
 
+#include "FileSync.hxx"
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -41,6 +44,8 @@ class Delivery {
 	std::string buffer_;
 	std::uint64_t size_ = 0;
 	std::string final_name_;
+	/** The fsync StartSync() started; fd_ stays open until it is over. */
+	std::unique_ptr<FileSync> sync_;
 
 	Delivery(Maildir &maildir, int fd, std::string tmp_name, std::string unique);
 	void Flush();
@@ -75,6 +80,22 @@ public:
 	 * @throws MaildirError; the tmp/ file is then removed
 	 */
 	std::string Sync();
+
+	/**
+	 * Sync() in two halves, so that the fsyncs of a group commit overlap: writes
+	 * what is buffered and starts the fsync on a worker thread (FileSync).
+	 * @return the name the file will have in new/
+	 * @throws MaildirError (a write failed); the tmp/ file is then removed
+	 */
+	std::string StartSync();
+
+	/**
+	 * Waits for StartSync()'s fsync and closes the file: it is then durable in
+	 * tmp/, ready for Publish().
+	 * @throws MaildirError naming the file and fsync's or close's error; the tmp/
+	 *         file is then removed
+	 */
+	void FinishSync();
 
 	/** @return the file's name in tmp/ (empty once published or aborted) */
 	const std::string &TmpName() const noexcept { return tmp_name_; }

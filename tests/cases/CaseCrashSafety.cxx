@@ -369,7 +369,9 @@ TEST_CASE("two runs on one account at once: the second says so and exits 75")
 	const auto second = harness.Dl(server, options);
 	INFO("second run: ", second.Describe());
 	CHECK(second.ExitCode() == exit_code::temp_fail);
-	CHECK(ContainsNoCase(second.Err(), "another popstream process"));
+	// Named by the pid the first wrote into the lock file.
+	CHECK(ContainsNoCase(second.Err(), "popstream (pid "));
+	CHECK(ContainsNoCase(second.Err(), ") is fetching alice@127.0.0.1:"));
 	child.Signal(SIGKILL);
 	child.Wait();
 }

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <csignal>
 #include <ctime>
 #include <fstream>
@@ -221,6 +223,47 @@ TEST_CASE("dl is kept off an account the daemon is fetching (exit 75), and back 
 	o.timeout = 30s;
 	const auto r = Run(o);
 	CHECK(r.exit_code == 75);
-	CHECK(r.err.find("another popstream process") != std::string::npos);
+	CHECK(r.err.find("popstreamd (pid ") != std::string::npos);
 	d.Stop();
+}
+
+TEST_CASE("on_new_mail: the daemon runs it after a poll that saved mail; a stop kills a "
+	  "hung one")
+{
+	FakePop3Server server;
+	for (unsigned n = 1; n <= 2; ++n)
+		server.AddMessage(Message(n), "h" + std::to_string(n));
+	{
+		TempDir out;
+		const auto facts = out / "facts";
+		Daemon d(server, "    on_new_mail: [sh, -c, 'echo $POPSTREAM_ACCOUNT "
+				 "$POPSTREAM_MESSAGES >> \"$0\"; echo hooked', '" +
+				     facts + "']\n");
+		d.Start();
+		REQUIRE(WaitUntil(
+		    [] { return AccountProp("a", "MessagesFetched") == "t 2"; }));
+		REQUIRE(WaitUntil([&] {
+			return std::filesystem::exists(facts) &&
+			       ReadFile(facts) == "a 2\n";
+		}));
+		const auto r = d.Stop();
+		CHECK(r.exit_code == 0);
+		CHECK(r.err.find("on_new_mail: hooked") != std::string::npos);
+	}
+	server.AddMessage(Message(3), "h3");
+	{
+		// A hook that would run for 10 minutes does not hold the daemon's stop.
+		Daemon d(server, "    on_new_mail: [sleep, '600']\n");
+		d.Start();
+		REQUIRE(WaitUntil(
+		    [] { return AccountProp("a", "MessagesFetched") == "t 1"; }));
+		REQUIRE(d.WaitIdle());
+		const auto start = std::chrono::steady_clock::now();
+		const auto r = d.Stop();
+		CHECK(std::chrono::steady_clock::now() - start < 20s);
+		CHECK(r.exit_code == 0);
+		CHECK(
+		    r.err.find("on_new_mail \"sleep\": killed: popstream is stopping") !=
+		    std::string::npos);
+	}
 }

@@ -98,6 +98,9 @@ struct Account : pop3::FetchPolicy {
 	std::vector<std::pair<std::string, std::string>> password_secret;
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
+	/** argv of `on_new_mail`, run without a shell after a fetch that saved mail
+	 * (fetch/NewMailHook.hxx); empty = none. */
+	std::vector<std::string> on_new_mail;
 	/** Time between two fetches (10 s to 7 days, see Validate.hxx). */
 	std::chrono::milliseconds interval{std::chrono::minutes(5)};
 	/** Idle timeout of the connection (5 s to 1 h). */

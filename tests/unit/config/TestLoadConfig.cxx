@@ -1280,3 +1280,24 @@ TEST_CASE("password: {secret: {...}} keeps the attributes in order, and nothing 
 	      "config.yaml:5:15: accounts[0].password: password and password_command "
 	      "both give the password (choose one)");
 }
+
+TEST_CASE("on_new_mail: a command, inherited from defaults, and checked like one")
+{
+	const auto config = Parse("defaults:\n"
+				  "  on_new_mail: [notmuch, new]\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    server: alice@mail.example.com\n"
+				  "  - name: b\n"
+				  "    server: bob@mail.example.com\n"
+				  "    on_new_mail: notify-send 'New mail'\n");
+	REQUIRE(config.accounts.size() == 2);
+	CHECK(config.accounts[0].on_new_mail ==
+	      std::vector<std::string>{"notmuch", "new"});
+	CHECK(config.accounts[1].on_new_mail ==
+	      std::vector<std::string>{"notify-send", "New mail"});
+	CHECK(ErrorOf(WithKey("on_new_mail: {a: b}")) ==
+	      "config.yaml:5:18: accounts[0].on_new_mail: expected a command (a list of "
+	      "strings, or one string), got a map");
+}

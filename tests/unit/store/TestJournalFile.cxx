@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <unistd.h>
 
 using namespace popstream;
 using namespace popstream::journal;
@@ -116,10 +117,21 @@ TEST_CASE("the journal file: durable appends, a lock, and a torn tail repaired")
 		j.Append(Pending("x"));
 		j.Append(Delivered("x"));
 		j.Sync();
-		// The lock is per account: a second holder is refused, clearly.
+		// The lock is per account: a second holder is refused, naming the
+		// process that holds it (here this one, by the pid it wrote).
+		const std::string holder = "(pid " + std::to_string(getpid()) + ")";
 		CHECK_THROWS_WITH_AS([&] { store::JournalFile other(state_dir); }(),
-				     doctest::Contains("another popstream process"),
+				     doctest::Contains(holder.c_str()),
 				     store::JournalBusy);
+		CHECK(ReadFile(state_dir + "/lock") == std::to_string(getpid()) + "\n");
+		// A lock file without a readable pid (an older version wrote none):
+		// the message still says what is going on.
+		WriteFile(state_dir + "/lock", "", 0600);
+		CHECK_THROWS_WITH_AS(
+		    [&] { store::JournalFile other(state_dir); }(),
+		    doctest::Contains("another popstream process (the "
+				      "daemon, a run or a dl) is fetching"),
+		    store::JournalBusy);
 	}
 	// Released with the object.
 	{

@@ -1,0 +1,364 @@
+#include "RunAccounts.hxx"
+
+#include "auth/GsaslProvider.hxx"
+#include "config/LoadConfig.hxx"
+#include "core/util/Escape.hxx"
+#include "core/util/ExitCode.hxx"
+#include "fetch/AccountCredentials.hxx"
+#include "fetch/AccountFetch.hxx"
+#include "fetch/FetchJob.hxx"
+#include "fetch/NewMailHook.hxx"
+#include "fetch/StatePaths.hxx"
+
+#include <CLI/CLI.hpp>
+#include <uv.h>
+
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <optional>
+
+namespace popstream::cli {
+
+namespace {
+
+/** The longest a graceful stop may wait for the messages in flight (as dl's). */
+constexpr std::uint64_t stop_deadline_ms = 60'000;
+
+void PrintLine(std::FILE *stream, const std::string &line)
+{
+	std::fprintf(stream, "%s\n", line.c_str());
+	std::fflush(stream);
+}
+
+/** @return whether @p candidate is a worse outcome than @p worst (see RunAccounts()) */
+bool Worse(ExitCode candidate, ExitCode worst) noexcept
+{
+	if (candidate == worst || candidate == ExitCode::Ok)
+		return false;
+	if (worst == ExitCode::Ok)
+		return true;
+	return worst == ExitCode::TempFail;
+}
+
+/** The fetches of one `run`, on one loop. */
+class Runner {
+public:
+	Runner(uv_loop_t &loop, const RunArgs &args, std::string program,
+	       unsigned max_concurrent)
+	    : loop_(loop), args_(args), program_(std::move(program)),
+	      max_concurrent_(max_concurrent), auth_provider_(auth::MakeAuthProvider())
+	{
+	}
+
+	/** Queues @p account; it starts when a place is free. */
+	void Add(config::Account account)
+	{
+		auto fetch = std::make_unique<Fetch>();
+		fetch->account = std::move(account);
+		fetch->keep.tls_sessions = std::make_shared<fetch::TlsSessionCache>(
+		    fetch::StateDir(fetch->account.name) + "/tls-session");
+		queue_.push_back(fetch.get());
+		fetches_.push_back(std::move(fetch));
+	}
+
+	void StartQueued()
+	{
+		while (!stopping_ && running_ < max_concurrent_ && !queue_.empty()) {
+			auto *fetch = queue_.front();
+			queue_.pop_front();
+			Start(*fetch);
+		}
+	}
+
+	/** The first signal: running fetches stop gracefully, queued ones never start. */
+	void Stop() noexcept
+	{
+		stopping_ = true;
+		for (auto &f : fetches_) {
+			if (f->job && !f->done)
+				f->job->Stop(stop_deadline_ms);
+			if (f->hook)
+				f->hook->Cancel();
+		}
+	}
+
+	void Abort() noexcept
+	{
+		stopping_ = true;
+		for (auto &f : fetches_) {
+			if (f->job && !f->done)
+				f->job->Abort();
+			if (f->hook)
+				f->hook->Cancel();
+		}
+	}
+
+	bool Stopping() const noexcept { return stopping_; }
+
+	/** @return the worst status, after the loop has run */
+	ExitCode Worst() const noexcept
+	{
+		ExitCode worst = ExitCode::Ok;
+		for (const auto &f : fetches_) {
+			const ExitCode code =
+			    f->done ? f->result.code : ExitCode::TempFail;
+			if (Worse(code, worst))
+				worst = code;
+		}
+		return worst;
+	}
+
+	/** Reports the accounts a stop kept from starting. */
+	void ReportNotStarted()
+	{
+		for (auto *f : queue_)
+			PrintLine(stderr,
+				  program_ + ": " + f->account.name +
+				      ": not fetched: interrupted before it started");
+	}
+
+private:
+	struct Fetch {
+		config::Account account;
+		fetch::AccountKeep keep;
+		std::unique_ptr<fetch::FetchJob> job;
+		std::unique_ptr<fetch::NewMailHook> hook;
+		/** -q: the lines held back until the account turns out to matter. */
+		std::vector<std::string> held;
+		std::string server;
+		fetch::FetchResult result;
+		bool done = false;
+	};
+
+	/** One credential lookup on the thread pool (it reads netrc; goa asks D-Bus). */
+	struct Resolve {
+		uv_work_t work;
+		Runner *runner;
+		Fetch *fetch;
+		std::optional<PendingCredentials> credentials;
+		std::string error;
+	};
+
+	void Say(Fetch &fetch, std::FILE *stream, const std::string &text)
+	{
+		const std::string line =
+		    program_ + ": " + fetch.account.name + ": " + text;
+		if (args_.quiet && !fetch.done) {
+			fetch.held.push_back(line);
+			return;
+		}
+		PrintLine(stream, line);
+	}
+
+	void Start(Fetch &fetch)
+	{
+		++running_;
+		auto *resolve = new Resolve{};
+		resolve->work.data = resolve;
+		resolve->runner = this;
+		resolve->fetch = &fetch;
+		uv_queue_work(
+		    &loop_, &resolve->work,
+		    [](uv_work_t *work) {
+			    auto *r = static_cast<Resolve *>(work->data);
+			    try {
+				    r->credentials =
+					ResolveAccountDeferred(r->fetch->account);
+			    } catch (const std::exception &e) {
+				    r->error = e.what();
+			    }
+		    },
+		    [](uv_work_t *work, int) {
+			    std::unique_ptr<Resolve> r(
+				static_cast<Resolve *>(work->data));
+			    r->runner->Resolved(*r->fetch, std::move(r->credentials),
+						r->error);
+		    });
+	}
+
+	void Resolved(Fetch &fetch, std::optional<PendingCredentials> credentials,
+		      const std::string &error)
+	{
+		if (!credentials || stopping_) {
+			fetch::FetchResult result;
+			result.code = credentials ? ExitCode::TempFail : ExitCode::Config;
+			result.error = credentials ? "not started: interrupted" : error;
+			Finished(fetch, result);
+			return;
+		}
+		auto options = fetch::AccountFetchOptions(
+		    loop_, fetch.account, std::move(*credentials), fetch.keep,
+		    auth_provider_, args_.verbose);
+		fetch.server = options.account.Label();
+		auto log = [this, &fetch](fetch::LogLevel level,
+					  const std::string &text) {
+			if (level == fetch::LogLevel::Debug && !args_.verbose)
+				return;
+			Say(fetch, stderr, text);
+		};
+		fetch.job = std::make_unique<fetch::FetchJob>(
+		    loop_, std::move(options), std::move(log),
+		    [this, &fetch](const fetch::FetchResult &r) { Finished(fetch, r); });
+		fetch.job->Start();
+	}
+
+	void Finished(Fetch &fetch, const fetch::FetchResult &result)
+	{
+		fetch.result = result;
+		const bool matters = result.code != ExitCode::Ok || result.saved > 0;
+		if (!args_.quiet || matters)
+			for (const auto &line : fetch.held)
+				PrintLine(stderr, line);
+		fetch.held.clear();
+		fetch.done = true;
+		if (!result.error.empty() && (!args_.quiet || matters))
+			Say(fetch, stderr, result.error);
+		if ((!args_.quiet || matters) &&
+		    (result.code == ExitCode::Ok || result.saved > 0 || result.committed))
+			PrintLine(stdout, fetch.account.name + ": " +
+					      fetch::FormatSummary(fetch.server, result));
+		if (result.saved > 0 && !fetch.account.on_new_mail.empty() && !stopping_)
+			StartHook(fetch, result);
+		// The job calls us from inside itself: it is freed once the loop ends.
+		--running_;
+		StartQueued();
+	}
+
+	/** The account's `on_new_mail`; the run waits for it before exiting. */
+	void StartHook(Fetch &fetch, const fetch::FetchResult &result)
+	{
+		fetch::NewMailFacts facts{fetch.account.name, result.saved,
+					  result.saved_bytes, fetch.account.maildir};
+		fetch.hook = std::make_unique<fetch::NewMailHook>(
+		    loop_, fetch.account.on_new_mail, std::move(facts),
+		    [this, &fetch](const fetch::HookOutcome &outcome) {
+			    for (const auto &[level, text] : outcome.lines)
+				    if (level != fetch::LogLevel::Debug || args_.verbose)
+					    Say(fetch, stderr, text);
+		    });
+	}
+
+	uv_loop_t &loop_;
+	const RunArgs &args_;
+	std::string program_;
+	unsigned max_concurrent_;
+	std::shared_ptr<const pop3::AuthProvider> auth_provider_;
+	std::vector<std::unique_ptr<Fetch>> fetches_;
+	std::deque<Fetch *> queue_;
+	unsigned running_ = 0;
+	bool stopping_ = false;
+};
+
+void OnSignal(uv_signal_t *handle, int signum)
+{
+	auto *runner = static_cast<Runner *>(handle->data);
+	if (!runner->Stopping()) {
+		std::fprintf(stderr,
+			     "popstream: run: %s: finishing the messages in flight, then "
+			     "QUIT (again to abort)\n",
+			     signum == SIGINT ? "interrupted" : "terminated");
+		std::fflush(stderr);
+		runner->Stop();
+	} else {
+		runner->Abort();
+	}
+}
+
+} // namespace
+
+CLI::App *AddRun(CLI::App &app, RunArgs &args)
+{
+	auto *run = app.add_subcommand(
+	    "run", "Fetch the configured accounts once, without popstreamd (for cron "
+		   "or a systemd timer)");
+	run->add_option(
+	       "-c,--config", args.config_path,
+	       "The configuration (default: $XDG_CONFIG_HOME/popstream/config.yaml)")
+	    ->type_name("FILE");
+	run->add_flag("-q,--quiet", args.quiet,
+		      "Print nothing for an account that saved nothing and did not fail");
+	run->add_flag("-v,--verbose", args.verbose,
+		      "Show the commands sent (secrets hidden) and every message saved");
+	run->add_option("ACCOUNT", args.accounts,
+			"Accounts to fetch (default: every enabled one)");
+	run->footer(
+	    "Uses the journal and lock of each account that popstreamd uses, so a run "
+	    "and the daemon never fetch one account at the same time.\n"
+	    "Exit status (sysexits.h): the worst account's, as for dl; 64 for an "
+	    "account the configuration does not have, 78 for a configuration that "
+	    "does not load or has no enabled account.");
+	return run;
+}
+
+int RunAccounts(const RunArgs &args, const std::string &program)
+{
+	config::Config config;
+	try {
+		config = config::LoadConfig(args.config_path.empty()
+						? config::DefaultConfigPath()
+						: args.config_path);
+	} catch (const config::ConfigError &e) {
+		for (const auto &message : e.Messages())
+			PrintLine(stderr, message);
+		return ToInt(config::ConfigError::Code());
+	}
+
+	std::vector<config::Account> chosen;
+	if (args.accounts.empty()) {
+		for (const auto &account : config.accounts)
+			if (account.enabled)
+				chosen.push_back(account);
+		if (chosen.empty()) {
+			PrintLine(stderr, program + ": run: " + config.path +
+					      " has no enabled account");
+			return ToInt(ExitCode::Config);
+		}
+	} else {
+		for (const auto &name : args.accounts) {
+			const config::Account *found = nullptr;
+			for (const auto &account : config.accounts)
+				if (account.name == name)
+					found = &account;
+			if (found == nullptr) {
+				PrintLine(stderr, program + ": run: " + config.path +
+						      " has no account \"" +
+						      Escape(name) + "\"");
+				return ToInt(ExitCode::Usage);
+			}
+			// Named on the command line: fetched even if `enabled: false`.
+			chosen.push_back(*found);
+		}
+	}
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	int status = 0;
+	{
+		Runner runner(loop, args, program, config.max_concurrent);
+		for (auto &account : chosen)
+			runner.Add(std::move(account));
+		uv_signal_t sigint, sigterm;
+		for (auto [handle, signum] :
+		     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
+			uv_signal_init(&loop, handle);
+			handle->data = &runner;
+			uv_signal_start(handle, OnSignal, signum);
+			// Signals alone must not keep the loop running once all is done.
+			uv_unref(reinterpret_cast<uv_handle_t *>(handle));
+		}
+		runner.StartQueued();
+		uv_run(&loop, UV_RUN_DEFAULT);
+		runner.ReportNotStarted();
+		status = ToInt(runner.Worst());
+		uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
+		uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	// The jobs, freed with the runner, may have closed handles of their own.
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return status;
+}
+
+} // namespace popstream::cli

@@ -1,0 +1,296 @@
+// Issue 14, `popstream run`: the configured accounts fetched once without the daemon,
+// against a real Dovecot 2.3. Bytes in each Maildir, what the server still holds, the
+// exit status and the exact lines; `-q` silent when there is nothing to say (the
+// crontab line of the README), and the lock shared with the daemon and dl.
+#include "DovecotServer.hxx"
+#include "Process.hxx"
+#include "TempDir.hxx"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <thread>
+
+using namespace popstream::test;
+
+namespace {
+
+bool Has(const std::string &text, const std::string &needle)
+{
+	return text.find(needle) != std::string::npos;
+}
+
+/** alice (with mail), bob (empty) and a disabled carol, all on one Dovecot. */
+struct Setup {
+	TempDir tmp{0755};
+	std::unique_ptr<DovecotServer> server;
+	SampleSet sample;
+	std::string netrc = tmp / "netrc";
+	std::string config = tmp / "config.yaml";
+
+	explicit Setup(unsigned count)
+	{
+		std::filesystem::create_directory(tmp / "srv");
+		server = std::make_unique<DovecotServer>(
+		    tmp / "srv",
+		    std::vector<std::string>{"alice:s3cret", "bob:b0b", "carol:c4rol"});
+		if (count > 0)
+			sample = server->Fill("alice", count, 7);
+		const auto port = std::to_string(server->pop3_port);
+		WriteFile(netrc,
+			  "machine alice@127.0.0.1:" + port +
+			      " password s3cret\n"
+			      "machine bob@127.0.0.1:" +
+			      port + " password b0b\nmachine carol@127.0.0.1:" + port +
+			      " password c4rol\n",
+			  0600);
+		WriteFile(config,
+			  "accounts:\n"
+			  "  - name: work\n    server: tcp:alice@127.0.0.1:" +
+			      port + "\n    maildir: " + Maildir("work") +
+			      "\n"
+			      "  - name: home\n    server: tcp:bob@127.0.0.1:" +
+			      port + "\n    maildir: " + Maildir("home") +
+			      "\n"
+			      "  - name: old\n    server: tcp:carol@127.0.0.1:" +
+			      port + "\n    maildir: " + Maildir("old") +
+			      "\n    enabled: false\n",
+			  0600);
+	}
+
+	std::string Maildir(const std::string &account) const
+	{
+		return tmp / ("Mail/" + account);
+	}
+
+	ProcessResult Run(std::vector<std::string> args) const
+	{
+		args.insert(args.begin(), {"run", "-c", config});
+		return RunPopstream(args, netrc, tmp.Path());
+	}
+
+	/** `popstream ARGS...` with the configuration where it is looked for by default
+	 * ($HOME/.config/popstream/config.yaml), as a user runs `dl ACCOUNT`. */
+	ProcessResult Default(std::vector<std::string> args) const
+	{
+		std::filesystem::create_directories(tmp / ".config/popstream");
+		std::filesystem::copy_file(
+		    config, tmp / ".config/popstream/config.yaml",
+		    std::filesystem::copy_options::overwrite_existing);
+		ProcessOptions options;
+		options.argv = {RequireEnv("POPSTREAM_BIN")};
+		options.argv.insert(options.argv.end(), args.begin(), args.end());
+		options.env = {"NETRC=" + netrc, "HOME=" + tmp.Path(), "XDG_STATE_HOME",
+			       "XDG_CONFIG_HOME"};
+		options.timeout = std::chrono::minutes(3);
+		return popstream::test::Run(options);
+	}
+
+	std::map<std::string, unsigned> Saved(const std::string &account) const
+	{
+		std::map<std::string, unsigned> hashes;
+		for (const auto &name : ListDir(Maildir(account) + "/new"))
+			++hashes[Sha256Hex(ReadFile(Maildir(account) + "/new/" + name))];
+		return hashes;
+	}
+};
+
+} // namespace
+
+TEST_SUITE("dovecot-run")
+{
+	TEST_CASE(
+	    "run fetches every enabled account once, byte for byte, one summary line "
+	    "each")
+	{
+		Setup s(40);
+		WriteFile(s.server->Maildir("carol") + "/new/1.M1.carol",
+			  "Subject: c\n\nc\n", 0600);
+		s.server->Own("carol");
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(ListDir(s.Maildir("home") + "/new").empty());
+		// Disabled: not fetched, not even its Maildir made.
+		CHECK(s.server->Count("carol") == 1);
+		CHECK_FALSE(std::filesystem::exists(s.Maildir("old")));
+		const auto port = std::to_string(s.server->pop3_port);
+		CHECK(Has(r.out, "work: alice@127.0.0.1:" + port + ": 40 messages, " +
+				     std::to_string(s.sample.Bytes())));
+		CHECK(Has(r.out, "; 40 deleted on the server\n"));
+		CHECK(Has(r.out, "home: bob@127.0.0.1:" + port + ": 0 messages"));
+		CHECK(r.err.empty());
+
+		// Named on the command line, a disabled account is fetched.
+		const auto named = s.Run({"old"});
+		INFO(Describe(named));
+		CHECK(named.exit_code == 0);
+		CHECK(s.server->Count("carol") == 0);
+		CHECK(ListDir(s.Maildir("old") + "/new").size() == 1);
+		CHECK_FALSE(Has(named.out, "work:"));
+	}
+
+	TEST_CASE("run -q prints nothing when no mail came, and only what matters else")
+	{
+		Setup s(0);
+		// The crontab line: nothing to say, nothing said.
+		const auto quiet = s.Run({"-q"});
+		INFO(Describe(quiet));
+		CHECK(quiet.exit_code == 0);
+		CHECK(quiet.out.empty());
+		CHECK(quiet.err.empty());
+
+		// Mail for one account: its line alone.
+		s.sample = s.server->Fill("alice", 3, 9);
+		const auto mail = s.Run({"-q"});
+		INFO(Describe(mail));
+		CHECK(mail.exit_code == 0);
+		CHECK(Has(mail.out, "work: alice@"));
+		CHECK_FALSE(Has(mail.out, "home:"));
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+
+		// A wrong password: that account's error, the worst status, and the
+		// other account still fetched and silent.
+		const auto port = std::to_string(s.server->pop3_port);
+		WriteFile(s.netrc,
+			  "machine alice@127.0.0.1:" + port +
+			      " password s3cret\nmachine bob@127.0.0.1:" + port +
+			      " password wrong\n",
+			  0600);
+		const auto failed = s.Run({"-q"});
+		INFO(Describe(failed));
+		CHECK(failed.exit_code == 77);
+		CHECK(failed.out.empty());
+		CHECK(Has(failed.err, "popstream: home: login failed"));
+		CHECK(Has(failed.err, "Authentication failed"));
+		CHECK_FALSE(Has(failed.err, "work"));
+		CHECK_FALSE(Has(failed.err, "wrong")); // no secret in any line
+	}
+
+	TEST_CASE("run names what it cannot do: an unknown account, a config error, an "
+		  "account another process is fetching")
+	{
+		Setup s(2);
+		const auto unknown = s.Run({"work", "nosuch"});
+		CHECK(unknown.exit_code == 64);
+		CHECK(unknown.err ==
+		      "popstream: run: " + s.config + " has no account \"nosuch\"\n");
+		CHECK(s.server->Count("alice") == 2); // nothing fetched
+
+		WriteFile(s.config, "accounts:\n  - name: x\n    intervall: 5m\n", 0600);
+		const auto bad = s.Run({});
+		CHECK(bad.exit_code == 78);
+		CHECK(Has(bad.err, s.config + ":3:5: "));
+	}
+
+	TEST_CASE("run and another process never fetch one account at once: the second "
+		  "says which process holds it")
+	{
+		Setup s(5);
+		const auto lock = s.tmp / ".local/state/popstream/work/lock";
+		std::filesystem::create_directories(s.tmp /
+						    ".local/state/popstream/work");
+		// A process that holds the account's lock and wrote its pid, as a
+		// popstreamd in the middle of a fetch does.
+		ProcessOptions holder;
+		holder.argv = {"flock", lock, "sh", "-c",
+			       "echo $$ > '" + lock + "'; exec sleep 5"};
+		Child child(holder);
+		for (int i = 0; i < 100 && (!std::filesystem::exists(lock) ||
+					    ReadFile(lock).empty());
+		     ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		const auto r = s.Run({"work"});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 75);
+		CHECK(Has(r.err, "popstream: work: sleep (pid "));
+		CHECK(Has(r.err, ") is fetching this account (it holds " + lock + ")"));
+		CHECK(s.server->Count("alice") == 5);
+		child.Signal(SIGKILL);
+		child.Wait();
+		// Released: the next run fetches it.
+		CHECK(s.Run({"-q", "work"}).exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+	}
+
+	TEST_CASE(
+	    "dl ACCOUNT fetches a configured account with its settings, Maildir and "
+	    "journal")
+	{
+		Setup s(6);
+		const auto r = s.Default({"dl", "work"});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		// The account's journal, the one run and the daemon keep: not dl's own.
+		CHECK(std::filesystem::exists(s.tmp /
+					      ".local/state/popstream/work/journal"));
+		CHECK_FALSE(std::filesystem::exists(s.tmp / ".local/state/popstream/dl"));
+		CHECK(Has(r.out, "work: alice@127.0.0.1:"));
+
+		// dl's own flags apply; its connection flags would contradict the
+		// account's, and are refused.
+		const auto pinned = s.Default({"dl", "--ca-file", "/etc/x.pem", "work"});
+		CHECK(pinned.exit_code == 64);
+		CHECK(
+		    pinned.err ==
+		    "popstream: dl: --ca-file cannot be used with the configured account "
+		    "\"work\", which has its own (change it in the configuration, or "
+		    "give a "
+		    "server spec instead)\n");
+		// A spec that is no account keeps its old meaning, and still needs a
+		// Maildir.
+		const auto bare = s.Default({"dl", "nosuch"});
+		CHECK(bare.exit_code == 64);
+		CHECK(Has(bare.err, "dl: MAILDIR is missing"));
+	}
+
+	TEST_CASE("on_new_mail runs after a fetch that saved mail, with the facts; its "
+		  "failure changes nothing")
+	{
+		Setup s(4);
+		const auto port = std::to_string(s.server->pop3_port);
+		const auto facts = s.tmp / "facts";
+		const auto hook =
+		    "[sh, -c, 'echo $POPSTREAM_ACCOUNT $POPSTREAM_MESSAGES "
+		    "$POPSTREAM_BYTES "
+		    "$POPSTREAM_MAILDIR >> \"$0\"; echo indexed; exit 2', '" +
+		    facts + "']";
+		WriteFile(s.config,
+			  "defaults:\n  on_new_mail: " + hook +
+			      "\naccounts:\n"
+			      "  - name: work\n    server: tcp:alice@127.0.0.1:" +
+			      port + "\n    maildir: " + s.Maildir("work") +
+			      "\n"
+			      "  - name: home\n    server: tcp:bob@127.0.0.1:" +
+			      port + "\n    maildir: " + s.Maildir("home") + "\n",
+			  0600);
+		const auto r = s.Run({"-q"});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 0); // the hook failed: the mail is still fine
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		// Once, for the account that got mail; home got none.
+		CHECK(ReadFile(facts) == "work 4 " + std::to_string(s.sample.Bytes()) +
+					     " " + s.Maildir("work") + "\n");
+		CHECK(Has(r.err, "popstream: work: on_new_mail: indexed\n"));
+		CHECK(Has(
+		    r.err,
+		    "popstream: work: on_new_mail \"sh\": failed with exit status 2\n"));
+		CHECK_FALSE(Has(r.err, "home"));
+
+		// Nothing new: no hook.
+		const auto again = s.Run({"-q"});
+		CHECK(again.exit_code == 0);
+		CHECK(again.err.empty());
+		CHECK(ReadFile(facts) == "work 4 " + std::to_string(s.sample.Bytes()) +
+					     " " + s.Maildir("work") + "\n");
+	}
+}
