@@ -54,11 +54,7 @@ void CheckConfig(const Config &config)
 			FUZZ_CHECK(a.port == 0 && a.sni.empty() && a.user.empty());
 		else
 			FUZZ_CHECK(a.port != 0 && a.host.front() != '[');
-		// Exactly one delivery: an absolute Maildir, or an MDA.
-		if (a.mda.empty())
-			FUZZ_CHECK(a.maildir.starts_with("/"));
-		else
-			FUZZ_CHECK(a.maildir.empty() && !a.mda.front().empty());
+		FUZZ_CHECK(a.maildir.starts_with("/"));
 		FUZZ_CHECK(a.ca_file.empty() || a.ca_file.starts_with("/"));
 		FUZZ_CHECK(a.keep || a.delete_after.count() == 0);
 		FUZZ_CHECK(a.interval.count() > 0 && a.timeout.count() > 0);
