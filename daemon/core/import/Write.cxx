@@ -77,8 +77,8 @@ std::string CommentText(std::string_view text)
 
 namespace {
 
-/** The MDA command as argv, for `mda:`: split as a shell would split plain words, and
- * handed to sh when it uses the shell, as the other tool ran it. */
+/** The MDA command as argv, for the comment that shows the future `mda:` key: split
+ * as a shell would split plain words, and handed to sh when it uses the shell. */
 std::vector<std::string> MdaArgv(const std::string &command)
 {
 	if (command.find_first_of("|&;<>()$`*?[]{}\n") == std::string::npos) {
@@ -98,8 +98,8 @@ std::string DeliveryLines(const Account &account, Tool tool, std::string_view in
 	const std::string from =
 	    std::string(ToolName(tool)) + ": " + account.delivery.origin;
 	const std::string placeholder =
-	    in + "# placeholder: popstream cannot write an mbox yet (a Maildir or an " +
-	    "MDA); confirm or change this path\n" + in +
+	    in + "# placeholder: popstream delivers only to a Maildir until issue 14's " +
+	    "deliveries land; confirm or change this path\n" + in +
 	    "maildir: " + YamlScalar("~/Maildir") + "\n";
 	switch (account.delivery.kind) {
 	case Delivery::Kind::Maildir: {
@@ -118,31 +118,16 @@ std::string DeliveryLines(const Account &account, Tool tool, std::string_view in
 		return in +
 		       "# mbox: " + CommentText(YamlScalar(account.delivery.target)) +
 		       "   (" + CommentText(from) + ")\n" + placeholder;
-	case Delivery::Kind::Mda: {
-		const auto argv = account.delivery.argv.empty()
-				      ? MdaArgv(account.delivery.target)
-				      : account.delivery.argv;
-		bool placeholders = false;
-		for (const auto &arg : argv)
-			placeholders = placeholders || arg.find('%') != std::string::npos;
-		// Another tool's placeholders (fetchmail's %T and %F, getmail's
-		// %(recipient)) mean other things than popstream's %u and %a: such a
-		// command is shown for the user to adapt, never run as written.
-		if (!placeholders)
-			return in + "# " + CommentText(from) + "\n" + in +
-			       "mda: " + YamlList(argv) + "\n";
-		return in + "# mda: " + CommentText(YamlList(argv)) + "   (" +
-		       CommentText(from) + ")\n" + in + "# it uses the placeholders of " +
-		       std::string(ToolName(tool)) +
-		       ", not popstream's (%u the POP user, %a the account): adapt it, "
-		       "then use it instead of this Maildir\n" +
-		       in + "maildir: " + YamlScalar("~/Maildir") + "\n";
-	}
+	case Delivery::Kind::Mda:
+		return in + "# mda: " +
+		       CommentText(YamlList(account.delivery.argv.empty()
+						? MdaArgv(account.delivery.target)
+						: account.delivery.argv)) +
+		       "   (" + CommentText(from) + ")\n" + placeholder;
 	case Delivery::Kind::Other:
 		return in + "# " + CommentText(account.delivery.origin) +
-		       ": not carried over: popstream delivers to a Maildir or an MDA\n" +
-		       in + "# confirm or change this Maildir\n" + in +
-		       "maildir: " + YamlScalar("~/Maildir") + "\n";
+		       ": not carried over: popstream delivers only to a Maildir\n" +
+		       placeholder;
 	case Delivery::Kind::Unset:
 		break;
 	}

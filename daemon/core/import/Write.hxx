@@ -32,11 +32,10 @@ std::string YamlList(const std::vector<std::string> &words);
 std::string CommentText(std::string_view text);
 
 /**
- * The lines that say where an account delivers: `maildir: PATH`, or `mda: [...]` for
- * an MDA command without placeholders; for an MDA that uses the other tool's
- * placeholders (which mean other things than popstream's %u and %a) or an mbox (which
- * popstream cannot write yet), the delivery as a comment and a `maildir:` placeholder
- * to confirm. The only place that translates deliveries.
+ * The lines that say where an account delivers: `maildir: PATH`, or, for an mbox or an
+ * MDA (which popstream cannot deliver to until issue 14's deliveries land), the
+ * delivery as a comment and a `maildir:` placeholder to confirm. The only place that
+ * translates deliveries, so that real `mda:` and `mbox:` keys change only this.
  *
  * @param account the account (its delivery and name)
  * @param tool the tool the file came from, named in the comments

@@ -29,8 +29,8 @@ accounts:
     max_messages_per_session: 50
     timeout: 1m
     interval: 10m
-    # smtphost localhost (fetchmail's default): not carried over: popstream delivers to a Maildir or an MDA
-    # confirm or change this Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # fetchall: not carried over: popstream downloads every message it has not saved; with keep: false that is every message
     # is al here: not carried over: popstream delivers to the account's Maildir, not to local users
@@ -45,7 +45,7 @@ accounts:
     timeout: 1m
     interval: 10m
     # mda: [/usr/bin/procmail, "-d", "%T"]   (fetchmail: mda "/usr/bin/procmail -d %T")
-    # it uses the placeholders of fetchmail, not popstream's (%u the POP user, %a the account): adapt it, then use it instead of this Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # is bob here: not carried over: popstream delivers to the account's Maildir, not to local users
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine pop.example.com login bob password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
@@ -59,8 +59,8 @@ accounts:
     checkpoint_every: 100
     timeout: 1m
     interval: 10m
-    # smtphost localhost: not carried over: popstream delivers to a Maildir or an MDA
-    # confirm or change this Maildir
+    # smtphost localhost: not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # no sslcertck: not carried over: popstream always checks certificates; pin the server with tls_fingerprint instead
     # mimedecode: not carried over: popstream stores each message byte for byte
@@ -73,8 +73,8 @@ accounts:
     user: dave
     timeout: 1m
     interval: 10m
-    # smtphost localhost (fetchmail's default): not carried over: popstream delivers to a Maildir or an MDA
-    # confirm or change this Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine old.example.net login dave password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
 )yaml";

@@ -38,7 +38,7 @@ accounts:
     max_message_size: 10MiB
     oversize: skip
     # mda: [sh, "-c", "/usr/bin/procmail -f '%F' -d $USER"]   (mpop: delivery mda "/usr/bin/procmail -f '%F' -d $USER")
-    # it uses the placeholders of mpop, not popstream's (%u the POP user, %a the account): adapt it, then use it instead of this Maildir
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
     # uidls_file ~/.mpop_uidls/%U_at_%H: not carried over: popstream's journal remembers what it saved
     # only_new off: not carried over: popstream with keep: true downloads only what it has not saved yet
@@ -50,7 +50,7 @@ accounts:
     auth: user
     keep: false
     # mbox: "~/Mail/plain mbox"   (mpop: delivery mbox "~/Mail/plain mbox")
-    # placeholder: popstream cannot write an mbox yet (a Maildir or an MDA); confirm or change this path
+    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
     maildir: ~/Maildir
 )yaml";
 
