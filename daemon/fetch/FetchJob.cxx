@@ -43,8 +43,7 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 {
 	result_.keep = options_.policy.keep;
 	result_.dry_run = options_.dry_run;
-	result_.maildir =
-	    options_.mda.empty() ? options_.maildir : "the MDA " + options_.mda.front();
+	result_.maildir = options_.maildir;
 }
 
 FetchJob::~FetchJob()
@@ -556,14 +555,6 @@ void FetchJob::CommitPending()
 	// that a failure that stops retrieving does so before any NotSaved().
 	const auto outcome = destination_->Commit();
 	for (const auto &f : outcome.failed) {
-		if (f.deferred) {
-			// The MDA's own choice: the message waits on the server.
-			Log(LogLevel::Warning,
-			    MessageName(f.number, f.uidl) + ": deferred: " + f.why);
-			++result_.deferred;
-			session_->NotSaved(f.number);
-			continue;
-		}
 		if (f.unsynced)
 			// Not the reason of an earlier Maildir-wide failure: said even
 			// after that one silenced the others.
@@ -629,8 +620,7 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			StartSession(false, false);
 			return;
 		}
-		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_,
-					   result_.deferred);
+		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_);
 		Finish(end.code, std::move(end.error));
 		return;
 	}

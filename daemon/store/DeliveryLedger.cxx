@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <fstream>
 #include <system_error>
 #include <unistd.h>
@@ -22,9 +20,6 @@ namespace {
 constexpr std::size_t group_commit_messages = 64;
 /** ...or this many bytes, so that the DELEs are never held back for long. */
 constexpr std::uint64_t group_commit_bytes = 16u << 20;
-
-/** The journal's `file` for a message an MDA took: no file of ours holds it. */
-const std::string mda_file = "(mda)";
 
 /** Errors after which no other message can be saved either. */
 bool IsMaildirWide(int error) noexcept
@@ -143,8 +138,7 @@ void DeliveryLedger::Recover()
 			++completed;
 			continue;
 		}
-		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos &&
-		    !options_.maildir.empty())
+		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
 			unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
 		if (!old.empty()) {
 			// The replacement never arrived: the earlier copy stays, still
@@ -206,16 +200,14 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 			"earlier, so this one is new mail: downloading it");
 		// Unless it is the very same message, which a server that answers +OK to
 		// DELE and QUIT but keeps its mail would list again: its bytes tell.
-		if (!Mda() && lookup_.Holds(e->file))
+		if (lookup_.Holds(e->file))
 			deleted_copies_[std::string(uidl)] = e->file;
 		return copy;
 	}
 	// The journal is the account's, not the Maildir's: a run with -n into a
 	// scratch Maildir that was then removed, or another maildir: in the config,
 	// must not get the server copy deleted when this Maildir has none.
-	// What an MDA took cannot be looked for: its journal entry alone vouches.
-	if (e->state == journal::Entry::State::Pending ||
-	    (!Mda() && !lookup_.Holds(e->file))) {
+	if (e->state == journal::Entry::State::Pending || !lookup_.Holds(e->file)) {
 		if (e->state != journal::Entry::State::Pending)
 			Log(LogLevel::Notice,
 			    "UIDL " + Escape(uidl, 80) +
@@ -247,14 +239,6 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 			Escape(e->file, 200) + " has " + std::to_string(e->size) +
 			" octets where the server now lists " + std::to_string(size) +
 			": downloading it, and keeping that copy too");
-		return copy;
-	}
-	if (Mda()) {
-		Log(LogLevel::Notice,
-		    "UIDL " + Escape(uidl, 80) +
-			": the copy handed over earlier was never proven whole: handing "
-			"it to " +
-			options_.hand_off_name + " again");
 		return copy;
 	}
 	// Never proven (or its proof withdrawn): the new copy replaces it, so that
@@ -388,10 +372,6 @@ CommitOutcome DeliveryLedger::Commit()
 	});
 	if (group_.empty())
 		return out;
-	if (Mda()) {
-		HandOffGroup(out, now);
-		return out;
-	}
 
 	// 0. A message listed again under a unique-id whose deletion the server
 	//    confirmed, with the very bytes saved then: the server kept it. The copy
@@ -513,51 +493,6 @@ CommitOutcome DeliveryLedger::Commit()
 	group_bytes_ = 0;
 	out.completed = true;
 	return out;
-}
-
-void DeliveryLedger::HandOffGroup(CommitOutcome &out, std::int64_t now)
-{
-	for (auto &p : group_) {
-		const std::string path =
-		    options_.maildir + "/tmp/" + p.delivery->TmpName();
-		HandOffResult result;
-		const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0) {
-			result.why = "cannot open " + path + ": " + std::strerror(errno);
-			result.every_save = true;
-		} else {
-			result = options_.hand_off(fd);
-			close(fd);
-		}
-		p.delivery.reset(); // the staged copy is not needed any more either way
-		if (!result.delivered) {
-			out.failed.push_back({p.number, p.uidl, result.why,
-					      result.every_save, false, result.deferred});
-			continue;
-		}
-		CrashPoint("handed-off");
-		// Journaled and synced before the DELE may go: from here on a crash can
-		// no longer make the next run hand the message over a second time.
-		if (!p.uidl.empty()) {
-			Append({journal::Record::Type::Delivered,
-				p.uidl,
-				p.listed,
-				mda_file,
-				{},
-				now,
-				{}});
-			Append(journal::Record::Mark(journal::Record::Type::Confirmed,
-						     p.uidl));
-			session_saves_.emplace_back(p.number, p.uidl);
-			// Delivered whatever the journal says: a journal that cannot be
-			// written costs a duplicate on the next run, never the message.
-			Sync();
-		}
-		out.durable.push_back({p.number, p.bytes, p.listed, true});
-	}
-	group_.clear();
-	group_bytes_ = 0;
-	out.completed = true;
 }
 
 void DeliveryLedger::EndSession(const std::function<bool(std::uint32_t)> &suspect)

@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -20,36 +19,10 @@ namespace popstream::store {
 class FileLock;
 class JournalFile;
 
-/** What an MDA did with one message (LedgerOptions::hand_off). */
-struct HandOffResult {
-	/** It exited 0: the message is delivered, the MDA answers for it now. */
-	bool delivered = false;
-	/** No other message can be handed off either (the MDA cannot be run). */
-	bool every_save = false;
-	/** The MDA asked to be tried again later (exit 75, EX_TEMPFAIL). */
-	bool deferred = false;
-	/** Not delivered: one line saying why (its exit status, its stderr). */
-	std::string why;
-};
-
-/**
- * Hands one message, proven whole, to an MDA: @p fd is its staged file, open for
- * reading at offset 0, to become the MDA's standard input. Blocks until the MDA is
- * done. Must not throw.
- */
-using HandOff = std::function<HandOffResult(int fd)>;
-
 /** Where a DeliveryLedger keeps its messages and its record of them. */
 struct LedgerOptions {
-	/** The Maildir; created by Open(), never before. With #hand_off: where the
-	 * messages are staged for the MDA (a Maildir of popstream's own, in the state
-	 * directory), never a user's. */
+	/** The Maildir; created by Open(), never before. */
 	std::string maildir;
-	/** Set: each message is handed to an MDA instead of published in #maildir
-	 * (popstream.yaml(5) `mda:`). See DeliveryLedger for what that changes. */
-	HandOff hand_off;
-	/** For messages: what #hand_off runs ("the MDA procmail"). */
-	std::string hand_off_name;
 	/** The account's state directory, holding the journal; empty = the journal is
 	 * kept in memory for this run only. */
 	std::string state_dir;
@@ -89,15 +62,6 @@ struct LedgerOptions {
  * say the same, see Recover()). A kill at any instant between these steps
  * (store/CrashPoint.hxx names them) loses nothing and duplicates nothing: Recover() at
  * the next start finishes or undoes the group.
- *
- * With an MDA (LedgerOptions::hand_off), Commit() hands each message of the group,
- * staged and fsync'd in a spool Maildir of popstream's own, to the MDA instead of
- * steps (0) to (4): exit 0 makes it durable (the MDA answers for it), and `D` and `C`
- * are journaled and synced at once, so that a crash between the MDA's exit and that
- * sync, the one window left, can deliver a message twice but never lose one. A copy
- * handed to an MDA cannot be found or replaced afterwards: the journal's `C` alone
- * vouches for it, and a copy whose proof is withdrawn or whose size changed is handed
- * over again (a duplicate, never a loss).
  *
  * Without a state directory the journal lives in memory: the run still de-duplicates
  * across its own sessions, but a crash may leave a duplicate (never a loss).
@@ -228,11 +192,6 @@ private:
 	/** Unique-id -> the file of a copy whose deletion the server confirmed: a
 	 * message listed again under it is new mail, unless its bytes are the same. */
 	std::unordered_map<std::string, std::string> deleted_copies_;
-
-	/** @return whether messages go to an MDA (LedgerOptions::hand_off) */
-	bool Mda() const noexcept { return static_cast<bool>(options_.hand_off); }
-	/** Commit() for an MDA: hands each synced message over. */
-	void HandOffGroup(CommitOutcome &out, std::int64_t now);
 };
 
 } // namespace popstream::store

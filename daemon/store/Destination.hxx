@@ -53,9 +53,6 @@ struct SaveFailure {
 	 * directory fsync failed): a reason of its own, so it is reported even after an
 	 * every_save failure has been reported for the others. */
 	bool unsynced = false;
-	/** Not a failure: the MDA asked for the message again later (exit 75); it
-	 * stays on the server for the next run. */
-	bool deferred = false;
 };
 
 /** A message of a group that Destination::Commit() made durable. */

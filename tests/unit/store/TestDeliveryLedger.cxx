@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,88 +441,4 @@ TEST_CASE("a group is full at 64 messages; a second ledger on the account is ref
 	CHECK_FALSE(ledger->GroupFull());
 	ledger->Close(); // releases the lock
 	CHECK_NOTHROW(a.Open());
-}
-
-TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 and "
-	  "failures keep it; a kill right after the hand-off duplicates, never loses")
-{
-	Account a;
-	const std::string spool = a.State() + "/mda-spool";
-	std::vector<std::string> given;
-	std::vector<HandOffResult> answers;
-	auto options = [&] {
-		auto o = a.Options();
-		o.maildir = spool;
-		o.hand_off_name = "the MDA \"test\"";
-		o.hand_off = [&](int fd) {
-			std::string body;
-			char buf[256];
-			for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-				body.append(buf, static_cast<std::size_t>(n));
-			given.push_back(body);
-			auto answer = answers.front();
-			answers.erase(answers.begin());
-			return answer;
-		};
-		return o;
-	};
-	HandOffResult ok;
-	ok.delivered = true;
-	HandOffResult later;
-	later.deferred = true;
-	later.why = "exit 75";
-	HandOffResult broken;
-	broken.why = "exit 67";
-	{
-		DeliveryLedger ledger(options(), {});
-		ledger.Recover();
-		ledger.BeginSession();
-		ledger.Open();
-		const Msg third{3, "u3", "Subject: three\n\n3\n"};
-		for (const auto &m : two)
-			Stage(ledger, m);
-		Stage(ledger, third);
-		answers = {ok, later, broken};
-		const auto outcome = ledger.Commit();
-		CHECK(given ==
-		      std::vector<std::string>{two[0].body, two[1].body, third.body});
-		CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{1});
-		REQUIRE(outcome.failed.size() == 2);
-		CHECK(outcome.failed[0].deferred);
-		CHECK_FALSE(outcome.failed[1].deferred);
-		CHECK(outcome.failed[1].why == "exit 67");
-		// Journaled before Commit() returned, so before any DELE: D and C for
-		// the one delivered, nothing for the others.
-		CHECK(Types(a.Records()) ==
-		      std::vector<Type>{Type::Delivered, Type::Confirmed});
-		// Nothing is left staged, and no user Maildir was made.
-		CHECK(ListDir(spool + "/tmp").empty());
-		CHECK(ListDir(spool + "/new").empty());
-		CHECK_FALSE(std::filesystem::exists(a.Maildir()));
-		// It vouches on the journal's word alone: no file to look for.
-		const auto copy = ledger.AlreadySaved("u1", two[0].body.size() + 2);
-		REQUIRE(copy);
-		CHECK_FALSE(copy->download);
-		// Deferred: unknown to the journal, so downloaded again.
-		CHECK_FALSE(ledger.AlreadySaved("u2", two[1].body.size() + 2));
-		ledger.Close();
-	}
-	// A kill after the MDA took message 2 but before the journal knew: the next
-	// run hands it over again (a duplicate), it is never taken for delivered.
-	given.clear();
-	answers = {ok};
-	CrashIn("handed-off", [&] {
-		DeliveryLedger ledger(options(), {});
-		ledger.Recover();
-		ledger.BeginSession();
-		ledger.Open();
-		Stage(ledger, two[1]);
-		ledger.Commit();
-	});
-	DeliveryLedger ledger(options(), {});
-	ledger.Recover();
-	ledger.BeginSession();
-	CHECK(given == std::vector<std::string>{}); // handed over in the child only
-	const auto copy = ledger.AlreadySaved("u2", two[1].body.size() + 2);
-	CHECK((!copy || copy->download));
 }
