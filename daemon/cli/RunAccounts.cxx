@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -327,7 +328,11 @@ int RunAccounts(const RunArgs &args, const std::string &program)
 				return ToInt(ExitCode::Usage);
 			}
 			// Named on the command line: fetched even if `enabled: false`.
-			chosen.push_back(*found);
+			// Named twice, fetched once (a second fetch would only find the
+			// first one's lock).
+			if (std::none_of(chosen.begin(), chosen.end(),
+					 [&](const auto &a) { return a.name == name; }))
+				chosen.push_back(*found);
 		}
 	}
 

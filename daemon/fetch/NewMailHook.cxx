@@ -109,6 +109,8 @@ HookOutcome RunNewMailHook(const std::vector<std::string> &argv,
 	std::uint64_t dropped = 0;
 	bool timed_out = false, cancelled = false;
 	char buffer[4096];
+	int status = 0;
+	bool exited = false;
 	for (;;) {
 		if (cancel != nullptr && cancel->load()) {
 			cancelled = true;
@@ -128,8 +130,15 @@ HookOutcome RunNewMailHook(const std::vector<std::string> &argv,
 			continue;
 		if (ready < 0)
 			break;
-		if (ready == 0)
+		if (ready == 0) {
+			// The hook is judged by its own exit: a child it left in the
+			// background (a notifier) may hold the output open for ever.
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				exited = true;
+				break;
+			}
 			continue;
+		}
 		const auto n = read(read_end.Get(), buffer, sizeof(buffer));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -143,9 +152,8 @@ HookOutcome RunNewMailHook(const std::vector<std::string> &argv,
 	}
 	read_end.Close();
 
-	int status = 0;
-	Reaped reaped = Reaped::Running;
-	if (!timed_out && !cancelled) {
+	Reaped reaped = exited ? Reaped::Exited : Reaped::Running;
+	if (!exited && !timed_out && !cancelled) {
 		// It may close its output and go on: it gets what is left of the time,
 		// still watching for a cancel.
 		for (;;) {

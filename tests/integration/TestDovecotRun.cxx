@@ -127,8 +127,9 @@ TEST_SUITE("dovecot-run")
 		CHECK(Has(r.out, "home: bob@127.0.0.1:" + port + ": 0 messages"));
 		CHECK(r.err.empty());
 
-		// Named on the command line, a disabled account is fetched.
-		const auto named = s.Run({"old"});
+		// Named on the command line, a disabled account is fetched; named twice,
+		// once.
+		const auto named = s.Run({"old", "old"});
 		INFO(Describe(named));
 		CHECK(named.exit_code == 0);
 		CHECK(s.server->Count("carol") == 0);

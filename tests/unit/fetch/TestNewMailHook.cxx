@@ -109,3 +109,18 @@ TEST_CASE("a cancelled on_new_mail is killed at once")
 	CHECK(Lines(outcome) ==
 	      "W on_new_mail \"sleep\": killed: popstream is stopping\n");
 }
+
+TEST_CASE("on_new_mail is judged by its own exit, not by a child it leaves behind")
+{
+	TempDir dir;
+	const auto pid_file = dir / "child";
+	const auto start = std::chrono::steady_clock::now();
+	// The background child keeps the output pipe open for 30 s.
+	const auto outcome = RunNewMailHook(
+	    {"sh", "-c", "sleep 30 & echo $! > \"$0\"; echo notified", pid_file}, Facts(),
+	    20s);
+	CHECK(std::chrono::steady_clock::now() - start < 10s);
+	CHECK(outcome.ok);
+	CHECK(Lines(outcome) == "I on_new_mail: notified\nD on_new_mail \"sh\": done\n");
+	kill(std::atoi(ReadFile(pid_file).c_str()), SIGKILL);
+}
