@@ -34,6 +34,8 @@ std::vector<Token> Tokenize(std::string_view text)
 			// reads as English.
 			++i;
 		} else if (c == '#') {
+			// A comment starts only where a word could: inside one, as in
+			// the password pa#ss, '#' is part of it (fetchmail's lexer).
 			while (i < text.size() && text[i] != '\n')
 				++i;
 		} else if (c == '"' || c == '\'') {
@@ -61,7 +63,7 @@ std::vector<Token> Tokenize(std::string_view text)
 		} else {
 			Token token{std::string(), line, false};
 			while (i < text.size() &&
-			       text.substr(i, 1).find_first_of(" \t\r\n,;:#\"'") ==
+			       text.substr(i, 1).find_first_of(" \t\r\n,;:\"'") ==
 				   std::string_view::npos)
 				token.text += text[i++];
 			tokens.push_back(std::move(token));
@@ -265,7 +267,12 @@ public:
 					    word + " before the first poll entry");
 				target->push_back(OptionAt(token));
 			} else {
-				throw ImportError(token.line, "unknown keyword " + word);
+				// Not repeated: an unquoted value after a keyword that
+				// takes none may be a piece of a password.
+				throw ImportError(
+				    token.line,
+				    "a word that is not a fetchmail keyword (a value "
+				    "that needs quotes?)");
 			}
 		}
 	}

@@ -95,7 +95,10 @@ TEST_CASE("import: a syntax error is EX_DATAERR, with FILE:LINE")
 	auto result = Import("fetchmail", path);
 	CHECK(result.status == 65);
 	CHECK(result.out.empty());
-	CHECK(result.err == "popstream: " + path + ":3: unknown keyword frobnicate\n");
+	CHECK(result.err ==
+	      "popstream: " + path +
+		  ":3: a word that is not a fetchmail keyword (a value that "
+		  "needs quotes?)\n");
 	WriteFile(path, "poll a.example proto imap user joe\n");
 	result = Import("fetchmail", path);
 	CHECK(result.status == 65);

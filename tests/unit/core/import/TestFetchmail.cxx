@@ -146,7 +146,10 @@ TEST_CASE("fetchmail: a poll entry without user is the local user's, as in fetch
 TEST_CASE("fetchmail: syntax errors name their line")
 {
 	CHECK(ErrorOf("poll a.example\n  user joe\n  frobnicate\n") ==
-	      "3: unknown keyword frobnicate");
+	      "3: a word that is not a fetchmail keyword (a value that needs quotes?)");
+	// The word is not repeated: after an unquoted password it may be part of it.
+	CHECK(ErrorOf("poll a.example user joe password hunter2 hunter3\n") ==
+	      "1: a word that is not a fetchmail keyword (a value that needs quotes?)");
 	CHECK(ErrorOf("poll a.example user \"joe\n password x\n") == "1: unclosed quote");
 	CHECK(ErrorOf("keep\n") == "1: keep before the first poll entry");
 	CHECK(ErrorOf("poll a.example user joe password \"x\" \"s3cret\"\n") ==
@@ -159,6 +162,16 @@ TEST_CASE("fetchmail: syntax errors name their line")
 	CHECK(ErrorOf("poll a.example\n via alice@b.example\n") ==
 	      "2: via: bad host \"alice@b.example\": a host has no '@' (write the user "
 	      "under user:)");
+}
+
+TEST_CASE("fetchmail: '#' inside a word is part of it, as fetchmail reads it")
+{
+	// Not a comment: the password is pa#ss, and keep and ssl still apply.
+	const auto a = ParseFetchmailrc("poll mail.example.org proto pop3 user joe "
+					"password pa#ss keep ssl # a comment\n")
+			   .accounts.at(0);
+	CHECK(a.keep == std::optional<bool>(true));
+	CHECK(a.tls == Tls::Implicit);
 }
 
 TEST_CASE("fetchmail: secrets are named, never shown")
