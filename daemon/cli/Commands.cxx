@@ -19,6 +19,7 @@
 #include "fetch/AccountFetch.hxx"
 #include "fetch/Credentials.hxx"
 #include "fetch/FetchJob.hxx"
+#include "fetch/Mda.hxx"
 #include "fetch/OAuthTokens.hxx"
 #include "fetch/PasswordCommand.hxx"
 #include "fetch/StatePaths.hxx"
@@ -52,6 +53,8 @@ struct DlArgs {
 	/** As typed: split into argv by SplitCommand(), without a shell. */
 	std::string password_command;
 	std::string token_command;
+	/** --mda, as typed: split like --password-command. */
+	std::string mda;
 	double timeout_s = 180;
 	double connect_timeout_s = 30;
 	bool verbose = false;
@@ -391,8 +394,26 @@ int RunDlAccount(const DlArgs &args, const config::Account &account,
 	auto options =
 	    fetch::AccountFetchOptions(loop, account, std::move(*credentials), keep,
 				       auth::MakeAuthProvider(), args.verbose);
-	if (!args.maildir.empty())
+	if (!args.mda.empty() && !args.maildir.empty()) {
+		PrintError(program, "dl: MAILDIR and --mda both say where the mail goes "
+				    "(choose one)");
+		return ToInt(ExitCode::Usage);
+	}
+	// What the command line says about delivery replaces the account's.
+	if (!args.maildir.empty()) {
 		options.maildir = ExpandHome(args.maildir);
+		options.mda.clear();
+	}
+	if (!args.mda.empty()) {
+		try {
+			options.mda =
+			    fetch::ExpandMdaArgs(config::SplitCommand(args.mda),
+						 account.name, options.account.user);
+		} catch (const config::ValueError &e) {
+			PrintError(program, std::string("dl: --mda: ") + e.what());
+			return ToInt(ExitCode::Usage);
+		}
+	}
 	// dl's policy flags: what this one run does with the mailbox.
 	if (args.policy.keep)
 		options.policy.keep = true;
@@ -415,7 +436,20 @@ int RunDl(const DlArgs &args, const std::string &program)
 {
 	if (const auto account = ConfiguredAccount(args.spec, program))
 		return RunDlAccount(args, *account, program);
-	if (args.maildir.empty()) {
+	if (!args.mda.empty() && !args.maildir.empty()) {
+		PrintError(program, "dl: MAILDIR and --mda both say where the mail goes "
+				    "(choose one)");
+		return ToInt(ExitCode::Usage);
+	}
+	std::vector<std::string> mda_argv;
+	try {
+		if (!args.mda.empty())
+			mda_argv = config::SplitCommand(args.mda);
+	} catch (const config::ValueError &e) {
+		PrintError(program, std::string("dl: --mda: ") + e.what());
+		return ToInt(ExitCode::Usage);
+	}
+	if (args.maildir.empty() && mda_argv.empty()) {
 		PrintError(program, "dl: MAILDIR is missing (only an account of the "
 				    "configuration has one of its own; run '" +
 					program + " help dl')");
@@ -496,7 +530,10 @@ int RunDl(const DlArgs &args, const std::string &program)
 	options.account = std::move(account.account);
 	// As the daemon's `tls: starttls`: the core refuses to log in without STLS.
 	options.starttls = options.account.starttls;
-	options.maildir = ExpandHome(args.maildir);
+	if (!mda_argv.empty())
+		options.mda = fetch::ExpandMdaArgs(mda_argv, label, options.account.user);
+	else
+		options.maildir = ExpandHome(args.maildir);
 	options.policy = args.policy;
 	options.policy.pipelining = config::ParsePipelining(args.pipelining);
 	options.policy.auth = method;
@@ -599,6 +636,12 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "The account: "
 	      "[{ssl,tcp,starttls}:]{netrc_account|[user@]host[!sni_name][:port]}")
 	    ->required();
+	dl->add_option(
+	      "--mda", args.mda,
+	      "Hand each message to CMD on its standard input instead of saving it "
+	      "in MAILDIR (split like --password-command; %u is the user, %a the "
+	      "account); exit 0 delivers, 75 retries later")
+	    ->type_name("CMD");
 	dl->add_option("MAILDIR", args.maildir,
 		       "The Maildir to deliver into (created if missing); for an account "
 		       "of the configuration, its own by default");

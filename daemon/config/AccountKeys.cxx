@@ -417,7 +417,24 @@ void ApplyCheckpointEvery(const YamlValue &value, const KeyContext &, Account &a
 
 std::optional<std::string> ShowMaildir(const Account &account)
 {
+	if (!account.mda.empty())
+		return std::nullopt; // the account delivers to its MDA
 	return Escape(account.maildir, 1000);
+}
+
+void ApplyMda(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.mda = value.Command();
+}
+
+std::optional<std::string> ShowMda(const Account &account)
+{
+	if (account.mda.empty())
+		return std::nullopt;
+	std::string text;
+	for (const auto &arg : account.mda)
+		text += (text.empty() ? "" : " ") + Escape(arg, 200);
+	return text;
 }
 
 std::optional<std::string> ShowInterval(const Account &account)
@@ -530,6 +547,7 @@ constexpr AccountKey account_keys[] = {
     {"auth", KeyGroup::Other, false, ApplyAuth, ShowAuth},
     {"allow_plaintext", KeyGroup::Other, false, ApplyAllowPlaintext, ShowAllowPlaintext},
     {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},
+    {"mda", KeyGroup::Other, false, ApplyMda, ShowMda},
     {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},
     {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},
     {"pipelining", KeyGroup::Other, false, ApplyPipelining, ShowPipelining},

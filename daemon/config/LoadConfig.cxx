@@ -455,7 +455,27 @@ class Loader {
 		CheckTokenSource(draft, path, where);
 		CheckClientCertificate(draft, path, where);
 
-		if (account.maildir.empty() && !draft.Failed("maildir"))
+		// One delivery: what a map sets itself replaces what it inherited.
+		const bool own_mda = draft.own.count("mda") != 0;
+		const bool own_maildir = draft.own.count("maildir") != 0;
+		if (own_mda && own_maildir) {
+			Report(
+			    draft.own.find("mda")->second, path + ".mda",
+			    "maildir and mda both say where the mail goes (choose one)");
+			draft.failed.insert("mda");
+		} else if (own_mda) {
+			account.maildir.clear();
+		} else if (own_maildir) {
+			account.mda.clear();
+		} else if (!account.mda.empty() && !account.maildir.empty()) {
+			Report(
+			    where, path + ".mda",
+			    "maildir and mda are both set under defaults: (choose one, "
+			    "or set one in the account)");
+			draft.failed.insert("mda");
+		}
+		if (account.maildir.empty() && account.mda.empty() &&
+		    !draft.Failed("maildir") && !draft.Failed("mda"))
 			Report(where, path + ".maildir",
 			       "missing (set it in the account or under defaults:)");
 		// An account that sets keep: false does not inherit delete_after (see

@@ -1,6 +1,7 @@
 #include "AccountFetch.hxx"
 
 #include "core/oauth/Settings.hxx"
+#include "fetch/Mda.hxx"
 #include "fetch/StatePaths.hxx"
 
 #include <algorithm>
@@ -77,6 +78,9 @@ FetchOptions AccountFetchOptions(uv_loop_t &loop, const config::Account &account
 	}
 	options.auth_provider = std::move(auth_provider);
 	options.maildir = account.maildir;
+	if (!account.mda.empty())
+		options.mda =
+		    ExpandMdaArgs(account.mda, account.name, options.account.user);
 	options.policy = account.Policy();
 	options.starttls = options.account.starttls;
 	options.state_dir = StateDir(account.name);

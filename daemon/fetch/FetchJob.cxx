@@ -1,5 +1,7 @@
 #include "FetchJob.hxx"
 
+#include "Mda.hxx"
+
 #include "StatePaths.hxx"
 #include "core/util/Escape.hxx"
 #include "store/CrashPoint.hxx"
@@ -43,12 +45,26 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 {
 	result_.keep = options_.policy.keep;
 	result_.dry_run = options_.dry_run;
-	result_.maildir = options_.maildir;
+	result_.maildir =
+	    options_.mda.empty() ? options_.maildir : "the MDA " + options_.mda.front();
 }
 
 FetchJob::~FetchJob()
 {
 	StopTicking();
+	// Joins the MDA's thread: nothing wakes the handle after this.
+	destination_.reset();
+	CloseHandOffWake();
+}
+
+void FetchJob::CloseHandOffWake() noexcept
+{
+	if (hand_off_wake_ == nullptr)
+		return;
+	uv_close(
+	    reinterpret_cast<uv_handle_t *>(hand_off_wake_),
+	    [](uv_handle_t *handle) { delete reinterpret_cast<uv_async_t *>(handle); });
+	hand_off_wake_ = nullptr;
 }
 
 void FetchJob::StopTicking() noexcept
@@ -98,10 +114,18 @@ void FetchJob::Log(LogLevel level, const std::string &text)
 void FetchJob::Start()
 {
 	start_ = std::chrono::steady_clock::now();
+	auto ledger = LedgerOptionsFor(options_);
+	if (ledger.hand_off) {
+		hand_off_wake_ = new uv_async_t;
+		uv_async_init(&loop_, hand_off_wake_, [](uv_async_t *handle) {
+			static_cast<FetchJob *>(handle->data)->HandOffsProgressed();
+		});
+		hand_off_wake_->data = this;
+		ledger.wake = [wake = hand_off_wake_] { uv_async_send(wake); };
+	}
 	try {
 		destination_ = std::make_unique<store::DeliveryLedger>(
-		    LedgerOptionsFor(options_),
-		    [this](LogLevel level, const std::string &text) {
+		    std::move(ledger), [this](LogLevel level, const std::string &text) {
 			    Log(level, text);
 		    });
 	} catch (const store::JournalBusy &e) {
@@ -120,6 +144,7 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 {
 	lock_step_ = lock_step;
 	skip_capa_ = skip_capa;
+	idle_allows_mda_ = false; // a new connection starts with the plain idle timeout
 	destination_->BeginSession();
 	saved_before_session_ = run_.saved = result_.saved;
 	saved_listed_before_session_ = run_.saved_listed;
@@ -434,6 +459,12 @@ void FetchJob::Drive()
 	// still on the server, so a crash here loses nothing.
 	if (destination_->GroupFull() || !session_->RetrievingMore())
 		CommitPending();
+	if (hand_off_wake_ != nullptr && connection_ && options_.timeouts.idle_ms > 0 &&
+	    destination_->Settled() == idle_allows_mda_) {
+		idle_allows_mda_ = !idle_allows_mda_;
+		connection_->SetIdleTimeout(options_.timeouts.idle_ms +
+					    (idle_allows_mda_ ? mda_timeout.count() : 0));
+	}
 	// The session counts what it hands out: nothing here reads the commands.
 	const std::uint32_t deles_before = session_->Stats().dele_output;
 	const bool quit_before = session_->Stats().quit_output;
@@ -555,6 +586,14 @@ void FetchJob::CommitPending()
 	// that a failure that stops retrieving does so before any NotSaved().
 	const auto outcome = destination_->Commit();
 	for (const auto &f : outcome.failed) {
+		if (f.deferred) {
+			// The MDA's own choice: the message waits on the server.
+			Log(LogLevel::Warning,
+			    MessageName(f.number, f.uidl) + ": deferred: " + f.why);
+			++result_.deferred;
+			session_->NotSaved(f.number);
+			continue;
+		}
 		if (f.unsynced)
 			// Not the reason of an earlier Maildir-wide failure: said even
 			// after that one silenced the others.
@@ -577,8 +616,30 @@ void FetchJob::CommitPending()
 		progress_(Progress());
 }
 
+void FetchJob::HandOffsProgressed()
+{
+	if (finished_ || !destination_)
+		return;
+	if (session_over_) {
+		if (!destination_->Settled())
+			return;
+		const auto last = std::move(*session_over_);
+		session_over_.reset();
+		SessionOver(last); // `this` may be gone afterwards
+		return;
+	}
+	if (session_ && connected_)
+		Drive();
+}
+
 void FetchJob::SessionOver(const pop3::Event &last)
 {
+	if (!destination_->Settled()) {
+		// An MDA still has a message: what it does decides whether the next
+		// session may delete it. The loop goes on meanwhile.
+		session_over_ = last;
+		return;
+	}
 	// Whatever reached new/ was proven whole before it got there; it is made durable
 	// and counted even if the session failed: the next session must know it, and
 	// the user must not get it twice. A body that was still unproven is dropped
@@ -620,7 +681,8 @@ void FetchJob::SessionOver(const pop3::Event &last)
 			StartSession(false, false);
 			return;
 		}
-		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_);
+		auto end = CommittedRunEnd(stats, result_.not_saved, stopping_,
+					   result_.deferred);
 		Finish(end.code, std::move(end.error));
 		return;
 	}
@@ -702,6 +764,8 @@ void FetchJob::Finish(ExitCode code, std::string error)
 	StopTicking();
 	if (destination_)
 		destination_->Close(); // releases the account's lock
+	// Close() waited for the MDA's thread: the loop need not stay up for it.
+	CloseHandOffWake();
 	// Last statement: the callback may destroy this job.
 	done_(result_);
 }

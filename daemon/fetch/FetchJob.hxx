@@ -111,6 +111,11 @@ private:
 	/** @return false if the job finished (and may be destroyed) */
 	bool HandleEvent(pop3::Event &event);
 	void SessionOver(const pop3::Event &last);
+	/** An MDA finished a message (woken through #hand_off_wake_): its outcome is
+	 * committed, and a session that ended while it ran is wound up. */
+	void HandOffsProgressed();
+	/** Closes #hand_off_wake_ (once the MDA's thread can no longer use it). */
+	void CloseHandOffWake() noexcept;
 	void Finish(ExitCode code, std::string error);
 	/** Commits the destination's staged group and reports each message to the
 	 * session as saved or not saved. */
@@ -182,6 +187,15 @@ private:
 	/** Heap-allocated so that it can outlive the job until libuv has closed it;
 	 * ticks while stopping and while waiting for the close after QUIT. */
 	uv_timer_t *tick_timer_ = nullptr;
+	/** With an MDA: woken from the MDA's thread after each message (heap-allocated
+	 * as tick_timer_ is). */
+	uv_async_t *hand_off_wake_ = nullptr;
+	/** The session ended while an MDA still had a message: SessionOver() waits for
+	 * it with this event. */
+	std::optional<pop3::Event> session_over_;
+	/** The idle timeout allows for an MDA's time (mda_timeout) while one has a
+	 * message: the server is silent then because nothing was asked of it. */
+	bool idle_allows_mda_ = false;
 	std::uint64_t stop_deadline_ms_ = 0;
 	std::uint64_t last_data_ms_ = 0;
 	std::uint64_t close_wait_start_ms_ = 0;

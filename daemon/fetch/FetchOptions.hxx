@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace popstream::fetch {
 
@@ -55,8 +56,11 @@ struct FetchOptions {
 	/** The SASL mechanisms and the APOP digest (auth::MakeAuthProvider()), shared by
 	 * the sessions; nullptr = USER/PASS only (RFC 1939 §7). */
 	std::shared_ptr<const pop3::AuthProvider> auth_provider;
-	/** The Maildir to deliver into (created if missing). */
+	/** The Maildir to deliver into (created if missing); unused with #mda. */
 	std::string maildir;
+	/** Set: each message goes to this MDA (RunMda()), `%a` and `%u` already
+	 * expanded, and is staged in STATE_DIR/mda-spool, which needs #state_dir. */
+	std::vector<std::string> mda;
 	/** What to do with the mailbox: the account's settings (config::Account), or
 	 * dl's flags. */
 	pop3::FetchPolicy policy;

@@ -28,6 +28,8 @@ struct FetchResult {
 	/** Messages that could not be retrieved (RETR -ERR) or saved. */
 	std::uint32_t not_retrieved = 0;
 	std::uint32_t not_saved = 0;
+	/** Messages an MDA deferred (exit 75): on the server for the next run. */
+	std::uint32_t deferred = 0;
 	/** Messages found already saved (by UIDL) and only deleted now. */
 	std::uint32_t already_saved = 0;
 	/** Messages the server really deleted: confirmed by +OK to QUIT. */

@@ -90,12 +90,18 @@ SessionPlan PlanSession(const FetchOptions &options, const RunSoFar &run, bool l
 }
 
 RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
-		       bool stopping)
+		       bool stopping, std::uint32_t deferred)
 {
 	RunEnd end;
 	if (not_saved > 0) {
 		end.code = ExitCode::IoError;
 		end.error = std::to_string(not_saved) + " message(s) could not be saved";
+	} else if (deferred > 0) {
+		end.code = ExitCode::TempFail;
+		end.error =
+		    std::to_string(deferred) +
+		    " message(s) the MDA deferred (exit 75) stay on the server for "
+		    "the next run";
 	} else if (stats.not_retrieved > 0) {
 		end.code = ExitCode::TempFail;
 		end.error = std::to_string(stats.not_retrieved) +

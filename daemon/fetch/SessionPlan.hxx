@@ -73,14 +73,16 @@ struct RunEnd {
 
 /**
  * @return how a run ends whose last session was committed (+OK to QUIT, RFC 1939 §6):
- *         74 if messages could not be saved, else 75 for messages the server would
- *         not send, DELEs it refused, or messages a stop left on it; else 0
+ *         74 if messages could not be saved, else 75 for messages the MDA deferred,
+ *         messages the server would not send, DELEs it refused, or messages a stop
+ *         left on it; else 0
  * @param stats the last session's counters
  * @param not_saved messages of the whole run that could not be saved
  * @param stopping the run was asked to stop (FetchJob::Stop())
+ * @param deferred messages of the whole run an MDA deferred (exit 75)
  */
 RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
-		       bool stopping);
+		       bool stopping, std::uint32_t deferred = 0);
 
 /**
  * @return how a run ends that Abort() stopped: 75, since the connection was dropped

@@ -1,5 +1,7 @@
 #include "StatePaths.hxx"
 
+#include "Mda.hxx"
+
 #include "FetchOptions.hxx"
 #include "store/DeliveryLedger.hxx"
 
@@ -62,6 +64,14 @@ store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
 {
 	store::LedgerOptions ledger;
 	ledger.maildir = options.maildir;
+	if (!options.mda.empty()) {
+		// Staged where no mail reader looks, with the journal that vouches.
+		ledger.maildir = options.state_dir + "/mda-spool";
+		ledger.hand_off_name = "the MDA \"" + options.mda.front() + "\"";
+		ledger.hand_off = [argv = options.mda](int fd, std::uint64_t size) {
+			return RunMda(argv, fd, size);
+		};
+	}
 	ledger.state_dir = options.state_dir;
 	ledger.lock_holder = options.account.Label();
 	if (!options.state_dir.empty())

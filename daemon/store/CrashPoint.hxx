@@ -15,7 +15,8 @@ namespace popstream::store {
  * It lives in store/ because most points are in DeliveryLedger; fetch/ reaches the
  * others. Points of the ledger: "journal-pending" (the journal holds "pending", the
  * file is still in tmp/), "published" (the file is in new/, new/ not yet fsync'd),
- * "dir-synced" (durable, the journal does not say "delivered" yet), "unproven-held"
+ * "dir-synced" (durable, the journal does not say "delivered" yet), "handed-off" (an
+ * MDA took the message, the journal does not know yet), "unproven-held"
  * (a session ended with a body received but not proven whole: the copy is still in
  * tmp/, about to be dropped). Points of FetchJob: "dele-sent" (DELEs handed to the
  * socket), "quit-sent", "quit-confirmed" (+OK to QUIT seen, journal not yet told),

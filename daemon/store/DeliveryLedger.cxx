@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fcntl.h>
 #include <fstream>
 #include <system_error>
 #include <unistd.h>
@@ -20,6 +22,9 @@ namespace {
 constexpr std::size_t group_commit_messages = 64;
 /** ...or this many bytes, so that the DELEs are never held back for long. */
 constexpr std::uint64_t group_commit_bytes = 16u << 20;
+
+/** The journal's `file` for a message an MDA took: no file of ours holds it. */
+const std::string mda_file = "(mda)";
 
 /** Errors after which no other message can be saved either. */
 bool IsMaildirWide(int error) noexcept
@@ -138,7 +143,8 @@ void DeliveryLedger::Recover()
 			++completed;
 			continue;
 		}
-		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos)
+		if (!e.tmp.empty() && e.tmp.find('/') == std::string::npos &&
+		    !options_.maildir.empty())
 			unlink((options_.maildir + "/tmp/" + e.tmp).c_str());
 		if (!old.empty()) {
 			// The replacement never arrived: the earlier copy stays, still
@@ -190,6 +196,9 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 	listed_known_.emplace(uidl);
 	pop3::SavedCopy copy;
 	copy.download = true;
+	// An MDA took it (now, or before the account's delivery changed to a
+	// Maildir): there is no file to look for, the journal entry alone vouches.
+	const bool handed = e->file == mda_file;
 	if (e->state == journal::Entry::State::Deleted) {
 		// RFC 1939 §7 keeps a unique-id unique only while its message exists:
 		// once the server confirmed the deletion, it may hand the unique-id out
@@ -200,14 +209,15 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 			"earlier, so this one is new mail: downloading it");
 		// Unless it is the very same message, which a server that answers +OK to
 		// DELE and QUIT but keeps its mail would list again: its bytes tell.
-		if (lookup_.Holds(e->file))
+		if (!Mda() && !handed && lookup_.Holds(e->file))
 			deleted_copies_[std::string(uidl)] = e->file;
 		return copy;
 	}
 	// The journal is the account's, not the Maildir's: a run with -n into a
 	// scratch Maildir that was then removed, or another maildir: in the config,
 	// must not get the server copy deleted when this Maildir has none.
-	if (e->state == journal::Entry::State::Pending || !lookup_.Holds(e->file)) {
+	if (e->state == journal::Entry::State::Pending ||
+	    (!Mda() && !handed && !lookup_.Holds(e->file))) {
 		if (e->state != journal::Entry::State::Pending)
 			Log(LogLevel::Notice,
 			    "UIDL " + Escape(uidl, 80) +
@@ -239,6 +249,14 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 			Escape(e->file, 200) + " has " + std::to_string(e->size) +
 			" octets where the server now lists " + std::to_string(size) +
 			": downloading it, and keeping that copy too");
+		return copy;
+	}
+	if (Mda() || handed) {
+		Log(LogLevel::Notice,
+		    "UIDL " + Escape(uidl, 80) +
+			": the copy an MDA took earlier was never proven whole: " +
+			(Mda() ? "handing it to " + options_.hand_off_name + " again"
+			       : std::string("downloading it again")));
 		return copy;
 	}
 	// Never proven (or its proof withdrawn): the new copy replaces it, so that
@@ -303,6 +321,8 @@ void DeliveryLedger::Write(std::string_view bytes)
 Destination::Staged DeliveryLedger::End()
 {
 	assert(staged_);
+	if (Mda())
+		return QueueHandOff();
 	Staged staged;
 	try {
 		staged.bytes = staged_->Size();
@@ -315,7 +335,8 @@ Destination::Staged DeliveryLedger::End()
 				  staged_listed_,
 				  std::move(name),
 				  {},
-				  std::move(staged_)});
+				  std::move(staged_),
+				  {}});
 		group_bytes_ += staged.bytes;
 	} catch (const MaildirError &e) {
 		staged_.reset();
@@ -331,8 +352,59 @@ void DeliveryLedger::Discard() noexcept
 	staged_.reset();
 }
 
+Destination::Staged DeliveryLedger::QueueHandOff()
+{
+	Staged staged;
+	try {
+		staged.bytes = staged_->Size();
+		staged_->CloseUnsynced();
+	} catch (const MaildirError &e) {
+		staged_.reset();
+		throw ToSaveError(e);
+	}
+	if (!hand_offs_)
+		hand_offs_ =
+		    std::make_unique<HandOffQueue>(options_.hand_off, options_.wake);
+	const std::string path = options_.maildir + "/tmp/" + staged_->TmpName();
+	const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		const int error = errno;
+		staged_.reset();
+		throw SaveError("cannot open " + path + ": " + std::strerror(error),
+				IsMaildirWide(error));
+	}
+	Pending p{staged_number_,
+		  staged_uidl_,
+		  staged.bytes,
+		  staged_listed_,
+		  {},
+		  {},
+		  std::move(staged_),
+		  {}};
+	try {
+		p.hand_off = hand_offs_->Push(fd, staged.bytes);
+	} catch (const std::system_error &e) {
+		throw SaveError(std::string("cannot start the MDA's thread: ") + e.what(),
+				true);
+	}
+	staged.place = options_.hand_off_name;
+	group_bytes_ += staged.bytes;
+	group_.push_back(std::move(p));
+	return staged;
+}
+
+bool DeliveryLedger::Settled() const noexcept
+{
+	return std::all_of(group_.begin(), group_.end(), [](const Pending &p) {
+		return !p.hand_off || p.hand_off->Done();
+	});
+}
+
 bool DeliveryLedger::GroupFull() const noexcept
 {
+	if (Mda())
+		return !group_.empty() && group_.front().hand_off &&
+		       group_.front().hand_off->Done();
 	return group_.size() >= group_commit_messages ||
 	       group_bytes_ >= group_commit_bytes;
 }
@@ -356,6 +428,10 @@ CommitOutcome DeliveryLedger::Commit()
 	if (group_.empty())
 		return out;
 	const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+	if (Mda()) {
+		CollectHandOffs(out, now);
+		return out;
+	}
 
 	// The files' fsyncs, started by End() and run side by side, are over: a file
 	// that did not reach the disk goes no further (it never enters the journal).
@@ -495,6 +571,46 @@ CommitOutcome DeliveryLedger::Commit()
 	return out;
 }
 
+void DeliveryLedger::CollectHandOffs(CommitOutcome &out, std::int64_t now)
+{
+	bool journaled = false;
+	while (!group_.empty() && group_.front().hand_off &&
+	       group_.front().hand_off->Done()) {
+		Pending p = std::move(group_.front());
+		group_.erase(group_.begin());
+		group_bytes_ -= p.bytes;
+		const auto &result = p.hand_off->Result();
+		p.delivery.reset(); // the staged copy is not needed any more either way
+		if (!result.delivered) {
+			out.failed.push_back({p.number, p.uidl, result.why,
+					      result.every_save, false, result.deferred});
+			continue;
+		}
+		CrashPoint("handed-off");
+		if (!p.uidl.empty()) {
+			Append({journal::Record::Type::Delivered,
+				p.uidl,
+				p.listed,
+				mda_file,
+				{},
+				now,
+				{}});
+			Append(journal::Record::Mark(journal::Record::Type::Confirmed,
+						     p.uidl));
+			session_saves_.emplace_back(p.number, p.uidl);
+			journaled = true;
+		}
+		out.durable.push_back({p.number, p.bytes, p.listed, true});
+	}
+	// Synced before any DELE may go: from here on a crash can no longer make
+	// the next run hand these over a second time. Delivered whatever the journal
+	// says: a journal that cannot be written costs a duplicate on the next run,
+	// never the message.
+	if (journaled)
+		Sync();
+	out.completed = !out.durable.empty() || !out.failed.empty();
+}
+
 void DeliveryLedger::EndSession(const std::function<bool(std::uint32_t)> &suspect)
 {
 	if (staged_)
@@ -532,6 +648,16 @@ void DeliveryLedger::SessionCommitted(const std::vector<std::string_view> &marke
 
 void DeliveryLedger::Close()
 {
+	if (hand_offs_) {
+		// A message the MDA is reading is neither cut off nor given twice: its
+		// hand-off ends first. What the MDA took is journaled although no DELE
+		// follows this run, so that the next run does not hand it over again.
+		hand_offs_->Stop();
+		CommitOutcome unused;
+		CollectHandOffs(unused, static_cast<std::int64_t>(std::time(nullptr)));
+		group_.clear();
+		group_bytes_ = 0;
+	}
 	if (journal_) {
 		Sync();
 		// Compaction keeps the journal about as large as what it describes.

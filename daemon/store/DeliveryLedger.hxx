@@ -1,12 +1,14 @@
 #pragma once
 
 #include "Destination.hxx"
+#include "HandOffQueue.hxx"
 #include "MaildirWriter.hxx"
 #include "core/journal/Journal.hxx"
 #include "core/pop3/Policy.hxx"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,8 +23,19 @@ class JournalFile;
 
 /** Where a DeliveryLedger keeps its messages and its record of them. */
 struct LedgerOptions {
-	/** The Maildir; created by Open(), never before. */
+	/** The Maildir; created by Open(), never before. With #hand_off: where the
+	 * messages are staged for the MDA (a Maildir of popstream's own, in the state
+	 * directory), never a user's. */
 	std::string maildir;
+	/** Set: each message is handed to an MDA instead of published in #maildir
+	 * (popstream.yaml(5) `mda:`). See DeliveryLedger for what that changes. */
+	HandOff hand_off;
+	/** For messages: what #hand_off runs ("the MDA procmail"). */
+	std::string hand_off_name;
+	/** With #hand_off: called from another thread each time a hand-off is over
+	 * (it must be thread-safe, e.g. uv_async_send()); the loop thread should then
+	 * call Commit() to collect it. */
+	std::function<void()> wake;
 	/** The account's state directory, holding the journal; empty = the journal is
 	 * kept in memory for this run only. */
 	std::string state_dir;
@@ -62,6 +75,18 @@ struct LedgerOptions {
  * say the same, see Recover()). A kill at any instant between these steps
  * (store/CrashPoint.hxx names them) loses nothing and duplicates nothing: Recover() at
  * the next start finishes or undoes the group.
+ *
+ * With an MDA (LedgerOptions::hand_off), End() closes the message staged in a spool
+ * Maildir of popstream's own and queues it for the MDA on a thread of its own
+ * (HandOffQueue), in order, while the download goes on; nothing is published.
+ * Commit() never waits for an MDA: it collects the hand-offs that are over, and for
+ * each one delivered (exit 0, every byte read) journals `D` and `C` and syncs them
+ * before returning it as durable, so that the DELE comes after the record. A crash
+ * between the MDA's exit and that sync, the one window left, makes the next run hand
+ * the message over again: an MDA can deliver twice, never lose. A copy an MDA took
+ * cannot be looked for afterwards: the journal's `C` alone vouches for it (file
+ * `(mda)`, also in Maildir mode), and a copy whose proof is withdrawn or whose size
+ * changed is handed over again.
  *
  * Without a state directory the journal lives in memory: the run still de-duplicates
  * across its own sessions, but a crash may leave a duplicate (never a loss).
@@ -120,8 +145,11 @@ public:
 	 * @return its future name in new/ */
 	Staged End() override;
 	void Discard() noexcept override;
-	/** @return true at 64 messages or 16 MiB waiting for one fsync of new/ */
+	/** @return true at 64 messages or 16 MiB waiting for one fsync of new/;
+	 * with an MDA, as soon as its oldest hand-off is over */
 	bool GroupFull() const noexcept override;
+	/** @return false while an MDA still has a message of the group */
+	bool Settled() const noexcept override;
 	/** Steps (0) to (4) above. Crash points: "journal-pending", "published",
 	 * "dir-synced". */
 	CommitOutcome Commit() override;
@@ -133,7 +161,8 @@ public:
 	void SessionCommitted(const std::vector<std::string_view> &marked,
 			      bool listing_whole) override;
 	bool Sync() override;
-	/** Compacts the journal when it holds more than twice its entries plus 256
+	/** Waits for a running MDA (HandOffQueue::Stop()) and journals what it took,
+	 * then compacts the journal when it holds more than twice its entries plus 256
 	 * lines. The Maildir stays open until destruction. */
 	void Close() override;
 
@@ -155,6 +184,8 @@ private:
 		std::string same_as;
 		/** Removes its tmp/ file when dropped unpublished. */
 		std::unique_ptr<Delivery> delivery;
+		/** With an MDA: its hand-off, queued by End(). */
+		std::shared_ptr<const HandOffQueue::Job> hand_off;
 	};
 
 	void Log(LogLevel level, const std::string &text) const;
@@ -192,6 +223,16 @@ private:
 	/** Unique-id -> the file of a copy whose deletion the server confirmed: a
 	 * message listed again under it is new mail, unless its bytes are the same. */
 	std::unordered_map<std::string, std::string> deleted_copies_;
+
+	/** @return whether messages go to an MDA (LedgerOptions::hand_off) */
+	bool Mda() const noexcept { return static_cast<bool>(options_.hand_off); }
+	/** End() for an MDA: closes the staged file and queues its hand-off. */
+	Staged QueueHandOff();
+	/** Commit() for an MDA: collects the hand-offs that are over, in order. */
+	void CollectHandOffs(CommitOutcome &out, std::int64_t now);
+	/** The MDA's queue; created by the first QueueHandOff(). Declared last: its
+	 * thread is joined before anything it reports to is destroyed. */
+	std::unique_ptr<HandOffQueue> hand_offs_;
 };
 
 } // namespace popstream::store

@@ -53,6 +53,9 @@ struct SaveFailure {
 	 * directory fsync failed): a reason of its own, so it is reported even after an
 	 * every_save failure has been reported for the others. */
 	bool unsynced = false;
+	/** Not a failure: the MDA asked for the message again later (exit 75); it
+	 * stays on the server for the next run. */
+	bool deferred = false;
 };
 
 /** A message of a group that Destination::Commit() made durable. */
@@ -176,9 +179,18 @@ public:
 	virtual bool GroupFull() const noexcept = 0;
 
 	/**
+	 * @return false while a message End() accepted is still with something slower
+	 *         than the disk (an MDA): Commit() returns without it, and the caller
+	 *         is woken to commit again once it is over (DeliveryLedger's
+	 *         LedgerOptions::wake)
+	 */
+	virtual bool Settled() const noexcept { return true; }
+
+	/**
 	 * Makes the group of messages that End() accepted durable in its final place,
 	 * and records that they were (see DeliveryLedger.hxx for the order of steps).
-	 * The group is empty afterwards. Nothing is thrown: failures are in the result.
+	 * The group is empty afterwards, but for messages still with an MDA (then
+	 * Settled() is false). Nothing is thrown: failures are in the result.
 	 */
 	virtual CommitOutcome Commit() = 0;
 

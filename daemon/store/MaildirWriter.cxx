@@ -323,6 +323,21 @@ void Delivery::FinishSync()
 	}
 }
 
+void Delivery::CloseUnsynced()
+{
+	if (fd_ < 0 || sync_)
+		throw MaildirError("close of a finished delivery", EBADF);
+	Flush();
+	std::string().swap(buffer_);
+	const int rc = close(fd_);
+	fd_ = -1;
+	if (rc != 0) {
+		const int error = errno;
+		Abort();
+		Throw("cannot close", maildir_->path_ + "/tmp/" + unique_, error);
+	}
+}
+
 void Delivery::Publish()
 {
 	if (fd_ >= 0 || final_name_.empty() || tmp_name_.empty())

@@ -97,6 +97,14 @@ public:
 	 */
 	void FinishSync();
 
+	/**
+	 * For a copy that is only read back, never published (an MDA's spool): writes
+	 * what is buffered and closes the file, without fsync. Nothing is deleted on
+	 * the word of this copy, so it need not survive a crash.
+	 * @throws MaildirError (a write or close failed); the tmp/ file is then removed
+	 */
+	void CloseUnsynced();
+
 	/** @return the file's name in tmp/ (empty once published or aborted) */
 	const std::string &TmpName() const noexcept { return tmp_name_; }
 

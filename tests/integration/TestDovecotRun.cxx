@@ -294,4 +294,207 @@ TEST_SUITE("dovecot-run")
 		CHECK(ReadFile(facts) == "work 4 " + std::to_string(s.sample.Bytes()) +
 					     " " + s.Maildir("work") + "\n");
 	}
+
+	TEST_CASE("mda: procmail gets every message byte for byte; 75 keeps the mail for "
+		  "later; a failing MDA says why and deletes nothing")
+	{
+		Setup s(12);
+		const auto port = std::to_string(s.server->pop3_port);
+		const auto delivered = s.tmp / "pm/Maildir";
+		// procmail falls back on locking the system mailbox when its Maildir's
+		// parent is missing: give it the Maildir.
+		for (const char *sub : {"tmp", "new", "cur"})
+			std::filesystem::create_directories(delivered + "/" + sub);
+		WriteFile(s.tmp / "procmailrc",
+			  "DEFAULT=" + delivered + "/\nLOGFILE=" + s.tmp / "pm/log" +
+			      "\n",
+			  0644);
+		auto config = [&](const std::string &mda) {
+			WriteFile(s.config,
+				  "accounts:\n  - name: work\n    server: "
+				  "tcp:alice@127.0.0.1:" +
+				      port + "\n    mda: " + mda + "\n",
+				  0600);
+		};
+		auto saved = [&] {
+			std::map<std::string, unsigned> hashes;
+			for (const auto &name : ListDir(delivered + "/new"))
+				++hashes[Sha256Hex(ReadFile(delivered + "/new/" + name))];
+			return hashes;
+		};
+		const std::string procmail =
+		    "[procmail, -m, '" + s.tmp / "procmailrc" + "']";
+		config(procmail);
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(saved() == s.sample.FetchedHashes());
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(Has(r.out, "work: alice@127.0.0.1:" + port + ": 12 messages, " +
+				     std::to_string(s.sample.Bytes()) +
+				     " bytes saved to the MDA procmail in "));
+		// Nothing of the user's was touched to stage them.
+		CHECK_FALSE(std::filesystem::exists(s.Maildir("work")));
+
+		// EX_TEMPFAIL: the message stays on the server for the next run.
+		const auto later = s.server->Fill("alice", 3, 11);
+		config("[sh, -c, 'cat > /dev/null; echo mailbox locked >&2; exit 75']");
+		const auto deferred = s.Run({});
+		INFO(Describe(deferred));
+		CHECK(deferred.exit_code == 75);
+		CHECK(s.server->Count("alice") == 3);
+		CHECK(Has(deferred.err,
+			  "the MDA \"sh\": exit 75 (EX_TEMPFAIL), try again "
+			  "later: mailbox locked"));
+
+		// Any other status: kept too, with the MDA's own words.
+		config("[sh, -c, 'cat > /dev/null; echo no such user >&2; exit 67']");
+		const auto failed = s.Run({});
+		INFO(Describe(failed));
+		CHECK(failed.exit_code != 0);
+		CHECK(s.server->Count("alice") == 3);
+		CHECK(Has(failed.err,
+			  "the MDA \"sh\": failed with exit status 67: no such user"));
+
+		// Back to procmail: the three arrive once, the twelve are not sent again.
+		config(procmail);
+		const auto again = s.Run({"-q"});
+		INFO(Describe(again));
+		CHECK(again.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		auto all = s.sample.FetchedHashes();
+		for (const auto &[hash, n] : later.FetchedHashes())
+			all[hash] += n;
+		CHECK(saved() == all);
+	}
+
+	TEST_CASE("dl --mda expands %u and %a and needs no Maildir")
+	{
+		Setup s(2);
+		const auto out = s.tmp / "out";
+		std::filesystem::create_directory(out);
+		const auto spec =
+		    "tcp:alice@127.0.0.1:" + std::to_string(s.server->pop3_port);
+		// An MDA that exits 0 without reading its input, or only part of it,
+		// cannot have delivered the message: it stays on the server.
+		for (const std::string mda : {"true", "head -c 10"}) {
+			const auto unread = s.Default({"dl", "--mda", mda, spec});
+			INFO(Describe(unread));
+			CHECK(unread.exit_code == 74);
+			CHECK(s.server->Count("alice") == 2);
+			CHECK(Has(unread.err,
+				  "exited 0 without reading the whole message ("));
+			CHECK(Has(unread.err, "so it cannot have delivered it"));
+		}
+		const auto r = s.Default(
+		    {"dl", "--mda", "sh -c 'cat > \"$0/$1-$$\"' " + out + " %u", spec});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		const auto files = ListDir(out);
+		REQUIRE(files.size() == 2);
+		CHECK(files[0].rfind("alice-", 0) == 0);
+		const auto both = s.Default({"dl", "--mda", "cat", spec, s.tmp / "M"});
+		CHECK(both.exit_code == 64);
+		CHECK(both.err ==
+		      "popstream: dl: MAILDIR and --mda both say where the mail "
+		      "goes (choose one)\n");
+	}
+
+	TEST_CASE("mda: interrupted while the MDA works, then run again: every message "
+		  "delivered once")
+	{
+		Setup s(6);
+		const auto port = std::to_string(s.server->pop3_port);
+		const auto out = s.tmp / "out";
+		std::filesystem::create_directory(out);
+		// Reads the message, then takes half a second to deliver it.
+		auto config = [&](const std::string &pause) {
+			WriteFile(s.config,
+				  "accounts:\n  - name: work\n    server: "
+				  "tcp:alice@127.0.0.1:" +
+				      port + "\n    mda: [sh, -c, 'cat > \"$0/.m$$\"; " +
+				      pause + "mv \"$0/.m$$\" \"$0/m$$\"', " + out +
+				      "]\n",
+				  0600);
+		};
+		auto delivered = [&] {
+			std::map<std::string, unsigned> hashes;
+			for (const auto &name : ListDir(out))
+				if (name[0] == 'm')
+					++hashes[Sha256Hex(ReadFile(out + "/" + name))];
+			return hashes;
+		};
+		config("sleep 0.5; ");
+		ProcessOptions run;
+		run.argv = {RequireEnv("POPSTREAM_BIN"), "run", "-c", s.config};
+		run.env = {"NETRC=" + s.netrc, "HOME=" + s.tmp.Path(), "XDG_STATE_HOME",
+			   "XDG_CONFIG_HOME"};
+		run.timeout = std::chrono::minutes(2);
+		Child child(run);
+		for (int i = 0; i < 200 && delivered().size() < 2; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		// A first SIGINT finishes what is in flight (all six here); a second
+		// stops now. As `kill -INT`: the MDA itself is not told.
+		child.Signal(SIGINT);
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		child.Signal(SIGINT);
+		const auto stopped = child.Wait();
+		INFO(Describe(stopped));
+		CHECK(stopped.exit_code != 0);
+		const auto first = delivered().size();
+		CHECK(first >= 2);
+		CHECK(first < 6);
+		// What the MDA had when the stop came was finished, and recorded: the
+		// next run hands over only the rest.
+		config("");
+		const auto again = s.Run({});
+		INFO(Describe(again));
+		CHECK(again.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(delivered() == s.sample.FetchedHashes());
+	}
+
+	TEST_CASE("mda: an MDA that takes its time holds up no other account")
+	{
+		Setup s(3);
+		const auto port = std::to_string(s.server->pop3_port);
+		const auto home_mail = s.server->Fill("bob", 4, 5);
+		const auto out = s.tmp / "out";
+		const auto go = s.tmp / "go";
+		std::filesystem::create_directory(out);
+		// work's MDA waits for the test to say go; home delivers to a Maildir.
+		WriteFile(
+		    s.config,
+		    "accounts:\n  - name: work\n    server: tcp:alice@127.0.0.1:" + port +
+			"\n    mda: [sh, -c, 'while [ ! -e \"$1\" ]; do sleep "
+			"0.05; done; cat > \"$0/m$$\"', " +
+			out + ", " + go +
+			"]\n  - name: home\n    server: tcp:bob@127.0.0.1:" + port +
+			"\n    maildir: " + s.Maildir("home") + "\n",
+		    0600);
+		ProcessOptions run;
+		run.argv = {RequireEnv("POPSTREAM_BIN"), "run", "-c", s.config};
+		run.env = {"NETRC=" + s.netrc, "HOME=" + s.tmp.Path(), "XDG_STATE_HOME",
+			   "XDG_CONFIG_HOME"};
+		run.timeout = std::chrono::minutes(2);
+		Child child(run);
+		// home is fetched and emptied while work's MDA still waits: the loop
+		// that serves both is not the MDA's.
+		for (int i = 0; i < 1500 && s.server->Count("bob") > 0; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		CHECK(s.server->Count("bob") == 0);
+		CHECK(s.Saved("home") == home_mail.FetchedHashes());
+		CHECK(ListDir(out).empty());
+		CHECK(s.server->Count("alice") == 3);
+		WriteFile(go, "", 0600);
+		const auto r = child.Wait();
+		INFO(Describe(r));
+		CHECK(r.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		std::map<std::string, unsigned> hashes;
+		for (const auto &name : ListDir(out))
+			++hashes[Sha256Hex(ReadFile(out + "/" + name))];
+		CHECK(hashes == s.sample.FetchedHashes());
+	}
 }

@@ -98,6 +98,10 @@ struct Account : pop3::FetchPolicy {
 	std::vector<std::pair<std::string, std::string>> password_secret;
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
+	/** argv of `mda`: each message goes to this command on its standard input
+	 * instead of into #maildir (which is then empty); `%a` and `%u` are expanded
+	 * when it runs. Empty = the Maildir. */
+	std::vector<std::string> mda;
 	/** argv of `on_new_mail`, run without a shell after a fetch that saved mail
 	 * (fetch/NewMailHook.hxx); empty = none. */
 	std::vector<std::string> on_new_mail;

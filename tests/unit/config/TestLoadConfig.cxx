@@ -1301,3 +1301,23 @@ TEST_CASE("on_new_mail: a command, inherited from defaults, and checked like one
 	      "config.yaml:5:18: accounts[0].on_new_mail: expected a command (a list of "
 	      "strings, or one string), got a map");
 }
+
+TEST_CASE("mda: one delivery per account; the account's own replaces the inherited one")
+{
+	const auto config = Parse("defaults:\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    server: alice@mail.example.com\n"
+				  "  - name: b\n"
+				  "    server: bob@mail.example.com\n"
+				  "    mda: [procmail, -d, '%u']\n");
+	REQUIRE(config.accounts.size() == 2);
+	CHECK(config.accounts[0].maildir == "/m");
+	CHECK(config.accounts[0].mda.empty());
+	CHECK(config.accounts[1].maildir.empty());
+	CHECK(config.accounts[1].mda == std::vector<std::string>{"procmail", "-d", "%u"});
+	CHECK(ErrorOf(WithKey("mda: [procmail]")) ==
+	      "config.yaml:5:10: accounts[0].mda: maildir and mda both say where the "
+	      "mail goes (choose one)");
+}

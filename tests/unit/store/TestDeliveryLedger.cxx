@@ -10,8 +10,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <mutex>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace popstream;
@@ -441,4 +446,207 @@ TEST_CASE("a group is full at 64 messages; a second ledger on the account is ref
 	CHECK_FALSE(ledger->GroupFull());
 	ledger->Close(); // releases the lock
 	CHECK_NOTHROW(a.Open());
+}
+
+namespace {
+
+/** Waits (up to 10 s) until no MDA has a message of @p ledger's group. */
+bool WaitSettled(const Destination &ledger)
+{
+	for (int i = 0; i < 10'000 && !ledger.Settled(); ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	return ledger.Settled();
+}
+
+/** An MDA for the tests: records what it was given, answers from a list. */
+struct FakeMda {
+	std::mutex mutex;
+	std::vector<std::string> given;
+	std::vector<HandOffResult> answers;
+
+	HandOff Run()
+	{
+		return [this](int fd, std::uint64_t size) {
+			std::string body;
+			char buf[256];
+			for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+				body.append(buf, static_cast<std::size_t>(n));
+			std::lock_guard lock(mutex);
+			CHECK(body.size() == size);
+			given.push_back(body);
+			auto answer = answers.front();
+			answers.erase(answers.begin());
+			return answer;
+		};
+	}
+};
+
+LedgerOptions MdaOptions(Account &a, HandOff run, std::function<void()> wake = {})
+{
+	auto o = a.Options();
+	o.maildir = a.State() + "/mda-spool";
+	o.hand_off_name = "the MDA \"test\"";
+	o.hand_off = std::move(run);
+	o.wake = std::move(wake);
+	return o;
+}
+
+HandOffResult Delivered()
+{
+	HandOffResult r;
+	r.delivered = true;
+	return r;
+}
+
+} // namespace
+
+TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 and "
+	  "failures keep it; a kill right after the hand-off duplicates, never loses")
+{
+	Account a;
+	const std::string spool = a.State() + "/mda-spool";
+	FakeMda mda;
+	HandOffResult later;
+	later.deferred = true;
+	later.why = "exit 75";
+	HandOffResult broken;
+	broken.why = "exit 67";
+	{
+		std::atomic<int> wakes{0};
+		DeliveryLedger ledger(MdaOptions(a, mda.Run(), [&] { ++wakes; }), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		const Msg third{3, "u3", "Subject: three\n\n3\n"};
+		mda.answers = {Delivered(), later, broken};
+		for (const auto &m : two)
+			Stage(ledger, m);
+		Stage(ledger, third);
+		REQUIRE(WaitSettled(ledger));
+		CHECK(wakes == 3);
+		CHECK(ledger.GroupFull()); // something to collect
+		const auto outcome = ledger.Commit();
+		CHECK(mda.given ==
+		      std::vector<std::string>{two[0].body, two[1].body, third.body});
+		CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{1});
+		REQUIRE(outcome.failed.size() == 2);
+		CHECK(outcome.failed[0].deferred);
+		CHECK_FALSE(outcome.failed[1].deferred);
+		CHECK(outcome.failed[1].why == "exit 67");
+		// Journaled before Commit() returned, so before any DELE: D and C for
+		// the one delivered, nothing for the others.
+		CHECK(Types(a.Records()) ==
+		      std::vector<Type>{Type::Delivered, Type::Confirmed});
+		// Nothing is left staged, and no user Maildir was made.
+		CHECK(ListDir(spool + "/tmp").empty());
+		CHECK(ListDir(spool + "/new").empty());
+		CHECK_FALSE(std::filesystem::exists(a.Maildir()));
+		// It vouches on the journal's word alone: no file to look for.
+		const auto copy = ledger.AlreadySaved("u1", two[0].body.size() + 2);
+		REQUIRE(copy);
+		CHECK_FALSE(copy->download);
+		// Deferred: unknown to the journal, so downloaded again.
+		CHECK_FALSE(ledger.AlreadySaved("u2", two[1].body.size() + 2));
+		ledger.Close();
+	}
+	// A kill after the MDA took message 2 but before the journal knew: the next
+	// run hands it over again (a duplicate), it is never taken for delivered.
+	mda.given.clear();
+	mda.answers = {Delivered()};
+	CrashIn("handed-off", [&] {
+		DeliveryLedger ledger(MdaOptions(a, mda.Run()), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		Stage(ledger, two[1]);
+		WaitSettled(ledger);
+		ledger.Commit();
+	});
+	DeliveryLedger ledger(MdaOptions(a, mda.Run()), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	CHECK(mda.given == std::vector<std::string>{}); // handed over in the child only
+	const auto copy = ledger.AlreadySaved("u2", two[1].body.size() + 2);
+	CHECK((!copy || copy->download));
+}
+
+TEST_CASE("an MDA that takes long holds nothing up: Commit() collects only what is "
+	  "over; Close() waits for the running one and journals what it took")
+{
+	Account a;
+	std::atomic<bool> started{false}, open{false};
+	std::vector<std::string> given;
+	const HandOff slow = [&](int fd, std::uint64_t) {
+		started = true;
+		while (!open) // until the test opens the gate
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		char buf[256];
+		std::string body;
+		for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+			body.append(buf, static_cast<std::size_t>(n));
+		given.push_back(body);
+		return Delivered();
+	};
+	{
+		DeliveryLedger ledger(MdaOptions(a, slow), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		for (const auto &m : two)
+			Stage(ledger, m);
+		// The MDA has not finished: nothing is durable, nothing blocks.
+		while (!started)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		CHECK_FALSE(ledger.Settled());
+		CHECK_FALSE(ledger.GroupFull());
+		const auto outcome = ledger.Commit();
+		CHECK(outcome.durable.empty());
+		CHECK(outcome.failed.empty());
+		CHECK(a.Records().empty());
+		// The run ends while it still works: Close() lets it finish the message
+		// it has (the gate opens from another thread meanwhile) and records it.
+		std::thread opener([&] {
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+			open = true;
+		});
+		ledger.Close();
+		opener.join();
+	}
+	// Message 1 was running, so it was finished and journaled; message 2 was not
+	// started, so the next run downloads it again.
+	CHECK(given == std::vector<std::string>{two[0].body});
+	CHECK(Types(a.Records()) == std::vector<Type>{Type::Delivered, Type::Confirmed});
+	DeliveryLedger ledger(MdaOptions(a, slow), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	const auto first = ledger.AlreadySaved("u1", two[0].body.size() + 2);
+	REQUIRE(first);
+	CHECK_FALSE(first->download);
+	const auto second = ledger.AlreadySaved("u2", two[1].body.size() + 2);
+	CHECK((!second || second->download));
+}
+
+TEST_CASE("what an MDA took vouches when the account later delivers to a Maildir")
+{
+	Account a;
+	FakeMda mda;
+	mda.answers = {Delivered()};
+	{
+		DeliveryLedger ledger(MdaOptions(a, mda.Run()), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		Stage(ledger, two[0]);
+		REQUIRE(WaitSettled(ledger));
+		CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
+		ledger.Close();
+	}
+	DeliveryLedger ledger(a.Options(), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	ledger.Open();
+	const auto copy = ledger.AlreadySaved("u1", two[0].body.size() + 2);
+	REQUIRE(copy);
+	CHECK_FALSE(copy->download); // not fetched into the Maildir a second time
+	CHECK(ListDir(a.Maildir() + "/new").empty());
 }

@@ -1,0 +1,240 @@
+#include "Mda.hxx"
+
+#include "Spawn.hxx"
+#include "core/util/Escape.hxx"
+#include "posix/UniqueFd.hxx"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace popstream::fetch {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/** @return the first non-empty line of @p output, escaped, or "" */
+std::string FirstLine(const std::string &output)
+{
+	std::size_t start = 0;
+	while (start < output.size()) {
+		auto end = output.find('\n', start);
+		if (end == std::string::npos)
+			end = output.size();
+		std::string_view line(output.data() + start, end - start);
+		while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+			line.remove_suffix(1);
+		if (!line.empty())
+			return Escape(line, 300);
+		start = end + 1;
+	}
+	return {};
+}
+
+} // namespace
+
+std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
+				       const std::string &account,
+				       const std::string &user)
+{
+	std::vector<std::string> out;
+	for (const auto &arg : argv) {
+		std::string expanded;
+		for (std::size_t i = 0; i < arg.size(); ++i) {
+			if (arg[i] == '%' && i + 1 < arg.size()) {
+				const char c = arg[i + 1];
+				if (c == 'a' || c == 'u' || c == '%') {
+					expanded += c == 'a'   ? account
+						    : c == 'u' ? user
+							       : "%";
+					++i;
+					continue;
+				}
+			}
+			expanded += arg[i];
+		}
+		out.push_back(std::move(expanded));
+	}
+	return out;
+}
+
+store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,
+			    std::uint64_t size, std::chrono::milliseconds timeout)
+{
+	store::HandOffResult result;
+	const std::string who = "the MDA \"" + Escape(argv.front(), 100) + "\"";
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) != 0) {
+		result.why = who + ": cannot create a pipe: " + std::strerror(errno);
+		result.every_save = true;
+		return result;
+	}
+	posix::UniqueFd in_read(in[0]), in_write(in[1]);
+	if (pipe2(out, O_CLOEXEC) != 0) {
+		result.why = who + ": cannot create a pipe: " + std::strerror(errno);
+		result.every_save = true;
+		return result;
+	}
+	posix::UniqueFd out_read(out[0]), out_write(out[1]);
+
+	// Not in a group of its own: what stops popstream (a Ctrl-C, the service's
+	// stop) stops the MDA with it, instead of leaving it to deliver a message
+	// whose hand-off nobody records.
+	SpawnSetup setup(false);
+	// dup2() clears FD_CLOEXEC on the copies only.
+	posix_spawn_file_actions_adddup2(&setup.actions, in_read.Get(), STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&setup.actions, out_write.Get(), STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&setup.actions, out_write.Get(), STDERR_FILENO);
+	std::vector<char *> args;
+	for (const auto &arg : argv)
+		args.push_back(const_cast<char *>(arg.c_str()));
+	args.push_back(nullptr);
+	pid_t pid = -1;
+	const int spawn_error = posix_spawnp(&pid, argv.front().c_str(), &setup.actions,
+					     &setup.attributes, args.data(), environ);
+	if (spawn_error != 0) {
+		result.why = who + ": cannot run it: " + std::strerror(spawn_error);
+		result.every_save = true;
+		return result;
+	}
+	out_write.Close();
+	// in_read stays open here: once the MDA has exited, what is still in the
+	// pipe (FIONREAD) is what it never read.
+	fcntl(in_write.Get(), F_SETFL, O_NONBLOCK);
+	fcntl(out_read.Get(), F_SETFL, O_NONBLOCK);
+	// Without pidfd_open (Linux < 5.3) the exit is polled every 5 ms.
+	posix::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+
+	const auto deadline = Clock::now() + timeout;
+	std::string output;
+	std::vector<char> chunk(64 * 1024);
+	std::size_t chunk_at = 0, chunk_len = 0;
+	std::uint64_t sent = 0;
+	std::string read_error;
+	bool timed_out = false;
+	int status = 0;
+	bool exited = false;
+	const auto drain_output = [&] {
+		char buffer[4096];
+		for (;;) {
+			const auto n = read(out_read.Get(), buffer, sizeof(buffer));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				out_read.Close();
+			if (n <= 0)
+				return;
+			if (output.size() < mda_output_max)
+				output.append(buffer,
+					      std::min(static_cast<std::size_t>(n),
+						       mda_output_max - output.size()));
+		}
+	};
+	while (!exited) {
+		if (in_write.Get() >= 0 && sent == size && chunk_at == chunk_len)
+			in_write.Close(); // the end of the message: EOF for the MDA
+		const auto left =
+		    std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+		if (left.count() <= 0) {
+			timed_out = true;
+			break;
+		}
+		pollfd fds[3] = {{pidfd.Get(), POLLIN, 0},
+				 {out_read.Get(), POLLIN, 0},
+				 {in_write.Get(), POLLOUT, 0}};
+		const int wait_ms =
+		    pidfd.Get() >= 0
+			? static_cast<int>(std::min<long long>(left.count(), 60'000))
+			: 5;
+		if (poll(fds, 3, wait_ms) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents != 0)
+			drain_output();
+		if (fds[2].revents & (POLLERR | POLLHUP)) {
+			in_write.Close(); // nobody reads any more
+		} else if (fds[2].revents & POLLOUT) {
+			if (chunk_at == chunk_len) {
+				const auto n = pread(fd, chunk.data(), chunk.size(),
+						     static_cast<off_t>(sent));
+				if (n <= 0 && !(n < 0 && errno == EINTR)) {
+					// Cut off before its end: the MDA never sees EOF,
+					// so it cannot take this for the whole message.
+					read_error = n < 0 ? std::strerror(errno)
+							   : "it is shorter than " +
+								 std::to_string(size) +
+								 " bytes";
+					break;
+				}
+				chunk_at = 0;
+				chunk_len = n > 0 ? static_cast<std::size_t>(n) : 0;
+				sent += chunk_len;
+			}
+			const auto n = write(in_write.Get(), chunk.data() + chunk_at,
+					     chunk_len - chunk_at);
+			if (n > 0)
+				chunk_at += static_cast<std::size_t>(n);
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				in_write.Close();
+		}
+		const pid_t done = waitpid(pid, &status, WNOHANG);
+		if (done == pid)
+			exited = true;
+		else if (done < 0 && errno != EINTR)
+			break; // lost: ECHILD
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		exited = waitpid(pid, &status, 0) == pid;
+		while (!exited && errno == EINTR)
+			exited = waitpid(pid, &status, 0) == pid;
+	}
+	if (out_read.Get() >= 0)
+		drain_output(); // what it said before it exited, without waiting for EOF
+	int in_pipe = 0;
+	ioctl(in_read.Get(), FIONREAD, &in_pipe);
+	const std::uint64_t unread =
+	    size - sent + (chunk_len - chunk_at) + static_cast<std::uint64_t>(in_pipe);
+
+	const auto said = FirstLine(output);
+	const std::string tail = said.empty() ? "" : ": " + said;
+	if (!read_error.empty()) {
+		result.why = who + ": cannot read the staged message: " + read_error;
+	} else if (timed_out) {
+		result.why = who + ": did not finish within " +
+			     std::to_string(timeout.count() / 1000) + " s (killed)" +
+			     tail;
+	} else if (!exited) {
+		result.why = who + ": its exit status is lost";
+	} else if (WIFSIGNALED(status)) {
+		const int sig = WTERMSIG(status);
+		const char *name = sigabbrev_np(sig);
+		result.why = who + ": killed by signal " + std::to_string(sig) +
+			     (name != nullptr ? std::string(" (SIG") + name + ")" : "") +
+			     tail;
+	} else if (WEXITSTATUS(status) == 75) {
+		result.why = who + ": exit 75 (EX_TEMPFAIL), try again later" + tail;
+		result.deferred = true;
+	} else if (WEXITSTATUS(status) != 0) {
+		result.why = who + ": failed with exit status " +
+			     std::to_string(WEXITSTATUS(status)) + tail;
+	} else if (unread > 0) {
+		result.why = who + ": exited 0 without reading the whole message (" +
+			     std::to_string(size - unread) + " of " +
+			     std::to_string(size) + " bytes), so it cannot have " +
+			     "delivered it" + tail;
+	} else {
+		result.delivered = true;
+	}
+	return result;
+}
+
+} // namespace popstream::fetch

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "store/HandOffQueue.hxx"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace popstream::fetch {
+
+/** How long an MDA may take over one message: a spam filter on a large message takes
+ * seconds; one that hangs must not hold the account for ever. Then it is killed, and
+ * the message stays on the server. */
+inline constexpr std::chrono::milliseconds mda_timeout{std::chrono::minutes(5)};
+
+/** Most bytes of an MDA's output kept for the message that says why it failed. */
+inline constexpr std::size_t mda_output_max = 2048;
+
+/**
+ * @return @p argv with `%a` replaced by @p account, `%u` by @p user and `%%` by `%`
+ *         in every argument (fetchmail's and getmail's MDA placeholders); no shell
+ *         ever sees the result, so nothing needs quoting
+ */
+std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
+				       const std::string &account,
+				       const std::string &user);
+
+/**
+ * Runs an MDA (popstream.yaml(5) `mda:`) on one message and waits for it, on the
+ * calling thread (HandOffQueue's, never the loop's): without a shell, the message
+ * written into a pipe on its standard input, its standard output and error read
+ * together, in popstream's own process group (a Ctrl-C or a stop of the service
+ * reaches it too), killed (SIGKILL) after @p timeout.
+ *
+ * It is judged by its exit status (waitpid), not by its output closing: a child it
+ * left in the background does not hold the message up. Exit 0 is delivered only if
+ * it read the whole message: one that exits 0 without reading its input, or only
+ * part of it, has delivered nothing whole. 75 (EX_TEMPFAIL, sysexits.h) is the MDA
+ * asking to be tried again later; any other status, a signal or the timeout is a
+ * failure; in all of them the message stays on the server, and HandOffResult::why
+ * says which, with the first line of the MDA's output. A command that cannot be run
+ * at all sets every_save.
+ *
+ * @param argv the command, expanded (ExpandMdaArgs()); not empty
+ * @param fd the message, read from offset 0 with pread(2)
+ * @param size its length in bytes
+ */
+store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,
+			    std::uint64_t size,
+			    std::chrono::milliseconds timeout = mda_timeout);
+
+} // namespace popstream::fetch

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace popstream::store {
+
+/** What an MDA did with one message (a HandOff's result). */
+struct HandOffResult {
+	/** It exited 0 having read the whole message: delivered, the MDA answers for
+	 * it now. */
+	bool delivered = false;
+	/** No other message can be handed off either (the MDA cannot be run). */
+	bool every_save = false;
+	/** The MDA asked to be tried again later (exit 75, EX_TEMPFAIL). */
+	bool deferred = false;
+	/** Not delivered: one line saying why (its exit status, its output). */
+	std::string why;
+};
+
+/**
+ * Hands one message, proven whole, to an MDA and waits for it: @p fd is the staged
+ * file, open for reading at offset 0, @p size its length in bytes. Runs on
+ * HandOffQueue's thread, never on the loop. Must not throw.
+ */
+using HandOff = std::function<HandOffResult(int fd, std::uint64_t size)>;
+
+/**
+ * Runs hand-offs one at a time, in the order they were pushed, on a thread of its
+ * own: an MDA (a spam filter, procmail's recipes) may take seconds per message, and
+ * the loop thread must go on serving the connection, D-Bus and the other accounts
+ * meanwhile. One at a time keeps the mailbox in the server's order, as fetchmail and
+ * getmail deliver.
+ *
+ * The thread starts with the first Push(). Call from one thread (the loop's).
+ */
+class HandOffQueue {
+public:
+	/** One message's hand-off: its result, once Done(). */
+	class Job {
+	public:
+		/** @return whether the hand-off is over (then Result() is final);
+		 * may be called from any thread */
+		bool Done() const noexcept
+		{
+			return done_.load(std::memory_order_acquire);
+		}
+		/** Valid once Done(). */
+		const HandOffResult &Result() const noexcept { return result_; }
+
+	private:
+		friend class HandOffQueue;
+		int fd_ = -1;
+		std::uint64_t size_ = 0;
+		HandOffResult result_;
+		std::atomic<bool> done_{false};
+	};
+
+	/**
+	 * @param run does the hand-off (e.g. runs the MDA)
+	 * @param wake called on the queue's thread after each job is done (it may
+	 *        only do what is safe from another thread, e.g. uv_async_send());
+	 *        may be empty
+	 */
+	HandOffQueue(HandOff run, std::function<void()> wake);
+	/** Stop(), then joins the thread. */
+	~HandOffQueue();
+	HandOffQueue(const HandOffQueue &) = delete;
+	HandOffQueue &operator=(const HandOffQueue &) = delete;
+
+	/** Queues a hand-off of the message in @p fd (read from offset 0; the queue
+	 * owns it from now on, even if this throws, and closes it when done) of
+	 * @p size bytes. @throws std::system_error if the thread cannot be started */
+	std::shared_ptr<const Job> Push(int fd, std::uint64_t size);
+
+	/**
+	 * Starts nothing more and waits for the running hand-off, if any, to end: a
+	 * message the MDA is reading is neither abandoned nor given twice. Jobs not
+	 * started yet end not delivered. Blocks; afterwards every job is Done().
+	 */
+	void Stop() noexcept;
+
+private:
+	void Run();
+
+	HandOff run_;
+	std::function<void()> wake_;
+	std::mutex mutex_;
+	std::condition_variable queued_;
+	std::deque<std::shared_ptr<Job>> jobs_;
+	bool stopping_ = false;
+	std::thread thread_;
+};
+
+} // namespace popstream::store
