@@ -701,10 +701,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    "~/.config/popstream/config.yaml'. Every option that is not carried over "
 	    "becomes a comment saying why; a password is never copied, not even into a "
 	    "comment: the comments say where to put it. Exit status: 0 done, 64 usage, "
-	    "65 "
-	    "(EX_DATAERR) a syntax error or no POP3 account, with one FILE:LINE line, 66 "
-	    "(EX_NOINPUT) FILE cannot be read, 74 (EX_IOERR) the output cannot be "
-	    "written.");
+	    "65 (EX_DATAERR) a syntax error, with one FILE:LINE line, 66 (EX_NOINPUT) "
+	    "FILE cannot be read, 74 (EX_IOERR) the output cannot be written, 78 "
+	    "(EX_CONFIG) FILE has no POP3 account, with one line.");
 
 	auto *status = app.add_subcommand(
 	    "status",
