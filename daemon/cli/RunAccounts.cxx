@@ -4,7 +4,6 @@
 #include "config/LoadConfig.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
-#include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
 #include "fetch/FetchJob.hxx"
 #include "fetch/NewMailHook.hxx"
@@ -132,15 +131,6 @@ private:
 		bool done = false;
 	};
 
-	/** One credential lookup on the thread pool (it reads netrc; goa asks D-Bus). */
-	struct Resolve {
-		uv_work_t work;
-		Runner *runner;
-		Fetch *fetch;
-		std::optional<PendingCredentials> credentials;
-		std::string error;
-	};
-
 	void Say(Fetch &fetch, std::FILE *stream, const std::string &text)
 	{
 		const std::string line =
@@ -155,26 +145,13 @@ private:
 	void Start(Fetch &fetch)
 	{
 		++running_;
-		auto *resolve = new Resolve{};
-		resolve->work.data = resolve;
-		resolve->runner = this;
-		resolve->fetch = &fetch;
-		uv_queue_work(
-		    &loop_, &resolve->work,
-		    [](uv_work_t *work) {
-			    auto *r = static_cast<Resolve *>(work->data);
-			    try {
-				    r->credentials =
-					ResolveAccountDeferred(r->fetch->account);
-			    } catch (const std::exception &e) {
-				    r->error = e.what();
-			    }
-		    },
-		    [](uv_work_t *work, int) {
-			    std::unique_ptr<Resolve> r(
-				static_cast<Resolve *>(work->data));
-			    r->runner->Resolved(*r->fetch, std::move(r->credentials),
-						r->error);
+		// On the thread pool: it reads netrc, and goa asks D-Bus.
+		fetch::ResolveAccountOnPool(
+		    loop_, fetch.account,
+		    [this, &fetch](config::Account,
+				   std::optional<PendingCredentials> credentials,
+				   const std::string &error) {
+			    Resolved(fetch, std::move(credentials), error);
 		    });
 	}
 
