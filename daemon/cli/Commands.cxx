@@ -7,6 +7,7 @@
 #include "PasswordPrompt.hxx"
 #include "RunAccounts.hxx"
 #include "ServerInfo.hxx"
+#include "StopSignals.hxx"
 #include "TlsArgs.hxx"
 
 #include "auth/GsaslProvider.hxx"
@@ -118,28 +119,26 @@ void PrintError(const std::string &program, const std::string &text)
  * gives them less when they are small, and stops waiting when the server is silent). */
 constexpr std::uint64_t stop_deadline_ms = 60'000;
 
-/** libuv signal handlers: the first SIGINT/SIGTERM stops gracefully, the second aborts.
- */
+/** dl's signals: the first SIGINT/SIGTERM stops gracefully, the second aborts. */
 struct SignalState {
 	fetch::FetchJob *job = nullptr;
 	int count = 0;
 	std::string program, label;
 };
 
-void OnSignal(uv_signal_t *handle, int signum)
+void OnSignal(SignalState &state, int signum)
 {
-	auto *state = static_cast<SignalState *>(handle->data);
-	if (state->job == nullptr)
+	if (state.job == nullptr)
 		return;
-	if (++state->count == 1) {
+	if (++state.count == 1) {
 		PrintError(
-		    state->program,
-		    state->label + ": " +
+		    state.program,
+		    state.label + ": " +
 			(signum == SIGINT ? "interrupted" : "terminated") +
 			": finishing the messages in flight, then QUIT (again to abort)");
-		state->job->Stop(stop_deadline_ms);
+		state.job->Stop(stop_deadline_ms);
 	} else {
-		state->job->Abort();
+		state.job->Abort();
 	}
 }
 
@@ -293,16 +292,10 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 		PrintError(program, label + ": " + text);
 	};
 	SignalState signal_state{nullptr, 0, program, label};
-	uv_signal_t sigint, sigterm;
-	for (auto [handle, signum] :
-	     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-		uv_signal_init(&loop, handle);
-		handle->data = &signal_state;
-		uv_signal_start(handle, OnSignal, signum);
-		// Signals alone must not keep the loop running once the fetch is done.
-		uv_unref(reinterpret_cast<uv_handle_t *>(handle));
-	}
 	{
+		const StopSignals signals(loop, [&signal_state](int signum) {
+			OnSignal(signal_state, signum);
+		});
 		fetch::FetchJob job(loop, std::move(options), log,
 				    [&](const fetch::FetchResult &r) { result = r; });
 		signal_state.job = &job;
@@ -310,8 +303,7 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 		uv_run(&loop, UV_RUN_DEFAULT);
 		signal_state.job = nullptr;
 	}
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+	// Frees what the job and the signals closed.
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 

@@ -1,5 +1,7 @@
 #include "RunAccounts.hxx"
 
+#include "StopSignals.hxx"
+
 #include "auth/GsaslProvider.hxx"
 #include "config/LoadConfig.hxx"
 #include "core/util/Escape.hxx"
@@ -228,18 +230,17 @@ private:
 	bool stopping_ = false;
 };
 
-void OnSignal(uv_signal_t *handle, int signum)
+void OnSignal(Runner &runner, int signum)
 {
-	auto *runner = static_cast<Runner *>(handle->data);
-	if (!runner->Stopping()) {
+	if (!runner.Stopping()) {
 		std::fprintf(stderr,
 			     "popstream: run: %s: finishing the messages in flight, then "
 			     "QUIT (again to abort)\n",
 			     signum == SIGINT ? "interrupted" : "terminated");
 		std::fflush(stderr);
-		runner->Stop();
+		runner.Stop();
 	} else {
-		runner->Abort();
+		runner.Abort();
 	}
 }
 
@@ -320,24 +321,15 @@ int RunAccounts(const RunArgs &args, const std::string &program)
 		Runner runner(loop, args, program, config.max_concurrent);
 		for (auto &account : chosen)
 			runner.Add(std::move(account));
-		uv_signal_t sigint, sigterm;
-		for (auto [handle, signum] :
-		     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-			uv_signal_init(&loop, handle);
-			handle->data = &runner;
-			uv_signal_start(handle, OnSignal, signum);
-			// Signals alone must not keep the loop running once all is done.
-			uv_unref(reinterpret_cast<uv_handle_t *>(handle));
-		}
+		// Declared after the runner, so closed before it is destroyed.
+		const StopSignals signals(
+		    loop, [&runner](int signum) { OnSignal(runner, signum); });
 		runner.StartQueued();
 		uv_run(&loop, UV_RUN_DEFAULT);
 		runner.ReportNotStarted();
 		status = ToInt(runner.Worst());
-		uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
-		uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
-		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	// The jobs, freed with the runner, may have closed handles of their own.
+	// Frees the signal handles, and what the jobs, freed with the runner, closed.
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return status;
