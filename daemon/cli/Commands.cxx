@@ -7,6 +7,7 @@
 #include "PasswordPrompt.hxx"
 #include "RunAccounts.hxx"
 #include "ServerInfo.hxx"
+#include "StopSignals.hxx"
 #include "TlsArgs.hxx"
 
 #include "auth/GsaslProvider.hxx"
@@ -121,28 +122,26 @@ void PrintError(const std::string &program, const std::string &text)
  * gives them less when they are small, and stops waiting when the server is silent). */
 constexpr std::uint64_t stop_deadline_ms = 60'000;
 
-/** libuv signal handlers: the first SIGINT/SIGTERM stops gracefully, the second aborts.
- */
+/** dl's signals: the first SIGINT/SIGTERM stops gracefully, the second aborts. */
 struct SignalState {
 	fetch::FetchJob *job = nullptr;
 	int count = 0;
 	std::string program, label;
 };
 
-void OnSignal(uv_signal_t *handle, int signum)
+void OnSignal(SignalState &state, int signum)
 {
-	auto *state = static_cast<SignalState *>(handle->data);
-	if (state->job == nullptr)
+	if (state.job == nullptr)
 		return;
-	if (++state->count == 1) {
+	if (++state.count == 1) {
 		PrintError(
-		    state->program,
-		    state->label + ": " +
+		    state.program,
+		    state.label + ": " +
 			(signum == SIGINT ? "interrupted" : "terminated") +
 			": finishing the messages in flight, then QUIT (again to abort)");
-		state->job->Stop(stop_deadline_ms);
+		state.job->Stop(stop_deadline_ms);
 	} else {
-		state->job->Abort();
+		state.job->Abort();
 	}
 }
 
@@ -296,16 +295,10 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 		PrintError(program, label + ": " + text);
 	};
 	SignalState signal_state{nullptr, 0, program, label};
-	uv_signal_t sigint, sigterm;
-	for (auto [handle, signum] :
-	     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-		uv_signal_init(&loop, handle);
-		handle->data = &signal_state;
-		uv_signal_start(handle, OnSignal, signum);
-		// Signals alone must not keep the loop running once the fetch is done.
-		uv_unref(reinterpret_cast<uv_handle_t *>(handle));
-	}
 	{
+		const StopSignals signals(loop, [&signal_state](int signum) {
+			OnSignal(signal_state, signum);
+		});
 		fetch::FetchJob job(loop, std::move(options), log,
 				    [&](const fetch::FetchResult &r) { result = r; });
 		signal_state.job = &job;
@@ -313,8 +306,7 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 		uv_run(&loop, UV_RUN_DEFAULT);
 		signal_state.job = nullptr;
 	}
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
-	uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+	// Frees what the job and the signals closed.
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 
@@ -744,10 +736,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    "~/.config/popstream/config.yaml'. Every option that is not carried over "
 	    "becomes a comment saying why; a password is never copied, not even into a "
 	    "comment: the comments say where to put it. Exit status: 0 done, 64 usage, "
-	    "65 "
-	    "(EX_DATAERR) a syntax error or no POP3 account, with one FILE:LINE line, 66 "
-	    "(EX_NOINPUT) FILE cannot be read, 74 (EX_IOERR) the output cannot be "
-	    "written.");
+	    "65 (EX_DATAERR) a syntax error, with one FILE:LINE line, 66 (EX_NOINPUT) "
+	    "FILE cannot be read, 74 (EX_IOERR) the output cannot be written, 78 "
+	    "(EX_CONFIG) FILE has no POP3 account, with one line.");
 
 	auto *status = app.add_subcommand(
 	    "status",

@@ -19,6 +19,16 @@ namespace {
 /** No rc file is this large; a larger file is something else given by mistake. */
 constexpr std::streamsize max_file_size = 1 << 20;
 
+/** Writes @p e as one line: WHERE[:LINE]: PROBLEM. */
+void PrintImportError(std::ostream &err, const std::string &where,
+		      const importer::ImportError &e)
+{
+	err << where;
+	if (e.Line() > 0)
+		err << ":" << e.Line();
+	err << ": " << Escape(e.what()) << "\n";
+}
+
 } // namespace
 
 int RunImport(const std::string &tool_name, const std::string &path,
@@ -62,11 +72,13 @@ int RunImport(const std::string &tool_name, const std::string &path,
 			return ToInt(ExitCode::IoError);
 		}
 		return 0;
+	} catch (const importer::NothingToImport &e) {
+		// The file reads well; there is only no POP3 account to make a config of,
+		// which is EX_CONFIG's case rather than bad data.
+		PrintImportError(err, where, e);
+		return ToInt(ExitCode::Config);
 	} catch (const importer::ImportError &e) {
-		err << where;
-		if (e.Line() > 0)
-			err << ":" << e.Line();
-		err << ": " << Escape(e.what()) << "\n";
+		PrintImportError(err, where, e);
 		return ToInt(ExitCode::DataError);
 	}
 }

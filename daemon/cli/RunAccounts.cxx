@@ -1,10 +1,11 @@
 #include "RunAccounts.hxx"
 
+#include "StopSignals.hxx"
+
 #include "auth/GsaslProvider.hxx"
 #include "config/LoadConfig.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
-#include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
 #include "fetch/FetchJob.hxx"
 #include "fetch/NewMailHook.hxx"
@@ -132,15 +133,6 @@ private:
 		bool done = false;
 	};
 
-	/** One credential lookup on the thread pool (it reads netrc; goa asks D-Bus). */
-	struct Resolve {
-		uv_work_t work;
-		Runner *runner;
-		Fetch *fetch;
-		std::optional<PendingCredentials> credentials;
-		std::string error;
-	};
-
 	void Say(Fetch &fetch, std::FILE *stream, const std::string &text)
 	{
 		const std::string line =
@@ -155,26 +147,13 @@ private:
 	void Start(Fetch &fetch)
 	{
 		++running_;
-		auto *resolve = new Resolve{};
-		resolve->work.data = resolve;
-		resolve->runner = this;
-		resolve->fetch = &fetch;
-		uv_queue_work(
-		    &loop_, &resolve->work,
-		    [](uv_work_t *work) {
-			    auto *r = static_cast<Resolve *>(work->data);
-			    try {
-				    r->credentials =
-					ResolveAccountDeferred(r->fetch->account);
-			    } catch (const std::exception &e) {
-				    r->error = e.what();
-			    }
-		    },
-		    [](uv_work_t *work, int) {
-			    std::unique_ptr<Resolve> r(
-				static_cast<Resolve *>(work->data));
-			    r->runner->Resolved(*r->fetch, std::move(r->credentials),
-						r->error);
+		// On the thread pool: it reads netrc, and goa asks D-Bus.
+		fetch::ResolveAccountOnPool(
+		    loop_, fetch.account,
+		    [this, &fetch](config::Account,
+				   std::optional<PendingCredentials> credentials,
+				   const std::string &error) {
+			    Resolved(fetch, std::move(credentials), error);
 		    });
 	}
 
@@ -251,18 +230,17 @@ private:
 	bool stopping_ = false;
 };
 
-void OnSignal(uv_signal_t *handle, int signum)
+void OnSignal(Runner &runner, int signum)
 {
-	auto *runner = static_cast<Runner *>(handle->data);
-	if (!runner->Stopping()) {
+	if (!runner.Stopping()) {
 		std::fprintf(stderr,
 			     "popstream: run: %s: finishing the messages in flight, then "
 			     "QUIT (again to abort)\n",
 			     signum == SIGINT ? "interrupted" : "terminated");
 		std::fflush(stderr);
-		runner->Stop();
+		runner.Stop();
 	} else {
-		runner->Abort();
+		runner.Abort();
 	}
 }
 
@@ -343,24 +321,15 @@ int RunAccounts(const RunArgs &args, const std::string &program)
 		Runner runner(loop, args, program, config.max_concurrent);
 		for (auto &account : chosen)
 			runner.Add(std::move(account));
-		uv_signal_t sigint, sigterm;
-		for (auto [handle, signum] :
-		     {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-			uv_signal_init(&loop, handle);
-			handle->data = &runner;
-			uv_signal_start(handle, OnSignal, signum);
-			// Signals alone must not keep the loop running once all is done.
-			uv_unref(reinterpret_cast<uv_handle_t *>(handle));
-		}
+		// Declared after the runner, so closed before it is destroyed.
+		const StopSignals signals(
+		    loop, [&runner](int signum) { OnSignal(runner, signum); });
 		runner.StartQueued();
 		uv_run(&loop, UV_RUN_DEFAULT);
 		runner.ReportNotStarted();
 		status = ToInt(runner.Worst());
-		uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
-		uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
-		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	// The jobs, freed with the runner, may have closed handles of their own.
+	// Frees the signal handles, and what the jobs, freed with the runner, closed.
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return status;

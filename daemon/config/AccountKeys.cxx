@@ -98,9 +98,12 @@ std::optional<std::string> ShowOnNewMail(const Account &account)
 	// Shown only when set: most accounts have none.
 	if (account.on_new_mail.empty())
 		return std::nullopt;
+	// The command runs without a shell, one argument per list element: quoted as a
+	// shell would need it, ['notify-send', 'New mail'] cannot be mistaken for
+	// ['notify-send', 'New', 'mail'], and an empty argument still shows.
 	std::string text;
 	for (const auto &arg : account.on_new_mail)
-		text += (text.empty() ? "" : " ") + Escape(arg, 200);
+		text += (text.empty() ? "" : " ") + ShellWord(Escape(arg, 200));
 	return text;
 }
 

@@ -1,6 +1,7 @@
 #include "AccountFetch.hxx"
 
 #include "core/oauth/Settings.hxx"
+#include "fetch/AccountCredentials.hxx"
 #include "fetch/Mda.hxx"
 #include "fetch/StatePaths.hxx"
 
@@ -22,7 +23,40 @@ struct PasswordWork {
 	PasswordAnswer result;
 };
 
+/** One ResolveAccountOnPool() on the thread pool. */
+struct ResolveWork {
+	uv_work_t work;
+	config::Account account;
+	AccountResolved done;
+	std::optional<PendingCredentials> credentials;
+	std::string error;
+};
+
 } // namespace
+
+void ResolveAccountOnPool(uv_loop_t &loop, config::Account account, AccountResolved done)
+{
+	auto *w = new ResolveWork{};
+	w->work.data = w;
+	w->account = std::move(account);
+	w->done = std::move(done);
+	uv_queue_work(
+	    &loop, &w->work,
+	    [](uv_work_t *work) {
+		    auto &job = *static_cast<ResolveWork *>(work->data);
+		    try {
+			    job.credentials = ResolveAccountDeferred(job.account);
+		    } catch (const std::exception &e) {
+			    job.error = e.what();
+		    }
+	    },
+	    [](uv_work_t *work, int) {
+		    std::unique_ptr<ResolveWork> job(
+			static_cast<ResolveWork *>(work->data));
+		    job->done(std::move(job->account), std::move(job->credentials),
+			      std::move(job->error));
+	    });
+}
 
 PasswordSource PoolPasswordSource(uv_loop_t &loop, PasswordLookup lookup)
 {

@@ -8,7 +8,9 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace popstream::fetch {
@@ -36,6 +38,29 @@ struct AccountKeep {
  *         meanwhile. A CredentialError becomes the answer's code and message.
  */
 PasswordSource PoolPasswordSource(uv_loop_t &loop, PasswordLookup lookup);
+
+/**
+ * How ResolveAccountOnPool() answers, on the loop thread.
+ *
+ * @param account the account that was resolved (the caller's own copy may have been
+ *        replaced since, by a reload)
+ * @param credentials what ResolveAccountDeferred() returned, or nothing if it threw
+ * @param error what it threw (what()), empty when there are credentials
+ */
+using AccountResolved =
+    std::function<void(config::Account account,
+		       std::optional<PendingCredentials> credentials, std::string error)>;
+
+/**
+ * Runs ResolveAccountDeferred(@p account) on libuv's thread pool, for the daemon's
+ * polls and for `popstream run` alike: it reads netrc, and for provider goa asks
+ * D-Bus; either may block, and the loop must keep serving the other accounts.
+ *
+ * @param loop the loop whose pool runs the lookup and which calls @p done
+ * @param account the account from LoadConfig(); the pool thread works on this copy
+ * @param done called exactly once, on the loop thread, with the outcome
+ */
+void ResolveAccountOnPool(uv_loop_t &loop, config::Account account, AccountResolved done);
 
 /**
  * The options of one fetch of the configured @p account, the same for the daemon's

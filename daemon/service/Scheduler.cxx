@@ -2,7 +2,6 @@
 
 #include "RetryPolicy.hxx"
 #include "auth/GsaslProvider.hxx"
-#include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
 #include "fetch/NewMailHook.hxx"
 #include "posix/Clock.hxx"
@@ -240,16 +239,6 @@ void Scheduler::StartQueued()
 	}
 }
 
-/** Resolves the account off the loop thread; its password is looked up once the fetch
- * is connected (PoolPasswordSource()). */
-struct Scheduler::Resolve {
-	uv_work_t work;
-	Slot *slot;
-	config::Account account;
-	std::optional<PendingCredentials> credentials;
-	std::string error;
-};
-
 void Scheduler::Start(Slot &slot)
 {
 	const auto previous = slot.status;
@@ -262,25 +251,16 @@ void Scheduler::Start(Slot &slot)
 	slot.server.clear();
 	Notify(slot, previous);
 
-	auto *resolve = new Resolve{};
-	resolve->work.data = resolve;
-	resolve->slot = &slot;
-	resolve->account = slot.account;
-	uv_queue_work(
-	    &loop_, &resolve->work,
-	    [](uv_work_t *work) {
-		    auto *r = static_cast<Resolve *>(work->data);
-		    try {
-			    r->credentials = ResolveAccountDeferred(r->account);
-		    } catch (const std::exception &e) {
-			    r->error = e.what();
-		    }
-	    },
-	    [](uv_work_t *work, int) {
-		    std::unique_ptr<Resolve> r(static_cast<Resolve *>(work->data));
-		    r->slot->owner.Resolved(*r->slot, std::move(r->account),
-					    std::move(r->credentials), r->error);
-	    });
+	// The account is resolved off the loop thread; its password is looked up once the
+	// fetch is connected (PoolPasswordSource()).
+	fetch::ResolveAccountOnPool(loop_, slot.account,
+				    [&slot](config::Account account,
+					    std::optional<PendingCredentials> credentials,
+					    const std::string &error) {
+					    slot.owner.Resolved(slot, std::move(account),
+								std::move(credentials),
+								error);
+				    });
 }
 
 void Scheduler::Resolved(Slot &slot, config::Account account,

@@ -116,7 +116,6 @@ public:
 
 private:
 	struct Slot;
-	struct Resolve;
 
 	void Reschedule(Slot &slot, std::chrono::milliseconds delay, bool notify = true);
 	void Notify(Slot &slot, const bus::AccountStatus &previous);

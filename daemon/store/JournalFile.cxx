@@ -138,9 +138,14 @@ FileLock::FileLock(const std::string &path, const std::string &holder)
 		Throw("cannot lock " + path, error);
 	}
 	// Who holds it, for the message of the next process that finds it taken.
-	// Best effort: the lock is the flock, not these bytes.
+	// Best effort: the lock is the flock, not these bytes. If they cannot be written,
+	// that message says "another popstream process" instead of naming this one
+	// (LockHolder()), which is no reason to give up a lock we hold; so a failure of
+	// either call is ignored.
 	const std::string pid = std::to_string(getpid()) + "\n";
-	if (ftruncate(fd_, 0) == 0 && pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+	if (ftruncate(fd_, 0) == 0) {
+		[[maybe_unused]] const ssize_t written =
+		    pwrite(fd_, pid.data(), pid.size(), 0);
 	}
 }
 

@@ -675,7 +675,7 @@ Imported ParseFetchmailrc(std::string_view text)
 		}
 	}
 	if (imported.accounts.empty())
-		throw ImportError(0, "no POP3 poll entry");
+		throw NothingToImport(0, "no POP3 poll entry");
 	return imported;
 }
 

@@ -167,12 +167,15 @@ void Retriever(Account &account, const Section &section)
 	    "BrokenUIDLPOP3Retriever", "BrokenUIDLPOP3SSLRetriever",
 	    "MultidropPOP3Retriever",  "MultidropPOP3SSLRetriever",
 	    "MultidropSDPSRetriever"};
+	// A getmailrc has one retriever: an IMAP one leaves nothing to import. Any other
+	// type is not one getmail knows (a typo, say), so the file itself is wrong.
+	if (kind.find("IMAP") != std::string::npos)
+		throw NothingToImport(type->line,
+				      "retriever type " + kind +
+					  " is IMAP; popstream fetches POP3 only");
 	if (std::find(pop3.begin(), pop3.end(), kind) == pop3.end())
-		throw ImportError(type->line,
-				  "retriever type " + kind +
-				      (kind.find("IMAP") != std::string::npos
-					   ? " is IMAP; popstream fetches POP3 only"
-					   : " is not a getmail POP3 retriever"));
+		throw ImportError(type->line, "retriever type " + kind +
+						  " is not a getmail POP3 retriever");
 	account.tls = kind.find("SSL") != std::string::npos ? Tls::Implicit : Tls::None;
 	if (account.tls == Tls::None)
 		account.notes.push_back(

@@ -26,7 +26,8 @@ std::optional<Tool> ParseToolName(std::string_view name) noexcept;
 
 /**
  * A file that cannot be imported: a syntax error, or nothing a POP3 account can be made
- * of. what() is one line without the position.
+ * of (NothingToImport when there is no POP3 account at all). what() is one line without
+ * the position.
  */
 class ImportError : public std::runtime_error {
 public:
@@ -52,6 +53,16 @@ private:
 	}
 
 	unsigned line_;
+};
+
+/**
+ * A file that reads well but holds nothing popstream can fetch: no POP3 account at all
+ * (only IMAP, or no account). Not the file's fault, so the CLI does not call it bad data
+ * (65) but a configuration popstream cannot use (78).
+ */
+class NothingToImport : public ImportError {
+public:
+	using ImportError::ImportError;
 };
 
 /**
@@ -135,7 +146,7 @@ struct Imported {
  * noise words, quoted strings and comments. Each user of a POP3 entry becomes an
  * account; an entry of another protocol is dropped with a note.
  *
- * @throws ImportError for a syntax error, or if there is no POP3 entry
+ * @throws ImportError for a syntax error; NothingToImport if there is no POP3 entry
  */
 Imported ParseFetchmailrc(std::string_view text);
 
@@ -145,7 +156,7 @@ Imported ParseFetchmailrc(std::string_view text);
  *
  * @param name the account's name (from the file name)
  * @throws ImportError for a syntax error, a missing section or server, or a retriever
- *         that is not POP3
+ *         that is not POP3; NothingToImport (an ImportError) for an IMAP retriever
  */
 Imported ParseGetmailrc(std::string_view text, std::string_view name);
 
@@ -154,7 +165,7 @@ Imported ParseGetmailrc(std::string_view text, std::string_view name);
  * `account NAME : BASE[,BASE...]` and the account commands.
  *
  * @throws ImportError for a syntax error (unknown command, unclosed quote, unknown
- *         base account, account without host), or if there is no account
+ *         base account, account without host); NothingToImport if there is no account
  */
 Imported ParseMpoprc(std::string_view text);
 
@@ -171,7 +182,7 @@ std::string GetmailAccountName(std::string_view path);
  *
  * @param text the file's contents
  * @param path the file's path (getmail's account name)
- * @throws ImportError as the parser does
+ * @throws ImportError (or NothingToImport) as the parser does
  */
 Imported Import(Tool tool, std::string_view text, std::string_view path);
 

@@ -395,7 +395,7 @@ Imported ParseMpoprc(std::string_view text)
 		}
 	}
 	if (accounts.empty())
-		throw ImportError(0, "no account");
+		throw NothingToImport(0, "no account");
 	Imported imported;
 	imported.tool = Tool::Mpop;
 	std::vector<std::string> taken;

@@ -355,3 +355,24 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 		"  checkpoint_every: (every 5000 messages, the most one session takes)\n"
 		"  enabled: true\n");
 }
+
+TEST_CASE("check-config shows each on_new_mail argument with its boundaries")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", "", 0600);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	const auto path = dir / "config.yaml";
+	// Run without a shell, so a list element is one argument whatever it holds.
+	WriteFile(path, "accounts:\n"
+			"  - name: a\n"
+			"    server: alice@h\n"
+			"    maildir: /m\n"
+			"    on_new_mail: [notify-send, New mail, '', \"it's\", a\\b]\n");
+	const auto result = Check(path);
+	CAPTURE(result.out);
+	CHECK(result.status == 0);
+	CHECK(result.err.empty());
+	const auto line =
+	    "  on_new_mail: notify-send 'New mail' '' 'it'\\''s' 'a\\\\b'\n";
+	CHECK(result.out.find(line) != std::string::npos);
+}

@@ -99,10 +99,42 @@ TEST_CASE("import: a syntax error is EX_DATAERR, with FILE:LINE")
 	      "popstream: " + path +
 		  ":3: a word that is not a fetchmail keyword (a value that "
 		  "needs quotes?)\n");
+}
+
+TEST_CASE("import: a file without a POP3 account is EX_CONFIG, with one line")
+{
+	// The file is fine; popstream only has nothing to fetch from it. The same for
+	// each tool: only IMAP, or no account at all.
+	TempDir dir;
+	const auto path = dir / "rc";
 	WriteFile(path, "poll a.example proto imap user joe\n");
-	result = Import("fetchmail", path);
-	CHECK(result.status == 65);
+	auto result = Import("fetchmail", path);
+	CHECK(result.status == 78);
+	CHECK(result.out.empty());
 	CHECK(result.err == "popstream: " + path + ": no POP3 poll entry\n");
+
+	WriteFile(path, "[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = "
+			"imap.example\nusername = joe\n");
+	result = Import("getmail", path);
+	CHECK(result.status == 78);
+	CHECK(result.out.empty());
+	CHECK(result.err == "popstream: " + path +
+				":2: retriever type SimpleIMAPSSLRetriever is IMAP; "
+				"popstream fetches POP3 only\n");
+
+	WriteFile(path, "defaults\ntls on\n");
+	result = Import("mpop", path);
+	CHECK(result.status == 78);
+	CHECK(result.out.empty());
+	CHECK(result.err == "popstream: " + path + ": no account\n");
+
+	// A retriever type getmail does not have is a mistake in the file.
+	WriteFile(path, "[retriever]\ntype = SimplePOP4Retriever\nserver = h\n");
+	result = Import("getmail", path);
+	CHECK(result.status == 65);
+	CHECK(result.err == "popstream: " + path +
+				":2: retriever type SimplePOP4Retriever is not a getmail "
+				"POP3 retriever\n");
 }
 
 TEST_CASE("import: the binary's usage errors are EX_USAGE")

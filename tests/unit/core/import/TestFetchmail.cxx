@@ -159,6 +159,9 @@ TEST_CASE("fetchmail: syntax errors name their line")
 	CHECK(ErrorOf("poll a.example user joe limit\n") == "1: limit needs a value");
 	CHECK(ErrorOf("poll a.example proto imap user joe\n") == "0: no POP3 poll entry");
 	CHECK(ErrorOf("") == "0: no POP3 poll entry");
+	// Not a mistake in the file: the CLI says EX_CONFIG, not EX_DATAERR.
+	CHECK_THROWS_AS(ParseFetchmailrc("poll a.example proto imap user joe\n"),
+			NothingToImport);
 	CHECK(ErrorOf("poll a.example\n via alice@b.example\n") ==
 	      "2: via: bad host \"alice@b.example\": a host has no '@' (write the user "
 	      "under user:)");

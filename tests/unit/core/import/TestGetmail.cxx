@@ -112,6 +112,10 @@ TEST_CASE("getmail: errors name their line")
 	CHECK(ErrorOf("[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = i\n") ==
 	      "2: retriever type SimpleIMAPSSLRetriever is IMAP; popstream fetches POP3 "
 	      "only");
+	// Not a mistake in the file: the CLI says EX_CONFIG, not EX_DATAERR.
+	CHECK_THROWS_AS(
+	    ParseGetmailrc("[retriever]\ntype = SimpleIMAPRetriever\nserver = i\n", "x"),
+	    NothingToImport);
 	CHECK(ErrorOf("[retriever]\ntype = SimplePOP3Retriever\n") ==
 	      "1: [retriever] has no server");
 	CHECK(ErrorOf("[options]\ndelete = true\n") == "0: no [retriever] section");

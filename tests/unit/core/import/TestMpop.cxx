@@ -117,6 +117,8 @@ TEST_CASE("mpop: errors name their line")
 	CHECK(ErrorOf("defaults\ntls on\naccount a\nuser joe\n") ==
 	      "3: account a has no host");
 	CHECK(ErrorOf("# nothing\n") == "0: no account");
+	// Not a mistake in the file: the CLI says EX_CONFIG, not EX_DATAERR.
+	CHECK_THROWS_AS(ParseMpoprc("defaults\ntls on\n"), NothingToImport);
 	CHECK(ErrorOf(std::string("account a\nhost x\n\x01\x7f on\n").c_str()) ==
 	      "3: unknown command ??");
 	CHECK(ErrorOf("account a\nhost limit off\n") ==
