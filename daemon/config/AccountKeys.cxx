@@ -434,9 +434,10 @@ std::optional<std::string> ShowMda(const Account &account)
 {
 	if (account.mda.empty())
 		return std::nullopt;
+	// As on_new_mail: one shell word per argument, so that boundaries show.
 	std::string text;
 	for (const auto &arg : account.mda)
-		text += (text.empty() ? "" : " ") + Escape(arg, 200);
+		text += (text.empty() ? "" : " ") + ShellWord(Escape(arg, 200));
 	return text;
 }
 
@@ -478,6 +479,41 @@ std::optional<std::string> ShowAllowPlaintext(const Account &account)
 std::optional<std::string> ShowKeep(const Account &account)
 {
 	return ShowBool(account.keep);
+}
+
+void ApplyReceivedHeader(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.received_header = value.Bool();
+}
+
+std::optional<std::string> ShowReceivedHeader(const Account &account)
+{
+	// Shown only when on: most accounts store messages byte for byte.
+	if (!account.received_header)
+		return std::nullopt;
+	return ShowBool(account.received_header);
+}
+
+void ApplyAccountHeader(const YamlValue &value, const KeyContext &, Account &account)
+{
+	// Empty undoes one set under defaults:.
+	auto name = value.String();
+	if (name.size() > 76)
+		throw ValueError("a header field name of " + std::to_string(name.size()) +
+				 " characters (at most 76, so that its line fits)");
+	for (const char c : name)
+		if (c < 0x21 || c > 0x7e || c == ':')
+			throw ValueError("a header field name is printable ASCII without "
+					 "spaces or ':' (RFC 5322 §2.2), such as "
+					 "X-Popstream-Account");
+	account.account_header = std::move(name);
+}
+
+std::optional<std::string> ShowAccountHeader(const Account &account)
+{
+	if (account.account_header.empty())
+		return std::nullopt;
+	return account.account_header;
 }
 
 std::optional<std::string> ShowDeleteAfter(const Account &account)
@@ -551,6 +587,8 @@ constexpr AccountKey account_keys[] = {
     {"allow_plaintext", KeyGroup::Other, false, ApplyAllowPlaintext, ShowAllowPlaintext},
     {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},
     {"mda", KeyGroup::Other, false, ApplyMda, ShowMda},
+    {"received_header", KeyGroup::Other, false, ApplyReceivedHeader, ShowReceivedHeader},
+    {"account_header", KeyGroup::Other, false, ApplyAccountHeader, ShowAccountHeader},
     {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},
     {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},
     {"pipelining", KeyGroup::Other, false, ApplyPipelining, ShowPipelining},

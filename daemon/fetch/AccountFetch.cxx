@@ -112,6 +112,9 @@ FetchOptions AccountFetchOptions(uv_loop_t &loop, const config::Account &account
 	}
 	options.auth_provider = std::move(auth_provider);
 	options.maildir = account.maildir;
+	options.received_header = account.received_header;
+	options.account_header = account.account_header;
+	options.account_name = account.name;
 	if (!account.mda.empty())
 		options.mda =
 		    ExpandMdaArgs(account.mda, account.name, options.account.user);

@@ -61,6 +61,13 @@ struct FetchOptions {
 	/** Set: each message goes to this MDA (RunMda()), `%a` and `%u` already
 	 * expanded, and is staged in STATE_DIR/mda-spool, which needs #state_dir. */
 	std::vector<std::string> mda;
+	/** popstream.yaml(5) `received_header` and `account_header` (AddedHeaders.hxx):
+	 * a `Received:` field, and a field of this name holding #account_name, at the
+	 * top of each message; off and empty by default (stored byte for byte). */
+	bool received_header = false;
+	std::string account_header;
+	/** The configured account's name (empty for dl SPEC). */
+	std::string account_name;
 	/** What to do with the mailbox: the account's settings (config::Account), or
 	 * dl's flags. */
 	pop3::FetchPolicy policy;

@@ -1,5 +1,6 @@
 #include "StatePaths.hxx"
 
+#include "AddedHeaders.hxx"
 #include "Mda.hxx"
 
 #include "FetchOptions.hxx"
@@ -72,6 +73,8 @@ store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
 			return RunMda(argv, fd, size);
 		};
 	}
+	ledger.added_headers = AddedHeadersFor(options);
+	ledger.added_header_names = AddedHeaderNames(options);
 	ledger.state_dir = options.state_dir;
 	ledger.lock_holder = options.account.Label();
 	if (!options.state_dir.empty())

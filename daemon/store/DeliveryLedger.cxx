@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -38,13 +39,59 @@ SaveError ToSaveError(const MaildirError &e)
 	return SaveError(e.what(), IsMaildirWide(e.Errno()));
 }
 
-/** @return whether the files at @p a and @p b hold the same bytes (false if either
- * cannot be read), compared in chunks so that a large message costs no memory */
-bool SameBytes(const std::string &a, const std::string &b)
+/** @return how many bytes at the top of @p in are header fields named in @p names
+ * (case-insensitively, RFC 5322 §2.2), with their folded lines: what popstream
+ * added, not what the server sent. Reads at most 16 KiB; leaves @p in there. */
+std::streamoff AddedLength(std::ifstream &in, const std::vector<std::string> &names)
+{
+	std::string head(16 * 1024, '\0');
+	in.read(head.data(), static_cast<std::streamsize>(head.size()));
+	head.resize(static_cast<std::size_t>(in.gcount()));
+	in.clear();
+	std::size_t at = 0;
+	bool in_field = false;
+	while (at < head.size()) {
+		const auto end = head.find('\n', at);
+		if (end == std::string::npos)
+			break;
+		const std::string_view line(head.data() + at, end - at);
+		const bool folded = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+		bool ours = in_field && folded;
+		if (!folded) {
+			in_field = false;
+			for (const auto &name : names)
+				if (line.size() > name.size() &&
+				    line[name.size()] == ':' &&
+				    std::equal(
+					name.begin(), name.end(), line.begin(),
+					[](char x, char y) {
+						return std::tolower(
+							   static_cast<unsigned char>(
+							       x)) ==
+						       std::tolower(
+							   static_cast<unsigned char>(y));
+					}))
+					ours = in_field = true;
+		}
+		if (!ours)
+			break;
+		at = end + 1;
+	}
+	in.seekg(static_cast<std::streamoff>(at));
+	return static_cast<std::streamoff>(at);
+}
+
+/** @return whether the files at @p a and @p b hold the same bytes once the fields
+ * of @p added at their tops are skipped (false if either cannot be read), compared
+ * in chunks so that a large message costs no memory */
+bool SameBytes(const std::string &a, const std::string &b,
+	       const std::vector<std::string> &added)
 {
 	std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
 	if (!fa || !fb)
 		return false;
+	AddedLength(fa, added);
+	AddedLength(fb, added);
 	std::vector<char> ba(64 * 1024), bb(64 * 1024);
 	for (;;) {
 		fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
@@ -302,7 +349,10 @@ void DeliveryLedger::Begin(std::uint32_t number, std::string_view uidl,
 	staged_listed_ = listed;
 	try {
 		staged_ = std::make_unique<Delivery>(maildir_->Begin());
+		if (options_.added_headers)
+			staged_->Write(options_.added_headers());
 	} catch (const MaildirError &e) {
+		staged_.reset();
 		throw ToSaveError(e);
 	}
 }
@@ -458,7 +508,8 @@ CommitOutcome DeliveryLedger::Commit()
 			continue;
 		const auto path = lookup_.Find(old->second);
 		if (!path.empty() &&
-		    SameBytes(options_.maildir + "/tmp/" + p.delivery->TmpName(), path)) {
+		    SameBytes(options_.maildir + "/tmp/" + p.delivery->TmpName(), path,
+			      options_.added_header_names)) {
 			Log(LogLevel::Warning,
 			    MessageName(p.number, p.uidl) +
 				": the server confirmed deleting it earlier but still "

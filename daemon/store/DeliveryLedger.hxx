@@ -36,6 +36,14 @@ struct LedgerOptions {
 	 * (it must be thread-safe, e.g. uv_async_send()); the loop thread should then
 	 * call Commit() to collect it. */
 	std::function<void()> wake;
+	/** Set: returns the lines (each ending in LF) put at the top of each message,
+	 * before the server's bytes (popstream.yaml(5) `received_header`,
+	 * `account_header`); called once per message. */
+	std::function<std::string()> added_headers;
+	/** The names of the fields #added_headers adds or an earlier run may have
+	 * added: a copy's leading fields of these names are not the server's, and the
+	 * byte comparison of step (0) skips them. */
+	std::vector<std::string> added_header_names;
 	/** The account's state directory, holding the journal; empty = the journal is
 	 * kept in memory for this run only. */
 	std::string state_dir;

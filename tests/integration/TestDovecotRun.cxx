@@ -497,4 +497,36 @@ TEST_SUITE("dovecot-run")
 			++hashes[Sha256Hex(ReadFile(out + "/" + name))];
 		CHECK(hashes == s.sample.FetchedHashes());
 	}
+
+	TEST_CASE("received_header and account_header: at the top of each message, then "
+		  "the server's bytes unchanged")
+	{
+		Setup s(5);
+		const auto port = std::to_string(s.server->pop3_port);
+		WriteFile(s.config,
+			  "defaults:\n  account_header: X-Popstream-Account\naccounts:\n"
+			  "  - name: work\n    server: tcp:alice@127.0.0.1:" +
+			      port + "\n    maildir: " + s.Maildir("work") +
+			      "\n    received_header: true\n",
+			  0600);
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		std::map<std::string, unsigned> hashes;
+		const auto dir = s.Maildir("work") + "/new/";
+		for (const auto &name : ListDir(dir)) {
+			const auto text = ReadFile(dir + name);
+			const std::string head = "Received: from 127.0.0.1 by ";
+			REQUIRE(text.rfind(head, 0) == 0);
+			const auto first = text.find('\n');
+			CHECK(text.substr(first, 15) == "\n\tfor <alice>; ");
+			CHECK(Has(text.substr(0, first), " with POP3 (popstream)"));
+			const auto second = text.find('\n', first + 1);
+			const std::string account = "X-Popstream-Account: work\n";
+			REQUIRE(text.compare(second + 1, account.size(), account) == 0);
+			++hashes[Sha256Hex(text.substr(second + 1 + account.size()))];
+		}
+		CHECK(hashes == s.sample.FetchedHashes());
+	}
 }

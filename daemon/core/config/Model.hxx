@@ -102,6 +102,11 @@ struct Account : pop3::FetchPolicy {
 	 * instead of into #maildir (which is then empty); `%a` and `%u` are expanded
 	 * when it runs. Empty = the Maildir. */
 	std::vector<std::string> mda;
+	/** `received_header`: a `Received:` trace field at the top of each message. */
+	bool received_header = false;
+	/** `account_header`: the name of a field holding the account's name at the top
+	 * of each message (RFC 5322 §2.2 field-name); empty = none. */
+	std::string account_header;
 	/** argv of `on_new_mail`, run without a shell after a fetch that saved mail
 	 * (fetch/NewMailHook.hxx); empty = none. */
 	std::vector<std::string> on_new_mail;

@@ -1321,3 +1321,29 @@ TEST_CASE("mda: one delivery per account; the account's own replaces the inherit
 	      "config.yaml:5:10: accounts[0].mda: maildir and mda both say where the "
 	      "mail goes (choose one)");
 }
+
+TEST_CASE("received_header and account_header: off by default, set per account or in "
+	  "defaults; a field name is checked where it is written")
+{
+	const auto config = Parse("defaults:\n"
+				  "  maildir: /m\n"
+				  "  account_header: X-Popstream-Account\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    server: alice@mail.example.com\n"
+				  "    received_header: true\n"
+				  "  - name: b\n"
+				  "    server: bob@mail.example.com\n"
+				  "    account_header: ''\n");
+	REQUIRE(config.accounts.size() == 2);
+	CHECK(config.accounts[0].received_header);
+	CHECK(config.accounts[0].account_header == "X-Popstream-Account");
+	CHECK_FALSE(config.accounts[1].received_header);
+	CHECK(config.accounts[1].account_header.empty());
+	CHECK(ErrorOf(WithKey("account_header: 'X Account'")) ==
+	      "config.yaml:5:21: accounts[0].account_header: a header field name is "
+	      "printable ASCII without spaces or ':' (RFC 5322 §2.2), such as "
+	      "X-Popstream-Account");
+	CHECK(ErrorOf(WithKey("received_header: sometimes"))
+		  .find("config.yaml:5:22: accounts[0].received_header: ") == 0);
+}

@@ -410,6 +410,56 @@ TEST_CASE("a unique-id whose deletion was confirmed, listed again with the same 
 	CHECK(ledger->Journal().Find("u1")->state == journal::Entry::State::Confirmed);
 }
 
+TEST_CASE("added headers: at the top of each copy, before the server's bytes; the "
+	  "byte comparison skips them, and a different message is still saved")
+{
+	Account a;
+	int calls = 0;
+	auto options = a.Options();
+	// Each call another date, as a later download writes another Received: line.
+	options.added_headers = [&calls] {
+		++calls;
+		return "Received: from pop.example.com by here with POP3 (popstream)\n"
+		       "\tfor <alice>; Sun, 0" +
+		       std::to_string(calls) +
+		       " Dec 2026 23:00:00 +0000\nX-Popstream-Account: work\n";
+	};
+	options.added_header_names = {"Received", "x-popstream-account"};
+	DeliveryLedger ledger(options, {});
+	ledger.Open();
+	ledger.BeginSession();
+	Stage(ledger, two[0]);
+	ledger.Commit();
+	const auto first = ledger.Journal().Find("u1")->file;
+	CHECK(ReadFile(a.Maildir() + "/new/" + first) ==
+	      "Received: from pop.example.com by here with POP3 (popstream)\n"
+	      "\tfor <alice>; Sun, 01 Dec 2026 23:00:00 +0000\n"
+	      "X-Popstream-Account: work\n" +
+		  two[0].body);
+	ledger.SessionCommitted({"u1"}, true);
+
+	// Listed again after a confirmed deletion, the same bytes under other added
+	// lines: the same message, not stored twice.
+	ledger.BeginSession();
+	REQUIRE(ledger.AlreadySaved("u1", two[0].body.size() + 2));
+	Stage(ledger, two[0]);
+	auto outcome = ledger.Commit();
+	REQUIRE(outcome.durable.size() == 1);
+	CHECK_FALSE(outcome.durable[0].new_copy);
+	CHECK(a.New() == std::vector<std::string>{first});
+	ledger.SessionCommitted({"u1"}, true);
+
+	// Another message under the reused unique-id, whose body merely ends like it:
+	// saved as new mail.
+	ledger.BeginSession();
+	REQUIRE(ledger.AlreadySaved("u1", two[0].body.size() + 2));
+	Stage(ledger, Msg{1, "u1", "X-Spam: yes\n" + two[0].body});
+	outcome = ledger.Commit();
+	REQUIRE(outcome.durable.size() == 1);
+	CHECK(outcome.durable[0].new_copy);
+	CHECK(a.New().size() == 2);
+}
+
 TEST_CASE("a whole listing prunes what the server no longer lists; duplicates are "
 	  "forgotten durably")
 {
