@@ -398,9 +398,10 @@ int RunDlAccount(const DlArgs &args, const config::Account &account,
 	}
 	if (!args.mda.empty()) {
 		try {
-			options.mda =
-			    fetch::ExpandMdaArgs(config::SplitCommand(args.mda),
-						 account.name, options.account.user);
+			auto argv = config::SplitCommand(args.mda);
+			config::CheckMdaPlaceholders(argv);
+			options.mda = fetch::ExpandMdaArgs(argv, account.name,
+							   options.account.user);
 		} catch (const config::ValueError &e) {
 			PrintError(program, std::string("dl: --mda: ") + e.what());
 			return ToInt(ExitCode::Usage);
@@ -435,8 +436,10 @@ int RunDl(const DlArgs &args, const std::string &program)
 	}
 	std::vector<std::string> mda_argv;
 	try {
-		if (!args.mda.empty())
+		if (!args.mda.empty()) {
 			mda_argv = config::SplitCommand(args.mda);
+			config::CheckMdaPlaceholders(mda_argv);
+		}
 	} catch (const config::ValueError &e) {
 		PrintError(program, std::string("dl: --mda: ") + e.what());
 		return ToInt(ExitCode::Usage);

@@ -427,7 +427,9 @@ std::optional<std::string> ShowMaildir(const Account &account)
 
 void ApplyMda(const YamlValue &value, const KeyContext &, Account &account)
 {
-	account.mda = value.Command();
+	auto argv = value.Command();
+	CheckMdaPlaceholders(argv);
+	account.mda = std::move(argv);
 }
 
 std::optional<std::string> ShowMda(const Account &account)

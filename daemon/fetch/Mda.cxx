@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,8 +48,16 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 				       const std::string &user)
 {
 	std::vector<std::string> out;
+	const char *home = std::getenv("HOME");
 	for (const auto &arg : argv) {
 		std::string expanded;
+		// As a shell would: `mda: [procmail, -m, ~/.procmailrc]` works.
+		if (arg.starts_with("~/") && home != nullptr && *home != '\0') {
+			out.push_back(
+			    ExpandMdaArgs({arg.substr(1)}, account, user).front());
+			out.back().insert(0, home);
+			continue;
+		}
 		for (std::size_t i = 0; i < arg.size(); ++i) {
 			if (arg[i] == '%' && i + 1 < arg.size()) {
 				const char c = arg[i + 1];
@@ -86,10 +95,10 @@ store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,
 	}
 	posix::UniqueFd out_read(out[0]), out_write(out[1]);
 
-	// Not in a group of its own: what stops popstream (a Ctrl-C, the service's
-	// stop) stops the MDA with it, instead of leaving it to deliver a message
-	// whose hand-off nobody records.
-	SpawnSetup setup(false);
+	// In a group of its own, so that the timeout stops what it started too (a
+	// wrapper script's procmail would otherwise deliver after all). A Ctrl-C does
+	// not reach it: popstream lets it finish the message it has, and records it.
+	SpawnSetup setup(true);
 	// dup2() clears FD_CLOEXEC on the copies only.
 	posix_spawn_file_actions_adddup2(&setup.actions, in_read.Get(), STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&setup.actions, out_write.Get(), STDOUT_FILENO);
@@ -192,7 +201,7 @@ store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,
 			break; // lost: ECHILD
 	}
 	if (!exited) {
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 		exited = waitpid(pid, &status, 0) == pid;
 		while (!exited && errno == EINTR)
 			exited = waitpid(pid, &status, 0) == pid;

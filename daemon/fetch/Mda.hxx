@@ -18,8 +18,9 @@ inline constexpr std::size_t mda_output_max = 2048;
 
 /**
  * @return @p argv with `%a` replaced by @p account, `%u` by @p user and `%%` by `%`
- *         in every argument (fetchmail's and getmail's MDA placeholders); no shell
- *         ever sees the result, so nothing needs quoting
+ *         in every argument (fetchmail's and getmail's MDA placeholders), and a
+ *         leading `~/` by $HOME, as a shell would; no shell ever sees the result,
+ *         so nothing needs quoting
  */
 std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 				       const std::string &account,

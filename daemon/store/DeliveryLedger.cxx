@@ -639,6 +639,9 @@ void DeliveryLedger::CollectHandOffs(CommitOutcome &out, std::int64_t now)
 		}
 		CrashPoint("handed-off");
 		if (!p.uidl.empty()) {
+			// Listed by this session's server: the pruning at its end must
+			// not take it for gone (with keep it stays listed, and vouches).
+			listed_known_.emplace(p.uidl);
 			Append({journal::Record::Type::Delivered,
 				p.uidl,
 				p.listed,

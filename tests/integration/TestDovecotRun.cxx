@@ -386,8 +386,17 @@ TEST_SUITE("dovecot-run")
 				  "exited 0 without reading the whole message ("));
 			CHECK(Has(unread.err, "so it cannot have delivered it"));
 		}
-		const auto r = s.Default(
-		    {"dl", "--mda", "sh -c 'cat > \"$0/$1-$$\"' " + out + " %u", spec});
+		const std::string mda = "sh -c 'cat > \"$0/$1-$$\"' " + out + " %u";
+		// Kept on the server (-n): handed over once, not again on the next run.
+		for (int run = 0; run < 2; ++run) {
+			const auto kept = s.Default({"dl", "-n", "--mda", mda, spec});
+			INFO(Describe(kept));
+			CHECK(kept.exit_code == 0);
+			CHECK(s.server->Count("alice") == 2);
+			CHECK(ListDir(out).size() == 2);
+		}
+		// Then deleted without being handed over a third time.
+		const auto r = s.Default({"dl", "--mda", mda, spec});
 		INFO(Describe(r));
 		CHECK(r.exit_code == 0);
 		CHECK(s.server->Count("alice") == 0);

@@ -773,4 +773,22 @@ pop3::AuthMethod ParseAuth(std::string_view text)
 	throw ValueError(ExpectedOneOf(text, names));
 }
 
+void CheckMdaPlaceholders(const std::vector<std::string> &argv)
+{
+	for (const auto &arg : argv)
+		for (std::size_t i = 0; i < arg.size(); ++i) {
+			if (arg[i] != '%')
+				continue;
+			const char c = i + 1 < arg.size() ? arg[i + 1] : '\0';
+			if (c != 'a' && c != 'u' && c != '%')
+				throw ValueError("unknown placeholder " +
+						 Quoted(c == '\0' ? std::string("%")
+								  : std::string{'%', c}) +
+						 " (popstream expands %a, the account, "
+						 "%u, the user, and "
+						 "%% to %)");
+			++i;
+		}
+}
+
 } // namespace popstream::config

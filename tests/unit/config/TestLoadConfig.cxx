@@ -1317,6 +1317,11 @@ TEST_CASE("mda: one delivery per account; the account's own replaces the inherit
 	CHECK(config.accounts[0].mda.empty());
 	CHECK(config.accounts[1].maildir.empty());
 	CHECK(config.accounts[1].mda == std::vector<std::string>{"procmail", "-d", "%u"});
+	CHECK(
+	    ErrorOf(WithKey("mda: [procmail, -d, '%T']"))
+		.find(
+		    "accounts[0].mda: unknown placeholder \"%T\" (popstream expands %a, "
+		    "the account, %u, the user, and %% to %)") != std::string::npos);
 	CHECK(ErrorOf(WithKey("mda: [procmail]")) ==
 	      "config.yaml:5:10: accounts[0].mda: maildir and mda both say where the "
 	      "mail goes (choose one)");

@@ -587,6 +587,12 @@ TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 an
 		// the one delivered, nothing for the others.
 		CHECK(Types(a.Records()) ==
 		      std::vector<Type>{Type::Delivered, Type::Confirmed});
+		// With keep, the session ends without deleting: what the MDA took is
+		// still listed, so not pruned, and vouches next time.
+		ledger.SessionCommitted({}, true);
+		REQUIRE(ledger.Journal().Find("u1"));
+		CHECK(ledger.Journal().Find("u1")->state ==
+		      journal::Entry::State::Confirmed);
 		// Nothing is left staged, and no user Maildir was made.
 		CHECK(ListDir(spool + "/tmp").empty());
 		CHECK(ListDir(spool + "/new").empty());
