@@ -56,6 +56,8 @@ struct DlArgs {
 	std::string token_command;
 	/** --mda, as typed: split like --password-command. */
 	std::string mda;
+	/** --mbox PATH. */
+	std::string mbox;
 	double timeout_s = 180;
 	double connect_timeout_s = 30;
 	bool verbose = false;
@@ -356,6 +358,20 @@ std::optional<config::Account> ConfiguredAccount(const std::string &spec,
 	return std::nullopt;
 }
 
+/** @return "MAILDIR and --mda" (etc.) when dl was told two places for the mail,
+ *          else empty */
+std::string TwoDeliveries(const DlArgs &args)
+{
+	std::vector<std::string> given;
+	if (!args.maildir.empty())
+		given.push_back("MAILDIR");
+	if (!args.mda.empty())
+		given.push_back("--mda");
+	if (!args.mbox.empty())
+		given.push_back("--mbox");
+	return given.size() > 1 ? given[0] + " and " + given[1] : std::string();
+}
+
 /** dl of a configured account: its settings, journal and lock, dl's policy flags. */
 int RunDlAccount(const DlArgs &args, const config::Account &account,
 		 const std::string &program)
@@ -386,16 +402,21 @@ int RunDlAccount(const DlArgs &args, const config::Account &account,
 	auto options =
 	    fetch::AccountFetchOptions(loop, account, std::move(*credentials), keep,
 				       auth::MakeAuthProvider(), args.verbose);
-	if (!args.mda.empty() && !args.maildir.empty()) {
-		PrintError(program, "dl: MAILDIR and --mda both say where the mail goes "
-				    "(choose one)");
+	if (const auto why = TwoDeliveries(args); !why.empty()) {
+		PrintError(program,
+			   "dl: " + why + " both say where the mail goes (choose one)");
 		return ToInt(ExitCode::Usage);
 	}
 	// What the command line says about delivery replaces the account's.
-	if (!args.maildir.empty()) {
-		options.maildir = ExpandHome(args.maildir);
+	if (!args.maildir.empty() || !args.mda.empty() || !args.mbox.empty()) {
+		options.maildir.clear();
 		options.mda.clear();
+		options.mbox.clear();
 	}
+	if (!args.maildir.empty())
+		options.maildir = ExpandHome(args.maildir);
+	if (!args.mbox.empty())
+		options.mbox = ExpandHome(args.mbox);
 	if (!args.mda.empty()) {
 		try {
 			auto argv = config::SplitCommand(args.mda);
@@ -429,9 +450,9 @@ int RunDl(const DlArgs &args, const std::string &program)
 {
 	if (const auto account = ConfiguredAccount(args.spec, program))
 		return RunDlAccount(args, *account, program);
-	if (!args.mda.empty() && !args.maildir.empty()) {
-		PrintError(program, "dl: MAILDIR and --mda both say where the mail goes "
-				    "(choose one)");
+	if (const auto why = TwoDeliveries(args); !why.empty()) {
+		PrintError(program,
+			   "dl: " + why + " both say where the mail goes (choose one)");
 		return ToInt(ExitCode::Usage);
 	}
 	std::vector<std::string> mda_argv;
@@ -444,7 +465,7 @@ int RunDl(const DlArgs &args, const std::string &program)
 		PrintError(program, std::string("dl: --mda: ") + e.what());
 		return ToInt(ExitCode::Usage);
 	}
-	if (args.maildir.empty() && mda_argv.empty()) {
+	if (args.maildir.empty() && mda_argv.empty() && args.mbox.empty()) {
 		PrintError(program, "dl: MAILDIR is missing (only an account of the "
 				    "configuration has one of its own; run '" +
 					program + " help dl')");
@@ -527,6 +548,8 @@ int RunDl(const DlArgs &args, const std::string &program)
 	options.starttls = options.account.starttls;
 	if (!mda_argv.empty())
 		options.mda = fetch::ExpandMdaArgs(mda_argv, label, options.account.user);
+	else if (!args.mbox.empty())
+		options.mbox = ExpandHome(args.mbox);
 	else
 		options.maildir = ExpandHome(args.maildir);
 	options.policy = args.policy;
@@ -637,6 +660,10 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "in MAILDIR (split like --password-command; %u is the user, %a the "
 	      "account); exit 0 delivers, 75 retries later")
 	    ->type_name("CMD");
+	dl->add_option("--mbox", args.mbox,
+		       "Append each message to the mbox PATH (mboxrd, locked as procmail "
+		       "and mutt lock it) instead of saving it in MAILDIR")
+	    ->type_name("PATH");
 	dl->add_option("MAILDIR", args.maildir,
 		       "The Maildir to deliver into (created if missing); for an account "
 		       "of the configuration, its own by default");

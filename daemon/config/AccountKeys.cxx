@@ -420,9 +420,21 @@ void ApplyCheckpointEvery(const YamlValue &value, const KeyContext &, Account &a
 
 std::optional<std::string> ShowMaildir(const Account &account)
 {
-	if (!account.mda.empty())
-		return std::nullopt; // the account delivers to its MDA
+	if (account.maildir.empty())
+		return std::nullopt; // the account delivers to its MDA or mbox
 	return Escape(account.maildir, 1000);
+}
+
+void ApplyMbox(const YamlValue &value, const KeyContext &context, Account &account)
+{
+	account.mbox = AbsolutePath(value, context);
+}
+
+std::optional<std::string> ShowMbox(const Account &account)
+{
+	if (account.mbox.empty())
+		return std::nullopt;
+	return Escape(account.mbox, 1000);
 }
 
 void ApplyMda(const YamlValue &value, const KeyContext &, Account &account)
@@ -589,6 +601,7 @@ constexpr AccountKey account_keys[] = {
     {"allow_plaintext", KeyGroup::Other, false, ApplyAllowPlaintext, ShowAllowPlaintext},
     {"maildir", KeyGroup::Other, false, ApplyMaildir, ShowMaildir},
     {"mda", KeyGroup::Other, false, ApplyMda, ShowMda},
+    {"mbox", KeyGroup::Other, false, ApplyMbox, ShowMbox},
     {"received_header", KeyGroup::Other, false, ApplyReceivedHeader, ShowReceivedHeader},
     {"account_header", KeyGroup::Other, false, ApplyAccountHeader, ShowAccountHeader},
     {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},

@@ -456,33 +456,57 @@ class Loader {
 		CheckClientCertificate(draft, path, where);
 
 		// One delivery: what a map sets itself replaces what it inherited.
-		const bool own_mda = draft.own.count("mda") != 0;
-		const bool own_maildir = draft.own.count("maildir") != 0;
-		if (own_mda && own_maildir) {
-			Report(
-			    draft.own.find("mda")->second, path + ".mda",
-			    "maildir and mda both say where the mail goes (choose one)");
-			draft.failed.insert("mda");
-		} else if (own_mda) {
-			account.maildir.clear();
-		} else if (own_maildir) {
-			account.mda.clear();
-		} else if (!account.mda.empty() && !account.maildir.empty()) {
-			Report(
-			    where, path + ".mda",
-			    "maildir and mda are both set under defaults: (choose one, "
-			    "or set one in the account)");
-			draft.failed.insert("mda");
-		}
-		if (account.maildir.empty() && account.mda.empty() &&
-		    !draft.Failed("maildir") && !draft.Failed("mda"))
-			Report(where, path + ".maildir",
-			       "missing (set it in the account or under defaults:)");
+		CheckOneDelivery(draft, path, where, account);
 		// An account that sets keep: false does not inherit delete_after (see
 		// CheckDeleteAfter()), so the model never holds one without keep.
 		if (!account.keep)
 			account.delete_after = std::chrono::seconds(0);
 		account.where = where;
+	}
+
+	/** maildir, mda and mbox each say where the mail goes: one per account, the
+	 * account's own replacing the one it inherited. */
+	void CheckOneDelivery(Draft &draft, const std::string &path, const Mark &where,
+			      Account &account)
+	{
+		static constexpr const char *keys[] = {"maildir", "mda", "mbox"};
+		std::vector<std::string> own;
+		for (const char *key : keys)
+			if (draft.own.count(key) != 0)
+				own.push_back(key);
+		if (own.size() > 1) {
+			Report(draft.own.find(own[1])->second, path + "." + own[1],
+			       own[0] + " and " + own[1] +
+				   " both say where the mail goes (choose one)");
+			draft.failed.insert(own[1]);
+			return;
+		}
+		const std::string mine = own.empty() ? "" : own[0];
+		if (mine != "" && mine != "maildir")
+			account.maildir.clear();
+		if (mine != "" && mine != "mda")
+			account.mda.clear();
+		if (mine != "" && mine != "mbox")
+			account.mbox.clear();
+		std::vector<std::string> set;
+		if (!account.maildir.empty())
+			set.push_back("maildir");
+		if (!account.mda.empty())
+			set.push_back("mda");
+		if (!account.mbox.empty())
+			set.push_back("mbox");
+		if (set.size() > 1) {
+			Report(
+			    where, path + "." + set[1],
+			    set[0] + " and " + set[1] +
+				" are both set under defaults: (choose one, or set one "
+				"in the account)");
+			draft.failed.insert(set[1]);
+		} else if (set.empty() && !draft.Failed("maildir") &&
+			   !draft.Failed("mda") && !draft.Failed("mbox")) {
+			Report(where, path + ".maildir",
+			       "missing (set it in the account or under defaults:)");
+		}
 	}
 
 	void ReadAccounts(const Entry &entry, const Draft &defaults, Config &config)

@@ -112,6 +112,7 @@ FetchOptions AccountFetchOptions(uv_loop_t &loop, const config::Account &account
 	}
 	options.auth_provider = std::move(auth_provider);
 	options.maildir = account.maildir;
+	options.mbox = account.mbox;
 	options.received_header = account.received_header;
 	options.account_header = account.account_header;
 	options.account_name = account.name;

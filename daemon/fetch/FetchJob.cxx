@@ -45,8 +45,9 @@ FetchJob::FetchJob(uv_loop_t &loop, FetchOptions options, LogSink log,
 {
 	result_.keep = options_.policy.keep;
 	result_.dry_run = options_.dry_run;
-	result_.maildir =
-	    options_.mda.empty() ? options_.maildir : "the MDA " + options_.mda.front();
+	result_.maildir = !options_.mda.empty()    ? "the MDA " + options_.mda.front()
+			  : !options_.mbox.empty() ? "the mbox " + options_.mbox
+						   : options_.maildir;
 }
 
 FetchJob::~FetchJob()
@@ -115,7 +116,7 @@ void FetchJob::Start()
 {
 	start_ = std::chrono::steady_clock::now();
 	auto ledger = LedgerOptionsFor(options_);
-	if (ledger.hand_off) {
+	if (ledger.hand_off || ledger.mbox) {
 		hand_off_wake_ = new uv_async_t;
 		uv_async_init(&loop_, hand_off_wake_, [](uv_async_t *handle) {
 			static_cast<FetchJob *>(handle->data)->HandOffsProgressed();

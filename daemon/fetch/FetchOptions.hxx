@@ -61,6 +61,9 @@ struct FetchOptions {
 	/** Set: each message goes to this MDA (RunMda()), `%a` and `%u` already
 	 * expanded, and is staged in STATE_DIR/mda-spool, which needs #state_dir. */
 	std::vector<std::string> mda;
+	/** Set: each message is appended to this mbox (store::MboxAppender), staged in
+	 * STATE_DIR/mbox-spool, which needs #state_dir; unused: #maildir or #mda. */
+	std::string mbox;
 	/** popstream.yaml(5) `received_header` and `account_header` (AddedHeaders.hxx):
 	 * a `Received:` field, and a field of this name holding #account_name, at the
 	 * top of each message; off and empty by default (stored byte for byte). */

@@ -69,9 +69,16 @@ store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
 		// Staged where no mail reader looks, with the journal that vouches.
 		ledger.maildir = options.state_dir + "/mda-spool";
 		ledger.hand_off_name = "the MDA \"" + options.mda.front() + "\"";
-		ledger.hand_off = [argv = options.mda](int fd, std::uint64_t size) {
-			return RunMda(argv, fd, size);
+		ledger.hand_off = [argv = options.mda](const store::HandOffMessage &m) {
+			return RunMda(argv, m.fd, m.size);
 		};
+	}
+	if (!options.mbox.empty()) {
+		// Staged where no mail reader looks; the intent log lets a killed run's
+		// append be told whole or torn at the next start.
+		ledger.maildir = options.state_dir + "/mbox-spool";
+		ledger.mbox = std::make_shared<store::MboxAppender>(
+		    options.mbox, options.state_dir + "/mbox-intents");
 	}
 	ledger.added_headers = AddedHeadersFor(options);
 	ledger.added_header_names = AddedHeaderNames(options);

@@ -26,6 +26,8 @@ constexpr std::uint64_t group_commit_bytes = 16u << 20;
 
 /** The journal's `file` for a message an MDA took: no file of ours holds it. */
 const std::string mda_file = "(mda)";
+/** ...and for one appended to an mbox: the journal entry alone vouches for it. */
+const std::string mbox_file = "(mbox)";
 
 /** Errors after which no other message can be saved either. */
 bool IsMaildirWide(int error) noexcept
@@ -109,6 +111,12 @@ bool SameBytes(const std::string &a, const std::string &b,
 DeliveryLedger::DeliveryLedger(LedgerOptions options, LogSink log)
     : options_(std::move(options)), log_(std::move(log)), lookup_(options_.maildir)
 {
+	if (options_.mbox) {
+		options_.hand_off = [mbox = options_.mbox](const HandOffMessage &m) {
+			return mbox->Append(m);
+		};
+		options_.hand_off_name = "the mbox " + options_.mbox->Path();
+	}
 	if (options_.state_dir.empty())
 		return;
 	lock_ = std::make_unique<FileLock>(options_.lock_path, options_.lock_holder);
@@ -154,8 +162,40 @@ bool DeliveryLedger::Sync()
 	}
 }
 
+void DeliveryLedger::RecoverMbox()
+{
+	const auto found = options_.mbox->Recover([this](const std::string &uidl) {
+		const auto *e = Journal().Find(uidl);
+		return e != nullptr && e->file == mbox_file &&
+		       e->state != journal::Entry::State::Pending;
+	});
+	for (const auto &notice : found.notices)
+		Log(LogLevel::Warning, notice);
+	const auto now = static_cast<std::int64_t>(std::time(nullptr));
+	for (const auto &[uidl, listed] : found.delivered) {
+		// Whole in the mbox, though the run was killed before the journal knew:
+		// the next DELE may go, and nothing is appended twice.
+		Log(LogLevel::Notice,
+		    "UIDL " + Escape(uidl, 80) + ": found whole in " +
+			options_.hand_off_name +
+			" after an interrupted run: not appended again");
+		Append({journal::Record::Type::Delivered,
+			uidl,
+			listed,
+			mbox_file,
+			{},
+			now,
+			{}});
+		Append(journal::Record::Mark(journal::Record::Type::Confirmed, uidl));
+	}
+	if (Sync())
+		options_.mbox->ClearIntents();
+}
+
 void DeliveryLedger::Recover()
 {
+	if (options_.mbox)
+		RecoverMbox();
 	if (!journal_)
 		return;
 	if (journal_->Damaged() > 0)
@@ -245,7 +285,7 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 	copy.download = true;
 	// An MDA took it (now, or before the account's delivery changed to a
 	// Maildir): there is no file to look for, the journal entry alone vouches.
-	const bool handed = e->file == mda_file;
+	const bool handed = e->file == mda_file || e->file == mbox_file;
 	if (e->state == journal::Entry::State::Deleted) {
 		// RFC 1939 §7 keeps a unique-id unique only while its message exists:
 		// once the server confirmed the deletion, it may hand the unique-id out
@@ -432,7 +472,7 @@ Destination::Staged DeliveryLedger::QueueHandOff()
 		  std::move(staged_),
 		  {}};
 	try {
-		p.hand_off = hand_offs_->Push(fd, staged.bytes);
+		p.hand_off = hand_offs_->Push({fd, staged.bytes, p.listed, p.uidl});
 	} catch (const std::system_error &e) {
 		throw SaveError(std::string("cannot start the MDA's thread: ") + e.what(),
 				true);
@@ -645,7 +685,7 @@ void DeliveryLedger::CollectHandOffs(CommitOutcome &out, std::int64_t now)
 			Append({journal::Record::Type::Delivered,
 				p.uidl,
 				p.listed,
-				mda_file,
+				options_.mbox ? mbox_file : mda_file,
 				{},
 				now,
 				{}});
@@ -711,6 +751,9 @@ void DeliveryLedger::Close()
 		CollectHandOffs(unused, static_cast<std::int64_t>(std::time(nullptr)));
 		group_.clear();
 		group_bytes_ = 0;
+		// The journal records every append now: the intents are done.
+		if (options_.mbox && Sync())
+			options_.mbox->ClearIntents();
 	}
 	if (journal_) {
 		Sync();

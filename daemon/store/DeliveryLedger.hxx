@@ -3,6 +3,7 @@
 #include "Destination.hxx"
 #include "HandOffQueue.hxx"
 #include "MaildirWriter.hxx"
+#include "Mbox.hxx"
 #include "core/journal/Journal.hxx"
 #include "core/pop3/Policy.hxx"
 
@@ -32,6 +33,10 @@ struct LedgerOptions {
 	HandOff hand_off;
 	/** For messages: what #hand_off runs ("the MDA procmail"). */
 	std::string hand_off_name;
+	/** Set (instead of #hand_off): each message is appended to this mbox, as a
+	 * hand-off (popstream.yaml(5) `mbox:`); Recover() settles the appends a killed
+	 * run left, so that none is lost, repeated or left half-written. */
+	std::shared_ptr<MboxAppender> mbox;
 	/** With #hand_off: called from another thread each time a hand-off is over
 	 * (it must be thread-safe, e.g. uv_async_send()); the loop thread should then
 	 * call Commit() to collect it. */
@@ -234,6 +239,8 @@ private:
 
 	/** @return whether messages go to an MDA (LedgerOptions::hand_off) */
 	bool Mda() const noexcept { return static_cast<bool>(options_.hand_off); }
+	/** Journals what the mbox's intent log proves appended (Recover()). */
+	void RecoverMbox();
 	/** End() for an MDA: closes the staged file and queues its hand-off. */
 	Staged QueueHandOff();
 	/** Commit() for an MDA: collects the hand-offs that are over, in order. */

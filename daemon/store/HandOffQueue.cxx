@@ -25,17 +25,16 @@ void CloseFd(int &fd) noexcept
 
 } // namespace
 
-std::shared_ptr<const HandOffQueue::Job> HandOffQueue::Push(int fd, std::uint64_t size)
+std::shared_ptr<const HandOffQueue::Job> HandOffQueue::Push(HandOffMessage message)
 {
 	std::shared_ptr<Job> job;
 	try {
 		job = std::make_shared<Job>();
 	} catch (...) {
-		CloseFd(fd);
+		CloseFd(message.fd);
 		throw;
 	}
-	job->fd_ = fd;
-	job->size_ = size;
+	job->message_ = std::move(message);
 	{
 		std::lock_guard lock(mutex_);
 		if (stopping_) {
@@ -51,7 +50,7 @@ std::shared_ptr<const HandOffQueue::Job> HandOffQueue::Push(int fd, std::uint64_
 		} catch (...) {
 			std::lock_guard lock(mutex_);
 			jobs_.pop_back();
-			CloseFd(job->fd_);
+			CloseFd(job->message_.fd);
 			throw;
 		}
 	}
@@ -66,7 +65,7 @@ void HandOffQueue::Stop() noexcept
 		stopping_ = true;
 		for (auto &job : jobs_) {
 			job->result_.why = "not handed over: popstream is stopping";
-			CloseFd(job->fd_);
+			CloseFd(job->message_.fd);
 			job->done_.store(true, std::memory_order_release);
 		}
 		jobs_.clear();
@@ -89,8 +88,8 @@ void HandOffQueue::Run()
 			job = std::move(jobs_.front());
 			jobs_.pop_front();
 		}
-		job->result_ = run_(job->fd_, job->size_);
-		CloseFd(job->fd_);
+		job->result_ = run_(job->message_);
+		CloseFd(job->message_.fd);
 		job->done_.store(true, std::memory_order_release);
 		if (wake_)
 			wake_();

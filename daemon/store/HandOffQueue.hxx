@@ -25,12 +25,25 @@ struct HandOffResult {
 	std::string why;
 };
 
+/** One message for a HandOff. */
+struct HandOffMessage {
+	/** The staged file, open for reading at offset 0. */
+	int fd = -1;
+	/** Its length in bytes. */
+	std::uint64_t size = 0;
+	/** Its size in the listing (octets), for the journal. */
+	std::uint64_t listed = 0;
+	/** Its unique-id (RFC 1939 §7), or empty: for a record of its own that lets a
+	 * killed run tell later whether it arrived (the mbox's). */
+	std::string uidl;
+};
+
 /**
- * Hands one message, proven whole, to an MDA and waits for it: @p fd is the staged
- * file, open for reading at offset 0, @p size its length in bytes. Runs on
- * HandOffQueue's thread, never on the loop. Must not throw.
+ * Hands one message, proven whole, over (to an MDA, or appends it to an mbox) and
+ * waits until that is over. Runs on HandOffQueue's thread, never on the loop. Must
+ * not throw.
  */
-using HandOff = std::function<HandOffResult(int fd, std::uint64_t size)>;
+using HandOff = std::function<HandOffResult(const HandOffMessage &message)>;
 
 /**
  * Runs hand-offs one at a time, in the order they were pushed, on a thread of its
@@ -57,8 +70,7 @@ public:
 
 	private:
 		friend class HandOffQueue;
-		int fd_ = -1;
-		std::uint64_t size_ = 0;
+		HandOffMessage message_;
 		HandOffResult result_;
 		std::atomic<bool> done_{false};
 	};
@@ -75,10 +87,10 @@ public:
 	HandOffQueue(const HandOffQueue &) = delete;
 	HandOffQueue &operator=(const HandOffQueue &) = delete;
 
-	/** Queues a hand-off of the message in @p fd (read from offset 0; the queue
-	 * owns it from now on, even if this throws, and closes it when done) of
-	 * @p size bytes. @throws std::system_error if the thread cannot be started */
-	std::shared_ptr<const Job> Push(int fd, std::uint64_t size);
+	/** Queues a hand-off of @p message (the queue owns its fd from now on, even
+	 * if this throws, and closes it when done). @throws std::system_error if the
+	 * thread cannot be started */
+	std::shared_ptr<const Job> Push(HandOffMessage message);
 
 	/**
 	 * Starts nothing more and waits for the running hand-off, if any, to end: a

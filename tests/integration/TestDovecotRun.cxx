@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 using namespace popstream::test;
@@ -537,5 +538,59 @@ TEST_SUITE("dovecot-run")
 			++hashes[Sha256Hex(text.substr(second + 1 + account.size()))];
 		}
 		CHECK(hashes == s.sample.FetchedHashes());
+	}
+
+	TEST_CASE("mbox: every message appended, read back byte for byte by Python's "
+		  "mailbox.mbox; a second run appends nothing")
+	{
+		Setup s(12);
+		const auto port = std::to_string(s.server->pop3_port);
+		// "From " lines in a body, quoted and quoted again (mboxrd).
+		const std::string quoting =
+		    "Subject: quoting\n\nFrom the start\n>From quoted\n>>From twice\n";
+		WriteFile(s.server->Maildir("alice") + "/new/1.M99.quoting", quoting,
+			  0600);
+		s.server->Own("alice");
+		const auto box = s.tmp / "Mail/inbox";
+		WriteFile(s.config,
+			  "accounts:\n  - name: work\n    server: tcp:alice@127.0.0.1:" +
+			      port + "\n    mbox: " + box + "\n",
+			  0600);
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(Has(r.out, "13 messages, "));
+		CHECK(Has(r.out, " saved to the mbox " + box + " in "));
+		CHECK_FALSE(std::filesystem::exists(box + ".lock"));
+
+		// A reader's view: Python splits the mbox; mboxrd's quoting is undone
+		// as mutt undoes it.
+		ProcessOptions python;
+		python.argv = {"python3", "-c",
+			       "import hashlib, mailbox, re, sys\n"
+			       "box = mailbox.mbox(sys.argv[1], create=False)\n"
+			       "for key in box.keys():\n"
+			       "    raw = re.sub(rb'(?m)^>(>*From )', rb'\\1', "
+			       "box.get_bytes(key))\n"
+			       "    print(hashlib.sha256(raw).hexdigest())\n",
+			       box};
+		const auto read = popstream::test::Run(python);
+		INFO(Describe(read));
+		REQUIRE(read.exit_code == 0);
+		std::map<std::string, unsigned> hashes;
+		std::istringstream lines(read.out);
+		for (std::string line; std::getline(lines, line);)
+			++hashes[line];
+		auto want = s.sample.FetchedHashes();
+		++want[Sha256Hex(quoting)];
+		CHECK(hashes == want);
+
+		const auto before = ReadFile(box);
+		const auto again = s.Run({"-q"});
+		INFO(Describe(again));
+		CHECK(again.exit_code == 0);
+		CHECK(again.out.empty());
+		CHECK(ReadFile(box) == before);
 	}
 }

@@ -102,6 +102,9 @@ struct Account : pop3::FetchPolicy {
 	 * instead of into #maildir (which is then empty); `%a` and `%u` are expanded
 	 * when it runs. Empty = the Maildir. */
 	std::vector<std::string> mda;
+	/** `mbox`: each message is appended to this mbox file (~ and $VARS expanded)
+	 * instead of #maildir (which is then empty). Empty = the Maildir or #mda. */
+	std::string mbox;
 	/** `received_header`: a `Received:` trace field at the top of each message. */
 	bool received_header = false;
 	/** `account_header`: the name of a field holding the account's name at the top

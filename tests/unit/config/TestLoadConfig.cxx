@@ -1352,3 +1352,24 @@ TEST_CASE("received_header and account_header: off by default, set per account o
 	CHECK(ErrorOf(WithKey("received_header: sometimes"))
 		  .find("config.yaml:5:22: accounts[0].received_header: ") == 0);
 }
+
+TEST_CASE("mbox: one delivery of maildir, mda and mbox per account; the account's own "
+	  "replaces the inherited one")
+{
+	const auto config = Parse("defaults:\n"
+				  "  maildir: /m\n"
+				  "accounts:\n"
+				  "  - name: a\n"
+				  "    server: alice@mail.example.com\n"
+				  "    mbox: /var/mail/alice\n"
+				  "  - name: b\n"
+				  "    server: bob@mail.example.com\n");
+	REQUIRE(config.accounts.size() == 2);
+	CHECK(config.accounts[0].maildir.empty());
+	CHECK(config.accounts[0].mbox == "/var/mail/alice");
+	CHECK(config.accounts[1].maildir == "/m");
+	CHECK(config.accounts[1].mbox.empty());
+	CHECK(ErrorOf(WithKey("mbox: /x")) ==
+	      "config.yaml:5:11: accounts[0].mbox: maildir and mbox both say where the "
+	      "mail goes (choose one)");
+}

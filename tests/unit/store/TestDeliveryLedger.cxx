@@ -516,7 +516,9 @@ struct FakeMda {
 
 	HandOff Run()
 	{
-		return [this](int fd, std::uint64_t size) {
+		return [this](const HandOffMessage &m) {
+			const int fd = m.fd;
+			const auto size = m.size;
 			std::string body;
 			char buf[256];
 			for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
@@ -632,7 +634,8 @@ TEST_CASE("an MDA that takes long holds nothing up: Commit() collects only what 
 	Account a;
 	std::atomic<bool> started{false}, open{false};
 	std::vector<std::string> given;
-	const HandOff slow = [&](int fd, std::uint64_t) {
+	const HandOff slow = [&](const HandOffMessage &m) {
+		const int fd = m.fd;
 		started = true;
 		while (!open) // until the test opens the gate
 			std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -705,4 +708,54 @@ TEST_CASE("what an MDA took vouches when the account later delivers to a Maildir
 	REQUIRE(copy);
 	CHECK_FALSE(copy->download); // not fetched into the Maildir a second time
 	CHECK(ListDir(a.Maildir() + "/new").empty());
+}
+
+TEST_CASE("an mbox: appended in order and journaled; killed after the append, the next "
+	  "start finds it whole and appends nothing twice")
+{
+	Account a;
+	const std::string box = a.dir / "mbox";
+	const auto options = [&] {
+		auto o = a.Options();
+		o.maildir = a.State() + "/mbox-spool";
+		o.mbox = std::make_shared<MboxAppender>(box, a.State() + "/mbox-intents");
+		return o;
+	};
+	{
+		DeliveryLedger ledger(options(), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		for (const auto &m : two)
+			Stage(ledger, m);
+		REQUIRE(WaitSettled(ledger));
+		CHECK(Numbers(ledger.Commit().durable) ==
+		      std::vector<std::uint32_t>{1, 2});
+		CHECK(ledger.Journal().Find("u2")->file == "(mbox)");
+		ledger.Close();
+	}
+	const auto both = ReadFile(box);
+	CHECK(both.find("Subject: one") < both.find("Subject: two"));
+	CHECK_FALSE(std::filesystem::exists(a.State() + "/mbox-intents"));
+
+	// Killed after the append of a third message, before the journal knew.
+	const Msg third{3, "u3", "Subject: three\n\nFrom me\n"};
+	CrashIn("handed-off", [&] {
+		DeliveryLedger ledger(options(), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		Stage(ledger, third);
+		WaitSettled(ledger);
+		ledger.Commit();
+	});
+	const auto after_kill = ReadFile(box);
+	CHECK(after_kill.ends_with("Subject: three\n\n>From me\n\n"));
+	DeliveryLedger ledger(options(), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	const auto copy = ledger.AlreadySaved("u3", third.body.size() + 2);
+	REQUIRE(copy);
+	CHECK_FALSE(copy->download); // delivered: its DELE may go, nothing is appended
+	CHECK(ReadFile(box) == after_kill);
 }

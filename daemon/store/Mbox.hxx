@@ -1,0 +1,118 @@
+#pragma once
+
+#include "HandOffQueue.hxx"
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace popstream::store {
+
+/** How long Append() waits for another program's lock on the mbox (a mail reader
+ * rewriting it, procmail delivering) before it gives up and keeps the message on the
+ * server for the next fetch. */
+inline constexpr std::chrono::seconds mbox_lock_wait{60};
+
+/** A dot-lock older than this is taken for one a killed program left: procmail's
+ * default `LOCKTIMEOUT` is 1024 s; mutt and Dovecot break theirs sooner. */
+inline constexpr std::chrono::seconds mbox_stale_lock{1024};
+
+/**
+ * Turns message bytes into their mboxrd form (the "From " quoting of
+ * https://www.loc.gov/preservation/digital/formats/fdd/fdd000385.shtml and
+ * qmail's mbox(5)): every line that is any number of `>` followed by `From ` gets one
+ * more `>`, which a reader strips again, so that any message round-trips. Fed in
+ * pieces of any size; keeps a count, never a line, so an endless line costs no memory.
+ */
+class MboxrdQuoter {
+public:
+	/** @param sink receives the quoted bytes, in order */
+	explicit MboxrdQuoter(std::function<void(std::string_view)> sink);
+
+	/** Quotes the next @p bytes of the message. */
+	void Feed(std::string_view bytes);
+	/** The message is over: flushes what is pending and ends the last line with LF
+	 * if it had none. */
+	void Finish();
+
+private:
+	void Flush(bool quote);
+
+	std::function<void(std::string_view)> sink_;
+	/** At the start of a line, deciding: how many `>` so far, and how much of
+	 * "From " follows them. */
+	bool at_start_ = true;
+	std::uint64_t quotes_ = 0;
+	std::size_t matched_ = 0;
+	bool last_was_lf_ = true;
+};
+
+/** @return the envelope line that starts a message in an mbox:
+ *          `From SENDER Sun Dec  6 23:00:00 2026` and LF (asctime(3) layout, local
+ *          time), SENDER the address of the first Return-Path field in @p header
+ *          (the top of the message), or MAILER-DAEMON */
+std::string MboxFromLine(std::string_view header, std::time_t when);
+
+/**
+ * Appends messages to one mbox (popstream.yaml(5) `mbox:`), locked as procmail and
+ * mutt lock it, and made durable before any DELE; a HandOff on HandOffQueue's thread.
+ *
+ * Each append: takes the dot-lock (PATH.lock, created O_EXCL, holding our pid; skipped
+ * with a notice when the directory is not writable, as for /var/mail) and an fcntl(2)
+ * write lock on the file; records in the intent log (in the account's state
+ * directory) the unique-id, offset, length and FNV-1a hash of what it is about to
+ * append, and fdatasyncs it; appends the From line, the mboxrd-quoted message and an
+ * empty line; fsyncs the mbox; unlocks. A write that fails (a full disk) is truncated
+ * back at once. After a kill, Recover() reads the intent log: an append that is whole
+ * in the file is delivered (the journal learns it, and nothing is appended twice); a
+ * torn one is truncated back, never left half-written.
+ *
+ * Append() runs on one thread; Recover() and ClearIntents() on another, never while an
+ * Append() runs.
+ */
+class MboxAppender {
+public:
+	/** @param path the mbox (created 0600 if missing, and its directory 0700)
+	 *  @param intents the intent log's path
+	 *  @param lock_wait how long to wait for another program's lock */
+	MboxAppender(std::string path, std::string intents,
+		     std::chrono::milliseconds lock_wait = mbox_lock_wait);
+
+	/** The HandOff. Not delivered, and the message kept on the server: a lock held
+	 * for mbox_lock_wait (deferred), an mbox that cannot be opened or written
+	 * (every_save for a full disk or a read-only file system). */
+	HandOffResult Append(const HandOffMessage &message);
+
+	/** What Recover() found. */
+	struct Recovered {
+		/** Unique-ids (and listed sizes, in octets) whose append is whole in
+		 * the mbox. */
+		std::vector<std::pair<std::string, std::uint64_t>> delivered;
+		/** One line each: what was truncated, or left alone. */
+		std::vector<std::string> notices;
+	};
+
+	/**
+	 * Settles the intent log a killed run left. @param known says whether the
+	 * journal already records a unique-id as delivered (its intent is then done).
+	 * The log stays until ClearIntents().
+	 */
+	Recovered Recover(const std::function<bool(const std::string &)> &known);
+
+	/** Empties the intent log, once the journal records every delivery in it. */
+	void ClearIntents() noexcept;
+
+	const std::string &Path() const noexcept { return path_; }
+
+private:
+	std::string path_;
+	std::string intents_;
+	std::chrono::milliseconds lock_wait_;
+};
+
+} // namespace popstream::store
