@@ -1,6 +1,11 @@
 #include "AccountKeys.hxx"
-#include "core/util/Escape.hxx"
 
+#include "core/util/Escape.hxx"
+#include <algorithm>
+#include <cctype>
+
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -520,6 +525,43 @@ void ApplyAccountHeader(const YamlValue &value, const KeyContext &, Account &acc
 			throw ValueError("a header field name is printable ASCII without "
 					 "spaces or ':' (RFC 5322 §2.2), such as "
 					 "X-Popstream-Account");
+	// A field of RFC 5322 (or MIME) would change what the message says, and the
+	// comparison of a message listed again skips fields of this name.
+	static constexpr std::string_view reserved[] = {"bcc",
+							"cc",
+							"comments",
+							"content-disposition",
+							"content-id",
+							"content-transfer-encoding",
+							"content-type",
+							"date",
+							"from",
+							"in-reply-to",
+							"keywords",
+							"message-id",
+							"mime-version",
+							"received",
+							"references",
+							"reply-to",
+							"resent-bcc",
+							"resent-cc",
+							"resent-date",
+							"resent-from",
+							"resent-message-id",
+							"resent-sender",
+							"resent-to",
+							"return-path",
+							"sender",
+							"subject",
+							"to"};
+	std::string lower = name;
+	for (auto &c : lower)
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	if (std::find(std::begin(reserved), std::end(reserved), lower) !=
+	    std::end(reserved))
+		throw ValueError(Quoted(name) +
+				 " is a field of the message itself (RFC 5322); name one "
+				 "of your own, such as X-Popstream-Account");
 	account.account_header = std::move(name);
 }
 

@@ -35,8 +35,19 @@ std::string FormatAddedHeaders(std::string_view from, std::string_view by,
 		// The C locale's day and month names, as RFC 5322 §3.3 spells them.
 		const auto n =
 		    std::strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &local);
-		out += "Received: from " + Printable(from) + " by " + Printable(by) +
-		       " with POP3 (popstream)\n\tfor <" + Printable(user) + ">; " +
+		// RFC 5321 §4.1.3: an address, not a name, goes in brackets.
+		std::string host = Printable(from);
+		if (host.find_first_not_of("0123456789.") == std::string::npos ||
+		    host.find(':') != std::string::npos)
+			host = "[" +
+			       std::string(host.find(':') != std::string::npos ? "IPv6:"
+									       : "") +
+			       host + "]";
+		// "for" takes a mailbox (RFC 5321 §4.4): a login name alone is left out.
+		const std::string who = Printable(user);
+		out += "Received: from " + host + " by " + Printable(by) +
+		       " with POP3 (popstream)\n\t" +
+		       (who.find('@') != std::string::npos ? "for <" + who + ">; " : "") +
 		       std::string(date, n) + "\n";
 	}
 	if (!account_field.empty())

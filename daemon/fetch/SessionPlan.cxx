@@ -100,8 +100,8 @@ RunEnd CommittedRunEnd(const pop3::SessionStats &stats, std::uint32_t not_saved,
 		end.code = ExitCode::TempFail;
 		end.error =
 		    std::to_string(deferred) +
-		    " message(s) the MDA deferred (exit 75) stay on the server for "
-		    "the next run";
+		    " message(s) could not be delivered yet (the MDA's exit 75, or a "
+		    "lock on the mbox) and stay on the server for the next run";
 	} else if (stats.not_retrieved > 0) {
 		end.code = ExitCode::TempFail;
 		end.error = std::to_string(stats.not_retrieved) +

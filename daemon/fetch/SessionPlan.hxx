@@ -73,7 +73,7 @@ struct RunEnd {
 
 /**
  * @return how a run ends whose last session was committed (+OK to QUIT, RFC 1939 §6):
- *         74 if messages could not be saved, else 75 for messages the MDA deferred,
+ *         74 if messages could not be saved, else 75 for messages the delivery deferred,
  *         messages the server would not send, DELEs it refused, or messages a stop
  *         left on it; else 0
  * @param stats the last session's counters

@@ -26,7 +26,7 @@ constexpr std::uint64_t group_commit_bytes = 16u << 20;
 
 /** The journal's `file` for a message an MDA took: no file of ours holds it. */
 const std::string mda_file = "(mda)";
-/** ...and for one appended to an mbox: the journal entry alone vouches for it. */
+/** ...and the start of it for one appended to an mbox (MboxJournalFile()). */
 const std::string mbox_file = "(mbox)";
 
 /** Errors after which no other message can be saved either. */
@@ -166,23 +166,23 @@ void DeliveryLedger::RecoverMbox()
 {
 	const auto found = options_.mbox->Recover([this](const std::string &uidl) {
 		const auto *e = Journal().Find(uidl);
-		return e != nullptr && e->file == mbox_file &&
+		return e != nullptr && e->file.starts_with(mbox_file) &&
 		       e->state != journal::Entry::State::Pending;
 	});
 	for (const auto &notice : found.notices)
 		Log(LogLevel::Warning, notice);
 	const auto now = static_cast<std::int64_t>(std::time(nullptr));
-	for (const auto &[uidl, listed] : found.delivered) {
+	for (const auto &[uidl, listed, path] : found.delivered) {
 		// Whole in the mbox, though the run was killed before the journal knew:
 		// the next DELE may go, and nothing is appended twice.
 		Log(LogLevel::Notice,
-		    "UIDL " + Escape(uidl, 80) + ": found whole in " +
-			options_.hand_off_name +
+		    "UIDL " + Escape(uidl, 80) + ": found whole in the mbox " +
+			Escape(path, 200) +
 			" after an interrupted run: not appended again");
 		Append({journal::Record::Type::Delivered,
 			uidl,
 			listed,
-			mbox_file,
+			MboxJournalFile(path),
 			{},
 			now,
 			{}});
@@ -283,9 +283,8 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 	listed_known_.emplace(uidl);
 	pop3::SavedCopy copy;
 	copy.download = true;
-	// An MDA took it (now, or before the account's delivery changed to a
-	// Maildir): there is no file to look for, the journal entry alone vouches.
-	const bool handed = e->file == mda_file || e->file == mbox_file;
+	// Handed to an MDA or appended to an mbox: no file of ours to look for.
+	const bool handed = e->file == mda_file || e->file.starts_with(mbox_file);
 	if (e->state == journal::Entry::State::Deleted) {
 		// RFC 1939 §7 keeps a unique-id unique only while its message exists:
 		// once the server confirmed the deletion, it may hand the unique-id out
@@ -303,9 +302,20 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 	// The journal is the account's, not the Maildir's: a run with -n into a
 	// scratch Maildir that was then removed, or another maildir: in the config,
 	// must not get the server copy deleted when this Maildir has none.
-	if (e->state == journal::Entry::State::Pending ||
-	    (!Mda() && !handed && !lookup_.Holds(e->file))) {
-		if (e->state != journal::Entry::State::Pending)
+	// A copy vouches only where this account delivers now: a copy in another
+	// Maildir, another mbox, or given to an MDA when the account now saves to a
+	// Maildir, is not this account's mail, and the user may have removed it.
+	bool here = false;
+	if (e->file == mda_file)
+		here = Mda() && !options_.mbox;
+	else if (handed)
+		here = options_.mbox &&
+		       e->file == MboxJournalFile(options_.mbox->Path()) &&
+		       access(options_.mbox->Path().c_str(), F_OK) == 0;
+	else
+		here = !Mda() && lookup_.Holds(e->file);
+	if (e->state == journal::Entry::State::Pending || !here) {
+		if (e->state != journal::Entry::State::Pending && !handed && !Mda())
 			Log(LogLevel::Notice,
 			    "UIDL " + Escape(uidl, 80) +
 				": the journal says it was saved as " +
@@ -313,6 +323,16 @@ std::optional<pop3::SavedCopy> DeliveryLedger::AlreadySaved(std::string_view uid
 				", which is in neither new/ nor cur/ of " +
 				options_.maildir +
 				": downloading it again instead of deleting it");
+		else if (e->state != journal::Entry::State::Pending)
+			Log(LogLevel::Notice,
+			    "UIDL " + Escape(uidl, 80) +
+				": the journal says it was delivered " +
+				(e->file == mda_file ? std::string("to an MDA")
+				 : handed            ? "to an mbox"
+						     : "to a Maildir") +
+				", not where this account delivers now: downloading it "
+				"again "
+				"instead of deleting it");
 		return copy;
 	}
 	const auto &policy = options_.policy;
@@ -472,7 +492,7 @@ Destination::Staged DeliveryLedger::QueueHandOff()
 		  std::move(staged_),
 		  {}};
 	try {
-		p.hand_off = hand_offs_->Push({fd, staged.bytes, p.listed, p.uidl});
+		p.hand_off = hand_offs_->Push({fd, staged.bytes, p.listed, p.uidl, path});
 	} catch (const std::system_error &e) {
 		throw SaveError(std::string("cannot start the MDA's thread: ") + e.what(),
 				true);
@@ -685,7 +705,8 @@ void DeliveryLedger::CollectHandOffs(CommitOutcome &out, std::int64_t now)
 			Append({journal::Record::Type::Delivered,
 				p.uidl,
 				p.listed,
-				options_.mbox ? mbox_file : mda_file,
+				options_.mbox ? MboxJournalFile(options_.mbox->Path())
+					      : mda_file,
 				{},
 				now,
 				{}});

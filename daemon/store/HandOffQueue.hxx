@@ -36,6 +36,9 @@ struct HandOffMessage {
 	/** Its unique-id (RFC 1939 §7), or empty: for a record of its own that lets a
 	 * killed run tell later whether it arrived (the mbox's). */
 	std::string uidl;
+	/** The staged file's path, which stays until the hand-off is collected (and
+	 * after a kill): to rebuild what a killed append was writing. */
+	std::string name;
 };
 
 /**

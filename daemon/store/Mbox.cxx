@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
@@ -175,7 +176,85 @@ struct Intent {
 	std::uint64_t offset = 0;
 	std::uint64_t length = 0;
 	std::uint64_t hash = 0;
+	/** The newlines put before the From line (the file did not end in an empty
+	 * line). */
+	std::string separator;
+	/** The staged copy, in the spool's tmp/, to rebuild what was being written. */
+	std::string staged;
+	/** The mbox written to: the next run may be told another. */
+	std::string path;
+	/** The From line, without its LF. */
+	std::string from;
 };
+
+/** @return @p text with blanks, controls and '%' as %XX: one field of a line */
+std::string Encode(std::string_view text)
+{
+	static constexpr char hex[] = "0123456789ABCDEF";
+	std::string out;
+	for (const unsigned char c : text) {
+		if (c <= 0x20 || c == 0x7f || c == '%') {
+			out += '%';
+			out += hex[c >> 4];
+			out += hex[c & 0xF];
+		} else {
+			out += static_cast<char>(c);
+		}
+	}
+	return out.empty() ? "%" : out; // never an empty field
+}
+
+std::string Decode(std::string_view field)
+{
+	if (field == "%")
+		return {};
+	std::string out;
+	for (std::size_t i = 0; i < field.size(); ++i) {
+		if (field[i] == '%' && i + 2 < field.size()) {
+			out += static_cast<char>(
+			    std::stoi(std::string(field.substr(i + 1, 2)), nullptr, 16));
+			i += 2;
+		} else {
+			out += field[i];
+		}
+	}
+	return out;
+}
+
+/** Feeds what an append writes (separator, From line, quoted message, empty line)
+ * to @p sink. @return 0, or the errno of reading the staged copy */
+int Produce(const std::string &separator, const std::string &from, int fd,
+	    std::uint64_t size, const std::function<void(std::string_view)> &sink)
+{
+	sink(separator);
+	sink(from);
+	MboxrdQuoter quoter(sink);
+	if (const int e = ReadAll(fd, size, [&](std::string_view b) { quoter.Feed(b); }))
+		return e;
+	quoter.Finish();
+	sink("\n");
+	return 0;
+}
+
+/** @return the FNV-1a hash of @p length bytes of @p fd from @p offset, or nullopt
+ *          if they cannot all be read */
+std::optional<std::uint64_t> HashRange(int fd, std::uint64_t offset, std::uint64_t length)
+{
+	std::uint64_t hash = fnv_offset, at = offset;
+	std::string buffer(64 * 1024, '\0');
+	while (at < offset + length) {
+		const auto want = static_cast<std::size_t>(
+		    std::min<std::uint64_t>(buffer.size(), offset + length - at));
+		const auto n = pread(fd, buffer.data(), want, static_cast<off_t>(at));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return std::nullopt;
+		Hash(hash, std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+		at += static_cast<std::uint64_t>(n);
+	}
+	return hash;
+}
 
 } // namespace
 
@@ -290,28 +369,16 @@ HandOffResult MboxAppender::Append(const HandOffMessage &message)
 {
 	HandOffResult result;
 	const std::string who = "the mbox " + path_;
+	if (!still_locked_.empty()) {
+		// Waited once this run already: the rest waits on the server instead.
+		result.why = who + ": " + still_locked_;
+		result.deferred = true;
+		return result;
+	}
 	std::string head(64 * 1024, '\0');
 	const auto got = pread(message.fd, head.data(), head.size(), 0);
 	head.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
 	const std::string from = MboxFromLine(head, std::time(nullptr));
-
-	// What will be appended, counted and hashed before a byte is written, so that
-	// the intent log can tell a whole append from a torn one after a kill.
-	std::uint64_t length = 0, hash = fnv_offset;
-	const auto count = [&](std::string_view bytes) {
-		length += bytes.size();
-		Hash(hash, bytes);
-	};
-	count(from);
-	MboxrdQuoter counting(count);
-	if (const int e = ReadAll(message.fd, message.size,
-				  [&](std::string_view b) { counting.Feed(b); })) {
-		result.why =
-		    "cannot read the staged message: " + std::string(std::strerror(e));
-		return result;
-	}
-	counting.Finish();
-	count("\n");
 
 	int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
@@ -337,6 +404,8 @@ HandOffResult MboxAppender::Append(const HandOffMessage &message)
 	MboxLock lock(fd, path_ + ".lock");
 	bool deferred = false;
 	if (auto why = lock.Take(Clock::now() + lock_wait_, deferred); !why.empty()) {
+		if (deferred)
+			still_locked_ = why;
 		result.why = who + ": " + why;
 		result.deferred = deferred;
 		return result;
@@ -347,15 +416,46 @@ HandOffResult MboxAppender::Append(const HandOffMessage &message)
 		return result;
 	}
 	const auto offset = static_cast<std::uint64_t>(st.st_size);
+	// A file that does not end in an empty line (another program's last message
+	// without its newline, a torn write) gets one first: otherwise the From line
+	// would be read as part of that message, and this one hidden in it.
+	std::string separator;
+	if (offset > 0) {
+		char tail[2] = {'\n', '\n'};
+		const auto want = offset >= 2 ? 2 : 1;
+		if (pread(fd, tail + (2 - want), static_cast<std::size_t>(want),
+			  static_cast<off_t>(offset -
+					     static_cast<std::uint64_t>(want))) == want)
+			separator = tail[1] != '\n'   ? "\n\n"
+				    : tail[0] != '\n' ? "\n"
+						      : "";
+		else
+			separator = "\n\n";
+	}
+
+	// What will be appended, counted and hashed before a byte is written, so that
+	// the intent log can tell a whole append from a torn one after a kill.
+	std::uint64_t length = 0, hash = fnv_offset;
+	if (const int e = Produce(separator, from, message.fd, message.size,
+				  [&](std::string_view bytes) {
+					  length += bytes.size();
+					  Hash(hash, bytes);
+				  })) {
+		result.why =
+		    "cannot read the staged message: " + std::string(std::strerror(e));
+		return result;
+	}
 
 	// The intent, durable before the first byte lands in the mbox.
 	{
 		const int log = open(intents_.c_str(),
 				     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		const std::string line =
-		    (message.uidl.empty() ? "-" : message.uidl) + " " +
-		    std::to_string(message.listed) + " " + std::to_string(offset) + " " +
-		    std::to_string(length) + " " + std::to_string(hash) + "\n";
+		    Encode(message.uidl) + " " + std::to_string(message.listed) + " " +
+		    std::to_string(offset) + " " + std::to_string(length) + " " +
+		    std::to_string(hash) + " " + Encode(separator) + " " +
+		    Encode(message.name) + " " + Encode(path_) + " " +
+		    Encode(std::string_view(from).substr(0, from.size() - 1)) + "\n";
 		const bool ok = log >= 0 &&
 				write(log, line.data(), line.size()) ==
 				    static_cast<ssize_t>(line.size()) &&
@@ -385,18 +485,13 @@ HandOffResult MboxAppender::Append(const HandOffMessage &message)
 		}
 		out.clear();
 	};
-	const auto put = [&](std::string_view bytes) {
-		out.append(bytes);
-		if (out.size() >= 64 * 1024)
-			flush();
-	};
-	put(from);
-	MboxrdQuoter writing(put);
-	if (const int e = ReadAll(message.fd, message.size,
-				  [&](std::string_view b) { writing.Feed(b); }))
+	if (const int e = Produce(separator, from, message.fd, message.size,
+				  [&](std::string_view bytes) {
+					  out.append(bytes);
+					  if (out.size() >= 64 * 1024)
+						  flush();
+				  }))
 		error = e;
-	writing.Finish();
-	put("\n");
 	flush();
 	if (error == 0 && fsync(fd) != 0)
 		error = errno;
@@ -405,7 +500,7 @@ HandOffResult MboxAppender::Append(const HandOffMessage &message)
 		error = EIO; // someone wrote past our locks
 	if (error != 0) {
 		// Never left half-written: a reader would take the rest of the file
-		// for part of this message.
+		// for part of this message. Still under our locks: nobody else wrote.
 		if (ftruncate(fd, static_cast<off_t>(offset)) == 0)
 			fsync(fd);
 		result.why = "cannot append to " + who + ": " + std::strerror(error);
@@ -427,14 +522,24 @@ MboxAppender::Recover(const std::function<bool(const std::string &)> &known)
 	for (std::string line; std::getline(in, line);) {
 		std::istringstream fields(line);
 		Intent i;
-		if (fields >> i.uidl >> i.listed >> i.offset >> i.length >> i.hash)
+		std::string uidl, separator, staged, path, from;
+		if (fields >> uidl >> i.listed >> i.offset >> i.length >> i.hash >>
+		    separator >> staged >> path >> from) {
+			i.uidl = Decode(uidl);
+			i.separator = Decode(separator);
+			i.staged = Decode(staged);
+			i.path = Decode(path);
+			i.from = Decode(from) + "\n";
 			intents.push_back(std::move(i));
+		}
 	}
 	for (std::size_t k = 0; k < intents.size(); ++k) {
 		const auto &i = intents[k];
-		if (i.uidl != "-" && known(i.uidl))
+		if (!i.uidl.empty() && known(i.uidl))
 			continue;
-		const int fd = open(path_.c_str(), O_RDWR | O_CLOEXEC);
+		// The file it wrote, whatever the account says today.
+		const std::string who = "the mbox " + i.path;
+		const int fd = open(i.path.c_str(), O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		struct Closer {
@@ -445,62 +550,82 @@ MboxAppender::Recover(const std::function<bool(const std::string &)> &known)
 		if (fstat(fd, &st) != 0)
 			continue;
 		const auto size = static_cast<std::uint64_t>(st.st_size);
-		if (size >= i.offset + i.length) {
-			std::uint64_t hash = fnv_offset, at = i.offset;
-			std::string buffer(64 * 1024, '\0');
-			bool readable = true;
-			while (at < i.offset + i.length) {
-				const auto want =
-				    static_cast<std::size_t>(std::min<std::uint64_t>(
-					buffer.size(), i.offset + i.length - at));
-				const auto n = pread(fd, buffer.data(), want,
-						     static_cast<off_t>(at));
-				if (n <= 0) {
-					readable = false;
-					break;
-				}
-				Hash(hash, std::string_view(buffer.data(),
-							    static_cast<std::size_t>(n)));
-				at += static_cast<std::uint64_t>(n);
-			}
-			if (readable && hash == i.hash) {
-				if (i.uidl != "-")
-					out.delivered.emplace_back(i.uidl, i.listed);
-			} else {
-				out.notices.push_back(
-				    "the mbox " + path_ +
-				    " holds other bytes where UIDL " + i.uidl +
-				    " was being appended at offset " +
-				    std::to_string(i.offset) + ": left alone");
-			}
+		if (size >= i.offset + i.length &&
+		    HashRange(fd, i.offset, i.length) == std::optional(i.hash)) {
+			if (!i.uidl.empty())
+				out.delivered.push_back({i.uidl, i.listed, i.path});
 			continue;
 		}
-		if (size <= i.offset || k + 1 != intents.size())
+		if (size <= i.offset)
 			continue; // nothing of it arrived
-		MboxLock lock(fd, path_ + ".lock");
+		// Only bytes proven to be the start of this very append are cut: the
+		// staged copy rebuilds what was being written. Whatever else follows
+		// (another program's delivery after a lock it took for stale) stays.
+		MboxLock lock(fd, i.path + ".lock");
 		bool deferred = false;
 		if (auto why = lock.Take(Clock::now() + lock_wait_, deferred);
 		    !why.empty()) {
 			out.notices.push_back(
-			    "the mbox " + path_ +
-			    " ends in a torn append, not truncated: " + why);
+			    who + " ends in a torn append, not truncated: " + why);
+			continue;
+		}
+		if (fstat(fd, &st) != 0)
+			continue;
+		const auto now_size = static_cast<std::uint64_t>(st.st_size);
+		const auto torn = now_size - i.offset;
+		bool ours = false;
+		if (now_size < i.offset + i.length) {
+			const int staged = open(i.staged.c_str(), O_RDONLY | O_CLOEXEC);
+			if (staged >= 0) {
+				struct stat sst {};
+				std::uint64_t expect = fnv_offset, seen = 0;
+				if (fstat(staged, &sst) == 0 &&
+				    Produce(i.separator, i.from, staged,
+					    static_cast<std::uint64_t>(sst.st_size),
+					    [&](std::string_view bytes) {
+						    if (seen >= torn)
+							    return;
+						    const auto n =
+							std::min<std::uint64_t>(
+							    bytes.size(), torn - seen);
+						    Hash(expect, bytes.substr(0, n));
+						    seen += n;
+					    }) == 0 &&
+				    seen == torn)
+					ours = HashRange(fd, i.offset, torn) ==
+					       std::optional(expect);
+				close(staged);
+			}
+		}
+		if (!ours) {
+			out.notices.push_back(
+			    who +
+			    " holds bytes that are not those of the append of UIDL " +
+			    i.uidl + " at offset " + std::to_string(i.offset) +
+			    " (another program wrote there after a kill): left alone; "
+			    "check "
+			    "the message there by hand");
 			continue;
 		}
 		if (ftruncate(fd, static_cast<off_t>(i.offset)) == 0 && fsync(fd) == 0)
-			out.notices.push_back("the mbox " + path_ +
-					      " ended in a torn append of " +
-					      std::to_string(size - i.offset) + " of " +
+			out.notices.push_back(who + " ended in a torn append of " +
+					      std::to_string(torn) + " of " +
 					      std::to_string(i.length) +
 					      " bytes (a kill during delivery): "
 					      "truncated back; the message "
 					      "is still on the server");
 		else
-			out.notices.push_back("the mbox " + path_ +
+			out.notices.push_back(who +
 					      " ends in a torn append and cannot be "
 					      "truncated: " +
 					      std::strerror(errno));
 	}
 	return out;
+}
+
+std::string MboxJournalFile(std::string_view path)
+{
+	return "(mbox)" + Encode(path);
 }
 
 void MboxAppender::ClearIntents() noexcept

@@ -90,17 +90,28 @@ public:
 
 	/** What Recover() found. */
 	struct Recovered {
-		/** Unique-ids (and listed sizes, in octets) whose append is whole in
-		 * the mbox. */
-		std::vector<std::pair<std::string, std::uint64_t>> delivered;
+		/** An append that is whole in its mbox. */
+		struct Whole {
+			std::string uidl;
+			/** Its size in the listing, in octets. */
+			std::uint64_t listed = 0;
+			/** The mbox it is in. */
+			std::string path;
+			bool operator==(const Whole &) const = default;
+		};
+		std::vector<Whole> delivered;
 		/** One line each: what was truncated, or left alone. */
 		std::vector<std::string> notices;
 	};
 
 	/**
-	 * Settles the intent log a killed run left. @param known says whether the
+	 * Settles the intent log a killed run left, on the mbox each intent names
+	 * (the account may name another one now). @param known says whether the
 	 * journal already records a unique-id as delivered (its intent is then done).
-	 * The log stays until ClearIntents().
+	 * A torn append is truncated only when its bytes are proven to be the start of
+	 * what was being written (rebuilt from the staged copy, which must still be
+	 * there): another program's delivery after it is never cut. The log stays
+	 * until ClearIntents().
 	 */
 	Recovered Recover(const std::function<bool(const std::string &)> &known);
 
@@ -113,6 +124,13 @@ private:
 	std::string path_;
 	std::string intents_;
 	std::chrono::milliseconds lock_wait_;
+	/** Set once a lock outlasted lock_wait_: why; the rest of the run defers at
+	 * once rather than wait a minute per message. */
+	std::string still_locked_;
 };
+
+/** @return the journal's `file` for a message appended to the mbox @p path: it
+ *          vouches only while the account appends to that same mbox */
+std::string MboxJournalFile(std::string_view path);
 
 } // namespace popstream::store

@@ -54,7 +54,10 @@ void CheckConfig(const Config &config)
 			FUZZ_CHECK(a.port == 0 && a.sni.empty() && a.user.empty());
 		else
 			FUZZ_CHECK(a.port != 0 && a.host.front() != '[');
-		FUZZ_CHECK(a.maildir.starts_with("/"));
+		// Exactly one delivery: a Maildir or an mbox (absolute), or an MDA.
+		FUZZ_CHECK(!a.maildir.empty() + !a.mda.empty() + !a.mbox.empty() == 1);
+		FUZZ_CHECK(a.maildir.empty() || a.maildir.starts_with("/"));
+		FUZZ_CHECK(a.mbox.empty() || a.mbox.starts_with("/"));
 		FUZZ_CHECK(a.ca_file.empty() || a.ca_file.starts_with("/"));
 		FUZZ_CHECK(a.keep || a.delete_after.count() == 0);
 		FUZZ_CHECK(a.interval.count() > 0 && a.timeout.count() > 0);

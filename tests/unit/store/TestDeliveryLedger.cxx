@@ -685,7 +685,7 @@ TEST_CASE("an MDA that takes long holds nothing up: Commit() collects only what 
 	CHECK((!second || second->download));
 }
 
-TEST_CASE("what an MDA took vouches when the account later delivers to a Maildir")
+TEST_CASE("what an MDA took vouches only while the account delivers to an MDA")
 {
 	Account a;
 	FakeMda mda;
@@ -700,14 +700,15 @@ TEST_CASE("what an MDA took vouches when the account later delivers to a Maildir
 		CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
 		ledger.Close();
 	}
+	// The account now saves to a Maildir, which does not hold it: downloaded
+	// again rather than deleted on the word of another delivery.
 	DeliveryLedger ledger(a.Options(), {});
 	ledger.Recover();
 	ledger.BeginSession();
 	ledger.Open();
 	const auto copy = ledger.AlreadySaved("u1", two[0].body.size() + 2);
 	REQUIRE(copy);
-	CHECK_FALSE(copy->download); // not fetched into the Maildir a second time
-	CHECK(ListDir(a.Maildir() + "/new").empty());
+	CHECK(copy->download);
 }
 
 TEST_CASE("an mbox: appended in order and journaled; killed after the append, the next "
@@ -731,7 +732,7 @@ TEST_CASE("an mbox: appended in order and journaled; killed after the append, th
 		REQUIRE(WaitSettled(ledger));
 		CHECK(Numbers(ledger.Commit().durable) ==
 		      std::vector<std::uint32_t>{1, 2});
-		CHECK(ledger.Journal().Find("u2")->file == "(mbox)");
+		CHECK(ledger.Journal().Find("u2")->file == MboxJournalFile(box));
 		ledger.Close();
 	}
 	const auto both = ReadFile(box);
@@ -751,11 +752,67 @@ TEST_CASE("an mbox: appended in order and journaled; killed after the append, th
 	});
 	const auto after_kill = ReadFile(box);
 	CHECK(after_kill.ends_with("Subject: three\n\n>From me\n\n"));
-	DeliveryLedger ledger(options(), {});
+	std::vector<std::string> said;
+	DeliveryLedger ledger(
+	    options(), [&](LogLevel, const std::string &text) { said.push_back(text); });
+	REQUIRE(said.empty());
 	ledger.Recover();
+	CHECK(said ==
+	      std::vector<std::string>{"UIDL u3: found whole in the mbox " + box +
+				       " after an interrupted run: not appended again"});
 	ledger.BeginSession();
 	const auto copy = ledger.AlreadySaved("u3", third.body.size() + 2);
 	REQUIRE(copy);
 	CHECK_FALSE(copy->download); // delivered: its DELE may go, nothing is appended
 	CHECK(ReadFile(box) == after_kill);
+}
+
+TEST_CASE("an mbox append vouches only for that mbox, and only while it exists")
+{
+	Account a;
+	const auto options = [&](const std::string &box) {
+		auto o = a.Options();
+		o.maildir = a.State() + "/mbox-spool";
+		o.mbox = std::make_shared<MboxAppender>(box, a.State() + "/mbox-intents");
+		return o;
+	};
+	const std::string first = a.dir / "first", second = a.dir / "second";
+	{
+		DeliveryLedger ledger(options(first), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		ledger.Open();
+		Stage(ledger, two[0]);
+		REQUIRE(WaitSettled(ledger));
+		CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
+		ledger.Close();
+	}
+	const auto listed = two[0].body.size() + 2;
+	{
+		DeliveryLedger ledger(options(first), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		const auto copy = ledger.AlreadySaved("u1", listed);
+		REQUIRE(copy);
+		CHECK_FALSE(copy->download);
+		ledger.Close();
+	}
+	{
+		// Another mbox now: not this account's copy, so not deleted on its word.
+		DeliveryLedger ledger(options(second), {});
+		ledger.Recover();
+		ledger.BeginSession();
+		const auto copy = ledger.AlreadySaved("u1", listed);
+		REQUIRE(copy);
+		CHECK(copy->download);
+		ledger.Close();
+	}
+	// The user removed the mbox it went to.
+	std::filesystem::remove(first);
+	DeliveryLedger ledger(options(first), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	const auto copy = ledger.AlreadySaved("u1", listed);
+	REQUIRE(copy);
+	CHECK(copy->download);
 }

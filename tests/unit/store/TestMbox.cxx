@@ -10,6 +10,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -63,7 +64,8 @@ struct Box {
 		const int fd = open((dir / "staged").c_str(), O_RDONLY | O_CLOEXEC);
 		REQUIRE(fd >= 0);
 		MboxAppender box(path, intents, wait);
-		auto r = box.Append({fd, text.size(), text.size() + 1, uidl});
+		auto r =
+		    box.Append({fd, text.size(), text.size() + 1, uidl, dir / "staged"});
 		close(fd);
 		return r;
 	}
@@ -124,8 +126,9 @@ TEST_CASE("mbox append: From line, quoted message, empty line; the intent is log
 	// Both intents logged, until the journal has them.
 	MboxAppender box(b.path, b.intents);
 	const auto found = box.Recover([](const std::string &) { return false; });
-	CHECK(found.delivered == std::vector<std::pair<std::string, std::uint64_t>>{
-				     {"u1", one.size() + 1}, {"u2", 25}});
+	using Whole = MboxAppender::Recovered::Whole;
+	CHECK(found.delivered ==
+	      std::vector<Whole>{{"u1", one.size() + 1, b.path}, {"u2", 25, b.path}});
 	CHECK(found.notices.empty());
 	CHECK(box.Recover([](const std::string &uidl) { return uidl == "u1"; })
 		  .delivered.size() == 1);
@@ -144,8 +147,8 @@ TEST_CASE("mbox recovery: a torn append is truncated back; bytes not ours are le
 	REQUIRE(truncate(b.path.c_str(), static_cast<off_t>(whole.size() + 10)) == 0);
 	MboxAppender box(b.path, b.intents);
 	auto found = box.Recover([](const std::string &) { return false; });
-	CHECK(found.delivered ==
-	      std::vector<std::pair<std::string, std::uint64_t>>{{"u1", one.size() + 1}});
+	using Whole = MboxAppender::Recovered::Whole;
+	CHECK(found.delivered == std::vector<Whole>{{"u1", one.size() + 1, b.path}});
 	REQUIRE(found.notices.size() == 1);
 	CHECK(found.notices[0] ==
 	      "the mbox " + b.path + " ended in a torn append of 10 of " +
@@ -158,9 +161,42 @@ TEST_CASE("mbox recovery: a torn append is truncated back; bytes not ours are le
 	WriteFile(b.path, std::string(whole.size(), 'x'), 0600);
 	found = box.Recover([](const std::string &) { return false; });
 	CHECK(found.delivered.empty());
-	CHECK(found.notices.front().find("holds other bytes where UIDL u1 was being "
-					 "appended at offset 0: left alone") !=
-	      std::string::npos);
+	CHECK(found.notices.front() ==
+	      "the mbox " + b.path +
+		  " holds bytes that are not those of the append of UIDL u1 at offset 0 "
+		  "(another program wrote there after a kill): left alone; check the "
+		  "message there by hand");
+}
+
+TEST_CASE("mbox recovery: another program's delivery after a torn append is never cut; "
+	  "an mbox that lacks its last newline gets an empty line before the next")
+{
+	Box b;
+	WriteFile(b.path, "From x Sun Dec  6 23:00:00 2026\nSubject: old\n\nno newline",
+		  0600);
+	REQUIRE(b.Append(one, "u1").delivered);
+	const auto text = ReadFile(b.path);
+	CHECK(text.find("no newline\n\nFrom MAILER-DAEMON ") != std::string::npos);
+	REQUIRE(b.Append("Subject: two\n\nbody two\n", "u2").delivered);
+	const auto full = ReadFile(b.path);
+	// Killed 10 bytes into the second append; then a local delivery took the
+	// stale lock and appended after it.
+	const std::string local =
+	    "\n\nFrom local Sun Dec  6 23:00:00 2026\nSubject: local\n\n";
+	REQUIRE(truncate(b.path.c_str(), static_cast<off_t>(text.size() + 10)) == 0);
+	{
+		std::ofstream out(b.path, std::ios::app | std::ios::binary);
+		out << local;
+	}
+	const auto before = ReadFile(b.path);
+	REQUIRE(before.size() < full.size()); // still shorter than the whole append
+	MboxAppender box(b.path, b.intents);
+	const auto found = box.Recover([](const std::string &) { return false; });
+	REQUIRE(found.notices.size() == 1);
+	CHECK(
+	    found.notices[0].find("holds bytes that are not those of the append of UIDL "
+				  "u2") != std::string::npos);
+	CHECK(ReadFile(b.path) == before);
 }
 
 TEST_CASE("mbox locks: a live program's dot-lock defers the message; a dead one's is "
