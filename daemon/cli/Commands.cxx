@@ -658,7 +658,7 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "--mda", args.mda,
 	      "Hand each message to CMD on its standard input instead of saving it "
 	      "in MAILDIR (split like --password-command; %u is the user, %a the "
-	      "account); exit 0 delivers, 75 retries later")
+	      "account, %F the envelope sender); exit 0 delivers, 75 retries later")
 	    ->type_name("CMD");
 	dl->add_option("--mbox", args.mbox,
 		       "Append each message to the mbox PATH (mboxrd, locked as procmail "

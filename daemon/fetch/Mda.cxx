@@ -3,6 +3,7 @@
 #include "Spawn.hxx"
 #include "core/util/Escape.hxx"
 #include "posix/UniqueFd.hxx"
+#include "store/Mbox.hxx"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,6 +42,27 @@ std::string FirstLine(const std::string &output)
 	return {};
 }
 
+/** @return @p argv with `%F` replaced by @p sender and `%%` by `%` */
+std::vector<std::string> ExpandSender(const std::vector<std::string> &argv,
+				      const std::string &sender)
+{
+	std::vector<std::string> out;
+	for (const auto &arg : argv) {
+		std::string expanded;
+		for (std::size_t i = 0; i < arg.size(); ++i) {
+			if (arg[i] == '%' && i + 1 < arg.size() &&
+			    (arg[i + 1] == 'F' || arg[i + 1] == '%')) {
+				expanded += arg[i + 1] == 'F' ? sender : "%";
+				++i;
+				continue;
+			}
+			expanded += arg[i];
+		}
+		out.push_back(std::move(expanded));
+	}
+	return out;
+}
+
 } // namespace
 
 std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
@@ -61,10 +83,14 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 		for (std::size_t i = 0; i < arg.size(); ++i) {
 			if (arg[i] == '%' && i + 1 < arg.size()) {
 				const char c = arg[i + 1];
-				if (c == 'a' || c == 'u' || c == '%') {
-					expanded += c == 'a'   ? account
-						    : c == 'u' ? user
-							       : "%";
+				if (c == 'a' || c == 'u') {
+					expanded += c == 'a' ? account : user;
+					++i;
+					continue;
+				}
+				if (c == '%' || c == 'F') {
+					// RunMda()'s, per message.
+					expanded += arg.substr(i, 2);
 					++i;
 					continue;
 				}
@@ -76,10 +102,14 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 	return out;
 }
 
-store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,
+store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 			    std::uint64_t size, std::chrono::milliseconds timeout)
 {
 	store::HandOffResult result;
+	std::string head(std::min<std::uint64_t>(size, 64 * 1024), '\0');
+	const auto got = pread(fd, head.data(), head.size(), 0);
+	head.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+	const auto argv = ExpandSender(command, store::EnvelopeSender(head));
 	const std::string who = "the MDA \"" + Escape(argv.front(), 100) + "\"";
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) != 0) {

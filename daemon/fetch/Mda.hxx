@@ -17,10 +17,12 @@ inline constexpr std::chrono::milliseconds mda_timeout{std::chrono::minutes(5)};
 inline constexpr std::size_t mda_output_max = 2048;
 
 /**
- * @return @p argv with `%a` replaced by @p account, `%u` by @p user and `%%` by `%`
- *         in every argument (fetchmail's and getmail's MDA placeholders), and a
- *         leading `~/` by $HOME, as a shell would; no shell ever sees the result,
- *         so nothing needs quoting
+ * The first of the two steps that expand an MDA's arguments: the account's, once.
+ *
+ * @return @p argv with `%a` replaced by @p account and `%u` by @p user in every
+ *         argument (fetchmail's and getmail's MDA placeholders), and a leading `~/`
+ *         by $HOME, as a shell would; `%F` and `%%` are left for RunMda(), which
+ *         knows the message. No shell ever sees the result, so nothing needs quoting
  */
 std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 				       const std::string &account,
@@ -42,7 +44,10 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
  * says which, with the first line of the MDA's output. A command that cannot be run
  * at all sets every_save.
  *
- * @param argv the command, expanded (ExpandMdaArgs()); not empty
+ * Before it runs, `%F` in @p argv becomes the message's EnvelopeSender() (its
+ * Return-Path, as mpop's and fetchmail's `%F`) and `%%` a percent sign.
+ *
+ * @param argv the command, as ExpandMdaArgs() left it; not empty
  * @param fd the message, read from offset 0 with pread(2)
  * @param size its length in bytes
  */

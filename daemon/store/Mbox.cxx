@@ -321,9 +321,8 @@ void MboxrdQuoter::Finish()
 	at_start_ = true;
 }
 
-std::string MboxFromLine(std::string_view header, std::time_t when)
+std::string EnvelopeSender(std::string_view header)
 {
-	std::string sender = "MAILER-DAEMON";
 	std::size_t at = 0;
 	while (at < header.size()) {
 		auto end = header.find('\n', at);
@@ -343,15 +342,22 @@ std::string MboxFromLine(std::string_view header, std::time_t when)
 			    close != std::string_view::npos && close > open + 1) {
 				const auto address =
 				    line.substr(open + 1, close - open - 1);
-				if (std::all_of(
+				if (address.front() != '-' &&
+				    std::all_of(
 					address.begin(), address.end(),
 					[](char c) { return c > 0x20 && c < 0x7f; }))
-					sender = address;
+					return std::string(address);
 			}
 			break;
 		}
 		at = end + 1;
 	}
+	return "MAILER-DAEMON";
+}
+
+std::string MboxFromLine(std::string_view header, std::time_t when)
+{
+	const std::string sender = EnvelopeSender(header);
 	std::tm local{};
 	localtime_r(&when, &local);
 	char date[64];

@@ -52,10 +52,21 @@ private:
 	bool last_was_lf_ = true;
 };
 
+/**
+ * The envelope sender (RFC 5321 reverse-path) as the final MTA recorded it in the
+ * message's Return-Path field (RFC 5322 section 3.6.7), for an mbox `From ` line and
+ * an MDA's `%F`.
+ *
+ * @param header the top of the message, up to its empty line (more is ignored)
+ * @return the address inside the first Return-Path's angle brackets, or MAILER-DAEMON
+ *         when there is none, it is the null sender `<>`, it holds a blank or control
+ *         character, or it starts with '-' (an MDA would take it for an option)
+ */
+std::string EnvelopeSender(std::string_view header);
+
 /** @return the envelope line that starts a message in an mbox:
  *          `From SENDER Sun Dec  6 23:00:00 2026` and LF (asctime(3) layout, local
- *          time), SENDER the address of the first Return-Path field in @p header
- *          (the top of the message), or MAILER-DAEMON */
+ *          time), SENDER the EnvelopeSender() of @p header */
 std::string MboxFromLine(std::string_view header, std::time_t when);
 
 /**

@@ -99,8 +99,8 @@ struct Account : pop3::FetchPolicy {
 	/** Maildir path, with ~ and $VARS expanded. */
 	std::string maildir;
 	/** argv of `mda`: each message goes to this command on its standard input
-	 * instead of into #maildir (which is then empty); `%a` and `%u` are expanded
-	 * when it runs. Empty = the Maildir. */
+	 * instead of into #maildir (which is then empty); `%a`, `%u`, `%F` and `%%`
+	 * are expanded when it runs. Empty = the Maildir. */
 	std::vector<std::string> mda;
 	/** `mbox`: each message is appended to this mbox file (~ and $VARS expanded)
 	 * instead of #maildir (which is then empty). Empty = the Maildir or #mda. */

@@ -780,12 +780,13 @@ void CheckMdaPlaceholders(const std::vector<std::string> &argv)
 			if (arg[i] != '%')
 				continue;
 			const char c = i + 1 < arg.size() ? arg[i + 1] : '\0';
-			if (c != 'a' && c != 'u' && c != '%')
+			if (c != 'a' && c != 'u' && c != 'F' && c != '%')
 				throw ValueError("unknown placeholder " +
 						 Quoted(c == '\0' ? std::string("%")
 								  : std::string{'%', c}) +
 						 " (popstream expands %a, the account, "
-						 "%u, the user, and "
+						 "%u, the user, %F, the "
+						 "envelope sender, and "
 						 "%% to %)");
 			++i;
 		}

@@ -283,8 +283,8 @@ pop3::AuthMethod ParseAuth(std::string_view text);
 
 /**
  * Checks the placeholders in the arguments of `mda` (dl --mda): `%a` (the account),
- * `%u` (the user) and `%%`. @throws ValueError naming any other, such as
- * fetchmail's `%T`, which would otherwise reach the MDA as typed
+ * `%u` (the user), `%F` (the envelope sender) and `%%`. @throws ValueError naming any
+ * other, such as fetchmail's `%T`, which would otherwise reach the MDA as typed
  */
 void CheckMdaPlaceholders(const std::vector<std::string> &argv);
 

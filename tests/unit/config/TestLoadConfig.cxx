@@ -1321,7 +1321,13 @@ TEST_CASE("mda: one delivery per account; the account's own replaces the inherit
 	    ErrorOf(WithKey("mda: [procmail, -d, '%T']"))
 		.find(
 		    "accounts[0].mda: unknown placeholder \"%T\" (popstream expands %a, "
-		    "the account, %u, the user, and %% to %)") != std::string::npos);
+		    "the account, %u, the user, %F, the envelope sender, and %% to %)") !=
+	    std::string::npos);
+	CHECK(Parse("accounts:\n  - name: a\n    server: alice@mail.example.com\n"
+		    "    mda: [procmail, -f, '%F', -a, '100%%']\n")
+		  .accounts[0]
+		  .mda ==
+	      std::vector<std::string>{"procmail", "-f", "%F", "-a", "100%%"});
 	CHECK(ErrorOf(WithKey("mda: [procmail]")) ==
 	      "config.yaml:5:10: accounts[0].mda: maildir and mda both say where the "
 	      "mail goes (choose one)");

@@ -100,12 +100,32 @@ TEST_CASE("RunMda: a timeout kills what the MDA started too, so nothing delivers
 	CHECK_FALSE(std::filesystem::exists(late));
 }
 
-TEST_CASE("ExpandMdaArgs: %a, %u, %% and a leading ~/")
+TEST_CASE("ExpandMdaArgs: %a, %u and a leading ~/; %F and %% are left for RunMda")
 {
 	setenv("HOME", "/home/alice", 1);
-	CHECK(fetch::ExpandMdaArgs(
-		  {"procmail", "-m", "~/.procmailrc", "-a", "%a-%u 100%%", "x~/y"},
-		  "work", "alice") ==
+	CHECK(fetch::ExpandMdaArgs({"procmail", "-m", "~/.procmailrc", "-a",
+				    "%a-%u 100%%", "x~/y", "-f", "%F", "%%F"},
+				   "work", "alice") ==
 	      std::vector<std::string>{"procmail", "-m", "/home/alice/.procmailrc", "-a",
-				       "work-alice 100%", "x~/y"});
+				       "work-alice 100%%", "x~/y", "-f", "%F", "%%F"});
+}
+
+TEST_CASE("RunMda: %F is the message's envelope sender, one argument however it is "
+	  "spelled; %% is a percent sign")
+{
+	Message m("Return-Path: <bob@example.org>\nSubject: x\n\nbody\n");
+	const auto out = m.dir / "args";
+	// The script writes each argument on a line of its own.
+	const auto r =
+	    m.Run({"sh", "-c", "cat >/dev/null; printf '%s\\n' \"$@\" > \"$0\"", out,
+		   "-f", "%F", "100%%", "%%F"});
+	CHECK(r.delivered);
+	CHECK(ReadFile(out) == "-f\nbob@example.org\n100%\n%F\n");
+
+	Message hostile("Return-Path: <-oQ/tmp; rm -rf ~@x>\n\nbody\n");
+	CHECK(hostile
+		  .Run({"sh", "-c", "cat >/dev/null; printf '%s\\n' \"$@\" > \"$0\"", out,
+			"%F"})
+		  .delivered);
+	CHECK(ReadFile(out) == "MAILER-DAEMON\n");
 }

@@ -109,6 +109,15 @@ TEST_CASE("mbox From line: the envelope sender from Return-Path, else MAILER-DAE
 	      "From MAILER-DAEMON Sun Dec  6 23:00:00 2026\n");
 }
 
+TEST_CASE("EnvelopeSender: never an option, a blank or a control character")
+{
+	CHECK(EnvelopeSender("Subject: x\r\nReturn-Path: <b@x>\r\n\r\n") == "b@x");
+	CHECK(EnvelopeSender("Return-Path: <-oQ/tmp@x>\n\n") == "MAILER-DAEMON");
+	CHECK(EnvelopeSender("Return-Path: <a\tb@x>\n\n") == "MAILER-DAEMON");
+	CHECK(EnvelopeSender("Return-Path: b@x\n\n") == "MAILER-DAEMON");
+	CHECK(EnvelopeSender("") == "MAILER-DAEMON");
+}
+
 TEST_CASE("mbox append: From line, quoted message, empty line; the intent is logged; "
 	  "the dot-lock is gone afterwards")
 {
