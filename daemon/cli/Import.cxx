@@ -4,6 +4,7 @@
 #include "core/import/Write.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
+#include "posix/Passwd.hxx"
 
 #include <cerrno>
 #include <cstring>
@@ -64,7 +65,11 @@ int RunImport(const std::string &tool_name, const std::string &path,
 		return ToInt(ExitCode::DataError);
 	}
 	try {
-		const auto imported = importer::Import(*tool, text.str(), path);
+		// fetchmail delivers to the user running it when an entry names no
+		// local user: this one, who will run popstream.
+		const auto me = posix::EffectiveUser();
+		const auto imported =
+		    importer::Import(*tool, text.str(), path, me ? me->name : "");
 		out << importer::WriteConfig(imported, path) << std::flush;
 		// A full disk or a closed pipe must not pass for a complete config.
 		if (!out) {

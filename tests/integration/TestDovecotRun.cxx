@@ -593,4 +593,85 @@ TEST_SUITE("dovecot-run")
 		CHECK(again.out.empty());
 		CHECK(ReadFile(box) == before);
 	}
+
+	TEST_CASE(
+	    "import: an mpoprc's MDA (through sh, %F the sender) and mbox, imported, "
+	    "checked and run")
+	{
+		Setup s(5);
+		const auto port = std::to_string(s.server->pop3_port);
+		s.server->Fill("bob", 3, 9);
+		// procmail writes an mbox whose From_ lines carry the -f sender.
+		WriteFile(s.tmp / "procmailrc",
+			  "DEFAULT=" + s.tmp / "pm.mbox" +
+			      "\nLOGFILE=" + s.tmp / "pm.log" + "\n",
+			  0644);
+		WriteFile(s.tmp / "mpoprc",
+			  "defaults\nhost 127.0.0.1\nport " + port +
+			      "\ntls off\nauth user\n\n"
+			      "account work\nuser alice\npasswordeval \"echo s3cret\"\n"
+			      "delivery mda \"/usr/bin/procmail -f '%F' -m "
+			      "$HOME/procmailrc\"\n\n"
+			      "account home\nuser bob\npasswordeval \"echo b0b\"\n"
+			      "delivery mbox ~/bob.mbox\nreceived_header\n");
+		const auto imported = s.Default({"import", "mpop", s.tmp / "mpoprc"});
+		INFO(Describe(imported));
+		REQUIRE(imported.exit_code == 0);
+		CHECK(Has(imported.out,
+			  "    mda: [sh, \"-c\", \"/usr/bin/procmail -f "
+			  "\\\"$1\\\" -m $HOME/procmailrc\", sh, \"%F\"]\n"));
+		CHECK(Has(imported.out, "    received_header: true\n"));
+		CHECK(Has(imported.out, "    mbox: ~/bob.mbox\n"));
+		WriteFile(s.config, imported.out, 0600);
+		const auto checked = s.Default({"check-config", s.config});
+		INFO(Describe(checked));
+		CHECK(checked.exit_code == 0);
+
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		REQUIRE(r.exit_code == 0);
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(s.server->Count("bob") == 0);
+		// Each of alice's messages reached procmail with its sender as -f: the
+		// From_ line procmail wrote names the message's Return-Path.
+		const auto pm = ReadFile(s.tmp / "pm.mbox");
+		INFO(pm.substr(0, 400));
+		// A message without a Return-Path has MAILER-DAEMON, as in mpop.
+		std::size_t senders = 0, from_lines = 0;
+		std::istringstream pm_lines(pm);
+		std::string sender, return_path;
+		bool in_header = false;
+		const auto judge = [&] {
+			if (from_lines > 0)
+				senders +=
+				    sender ==
+				    (return_path.empty() ? "MAILER-DAEMON" : return_path);
+		};
+		for (std::string line; std::getline(pm_lines, line);) {
+			if (line.starts_with("From ")) {
+				judge();
+				++from_lines;
+				sender = line.substr(5, line.find(' ', 5) - 5);
+				return_path.clear();
+				in_header = true;
+			} else if (line.empty()) {
+				in_header = false;
+			} else if (in_header && return_path.empty() &&
+				   line.starts_with("Return-Path: <")) {
+				return_path = line.substr(14, line.find('>') - 14);
+			}
+		}
+		judge();
+		CHECK(from_lines == 5);
+		CHECK(senders == 5);
+		// bob's, appended to the mbox, each with popstream's Received: field.
+		const auto box = ReadFile(s.tmp / "bob.mbox");
+		std::size_t received = 0;
+		for (std::size_t at = 0;
+		     (at = box.find("\nReceived: from ", at)) != std::string::npos; ++at)
+			++received;
+		CHECK(received == 3);
+		CHECK(box.starts_with("From "));
+		CHECK_FALSE(box.starts_with("From MAILER-DAEMON"));
+	}
 }

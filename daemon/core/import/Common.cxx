@@ -4,6 +4,7 @@
 #include "core/spec/TlsFingerprint.hxx"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 namespace popstream::importer {
@@ -49,11 +50,12 @@ std::string GetmailAccountName(std::string_view path)
 	return name.empty() ? "getmail" : std::string(name);
 }
 
-Imported Import(Tool tool, std::string_view text, std::string_view path)
+Imported Import(Tool tool, std::string_view text, std::string_view path,
+		std::string_view local_user)
 {
 	switch (tool) {
 	case Tool::Fetchmail:
-		return ParseFetchmailrc(text);
+		return ParseFetchmailrc(text, local_user);
 	case Tool::Getmail:
 		return ParseGetmailrc(text, GetmailAccountName(path));
 	case Tool::Mpop:
@@ -318,6 +320,128 @@ std::string LiteralPath(std::string_view path)
 			out += '$';
 	}
 	return out;
+}
+
+namespace {
+
+/** @return @p name is safe as a word anywhere in a shell command, quoted or not */
+bool PlainWord(std::string_view name) noexcept
+{
+	return !name.empty() && name.front() != '-' &&
+	       std::all_of(name.begin(), name.end(), [](char c) {
+		       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+			      c == '_' || c == '-';
+	       });
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>>
+MdaFromShell(std::string_view command, std::string_view recipient, std::string &why)
+{
+	if (command.find_first_not_of(" \t") == std::string_view::npos) {
+		why = "an empty command";
+		return std::nullopt;
+	}
+	if (command.find("%T") != std::string_view::npos && !PlainWord(recipient)) {
+		why = recipient.empty()
+			  ? "%T, the local recipient, is not known here: "
+			    "write your login name in its place"
+			  : "%T, the local recipient, is not one login name";
+		return std::nullopt;
+	}
+	// Anything a shell would expand, redirect or run needs one; a leading `~/`
+	// popstream expands itself.
+	bool shell =
+	    command.find_first_of("|&;<>()$`*?[]{}#\n") != std::string_view::npos;
+	// `VAR=VALUE command`: an assignment, unlike `--option=value` later on.
+	const auto first = command.substr(command.find_first_not_of(" \t"));
+	shell = shell || first.substr(0, first.find_first_of(" \t")).find('=') !=
+			     std::string_view::npos;
+	for (std::size_t i = command.find('~'); !shell && i != std::string_view::npos;
+	     i = command.find('~', i + 1))
+		shell = i + 1 >= command.size() || command[i + 1] != '/' ||
+			(i > 0 && command[i - 1] != ' ' && command[i - 1] != '\t');
+	// Each '%' as popstream will read it; @p quote is the shell's quote it is in.
+	const auto percent = [&](char next, char quote) -> std::string {
+		switch (next) {
+		case 'T':
+			return std::string(recipient);
+		case 'F':
+			if (!shell)
+				return "%F";
+			// $1 is the sender: expanded inside double quotes, closed and
+			// reopened inside single ones.
+			return quote == '"'    ? "$1"
+			       : quote == '\'' ? "'\"$1\"'"
+					       : "\"$1\"";
+		default:
+			return "%%";
+		}
+	};
+	const auto pairs = [](char next) {
+		return next == 'T' || next == 'F' || next == '%';
+	};
+	if (!shell) {
+		std::vector<std::string> words;
+		try {
+			words = config::SplitCommand(command);
+		} catch (const config::ValueError &e) {
+			why = e.what();
+			return std::nullopt;
+		}
+		for (auto &word : words) {
+			std::string out;
+			for (std::size_t i = 0; i < word.size(); ++i) {
+				const char next =
+				    i + 1 < word.size() ? word[i + 1] : '\0';
+				if (word[i] != '%') {
+					out += word[i];
+					continue;
+				}
+				out += percent(next, '\0');
+				if (pairs(next))
+					++i;
+			}
+			word = std::move(out);
+		}
+		return words;
+	}
+	// The shell's quoting, followed only as far as %F needs: which quote it is in.
+	std::string script;
+	bool sender = false;
+	char quote = '\0';
+	for (std::size_t i = 0; i < command.size(); ++i) {
+		const char c = command[i];
+		if (command.substr(i, 4) == "'%F'" && quote == '\0') {
+			script += "\"$1\"";
+			sender = true;
+			i += 3;
+		} else if (c == '%') {
+			const char next = i + 1 < command.size() ? command[i + 1] : '\0';
+			sender = sender || next == 'F';
+			script += percent(next, quote);
+			if (pairs(next))
+				++i;
+		} else if (c == '\\' && quote != '\'' && i + 1 < command.size()) {
+			script += command[i + 1] == '%' ? "\\%%" : command.substr(i, 2);
+			++i;
+		} else {
+			if ((c == '\'' || c == '"') && (quote == '\0' || quote == c))
+				quote = quote == '\0' ? c : '\0';
+			script += c;
+		}
+	}
+	if (quote != '\0') {
+		why = std::string("unterminated ") + quote + " in the command";
+		return std::nullopt;
+	}
+	std::vector<std::string> argv = {"sh", "-c", script};
+	if (sender) {
+		argv.emplace_back("sh");
+		argv.emplace_back("%F");
+	}
+	return argv;
 }
 
 bool LooksSecret(std::string_view key) noexcept

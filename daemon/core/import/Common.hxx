@@ -3,6 +3,7 @@
 #include "Imported.hxx"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,22 @@ void DropPassword(Account &account, std::string_view option);
  *         expands it as the tools do)
  */
 std::string LiteralPath(std::string_view path);
+
+/**
+ * Translates an MDA that fetchmail (`mda`) or mpop (`delivery mda`) ran through
+ * /bin/sh into popstream's `mda:`, which runs without a shell: split into words when
+ * the command uses nothing of the shell's, else `[sh, -c, COMMAND, sh, "%F"]` with
+ * `%F` read from `$1`, so that a sender never becomes shell text. `%F` (the envelope
+ * sender) stays popstream's `%F`; `%T` (fetchmail's local recipient) becomes
+ * @p recipient; every other `%` is doubled, since popstream expands `%`.
+ *
+ * @param command the shell command, as the file gave it
+ * @param recipient what `%T` stands for, or empty when it is unknown
+ * @param why set to the reason when the command cannot be carried over
+ * @return the argv (never empty), or nothing
+ */
+std::optional<std::vector<std::string>>
+MdaFromShell(std::string_view command, std::string_view recipient, std::string &why);
 
 /**
  * @param key an option's name

@@ -534,11 +534,15 @@ void Apply(Account &account, const std::vector<Option> &options)
 				account.dropped.push_back(
 				    {key, value, "not 1 to 1000000"});
 		} else if (key == "mda") {
-			account.delivery = {
-			    Delivery::Kind::Mda, value, {}, "mda \"" + value + "\""};
+			account.delivery = {};
+			account.delivery.kind = Delivery::Kind::Mda;
+			account.delivery.target = value;
+			account.delivery.origin = "mda \"" + value + "\"";
 		} else if (key == "bsmtp") {
-			account.delivery = {
-			    Delivery::Kind::Other, value, {}, "bsmtp " + value};
+			account.delivery = {};
+			account.delivery.kind = Delivery::Kind::Other;
+			account.delivery.target = value;
+			account.delivery.origin = "bsmtp " + value;
 		} else if (key == "smtphost" || key == "smtphosts" || key == "lmtp") {
 			smtp.push_back(Spelled(option));
 		} else if (key == "esmtppassword") {
@@ -587,7 +591,7 @@ void Apply(Account &account, const std::vector<Option> &options)
 
 } // namespace
 
-Imported ParseFetchmailrc(std::string_view text)
+Imported ParseFetchmailrc(std::string_view text, std::string_view local_user)
 {
 	Parser parser(text);
 	parser.Parse();
@@ -659,14 +663,40 @@ Imported ParseFetchmailrc(std::string_view text)
 					 [](const Option &o) { return o.key == "via"; }))
 				SetHost(account, "poll", server.name, server.line);
 			Apply(account, options);
-			if (!user.local.empty()) {
+			// %T is the local user the entry names, else the user running
+			// fetchmail: the one running this import.
+			const std::string recipient =
+			    user.local.size() == 1 ? user.local.front()
+			    : user.local.empty()   ? std::string(local_user)
+						   : std::string();
+			auto &delivery = account.delivery;
+			const bool to_recipient =
+			    delivery.kind == Delivery::Kind::Mda &&
+			    delivery.target.find("%T") != std::string::npos;
+			if (delivery.kind == Delivery::Kind::Mda) {
+				if (auto argv = MdaFromShell(delivery.target, recipient,
+							     delivery.why))
+					delivery.argv = std::move(*argv);
+				else if (user.local.size() > 1)
+					delivery.why = "%T, the local recipient, is "
+						       "one of several local users";
+				if (to_recipient && !delivery.argv.empty())
+					delivery.note =
+					    "%T became " + recipient +
+					    (user.local.empty() ? " (the user running "
+								  "popstream import)"
+								: "");
+			}
+			if (!user.local.empty() &&
+			    !(to_recipient && !delivery.argv.empty())) {
 				std::string names;
 				for (const auto &name : user.local)
 					names += (names.empty() ? "" : " ") + name;
-				account.dropped.push_back({"is " + names + " here", "",
-							   "popstream delivers to the "
-							   "account's Maildir, not to "
-							   "local users"});
+				account.dropped.push_back(
+				    {"is " + names + " here", "",
+				     "popstream delivers to the "
+				     "account's own delivery, not to "
+				     "local users"});
 			}
 			if (!interval.empty())
 				SetInterval(account, "set daemon", interval);

@@ -251,6 +251,54 @@ void Retriever(Account &account, const Section &section)
 	}
 }
 
+/**
+ * @return getmail's MDA_external arguments as popstream's `mda:` argv: `%(sender)`
+ *         becomes `%F`, a lone '%' `%%`; empty, with @p why set, if one uses a
+ *         placeholder popstream has not (`%(recipient)`, `%(local)`, `%(domain)`:
+ *         a multidrop mailbox's)
+ */
+std::vector<std::string> MdaArguments(const std::vector<std::string> &words,
+				      std::string &why)
+{
+	std::vector<std::string> argv;
+	for (const auto &word : words) {
+		std::string out;
+		for (std::size_t i = 0; i < word.size(); ++i) {
+			if (word[i] != '%') {
+				out += word[i];
+			} else if (word.compare(i, 9, "%(sender)") == 0) {
+				out += "%F";
+				i += 8;
+			} else if (word.compare(i, 2, "%(") == 0) {
+				why = "getmail's " +
+				      word.substr(i, word.find(')', i) - i + 1) +
+				      " has no popstream placeholder";
+				return {};
+			} else {
+				out += "%%";
+			}
+		}
+		argv.push_back(std::move(out));
+	}
+	return argv;
+}
+
+/** Why a [destination] parameter has no popstream key. */
+std::string_view DestinationDropReason(const std::string &key)
+{
+	if (key == "user" || key == "group" || key == "allow_root_commands")
+		return "popstream runs the MDA as the user it runs as";
+	if (key == "unixfrom")
+		return "popstream hands the MDA the message as stored, without a From_ "
+		       "line";
+	if (key == "ignore_stderr")
+		return "popstream judges the MDA by its exit status alone";
+	if (key == "locktype")
+		return "popstream locks an mbox with a dotlock and fcntl, as procmail "
+		       "and mutt do";
+	return "popstream writes the mail as the user it runs as, byte for byte";
+}
+
 void Destination(Account &account, const Section &section)
 {
 	const auto *type = Find(section, "type");
@@ -272,14 +320,17 @@ void Destination(Account &account, const Section &section)
 	} else if (type->value == "MDA_external") {
 		delivery.kind = Delivery::Kind::Mda;
 		delivery.target = where;
-		delivery.argv = {where};
+		std::vector<std::string> words = {where};
 		if (const auto *arguments = Find(section, "arguments")) {
-			const auto words =
+			const auto more =
 			    Tuple(arguments->value, arguments->line, "arguments");
-			delivery.argv.insert(delivery.argv.end(), words.begin(),
-					     words.end());
+			words.insert(words.end(), more.begin(), more.end());
 			delivery.origin += " arguments " + arguments->value;
 		}
+		if (where.empty())
+			delivery.why = "MDA_external without a path";
+		else
+			delivery.argv = MdaArguments(words, delivery.why);
 	} else {
 		delivery.kind = Delivery::Kind::Other;
 	}
@@ -288,8 +339,7 @@ void Destination(Account &account, const Section &section)
 			account.dropped.push_back(
 			    {"[destination] " + key,
 			     LooksSecret(key) ? "" : section.parameters.at(key).value,
-			     "popstream writes the Maildir as the user it runs as, byte "
-			     "for byte"});
+			     std::string(DestinationDropReason(key))});
 }
 
 /** Why an [options] parameter has no popstream key. */
@@ -297,8 +347,10 @@ std::string_view OptionDropReason(const std::string &key)
 {
 	if (key == "verbose" || key.starts_with("message_log") || key == "logfile")
 		return "popstream logs to the journal";
-	if (key == "delivered_to" || key == "received")
-		return "popstream stores each message byte for byte, adding no header";
+	if (key == "delivered_to")
+		return "popstream adds no Delivered-To: field";
+	if (key == "received")
+		return "popstream adds a Received: field only with received_header: true";
 	if (key == "delete_bigger_than")
 		return "popstream deletes large messages unread with max_message_size "
 		       "and "
@@ -351,6 +403,11 @@ void Options(Account &account, const Section &section)
 				account.dropped.push_back(
 				    {key, value,
 				     "popstream's size limits are 1 kB to 1024 GiB"});
+		} else if (key == "received" && Boolean(value).has_value()) {
+			// getmail's default is true; popstream's is off, so that the
+			// Maildir holds what the server sent: only an explicit true is
+			// carried.
+			account.received_header = *Boolean(value);
 		} else if (key == "read_all") {
 			if (Boolean(value).value_or(true))
 				account.dropped.push_back(

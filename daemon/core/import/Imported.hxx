@@ -93,10 +93,14 @@ struct Delivery {
 	Kind kind = Kind::Unset;
 	/** The Maildir or mbox path, or the MDA command line, as written. */
 	std::string target;
-	/** The MDA's argv when the file gave it as words (getmail). */
+	/** For an MDA: popstream's `mda:` argv, translated by the parser (placeholders
+	 * included); empty when it cannot be carried over, and #why says why. */
 	std::vector<std::string> argv;
+	std::string why;
 	/** The option as the file wrote it (`mda "procmail -d %T"`), for the comment. */
 	std::string origin;
+	/** What the translation changed (`%T became alice`), for the comment. */
+	std::string note;
 };
 
 /** One account, in popstream's terms; empty strings and 0 mean "not set". */
@@ -123,6 +127,8 @@ struct Account {
 	std::uint32_t max_messages_per_session = 0;
 	std::string max_bytes_per_session, timeout, interval, pipelining;
 	Delivery delivery;
+	/** `received_header: true`: the file asked for a Received: field. */
+	bool received_header = false;
 	/** The option that held a password in the file (never its value), or empty;
 	 * Finish() turns it into a Dropped that says where to put the password. */
 	std::string plain_password;
@@ -146,9 +152,11 @@ struct Imported {
  * noise words, quoted strings and comments. Each user of a POP3 entry becomes an
  * account; an entry of another protocol is dropped with a note.
  *
+ * @param local_user the login name fetchmail would deliver to when an entry names no
+ *        local user (`is NAME here`): what an MDA's `%T` becomes; empty = unknown
  * @throws ImportError for a syntax error; NothingToImport if there is no POP3 entry
  */
-Imported ParseFetchmailrc(std::string_view text);
+Imported ParseFetchmailrc(std::string_view text, std::string_view local_user = {});
 
 /**
  * Reads a getmail6 getmailrc (INI: `[retriever]`, `[destination]`, `[options]`), which
@@ -182,8 +190,10 @@ std::string GetmailAccountName(std::string_view path);
  *
  * @param text the file's contents
  * @param path the file's path (getmail's account name)
+ * @param local_user as for ParseFetchmailrc()
  * @throws ImportError (or NothingToImport) as the parser does
  */
-Imported Import(Tool tool, std::string_view text, std::string_view path);
+Imported Import(Tool tool, std::string_view text, std::string_view path,
+		std::string_view local_user = {});
 
 } // namespace popstream::importer

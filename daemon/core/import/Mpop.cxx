@@ -154,10 +154,13 @@ void SetDelivery(Account &account, const std::string &value)
 		account.delivery.target = LiteralPath(target);
 	} else if (method == "mbox") {
 		account.delivery.kind = Delivery::Kind::Mbox;
-		account.delivery.target = target;
+		account.delivery.target = LiteralPath(target);
 	} else if (method == "mda") {
 		account.delivery.kind = Delivery::Kind::Mda;
 		account.delivery.target = target;
+		// mpop runs it with popen(3), that is through /bin/sh.
+		if (auto argv = MdaFromShell(target, "", account.delivery.why))
+			account.delivery.argv = std::move(*argv);
 	} else {
 		account.delivery.kind = Delivery::Kind::Other;
 	}
@@ -300,11 +303,9 @@ Account Translate(const MpopAccount &in, std::vector<std::string> &taken)
 					     kill ? "delete" : "skip");
 			}
 		} else if (command == "received_header") {
-			if (OnOff(value).value_or(false))
-				out.dropped.push_back({command, value,
-						       "popstream stores each message "
-						       "byte for byte, without a "
-						       "Received: header"});
+			// Its default is on; popstream's is off, so that the Maildir
+			// holds what the server sent: only an explicit on is carried.
+			out.received_header = OnOff(value).value_or(false);
 		} else if (command == "eval") {
 			// Its output may be a password line: the command is not shown.
 			out.dropped.push_back(

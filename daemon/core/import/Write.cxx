@@ -77,17 +77,19 @@ std::string CommentText(std::string_view text)
 
 namespace {
 
-/** The MDA command as argv, for the comment that shows the future `mda:` key: split
- * as a shell would split plain words, and handed to sh when it uses the shell. */
-std::vector<std::string> MdaArgv(const std::string &command)
+/** `KEY: PATH`; a relative path (taken from the other tool's working directory,
+ * which popstream cannot know) made relative to the home directory, with a note. */
+std::string PathLines(std::string_view key, const std::string &path,
+		      const std::string &from, const std::string &in, bool name_origin)
 {
-	if (command.find_first_of("|&;<>()$`*?[]{}\n") == std::string::npos) {
-		try {
-			return config::SplitCommand(command);
-		} catch (const config::ValueError &) {
-		}
-	}
-	return {"sh", "-c", command};
+	// "$$" is a literal '$' (LiteralPath()), so such a path is relative.
+	if (path.starts_with("/") || path == "~" || path.starts_with("~/") ||
+	    (path.starts_with("$") && !path.starts_with("$$")))
+		return (name_origin ? in + "# " + CommentText(from) + "\n" : "") + in +
+		       std::string(key) + ": " + YamlScalar(path) + "\n";
+	return in + "# " + CommentText(from) +
+	       ": a relative path, taken from your home directory: confirm\n" + in +
+	       std::string(key) + ": " + YamlScalar("~/" + path) + "\n";
 }
 
 } // namespace
@@ -95,38 +97,31 @@ std::vector<std::string> MdaArgv(const std::string &command)
 std::string DeliveryLines(const Account &account, Tool tool, std::string_view indent)
 {
 	const std::string in(indent);
-	const std::string from =
-	    std::string(ToolName(tool)) + ": " + account.delivery.origin;
-	const std::string placeholder =
-	    in + "# placeholder: popstream delivers only to a Maildir until issue 14's " +
-	    "deliveries land; confirm or change this path\n" + in +
-	    "maildir: " + YamlScalar("~/Maildir") + "\n";
-	switch (account.delivery.kind) {
-	case Delivery::Kind::Maildir: {
-		const auto &path = account.delivery.target;
-		// "$$" is a literal '$' (LiteralPath()), so such a path is relative.
-		if (path.starts_with("/") || path == "~" || path.starts_with("~/") ||
-		    (path.starts_with("$") && !path.starts_with("$$")))
-			return in + "maildir: " + YamlScalar(path) + "\n";
-		// The other tool took it from its working directory, which popstream
-		// cannot know; the home directory is the usual one.
-		return in + "# " + CommentText(from) +
-		       ": a relative path, taken from your home directory: confirm\n" +
-		       in + "maildir: " + YamlScalar("~/" + path) + "\n";
-	}
+	const auto &delivery = account.delivery;
+	const std::string from = std::string(ToolName(tool)) + ": " + delivery.origin;
+	const std::string placeholder = in + "maildir: " + YamlScalar("~/Maildir") +
+					"   # placeholder: confirm or change\n";
+	switch (delivery.kind) {
+	case Delivery::Kind::Maildir:
+		return PathLines("maildir", delivery.target, from, in, false);
 	case Delivery::Kind::Mbox:
-		return in +
-		       "# mbox: " + CommentText(YamlScalar(account.delivery.target)) +
-		       "   (" + CommentText(from) + ")\n" + placeholder;
+		if (delivery.target.empty())
+			return in + "# " + CommentText(from) +
+			       ": not carried over: an mbox without a path\n" +
+			       placeholder;
+		return PathLines("mbox", delivery.target, from, in, true);
 	case Delivery::Kind::Mda:
-		return in + "# mda: " +
-		       CommentText(YamlList(account.delivery.argv.empty()
-						? MdaArgv(account.delivery.target)
-						: account.delivery.argv)) +
-		       "   (" + CommentText(from) + ")\n" + placeholder;
+		if (delivery.argv.empty())
+			return in + "# " + CommentText(from) +
+			       ": not carried over: " + CommentText(delivery.why) + "\n" +
+			       placeholder;
+		return in + "# " + CommentText(from) +
+		       (delivery.note.empty() ? "" : ": " + CommentText(delivery.note)) +
+		       "\n" + in + "mda: " + YamlList(delivery.argv) + "\n";
 	case Delivery::Kind::Other:
-		return in + "# " + CommentText(account.delivery.origin) +
-		       ": not carried over: popstream delivers only to a Maildir\n" +
+		return in + "# " + CommentText(delivery.origin) +
+		       ": not carried over: popstream delivers to a Maildir, an mbox or "
+		       "an MDA\n" +
 		       placeholder;
 	case Delivery::Kind::Unset:
 		break;
@@ -216,6 +211,7 @@ std::string WriteConfig(const Imported &imported, std::string_view source)
 		Key(out, "timeout", a.timeout);
 		Key(out, "interval", a.interval);
 		Key(out, "pipelining", a.pipelining);
+		Key(out, "received_header", a.received_header ? "true" : "");
 		out += DeliveryLines(a, imported.tool, "    ");
 		for (const auto &dropped : a.dropped)
 			out += DroppedLine(dropped, "    ");

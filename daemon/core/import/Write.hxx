@@ -32,10 +32,10 @@ std::string YamlList(const std::vector<std::string> &words);
 std::string CommentText(std::string_view text);
 
 /**
- * The lines that say where an account delivers: `maildir: PATH`, or, for an mbox or an
- * MDA (which popstream cannot deliver to until issue 14's deliveries land), the
- * delivery as a comment and a `maildir:` placeholder to confirm. The only place that
- * translates deliveries, so that real `mda:` and `mbox:` keys change only this.
+ * The lines that say where an account delivers: a comment naming the other tool's
+ * option, then `maildir:`, `mbox:` or `mda:`; for a delivery that cannot be carried
+ * over (SMTP, an MDA with a placeholder popstream has not), the reason and a
+ * `maildir:` placeholder to confirm. The only place that writes deliveries.
  *
  * @param account the account (its delivery and name)
  * @param tool the tool the file came from, named in the comments

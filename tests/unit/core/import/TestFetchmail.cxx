@@ -29,11 +29,10 @@ accounts:
     max_messages_per_session: 50
     timeout: 1m
     interval: 10m
-    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers to a Maildir, an mbox or an MDA
+    maildir: ~/Maildir   # placeholder: confirm or change
     # fetchall: not carried over: popstream downloads every message it has not saved; with keep: false that is every message
-    # is al here: not carried over: popstream delivers to the account's Maildir, not to local users
+    # is al here: not carried over: popstream delivers to the account's own delivery, not to local users
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine pop.example.com login alice password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
   - name: pop-example-com-bob
     # fetchmail poll pop.example.com user bob
@@ -44,10 +43,8 @@ accounts:
     keep: false
     timeout: 1m
     interval: 10m
-    # mda: [/usr/bin/procmail, "-d", "%T"]   (fetchmail: mda "/usr/bin/procmail -d %T")
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
-    # is bob here: not carried over: popstream delivers to the account's Maildir, not to local users
+    # fetchmail: mda "/usr/bin/procmail -d %T": %T became bob
+    mda: [/usr/bin/procmail, "-d", bob]
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine pop.example.com login bob password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
   - name: work
     # fetchmail poll work user carol@work.example
@@ -59,9 +56,8 @@ accounts:
     checkpoint_every: 100
     timeout: 1m
     interval: 10m
-    # smtphost localhost: not carried over: popstream delivers only to a Maildir
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
+    # smtphost localhost: not carried over: popstream delivers to a Maildir, an mbox or an MDA
+    maildir: ~/Maildir   # placeholder: confirm or change
     # no sslcertck: not carried over: popstream always checks certificates; pin the server with tls_fingerprint instead
     # mimedecode: not carried over: popstream stores each message byte for byte
   - name: old-example-net
@@ -73,9 +69,8 @@ accounts:
     user: dave
     timeout: 1m
     interval: 10m
-    # smtphost localhost (fetchmail's default): not carried over: popstream delivers only to a Maildir
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
+    # smtphost localhost (fetchmail's default): not carried over: popstream delivers to a Maildir, an mbox or an MDA
+    maildir: ~/Maildir   # placeholder: confirm or change
     # password: not carried over: a password is never copied; put it in ~/.netrc (machine old.example.net login dave password ...), in the Secret Service (password: {secret: {...}}) or behind a password_command
 )yaml";
 
@@ -225,4 +220,40 @@ TEST_CASE("fetchmail: options with several values end at the next keyword")
 	CHECK(a.dropped[1].option == "aka a.example b.example");
 	CHECK(a.dropped[2].option == "localdomains c.example");
 	CHECK(a.delivery.origin == "smtphost h1 h2");
+}
+
+TEST_CASE("fetchmail: mda's %T is the entry's local user, else the one importing; %F "
+	  "stays the sender")
+{
+	const auto yaml =
+	    WriteConfig(ParseFetchmailrc("poll pop.example.com proto pop3 user joe ssl\n"
+					 "  mda \"/usr/bin/procmail -f %F -d %T\"\n",
+					 "joe2"),
+			"rc");
+	CHECK(
+	    yaml.find("    # fetchmail: mda \"/usr/bin/procmail -f %F -d %T\": %T became "
+		      "joe2 (the user running popstream import)\n"
+		      "    mda: [/usr/bin/procmail, \"-f\", \"%F\", \"-d\", joe2]\n") !=
+	    std::string::npos);
+
+	const auto several = WriteConfig(
+	    ParseFetchmailrc("poll pop.example.com proto pop3 user joe is a b here ssl\n"
+			     "  mda \"procmail -d %T\"\n",
+			     "joe2"),
+	    "rc");
+	CHECK(
+	    several.find("    # fetchmail: mda \"procmail -d %T\": not carried over: "
+			 "%T, the local recipient, is one of several local users\n"
+			 "    maildir: ~/Maildir   # placeholder: confirm or change\n") !=
+	    std::string::npos);
+	CHECK(several.find("# is a b here: not carried over") != std::string::npos);
+
+	// Without %T, the local user is not used, and says so.
+	const auto plain = WriteConfig(
+	    ParseFetchmailrc("poll p.example proto pop3 user joe is al here ssl\n"
+			     "  mda \"/usr/bin/maildrop\"\n"),
+	    "rc");
+	CHECK(plain.find("    # fetchmail: mda \"/usr/bin/maildrop\"\n"
+			 "    mda: [/usr/bin/maildrop]\n") != std::string::npos);
+	CHECK(plain.find("# is al here: not carried over") != std::string::npos);
 }

@@ -89,19 +89,52 @@ TEST_CASE("getmail: cleartext POP3, a plain password, MDA_external and getmail's
 	      "    user: bob\n"
 	      "    auth: apop\n"
 	      "    keep: true\n"
-	      "    # mda: [/usr/bin/maildrop, \"-f\", \"%(sender)\", \"-d\", bob]   "
-	      "(getmail: type MDA_external path /usr/bin/maildrop arguments "
-	      "(\"-f\", \"%(sender)\",?\"-d\", \"bob\"))\n"
-	      "    # placeholder: popstream delivers only to a Maildir until issue "
-	      "14's deliveries land; confirm or change this path\n"
-	      "    maildir: ~/Maildir\n"
-	      "    # [destination] unixfrom true: not carried over: popstream writes "
-	      "the Maildir as the user it runs as, byte for byte\n"
+	      "    # getmail: type MDA_external path /usr/bin/maildrop arguments "
+	      "(\"-f\", \"%(sender)\",?\"-d\", \"bob\")\n"
+	      "    mda: [/usr/bin/maildrop, \"-f\", \"%F\", \"-d\", bob]\n"
+	      "    # [destination] unixfrom true: not carried over: popstream hands "
+	      "the MDA the message as stored, without a From_ line\n"
 	      "    # password: not carried over: a password is never copied; put it "
 	      "in ~/.netrc (machine pop.example.net login bob password ...), in the "
 	      "Secret Service (password: {secret: {...}}) or behind a "
 	      "password_command\n");
 	CHECK(yaml.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("getmail: Mboxrd, received, and an MDA placeholder popstream has not")
+{
+	const auto yaml = WriteConfig(
+	    ParseGetmailrc("[retriever]\ntype = SimplePOP3SSLRetriever\n"
+			   "server = pop.example.net\nusername = bob\n"
+			   "[destination]\ntype = Mboxrd\npath = ~/mail/inbox\n"
+			   "locktype = flock\n[options]\nreceived = true\n"
+			   "delivered_to = false\n",
+			   "home"),
+	    "getmailrc");
+	CHECK(yaml.find("    received_header: true\n"
+			"    # getmail: type Mboxrd path ~/mail/inbox\n"
+			"    mbox: ~/mail/inbox\n"
+			"    # [destination] locktype flock: not carried over: popstream "
+			"locks an mbox with a dotlock and fcntl, as procmail and mutt "
+			"do\n") != std::string::npos);
+	CHECK(yaml.find("delivered_to false: not carried over: popstream adds no "
+			"Delivered-To: field") != std::string::npos);
+
+	const auto multidrop = WriteConfig(
+	    ParseGetmailrc("[retriever]\ntype = SimplePOP3SSLRetriever\n"
+			   "server = pop.example.net\nusername = bob\n"
+			   "[destination]\ntype = MDA_external\npath = /usr/bin/deliver\n"
+			   "arguments = (\"%(local)\", \"100%\")\n"
+			   "[options]\nreceived = false\n",
+			   "home"),
+	    "getmailrc");
+	CHECK(multidrop.find(
+		  "    # getmail: type MDA_external path /usr/bin/deliver "
+		  "arguments (\"%(local)\", \"100%\"): not carried over: "
+		  "getmail's %(local) has no popstream placeholder\n"
+		  "    maildir: ~/Maildir   # placeholder: confirm or change\n") !=
+	      std::string::npos);
+	CHECK(multidrop.find("received") == std::string::npos);
 }
 
 TEST_CASE("getmail: errors name their line")

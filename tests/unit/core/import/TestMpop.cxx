@@ -37,9 +37,8 @@ accounts:
     keep: true
     max_message_size: 10MiB
     oversize: skip
-    # mda: [sh, "-c", "/usr/bin/procmail -f '%F' -d $USER"]   (mpop: delivery mda "/usr/bin/procmail -f '%F' -d $USER")
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
+    # mpop: delivery mda "/usr/bin/procmail -f '%F' -d $USER"
+    mda: [sh, "-c", "/usr/bin/procmail -f \"$1\" -d $USER", sh, "%F"]
     # uidls_file ~/.mpop_uidls/%U_at_%H: not carried over: popstream's journal remembers what it saved
     # only_new off: not carried over: popstream with keep: true downloads only what it has not saved yet
     # password: not carried over: a password is never copied; password_command gives it
@@ -49,9 +48,8 @@ accounts:
     tls: none
     auth: user
     keep: false
-    # mbox: "~/Mail/plain mbox"   (mpop: delivery mbox "~/Mail/plain mbox")
-    # placeholder: popstream delivers only to a Maildir until issue 14's deliveries land; confirm or change this path
-    maildir: ~/Maildir
+    # mpop: delivery mbox "~/Mail/plain mbox"
+    mbox: "~/Mail/plain mbox"
 )yaml";
 
 std::string ErrorOf(const char *rc)
