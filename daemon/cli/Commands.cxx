@@ -5,6 +5,7 @@
 #include "Import.hxx"
 #include "OAuthLogin.hxx"
 #include "PasswordPrompt.hxx"
+#include "ProgressLine.hxx"
 #include "RunAccounts.hxx"
 #include "ServerInfo.hxx"
 #include "StopSignals.hxx"
@@ -61,6 +62,11 @@ struct DlArgs {
 	double timeout_s = 180;
 	double connect_timeout_s = 30;
 	bool verbose = false;
+	/** -q: errors only, no progress and no summary. */
+	bool quiet = false;
+	/** --sni NAME: the spec's `!NAME`, spelled without a character an interactive
+	 * shell expands. */
+	std::string sni;
 	std::string spec;
 	std::string maildir;
 	/** --ca-file and the TLS flags of issue 11 (TlsArgs.hxx). */
@@ -90,7 +96,9 @@ const char *const dl_footer =
     "(the default) is implicit TLS on port 995, tcp: is cleartext on port 110, "
     "starttls: is port 110 upgraded with STLS before anything else (never falling back "
     "to cleartext); host!sni_name "
-    "connects to host but verifies the certificate of sni_name (for ssh port forwards). "
+    "connects to host but verifies the certificate of sni_name (for ssh port forwards); "
+    "in an interactive shell, quote it ('host!name') or write --sni sni_name, since bash "
+    "takes ! for its history. "
     "SPEC may also be the name of an account of the configuration "
     "($XDG_CONFIG_HOME/popstream/config.yaml): its server, TLS, login, password "
     "source, journal and Maildir (unless MAILDIR is given) are used, with dl's -n, "
@@ -108,6 +116,34 @@ const char *const dl_footer =
     "Exit status (sysexits.h): 0 all saved, 64 usage, 68 unknown host, 69 refused or "
     "TLS rejected, 73 Maildir unusable, 74 a message could not be written, 75 temporary "
     "or partial failure, 76 protocol error, 77 login failed, 78 netrc or config error.";
+
+/**
+ * CLI11's help without its type noise: "SPEC TEXT REQUIRED" and "SECONDS:(SECONDS) AND
+ * (FLOAT in [0.001 - 86400])=180" say less than the description, and confuse. An
+ * option shows its type name, a set of choices ({auto,on,off}) and its default; a
+ * positional, only its name.
+ */
+class HelpFormatter : public CLI::Formatter {
+public:
+	std::string make_option_opts(const CLI::Option *opt) const override
+	{
+		if (opt->get_positional())
+			return {};
+		if (!opt->get_option_text().empty() || opt->get_type_size() == 0)
+			return CLI::Formatter::make_option_opts(opt);
+		// The validators' descriptions follow the type name after a ':'.
+		std::string type = opt->get_type_name();
+		if (const auto colon = type.find(':');
+		    colon != std::string::npos && type.compare(colon + 1, 1, "{") != 0)
+			type.resize(colon);
+		std::string out = type.empty() ? "" : " " + type;
+		if (!opt->get_default_str().empty())
+			out += "=" + opt->get_default_str();
+		if (opt->get_expected_max() == CLI::detail::expected_max_vector_size)
+			out += " ...";
+		return out;
+	}
+};
 
 std::uint64_t Milliseconds(double seconds)
 {
@@ -129,12 +165,16 @@ struct SignalState {
 	fetch::FetchJob *job = nullptr;
 	int count = 0;
 	std::string program, label;
+	/** The progress line, cleared before the signal's message. */
+	std::optional<ProgressLine> *progress = nullptr;
 };
 
 void OnSignal(SignalState &state, int signum)
 {
 	if (state.job == nullptr)
 		return;
+	if (state.progress != nullptr && *state.progress)
+		(*state.progress)->Clear();
 	if (++state.count == 1) {
 		PrintError(
 		    state.program,
@@ -284,29 +324,43 @@ std::string CheckSecrets(pop3::AuthMethod method, const DlArgs &args)
 
 /**
  * Runs dl's one fetch on @p loop (initialised by the caller, who may have tied secret
- * lookups to it) with SIGINT and SIGTERM handled, prints the summary line, closes the
- * loop. @return the fetch's status
+ * lookups to it) with SIGINT and SIGTERM handled, a progress line on a terminal unless
+ * -q, prints the summary line (not with -q), closes the loop. @return the fetch's
+ * status
  */
 int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &label,
-	      bool verbose, const std::string &program)
+	      const DlArgs &args, const std::string &program)
 {
 	std::optional<fetch::FetchResult> result;
+	// Only for a person watching: a pipe, a file or cron gets the summary alone.
+	std::optional<ProgressLine> progress;
+	if (!args.quiet && isatty(STDOUT_FILENO) == 1)
+		progress.emplace(loop, stdout);
 	auto log = [&](fetch::LogLevel level, const std::string &text) {
-		if (level == fetch::LogLevel::Debug && !verbose)
+		if (level == fetch::LogLevel::Debug && !args.verbose)
 			return;
+		if (args.quiet && level != fetch::LogLevel::Error)
+			return;
+		if (progress)
+			progress->Clear();
 		PrintError(program, label + ": " + text);
 	};
-	SignalState signal_state{nullptr, 0, program, label};
+	SignalState signal_state{nullptr, 0, program, label, &progress};
 	{
 		const StopSignals signals(loop, [&signal_state](int signum) {
 			OnSignal(signal_state, signum);
 		});
 		fetch::FetchJob job(loop, std::move(options), log,
 				    [&](const fetch::FetchResult &r) { result = r; });
+		if (progress)
+			job.OnProgress([&progress](const fetch::FetchProgress &p) {
+				progress->Update(p);
+			});
 		signal_state.job = &job;
 		job.Start();
 		uv_run(&loop, UV_RUN_DEFAULT);
 		signal_state.job = nullptr;
+		progress.reset();
 	}
 	// Frees what the job and the signals closed.
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -319,8 +373,8 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 	}
 	if (!result->error.empty())
 		PrintError(program, label + ": " + result->error);
-	if (result->code == ExitCode::Ok || result->saved > 0 || result->committed ||
-	    result->dry_run) {
+	if (!args.quiet && (result->code == ExitCode::Ok || result->saved > 0 ||
+			    result->committed || result->dry_run)) {
 		std::printf("%s\n", fetch::FormatSummary(label, *result).c_str());
 		std::fflush(stdout);
 	}
@@ -442,8 +496,8 @@ int RunDlAccount(const DlArgs &args, const config::Account &account,
 		options.timeouts.connect_ms = Milliseconds(args.connect_timeout_s);
 	options.dry_run = args.dry_run;
 	const std::string label = options.account.Label();
-	return ExecuteDl(loop, std::move(options), account.name + ": " + label,
-			 args.verbose, program);
+	return ExecuteDl(loop, std::move(options), account.name + ": " + label, args,
+			 program);
 }
 
 int RunDl(const DlArgs &args, const std::string &program)
@@ -498,6 +552,20 @@ int RunDl(const DlArgs &args, const std::string &program)
 		return ToInt(ExitCode::Usage);
 	}
 
+	if (!args.sni.empty()) {
+		if (args.spec.find('!') != std::string::npos) {
+			PrintError(program,
+				   "dl: --sni and the spec's !NAME both name the TLS "
+				   "server (choose one)");
+			return ToInt(ExitCode::Usage);
+		}
+		try {
+			config::CheckTlsName(args.sni);
+		} catch (const config::ValueError &e) {
+			PrintError(program, std::string("dl: --sni: ") + e.what());
+			return ToInt(ExitCode::Usage);
+		}
+	}
 	PendingCredentials account;
 	try {
 		account = ResolveDeferred(args.spec);
@@ -505,7 +573,14 @@ int RunDl(const DlArgs &args, const std::string &program)
 		PrintError(program, e.what());
 		return ToInt(e.Code());
 	}
+	if (!args.sni.empty())
+		account.account.tls_name = args.sni;
 	const std::string label = account.account.Label();
+	if (!account.account.tls && !account.account.starttls && !args.sni.empty()) {
+		PrintError(program, "dl: --sni needs TLS, but " + Escape(args.spec) +
+					" is cleartext (use ssl: or starttls:)");
+		return ToInt(ExitCode::Usage);
+	}
 	if (!account.account.tls && !account.account.starttls &&
 	    (!tls->fingerprints.empty() || !tls->cert_file.empty())) {
 		// Nothing would be checked or presented: say so rather than let the
@@ -570,7 +645,7 @@ int RunDl(const DlArgs &args, const std::string &program)
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	return ExecuteDl(loop, std::move(options), label, args.verbose, program);
+	return ExecuteDl(loop, std::move(options), label, args, program);
 }
 
 void AddDl(CLI::App &app, DlArgs &args)
@@ -646,9 +721,18 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    ->type_name("SECONDS")
 	    ->check(finite_seconds & CLI::Range(0.001, 86400.0))
 	    ->default_str("30");
-	dl->add_flag(
+	auto *verbose = dl->add_flag(
 	    "-v,--verbose", args.verbose,
 	    "Show the commands sent (the password hidden) and every message saved");
+	auto *quiet = dl->add_flag("-q,--quiet", args.quiet,
+				   "Print errors only: no progress line, no summary "
+				   "(for cron)");
+	dl->add_option(
+	      "--sni", args.sni,
+	      "Verify the certificate of NAME rather than of the host: the spec's "
+	      "!NAME, which an interactive shell would expand")
+	    ->type_name("NAME");
+	quiet->excludes(verbose);
 	dl->add_option(
 	      "SPEC", args.spec,
 	      "The account: "
@@ -710,6 +794,8 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    ": a pipelined POP3 fetcher that downloads mailboxes into Maildirs fast, "
 	    "even over high-latency links.",
 	    program);
+	// Before the subcommands, which take their parent's formatter when made.
+	app.formatter(std::make_shared<HelpFormatter>());
 	app.require_subcommand(1, 1);
 	app.footer("Run '" + program +
 		   " help SUBCOMMAND' for the options of one subcommand.");
@@ -815,7 +901,7 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	if (app.got_subcommand("dl")) {
 		auto *dl = app.get_subcommand("dl");
 		for (const char *flag :
-		     {"--auth", "--allow-plaintext", "--password-command",
+		     {"--auth", "--allow-plaintext", "--password-command", "--sni",
 		      "--token-command", "--ca-file", "--tls-fingerprint",
 		      "--tls-min-version", "--tls-cert", "--tls-key"})
 			if (dl->count(flag) > 0)

@@ -149,6 +149,8 @@ void FetchJob::StartSession(bool lock_step, bool skip_capa)
 	destination_->BeginSession();
 	saved_before_session_ = run_.saved = result_.saved;
 	saved_listed_before_session_ = run_.saved_listed;
+	received_messages_ = 0;
+	received_listed_ = current_listed_ = current_received_ = 0;
 	net::Endpoint endpoint;
 	endpoint.host = options_.account.host;
 	endpoint.port = options_.account.port;
@@ -203,8 +205,12 @@ FetchProgress FetchJob::Progress() const noexcept
 		p.messages_total = saved_before_session_ + s.to_fetch;
 		p.bytes_total = saved_listed_before_session_ + s.to_fetch_bytes;
 	}
-	p.messages_done = result_.saved;
-	p.bytes_done = run_.saved_listed;
+	// Received counts ahead of saved: group commit makes a batch durable at once.
+	p.messages_done = std::max<std::uint64_t>(result_.saved, saved_before_session_ +
+								     received_messages_);
+	p.bytes_done =
+	    std::max(run_.saved_listed, saved_listed_before_session_ + received_listed_ +
+					    std::min(current_received_, current_listed_));
 	return p;
 }
 
@@ -497,6 +503,9 @@ void FetchJob::Drive()
 bool FetchJob::HandleEvent(pop3::Event &event)
 {
 	if (auto *data = std::get_if<pop3::MessageDataEvent>(&event)) {
+		current_received_ += data->bytes.size();
+		if (progress_)
+			progress_(Progress());
 		if (current_failed_)
 			return true;
 		try {
@@ -508,6 +517,8 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 	} else if (auto *begin = std::get_if<pop3::MessageBeginEvent>(&event)) {
 		current_ = begin->number;
 		current_uidl_ = begin->uidl;
+		current_listed_ = begin->size;
+		current_received_ = 0;
 		current_failed_ = false;
 		try {
 			destination_->Begin(begin->number, begin->uidl, begin->size);
@@ -533,6 +544,9 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 			++result_.not_saved;
 			session_->NotSaved(end->number);
 		}
+		++received_messages_;
+		received_listed_ += current_listed_;
+		current_listed_ = current_received_ = 0;
 	} else if (auto *dropped = std::get_if<pop3::MessageDiscardedEvent>(&event)) {
 		destination_->Discard();
 		current_failed_ = true;

@@ -157,6 +157,11 @@ private:
 	/** result_.saved and run_.saved_listed when the current session started. */
 	std::uint32_t saved_before_session_ = 0;
 	std::uint64_t saved_listed_before_session_ = 0;
+	/** What this session has received, saved or not yet: the messages whole, their
+	 * listed octets, and the bytes of the one arriving (at most its listed size),
+	 * so that progress moves while group commit holds the saves back. */
+	std::uint32_t received_messages_ = 0;
+	std::uint64_t received_listed_ = 0, current_listed_ = 0, current_received_ = 0;
 	/** The current message cannot be saved: its data is not passed on. */
 	bool current_failed_ = false;
 	/** The current session's limits came from checkpoint_every. */

@@ -74,12 +74,22 @@ void FetchResult::Failed(const pop3::SessionStats &stats, bool quit_sent,
 		resp_code = ended.reply->code;
 }
 
+namespace {
+
+/** @return "1 message", "2 messages" */
+std::string Messages(std::uint64_t n)
+{
+	return std::to_string(n) + (n == 1 ? " message" : " messages");
+}
+
+} // namespace
+
 std::string FormatListing(const pop3::ListedEvent &listed,
 			  const pop3::SessionStats &stats)
 {
-	return std::to_string(listed.count) + " messages (" +
-	       std::to_string(listed.bytes) + " bytes) on the server; " +
-	       std::to_string(stats.to_fetch) + " to download" +
+	return Messages(listed.count) + " (" + std::to_string(listed.bytes) +
+	       " bytes) on the server; " + std::to_string(stats.to_fetch) +
+	       " to download" +
 	       (stats.already_saved > 0
 		    ? ", " + std::to_string(stats.already_saved) + " saved earlier"
 		    : "");
@@ -100,18 +110,20 @@ std::string FormatSummary(const std::string &label, const FetchResult &r)
 {
 	std::string s = label + ": ";
 	if (r.dry_run) {
-		s += "dry run: " + std::to_string(r.to_fetch) + " messages, " +
+		s += "dry run: " + Messages(r.to_fetch) + ", " +
 		     std::to_string(r.to_fetch_bytes) + " bytes would be downloaded (" +
-		     std::to_string(r.listed) + " messages, " +
-		     std::to_string(r.listed_bytes) +
+		     Messages(r.listed) + ", " + std::to_string(r.listed_bytes) +
 		     " bytes on the server); nothing saved or deleted";
 		return s;
 	}
+	// Nothing came and nothing changed on the server: the one thing worth saying.
+	if (r.error.empty() && r.saved == 0 && r.deleted == 0 && r.unconfirmed == 0 &&
+	    !r.quit_unconfirmed)
+		return s + "no new mail";
 	char seconds[32];
 	std::snprintf(seconds, sizeof(seconds), "%.2f", r.seconds);
-	s += std::to_string(r.saved) + (r.saved == 1 ? " message, " : " messages, ") +
-	     std::to_string(r.saved_bytes) + " bytes saved to " + r.maildir + " in " +
-	     seconds + " s";
+	s += Messages(r.saved) + ", " + std::to_string(r.saved_bytes) +
+	     " bytes saved to " + r.maildir + " in " + seconds + " s";
 	if (r.keep) {
 		s += "; all kept on the server (-n)";
 	} else if (r.committed) {

@@ -75,7 +75,8 @@ struct FetchProgress {
 };
 
 /** @return a one-line summary of @p result for @p label, e.g. "alice@host:995: 3
- * messages, 216 bytes saved to /m in 0.12 s; 3 deleted on the server" */
+ * messages, 216 bytes saved to /m in 0.12 s; 3 deleted on the server", or
+ * "alice@host:995: no new mail" when nothing was saved or deleted and nothing failed */
 std::string FormatSummary(const std::string &label, const FetchResult &result);
 
 /** @return the log line about a listing: "N messages (B bytes) on the server; M to

@@ -125,7 +125,7 @@ TEST_SUITE("dovecot-run")
 		CHECK(Has(r.out, "work: alice@127.0.0.1:" + port + ": 40 messages, " +
 				     std::to_string(s.sample.Bytes())));
 		CHECK(Has(r.out, "; 40 deleted on the server\n"));
-		CHECK(Has(r.out, "home: bob@127.0.0.1:" + port + ": 0 messages"));
+		CHECK(Has(r.out, "home: bob@127.0.0.1:" + port + ": no new mail"));
 		CHECK(r.err.empty());
 
 		// Named on the command line, a disabled account is fetched; named twice,

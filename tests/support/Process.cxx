@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <spawn.h>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -165,6 +166,57 @@ ProcessResult Run(const ProcessOptions &options)
 {
 	Child child(options);
 	return child.Wait();
+}
+
+ProcessResult RunOnTerminal(const ProcessOptions &options, unsigned short columns)
+{
+	auto args = options.argv;
+	auto env = BuildEnv(options.env);
+	auto argv = CStrings(args);
+	auto envp = CStrings(env);
+	winsize size{};
+	size.ws_row = 24;
+	size.ws_col = columns;
+	int master = -1;
+	const pid_t pid = forkpty(&master, nullptr, nullptr, &size);
+	if (pid < 0)
+		Fail("forkpty");
+	if (pid == 0) {
+		if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0)
+			_exit(127);
+		execvpe(argv[0], argv.data(), envp.data());
+		_exit(127);
+	}
+	ProcessResult result;
+	const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+	for (;;) {
+		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+		    deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0) {
+			result.timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		pollfd fd{master, POLLIN, 0};
+		if (poll(&fd, 1, static_cast<int>(left.count())) <= 0)
+			continue;
+		char buffer[4096];
+		const ssize_t n = read(master, buffer, sizeof(buffer));
+		if (n > 0)
+			result.out.append(buffer, static_cast<size_t>(n));
+		else if (!(n < 0 && errno == EINTR))
+			break; // EIO: the child's side is closed
+	}
+	close(master);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (WIFEXITED(status)) {
+		result.exit_code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		result.signal = WTERMSIG(status);
+	}
+	return result;
 }
 
 } // namespace popstream::test

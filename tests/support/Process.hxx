@@ -39,6 +39,15 @@ struct ProcessResult {
  */
 ProcessResult Run(const ProcessOptions &options);
 
+/**
+ * Runs a child on a terminal of its own (forkpty(3)), as a person at a shell would:
+ * stdin, stdout and stderr are the terminal, @p columns wide. ProcessResult::out holds
+ * every byte it wrote to the terminal, carriage returns and escape sequences included
+ * (the line discipline turns LF into CR LF); err stays empty.
+ * @throws std::system_error if it cannot be started
+ */
+ProcessResult RunOnTerminal(const ProcessOptions &options, unsigned short columns = 80);
+
 /** A child started in the background, with stdout and stderr captured. */
 class Child {
 	pid_t pid_ = -1;
