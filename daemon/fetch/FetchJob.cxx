@@ -225,6 +225,7 @@ void FetchJob::Stop(std::uint64_t max_ms) noexcept
 	const std::uint64_t now = uv_now(&loop_);
 	const std::uint64_t needed = stop_grace_ms + session_->InFlightRetrBytes() / 64;
 	stop_deadline_ms_ = now + std::min(needed, max_ms);
+	stop_limit_ms_ = now + max_ms;
 	last_data_ms_ = now;
 	StartTicking();
 	session_->StopRetrieving();
@@ -255,6 +256,15 @@ void FetchJob::OnTick() noexcept
 			session_->TimedOut();
 			Drive();
 		}
+		return;
+	}
+	// While an MDA works, the silence is ours, not the server's: the messages
+	// already here are handed over (up to the caller's limit), then the DELEs and
+	// QUIT go out.
+	if (stopping_ && destination_ && !destination_->Settled()) {
+		last_data_ms_ = now;
+		if (now >= stop_limit_ms_)
+			Abort();
 		return;
 	}
 	if (stopping_ &&
@@ -636,6 +646,9 @@ void FetchJob::HandOffsProgressed()
 	if (finished_ || !destination_)
 		return;
 	if (session_over_) {
+		// Journaled now, not when the last MDA is done: the next MDA waits
+		// for it (HandOffQueue).
+		CommitPending();
 		if (!destination_->Settled())
 			return;
 		const auto last = std::move(*session_over_);
@@ -777,8 +790,16 @@ void FetchJob::Finish(ExitCode code, std::string error)
 		.count();
 	connection_.reset();
 	StopTicking();
-	if (destination_)
-		destination_->Close(); // releases the account's lock
+	if (destination_) {
+		// Releases the account's lock; what an MDA finished meanwhile was
+		// delivered, and counts (the next run deletes it without a download).
+		const auto ended = destination_->Close();
+		for (const auto &d : ended.durable)
+			if (d.new_copy) {
+				++result_.saved;
+				result_.saved_bytes += d.bytes;
+			}
+	}
 	// Close() waited for the MDA's thread: the loop need not stay up for it.
 	CloseHandOffWake();
 	// Last statement: the callback may destroy this job.

@@ -202,6 +202,9 @@ private:
 	 * message: the server is silent then because nothing was asked of it. */
 	bool idle_allows_mda_ = false;
 	std::uint64_t stop_deadline_ms_ = 0;
+	/** The caller's limit for a stop (Stop()'s max_ms), which an MDA still
+	 * handing over messages may use up; uv_now() ms. */
+	std::uint64_t stop_limit_ms_ = 0;
 	std::uint64_t last_data_ms_ = 0;
 	std::uint64_t close_wait_start_ms_ = 0;
 	FetchResult result_;

@@ -724,6 +724,9 @@ void DeliveryLedger::CollectHandOffs(CommitOutcome &out, std::int64_t now)
 	if (journaled)
 		Sync();
 	out.completed = !out.durable.empty() || !out.failed.empty();
+	// On record: the next MDA may run.
+	if (out.completed && hand_offs_)
+		hand_offs_->Collected();
 }
 
 void DeliveryLedger::EndSession(const std::function<bool(std::uint32_t)> &suspect)
@@ -761,15 +764,15 @@ void DeliveryLedger::SessionCommitted(const std::vector<std::string_view> &marke
 	Sync();
 }
 
-void DeliveryLedger::Close()
+CommitOutcome DeliveryLedger::Close()
 {
+	CommitOutcome ended;
 	if (hand_offs_) {
 		// A message the MDA is reading is neither cut off nor given twice: its
 		// hand-off ends first. What the MDA took is journaled although no DELE
 		// follows this run, so that the next run does not hand it over again.
 		hand_offs_->Stop();
-		CommitOutcome unused;
-		CollectHandOffs(unused, static_cast<std::int64_t>(std::time(nullptr)));
+		CollectHandOffs(ended, static_cast<std::int64_t>(std::time(nullptr)));
 		group_.clear();
 		group_bytes_ = 0;
 		// The journal records every append now: the intents are done.
@@ -792,6 +795,7 @@ void DeliveryLedger::Close()
 		journal_.reset(); // releases the lock
 	}
 	lock_.reset();
+	return ended;
 }
 
 } // namespace popstream::store

@@ -177,7 +177,7 @@ public:
 	/** Waits for a running MDA (HandOffQueue::Stop()) and journals what it took,
 	 * then compacts the journal when it holds more than twice its entries plus 256
 	 * lines. The Maildir stays open until destruction. */
-	void Close() override;
+	CommitOutcome Close() override;
 
 	/** @return the journal's state (for tests and status displays) */
 	const journal::State &Journal() const noexcept;

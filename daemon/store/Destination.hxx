@@ -218,8 +218,10 @@ public:
 	virtual bool Sync() = 0;
 
 	/** The run is over: records are written, the record of deliveries is compacted
-	 * if it has grown, and the account's lock is released. */
-	virtual void Close() = 0;
+	 * if it has grown, and the account's lock is released.
+	 * @return what hand-offs ended meanwhile (an MDA waited for): delivered, yet
+	 *         never to be deleted by this run; counted by the caller */
+	virtual CommitOutcome Close() = 0;
 };
 
 } // namespace popstream::store

@@ -58,6 +58,15 @@ std::shared_ptr<const HandOffQueue::Job> HandOffQueue::Push(HandOffMessage messa
 	return job;
 }
 
+void HandOffQueue::Collected() noexcept
+{
+	{
+		std::lock_guard lock(mutex_);
+		uncollected_ = false;
+	}
+	queued_.notify_one();
+}
+
 void HandOffQueue::Stop() noexcept
 {
 	{
@@ -81,15 +90,20 @@ void HandOffQueue::Run()
 		std::shared_ptr<Job> job;
 		{
 			std::unique_lock lock(mutex_);
-			queued_.wait(lock,
-				     [this] { return stopping_ || !jobs_.empty(); });
-			if (jobs_.empty())
-				return; // stopping, nothing left
+			queued_.wait(lock, [this] {
+				return stopping_ || (!jobs_.empty() && !uncollected_);
+			});
+			if (stopping_ || jobs_.empty())
+				return; // stopping: Stop() ends what is left
 			job = std::move(jobs_.front());
 			jobs_.pop_front();
 		}
 		job->result_ = run_(job->message_);
 		CloseFd(job->message_.fd);
+		{
+			std::lock_guard lock(mutex_);
+			uncollected_ = true;
+		}
 		job->done_.store(true, std::memory_order_release);
 		if (wake_)
 			wake_();

@@ -55,6 +55,11 @@ using HandOff = std::function<HandOffResult(const HandOffMessage &message)>;
  * meanwhile. One at a time keeps the mailbox in the server's order, as fetchmail and
  * getmail deliver.
  *
+ * A job starts only once the result of the one before it is on record (Collected()):
+ * an MDA that has taken a message cannot be made to give it back, so the journal must
+ * know of every delivery before the next MDA runs, or a kill -9 would deliver a whole
+ * backlog twice instead of at most the one message an MDA holds.
+ *
  * The thread starts with the first Push(). Call from one thread (the loop's).
  */
 class HandOffQueue {
@@ -95,6 +100,10 @@ public:
 	 * thread cannot be started */
 	std::shared_ptr<const Job> Push(HandOffMessage message);
 
+	/** The result of the last job done is on record (journaled and synced): the
+	 * next job may start. */
+	void Collected() noexcept;
+
 	/**
 	 * Starts nothing more and waits for the running hand-off, if any, to end: a
 	 * message the MDA is reading is neither abandoned nor given twice. Jobs not
@@ -111,6 +120,8 @@ private:
 	std::condition_variable queued_;
 	std::deque<std::shared_ptr<Job>> jobs_;
 	bool stopping_ = false;
+	/** A job is done whose result is not on record yet: none starts meanwhile. */
+	bool uncollected_ = false;
 	std::thread thread_;
 };
 

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -501,11 +502,30 @@ TEST_CASE("a group is full at 64 messages; a second ledger on the account is ref
 namespace {
 
 /** Waits (up to 10 s) until no MDA has a message of @p ledger's group. */
-bool WaitSettled(const Destination &ledger)
+/**
+ * Collects every hand-off as FetchJob does, one at a time: the next runs only once
+ * the one before is on record (HandOffQueue), so waiting for all to settle first would
+ * wait for ever. @return the outcomes merged, or nothing if they did not end within
+ * 10 s
+ */
+std::optional<CommitOutcome> CollectAll(Destination &ledger)
 {
-	for (int i = 0; i < 10'000 && !ledger.Settled(); ++i)
+	CommitOutcome all;
+	for (int i = 0; i < 10'000; ++i) {
+		if (ledger.GroupFull()) {
+			auto outcome = ledger.Commit();
+			all.durable.insert(all.durable.end(), outcome.durable.begin(),
+					   outcome.durable.end());
+			all.failed.insert(all.failed.end(), outcome.failed.begin(),
+					  outcome.failed.end());
+			all.completed = all.completed || outcome.completed;
+			continue;
+		}
+		if (ledger.Settled())
+			return all;
 		std::this_thread::sleep_for(std::chrono::milliseconds(1));
-	return ledger.Settled();
+	}
+	return std::nullopt;
 }
 
 /** An MDA for the tests: records what it was given, answers from a list. */
@@ -552,6 +572,37 @@ HandOffResult Delivered()
 
 } // namespace
 
+TEST_CASE("an MDA: the next message waits until the last one's delivery is on record, "
+	  "so a kill costs at most one duplicate")
+{
+	Account a;
+	FakeMda mda;
+	mda.answers = {Delivered(), Delivered()};
+	DeliveryLedger ledger(MdaOptions(a, mda.Run()), {});
+	ledger.Recover();
+	ledger.BeginSession();
+	ledger.Open();
+	Stage(ledger, {1, "u1", "Subject: one\n\n1\n"});
+	Stage(ledger, {2, "u2", "Subject: two\n\n2\n"});
+	for (int i = 0; i < 10'000 && !ledger.GroupFull(); ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	REQUIRE(ledger.GroupFull());
+	// However long the loop takes to collect, the second MDA does not start.
+	std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	{
+		std::lock_guard lock(mda.mutex);
+		CHECK(mda.given.size() == 1);
+	}
+	CHECK_FALSE(ledger.Settled());
+	CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
+	CHECK(Types(a.Records()) == std::vector<Type>{Type::Delivered, Type::Confirmed});
+	const auto rest = CollectAll(ledger);
+	REQUIRE(rest);
+	CHECK(Numbers(rest->durable) == std::vector<std::uint32_t>{2});
+	CHECK(mda.given.size() == 2);
+	ledger.Close();
+}
+
 TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 and "
 	  "failures keep it; a kill right after the hand-off duplicates, never loses")
 {
@@ -574,10 +625,10 @@ TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 an
 		for (const auto &m : two)
 			Stage(ledger, m);
 		Stage(ledger, third);
-		REQUIRE(WaitSettled(ledger));
+		const auto collected = CollectAll(ledger);
+		REQUIRE(collected);
+		const auto &outcome = *collected;
 		CHECK(wakes == 3);
-		CHECK(ledger.GroupFull()); // something to collect
-		const auto outcome = ledger.Commit();
 		CHECK(mda.given ==
 		      std::vector<std::string>{two[0].body, two[1].body, third.body});
 		CHECK(Numbers(outcome.durable) == std::vector<std::uint32_t>{1});
@@ -617,8 +668,7 @@ TEST_CASE("an MDA: each message handed over whole; D and C synced at once; 75 an
 		ledger.BeginSession();
 		ledger.Open();
 		Stage(ledger, two[1]);
-		WaitSettled(ledger);
-		ledger.Commit();
+		CollectAll(ledger);
 	});
 	DeliveryLedger ledger(MdaOptions(a, mda.Run()), {});
 	ledger.Recover();
@@ -696,8 +746,9 @@ TEST_CASE("what an MDA took vouches only while the account delivers to an MDA")
 		ledger.BeginSession();
 		ledger.Open();
 		Stage(ledger, two[0]);
-		REQUIRE(WaitSettled(ledger));
-		CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
+		const auto collected = CollectAll(ledger);
+		REQUIRE(collected);
+		CHECK(Numbers(collected->durable) == std::vector<std::uint32_t>{1});
 		ledger.Close();
 	}
 	// The account now saves to a Maildir, which does not hold it: downloaded
@@ -729,9 +780,9 @@ TEST_CASE("an mbox: appended in order and journaled; killed after the append, th
 		ledger.Open();
 		for (const auto &m : two)
 			Stage(ledger, m);
-		REQUIRE(WaitSettled(ledger));
-		CHECK(Numbers(ledger.Commit().durable) ==
-		      std::vector<std::uint32_t>{1, 2});
+		const auto collected = CollectAll(ledger);
+		REQUIRE(collected);
+		CHECK(Numbers(collected->durable) == std::vector<std::uint32_t>{1, 2});
 		CHECK(ledger.Journal().Find("u2")->file == MboxJournalFile(box));
 		ledger.Close();
 	}
@@ -747,8 +798,7 @@ TEST_CASE("an mbox: appended in order and journaled; killed after the append, th
 		ledger.BeginSession();
 		ledger.Open();
 		Stage(ledger, third);
-		WaitSettled(ledger);
-		ledger.Commit();
+		CollectAll(ledger);
 	});
 	const auto after_kill = ReadFile(box);
 	CHECK(after_kill.ends_with("Subject: three\n\n>From me\n\n"));
@@ -783,8 +833,9 @@ TEST_CASE("an mbox append vouches only for that mbox, and only while it exists")
 		ledger.BeginSession();
 		ledger.Open();
 		Stage(ledger, two[0]);
-		REQUIRE(WaitSettled(ledger));
-		CHECK(Numbers(ledger.Commit().durable) == std::vector<std::uint32_t>{1});
+		const auto collected = CollectAll(ledger);
+		REQUIRE(collected);
+		CHECK(Numbers(collected->durable) == std::vector<std::uint32_t>{1});
 		ledger.Close();
 	}
 	const auto listed = two[0].body.size() + 2;
