@@ -209,7 +209,8 @@ private:
 	void StartHook(Fetch &fetch, const fetch::FetchResult &result)
 	{
 		fetch::NewMailFacts facts{fetch.account.name, result.saved,
-					  result.saved_bytes, fetch.account.maildir};
+					  result.saved_bytes, fetch.account.maildir,
+					  fetch.account.mbox};
 		fetch.hook = std::make_unique<fetch::NewMailHook>(
 		    loop_, fetch.account.on_new_mail, std::move(facts),
 		    [this, &fetch](const fetch::HookOutcome &outcome) {

@@ -45,9 +45,11 @@ std::string FormatAddedHeaders(std::string_view from, std::string_view by,
 			       host + "]";
 		// "for" takes a mailbox (RFC 5321 §4.4): a login name alone is left out.
 		const std::string who = Printable(user);
+		// RFC 5322 §3.6.7: the date follows a ';', whatever tokens precede.
 		out += "Received: from " + host + " by " + Printable(by) +
-		       " with POP3 (popstream)\n\t" +
-		       (who.find('@') != std::string::npos ? "for <" + who + ">; " : "") +
+		       " with POP3 (popstream)" +
+		       (who.find('@') != std::string::npos ? "\n\tfor <" + who + ">; "
+							   : ";\n\t") +
 		       std::string(date, n) + "\n";
 	}
 	if (!account_field.empty())

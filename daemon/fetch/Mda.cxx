@@ -6,6 +6,7 @@
 #include "store/Mbox.hxx"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -40,6 +41,21 @@ std::string FirstLine(const std::string &output)
 		start = end + 1;
 	}
 	return {};
+}
+
+/**
+ * @return @p sender with every character but letters, digits and `@ . _ + = : , / -`
+ *         replaced by '_', as fetchmail does for its %F: an MDA run through a shell
+ *         (`[sh, -c, "procmail -f %F"]`, or ssh to another host) must not be made to
+ *         run anything by a Return-Path, which whoever sent the message chose
+ */
+std::string ShellSafe(std::string sender)
+{
+	for (char &c : sender)
+		if (!std::isalnum(static_cast<unsigned char>(c)) &&
+		    std::string_view("@._+=:,/-").find(c) == std::string_view::npos)
+			c = '_';
+	return sender;
 }
 
 /** @return @p argv with `%F` replaced by @p sender and `%%` by `%` */
@@ -109,7 +125,7 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 	std::string head(std::min<std::uint64_t>(size, 64 * 1024), '\0');
 	const auto got = pread(fd, head.data(), head.size(), 0);
 	head.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-	const auto argv = ExpandSender(command, store::EnvelopeSender(head));
+	const auto argv = ExpandSender(command, ShellSafe(store::EnvelopeSender(head)));
 	const std::string who = "the MDA \"" + Escape(argv.front(), 100) + "\"";
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) != 0) {

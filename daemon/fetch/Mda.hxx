@@ -45,7 +45,9 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
  * at all sets every_save.
  *
  * Before it runs, `%F` in @p argv becomes the message's EnvelopeSender() (its
- * Return-Path, as mpop's and fetchmail's `%F`) and `%%` a percent sign.
+ * Return-Path, as mpop's and fetchmail's `%F`) with every character but letters,
+ * digits and `@ . _ + = : , / -` made '_' (as fetchmail does: an MDA run through a
+ * shell must not run what a sender wrote), and `%%` a percent sign.
  *
  * @param argv the command, as ExpandMdaArgs() left it; not empty
  * @param fd the message, read from offset 0 with pread(2)

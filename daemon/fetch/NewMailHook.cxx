@@ -19,8 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view env_names[] = {"POPSTREAM_ACCOUNT=", "POPSTREAM_MESSAGES=",
-					  "POPSTREAM_BYTES=", "POPSTREAM_MAILDIR="};
+constexpr std::string_view env_names[] = {
+    "POPSTREAM_ACCOUNT=", "POPSTREAM_MESSAGES=", "POPSTREAM_BYTES=", "POPSTREAM_MAILDIR=",
+    "POPSTREAM_MBOX="};
 
 /** @return the process's environment without our variables, then ours */
 std::vector<std::string> HookEnvironment(const NewMailFacts &facts)
@@ -38,6 +39,7 @@ std::vector<std::string> HookEnvironment(const NewMailFacts &facts)
 	env.push_back("POPSTREAM_MESSAGES=" + std::to_string(facts.messages));
 	env.push_back("POPSTREAM_BYTES=" + std::to_string(facts.bytes));
 	env.push_back("POPSTREAM_MAILDIR=" + facts.maildir);
+	env.push_back("POPSTREAM_MBOX=" + facts.mbox);
 	return env;
 }
 

@@ -30,8 +30,10 @@ struct NewMailFacts {
 	std::uint32_t messages = 0;
 	/** POPSTREAM_BYTES: their bytes, as stored. */
 	std::uint64_t bytes = 0;
-	/** POPSTREAM_MAILDIR: where they went. */
+	/** POPSTREAM_MAILDIR: where they went; empty for an mbox or an MDA. */
 	std::string maildir;
+	/** POPSTREAM_MBOX: the mbox they were appended to, or empty. */
+	std::string mbox;
 };
 
 /** How a hook ended. */

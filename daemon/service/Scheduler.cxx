@@ -495,7 +495,7 @@ void Scheduler::Abort()
 void Scheduler::StartHook(Slot &slot, const fetch::FetchResult &result)
 {
 	fetch::NewMailFacts facts{slot.account.name, result.saved, result.saved_bytes,
-				  slot.account.maildir};
+				  slot.account.maildir, slot.account.mbox};
 	hooks_.emplace_back();
 	const auto it = std::prev(hooks_.end());
 	// The hook's lines go to the journal with the account, as the fetch's did.

@@ -332,25 +332,43 @@ std::string EnvelopeSender(std::string_view header)
 		if (line.empty() || line == "\r")
 			break; // the end of the header
 		constexpr std::string_view name = "return-path:";
-		if (line.size() > name.size() &&
-		    std::equal(
+		if (line.size() < name.size() ||
+		    !std::equal(
 			name.begin(), name.end(), line.begin(), [](char a, char b) {
 				return a == std::tolower(static_cast<unsigned char>(b));
 			})) {
-			const auto open = line.find('<'), close = line.find('>');
-			if (open != std::string_view::npos &&
-			    close != std::string_view::npos && close > open + 1) {
-				const auto address =
-				    line.substr(open + 1, close - open - 1);
-				if (address.front() != '-' &&
-				    std::all_of(
-					address.begin(), address.end(),
-					[](char c) { return c > 0x20 && c < 0x7f; }))
-					return std::string(address);
-			}
-			break;
+			at = end + 1;
+			continue;
 		}
-		at = end + 1;
+		// The field's value, unfolded (RFC 5322 §2.2.3): its continuation lines
+		// start with a blank.
+		std::string value(line.substr(name.size()));
+		while (end + 1 < header.size() &&
+		       (header[end + 1] == ' ' || header[end + 1] == '\t')) {
+			const auto next = header.find('\n', end + 1);
+			const auto stop =
+			    next == std::string_view::npos ? header.size() : next;
+			value += header.substr(end + 1, stop - end - 1);
+			end = stop;
+		}
+		std::erase(value, '\r');
+		const auto first = value.find_first_not_of(" \t");
+		const auto last = value.find_last_not_of(" \t");
+		std::string address;
+		if (first != std::string::npos) {
+			const auto open = value.find('<'), close = value.find('>');
+			if (open != std::string::npos && close != std::string::npos &&
+			    close > open)
+				address = value.substr(open + 1, close - open - 1);
+			else if (open == std::string::npos)
+				// Without brackets, as some MTAs write it: one word.
+				address = value.substr(first, last - first + 1);
+		}
+		if (!address.empty() && address.front() != '-' &&
+		    std::all_of(address.begin(), address.end(),
+				[](char c) { return c > 0x20 && c < 0x7f; }))
+			return address;
+		break;
 	}
 	return "MAILER-DAEMON";
 }

@@ -58,7 +58,8 @@ private:
  * an MDA's `%F`.
  *
  * @param header the top of the message, up to its empty line (more is ignored)
- * @return the address inside the first Return-Path's angle brackets, or MAILER-DAEMON
+ * @return the address inside the first Return-Path's angle brackets (the field
+ *         unfolded; a bare address without brackets too), or MAILER-DAEMON
  *         when there is none, it is the null sender `<>`, it holds a blank or control
  *         character, or it starts with '-' (an MDA would take it for an option)
  */

@@ -28,10 +28,11 @@ TEST_CASE("added headers: a Received: trace field as mpop writes one, and the ac
 				 true, "", when) ==
 	      "Received: from pop.example.com by laptop with POP3 (popstream)\n"
 	      "\tfor <alice@example.org>; Sun, 06 Dec 2026 23:00:00 +0000\n");
-	// A login name is no mailbox (RFC 5321 §4.4): no "for"; an address in brackets.
+	// A login name is no mailbox (RFC 5321 §4.4): no "for"; an address in brackets;
+	// the ';' before the date all the same (RFC 5322 §3.6.7).
 	CHECK(
 	    FormatAddedHeaders("192.0.2.7", "laptop", "alice", "work", true, "", when) ==
-	    "Received: from [192.0.2.7] by laptop with POP3 (popstream)\n"
+	    "Received: from [192.0.2.7] by laptop with POP3 (popstream);\n"
 	    "\tSun, 06 Dec 2026 23:00:00 +0000\n");
 	CHECK(FormatAddedHeaders("::1", "laptop", "alice", "work", true, "", when)
 		  .starts_with("Received: from [IPv6:::1] by laptop"));
@@ -51,7 +52,7 @@ TEST_CASE("added headers: a Received: trace field as mpop writes one, and the ac
 	setenv("TZ", "EST5", 1);
 	tzset();
 	CHECK(FormatAddedHeaders("h", "l", "u", "a", true, "", when) ==
-	      "Received: from h by l with POP3 (popstream)\n"
+	      "Received: from h by l with POP3 (popstream);\n"
 	      "\tSun, 06 Dec 2026 18:00:00 -0500\n");
 	setenv("TZ", "UTC", 1);
 	tzset();

@@ -122,6 +122,14 @@ TEST_CASE("RunMda: %F is the message's envelope sender, one argument however it 
 	CHECK(r.delivered);
 	CHECK(ReadFile(out) == "-f\nbob@example.org\n100%\n%F\n");
 
+	// Whatever a sender wrote, a shell the MDA starts sees nothing it would run.
+	Message shell("Return-Path: <a&touch${IFS}x&'\"`$(id)@x>\n\nbody\n");
+	CHECK(shell
+		  .Run({"sh", "-c", "cat >/dev/null; printf '%s\\n' \"$@\" > \"$0\"", out,
+			"%F"})
+		  .delivered);
+	CHECK(ReadFile(out) == "a_touch__IFS_x______id_@x\n");
+
 	Message hostile("Return-Path: <-oQ/tmp; rm -rf ~@x>\n\nbody\n");
 	CHECK(hostile
 		  .Run({"sh", "-c", "cat >/dev/null; printf '%s\\n' \"$@\" > \"$0\"", out,

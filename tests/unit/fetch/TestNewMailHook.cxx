@@ -22,7 +22,7 @@ namespace {
 
 NewMailFacts Facts()
 {
-	return {"work", 3, 4096, "/home/a/Mail/work"};
+	return {"work", 3, 4096, "/home/a/Mail/work", ""};
 }
 
 /** @return the lines of @p outcome, one per line, "LEVEL text" (W, I or D) */
@@ -47,7 +47,7 @@ TEST_CASE("on_new_mail gets the facts in its environment and its output is logge
 	const auto out = dir / "env";
 	const auto outcome = RunNewMailHook(
 	    {"sh", "-c",
-	     "env | grep -E '^POPSTREAM_(ACCOUNT|MESSAGES|BYTES|MAILDIR)=' | sort > "
+	     "env | grep -E '^POPSTREAM_(ACCOUNT|MESSAGES|BYTES|MAILDIR|MBOX)=' | sort > "
 	     "\"$0\"; "
 	     "echo 'one line'; echo 'to stderr' "
 	     ">&2; printf 'bad\\033byte'",
@@ -55,9 +55,9 @@ TEST_CASE("on_new_mail gets the facts in its environment and its output is logge
 	    Facts());
 	unsetenv("POPSTREAM_ACCOUNT");
 	CHECK(outcome.ok);
-	CHECK(ReadFile(out) ==
-	      "POPSTREAM_ACCOUNT=work\nPOPSTREAM_BYTES=4096\n"
-	      "POPSTREAM_MAILDIR=/home/a/Mail/work\nPOPSTREAM_MESSAGES=3\n");
+	CHECK(ReadFile(out) == "POPSTREAM_ACCOUNT=work\nPOPSTREAM_BYTES=4096\n"
+			       "POPSTREAM_MAILDIR=/home/a/Mail/work\nPOPSTREAM_MBOX=\n"
+			       "POPSTREAM_MESSAGES=3\n");
 	CHECK(Lines(outcome) ==
 	      "I on_new_mail: one line\nI on_new_mail: to stderr\n"
 	      "I on_new_mail: bad\\x1bbyte\nD on_new_mail \"sh\": done\n");

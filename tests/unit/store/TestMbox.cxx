@@ -114,8 +114,11 @@ TEST_CASE("EnvelopeSender: never an option, a blank or a control character")
 	CHECK(EnvelopeSender("Subject: x\r\nReturn-Path: <b@x>\r\n\r\n") == "b@x");
 	CHECK(EnvelopeSender("Return-Path: <-oQ/tmp@x>\n\n") == "MAILER-DAEMON");
 	CHECK(EnvelopeSender("Return-Path: <a\tb@x>\n\n") == "MAILER-DAEMON");
-	CHECK(EnvelopeSender("Return-Path: b@x\n\n") == "MAILER-DAEMON");
 	CHECK(EnvelopeSender("") == "MAILER-DAEMON");
+	// Folded, and without brackets, as some MTAs write it.
+	CHECK(EnvelopeSender("Return-Path:\r\n <f@x>\r\nSubject: y\r\n\r\n") == "f@x");
+	CHECK(EnvelopeSender("Return-Path: bare@x\n\n") == "bare@x");
+	CHECK(EnvelopeSender("Return-Path: two words@x\n\n") == "MAILER-DAEMON");
 }
 
 TEST_CASE("mbox append: From line, quoted message, empty line; the intent is logged; "
