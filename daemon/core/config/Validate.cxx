@@ -608,8 +608,11 @@ std::vector<std::string> SplitCommand(std::string_view text)
 					    "unterminated \" in the command");
 				if (text[pos] == '"')
 					break;
+				// As in sh: \ quotes only what "..." would give a
+				// meaning ($ ` " \); before anything else it stays.
 				if (text[pos] == '\\' && pos + 1 < text.size() &&
-				    (text[pos + 1] == '"' || text[pos + 1] == '\\'))
+				    std::string_view("\"\\$`").find(text[pos + 1]) !=
+					std::string_view::npos)
 					++pos;
 				word += text[pos];
 			}

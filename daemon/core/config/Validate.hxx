@@ -194,9 +194,9 @@ std::string ExpandPath(std::string_view text, const EnvLookup &lookup);
 
 /**
  * Splits a command written as one string into argv, without a shell: blanks (space,
- * tab) separate words; '...' keeps everything literally; "..." keeps everything but
- * `\"` and `\\`; outside quotes a backslash makes the next character literal. Nothing
- * is expanded.
+ * tab) separate words; '...' keeps everything literally; in "..." a backslash quotes
+ * `"`, `\\`, `$` and a backquote and stays before anything else, as in sh; outside
+ * quotes a backslash makes the next character literal. Nothing is expanded.
  *
  * @param text e.g. `pass show "mail/work account"`
  * @return the words; never empty

@@ -385,6 +385,9 @@ TEST_CASE("commands are split into words without a shell")
 	CHECK(SplitCommand("a 'it\"s' \"x\\\"y\\\\z\\n\"") ==
 	      Words{"a", "it\"s", "x\"y\\z\\n"});
 	CHECK(SplitCommand("a\\ b c") == Words{"a b", "c"});
+	// In "...", as in sh: \$ and \` are $ and `; \n stays a backslash and an n.
+	CHECK(SplitCommand("\"a\\$b\" \"k\\`l\" \"m\\n\"") ==
+	      Words{"a$b", "k`l", "m\\n"});
 	CHECK(SplitCommand("a '' b") == Words{"a", "", "b"});
 	CHECK(SplitCommand("$HOME/bin/pw ~") == Words{"$HOME/bin/pw", "~"});
 	CHECK(ErrorText([] { SplitCommand(""); }) == "empty command");
