@@ -390,6 +390,9 @@ MdaFromShell(std::string_view command, std::string_view recipient, std::string &
 			why = e.what();
 			return std::nullopt;
 		}
+		// `exec CMD` in a shell is CMD run in its place: without one, CMD.
+		if (words.size() > 1 && words.front() == "exec")
+			words.erase(words.begin());
 		for (auto &word : words) {
 			std::string out;
 			for (std::size_t i = 0; i < word.size(); ++i) {

@@ -323,6 +323,12 @@ private:
 		case Arity::Zero:
 			break;
 		case Arity::One:
+			// "auth password" names a method that is also a keyword.
+			if ((token.text == "auth" || token.text == "authenticate") &&
+			    next_ < tokens_.size() && tokens_[next_].text == "password") {
+				option.values.push_back(tokens_[next_++].text);
+				break;
+			}
 			option.values.push_back(Value(token).text);
 			break;
 		case Arity::Many:

@@ -442,6 +442,13 @@ Imported ParseGetmailrc(std::string_view text, std::string_view name)
 		Options(account, it->second);
 	else
 		account.keep = true;
+	// getmail's default, which no line of the file shows.
+	if (const auto it = sections.find("options");
+	    it == sections.end() || Find(it->second, "received") == nullptr)
+		imported.dropped.push_back(
+		    {"received = true (getmail's default)", "",
+		     "popstream stores each message as the server sent it; "
+		     "received_header: true adds a Received: field"});
 	for (const auto &[section, contents] : sections)
 		if (section != "retriever" && section != "destination" &&
 		    section != "options")

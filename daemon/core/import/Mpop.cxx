@@ -81,7 +81,11 @@ const std::map<std::string_view, std::string_view> &DropReasons()
 	return reasons;
 }
 
-/** Splits "command argument" and unquotes the argument. */
+/**
+ * Splits "command argument" and unquotes the argument as mpop does: a double quote at
+ * each end is taken off, and nothing inside is an escape (a backslash stays, for the
+ * shell of a passwordeval or an MDA to read).
+ */
 std::pair<std::string, std::string> SplitLine(std::string_view line, unsigned number)
 {
 	std::size_t i = 0;
@@ -95,21 +99,9 @@ std::pair<std::string, std::string> SplitLine(std::string_view line, unsigned nu
 		rest.remove_suffix(1);
 	if (rest.empty() || rest.front() != '"')
 		return {command, std::string(rest)};
-	std::string argument;
-	for (std::size_t j = 1; j < rest.size(); ++j) {
-		if (rest[j] == '\\' && j + 1 < rest.size()) {
-			argument += rest[++j];
-		} else if (rest[j] == '"') {
-			if (j + 1 != rest.size())
-				throw ImportError(number,
-						  "text after the closing quote of " +
-						      command + "'s argument");
-			return {command, argument};
-		} else {
-			argument += rest[j];
-		}
-	}
-	throw ImportError(number, "unclosed quote in " + command + "'s argument");
+	if (rest.size() < 2 || rest.back() != '"')
+		throw ImportError(number, "unclosed quote in " + command + "'s argument");
+	return {command, std::string(rest.substr(1, rest.size() - 2))};
 }
 
 /** mpop's on/off argument: empty means on. @return nothing if it is neither */
@@ -402,6 +394,14 @@ Imported ParseMpoprc(std::string_view text)
 	std::vector<std::string> taken;
 	for (const auto &account : accounts)
 		imported.accounts.push_back(Translate(account, taken));
+	// mpop's default, which no line of the file shows: said once.
+	if (std::any_of(accounts.begin(), accounts.end(), [](const MpopAccount &a) {
+		    return !a.settings.contains("received_header");
+	    }))
+		imported.dropped.push_back(
+		    {"received_header on (mpop's default)", "",
+		     "popstream stores each message as the server sent it; "
+		     "received_header: true adds a Received: field"});
 	return imported;
 }
 

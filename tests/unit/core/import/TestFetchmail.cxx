@@ -257,3 +257,16 @@ TEST_CASE("fetchmail: mda's %T is the entry's local user, else the one importing
 			 "    mda: [/usr/bin/maildrop]\n") != std::string::npos);
 	CHECK(plain.find("# is al here: not carried over") != std::string::npos);
 }
+
+TEST_CASE("fetchmail: auth password is a method, not the password keyword")
+{
+	for (const char *word : {"auth", "authenticate"}) {
+		CAPTURE(word);
+		const auto imported =
+		    ParseFetchmailrc(std::string("poll h.example proto pop3 ") + word +
+				     " password user u\n");
+		REQUIRE(imported.accounts.size() == 1);
+		CHECK(imported.accounts[0].auth.empty());
+		CHECK(imported.accounts[0].user == "u");
+	}
+}

@@ -14,6 +14,7 @@ namespace {
 const char *const getmail_yaml =
     R"yaml(# popstream config.yaml imported from getmail file getmailrc-work by 'popstream import getmail'.
 # Read every comment, then check it with 'popstream check-config FILE'.
+# received = true (getmail's default): not carried over: popstream stores each message as the server sent it; received_header: true adds a Received: field
 accounts:
   - name: work
     host: pop.example.com
@@ -80,6 +81,9 @@ TEST_CASE("getmail: cleartext POP3, a plain password, MDA_external and getmail's
 	      "'popstream import getmail'.\n"
 	      "# Read every comment, then check it with 'popstream check-config "
 	      "FILE'.\n"
+	      "# received = true (getmail's default): not carried over: popstream "
+	      "stores each message as the server sent it; received_header: true "
+	      "adds a Received: field\n"
 	      "accounts:\n"
 	      "  - name: home\n"
 	      "    # getmail used no TLS here; popstream then refuses methods that "

@@ -15,6 +15,7 @@ namespace {
 const char *const mpop_yaml =
     R"yaml(# popstream config.yaml imported from mpop file mpoprc by 'popstream import mpop'.
 # Read every comment, then check it with 'popstream check-config FILE'.
+# received_header on (mpop's default): not carried over: popstream stores each message as the server sent it; received_header: true adds a Received: field
 accounts:
   - name: freemail
     host: pop.freemail.example
@@ -188,4 +189,16 @@ TEST_CASE("mpop: a value with a control character is not carried over")
 			"control character, which popstream refuses\n") !=
 	      std::string::npos);
 	CHECK(yaml.find("    maildir: ~/Maildir\n") != std::string::npos);
+}
+
+TEST_CASE("mpop: a quoted argument loses its quotes only, as in mpop: backslashes stay "
+	  "for the shell")
+{
+	const auto yaml = WriteConfig(
+	    ParseMpoprc(
+		"account a\nhost p.example\npasswordeval \"printf '%s\\n' pw\"\n"),
+	    "rc");
+	CHECK(
+	    yaml.find("    password_command: [sh, \"-c\", \"printf '%s\\\\n' pw\"]\n") !=
+	    std::string::npos);
 }

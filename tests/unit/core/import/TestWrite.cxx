@@ -80,6 +80,8 @@ TEST_CASE("MdaFromShell: words when no shell is needed, else sh -c with the send
 	      Argv{"/usr/bin/procmail", "-f", "%F", "-d", "joe"});
 	CHECK(MdaFromShell("procmail -m '/x y/rc' 100% --opt=a", "", why) ==
 	      Argv{"procmail", "-m", "/x y/rc", "100%%", "--opt=a"});
+	CHECK(MdaFromShell("exec /usr/bin/procmail -f %F", "", why) ==
+	      Argv{"/usr/bin/procmail", "-f", "%F"});
 	CHECK(MdaFromShell("dovecot-lda -f '%F' -m ~/x", "", why) ==
 	      Argv{"dovecot-lda", "-f", "%F", "-m", "~/x"});
 	// mpop's own example: $USER needs the shell.
