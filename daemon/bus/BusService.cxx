@@ -1,6 +1,7 @@
 #include "BusService.hxx"
 
 #include "core/util/Escape.hxx"
+#include "core/util/Names.hxx"
 
 #include <algorithm>
 #include <cerrno>
@@ -228,10 +229,9 @@ struct BusService::Callbacks {
 				return 0;
 			const std::string escaped = Escape(name, 200);
 			std::free(name);
-			return sd_bus_error_setf(error, error_unknown_account,
-						 "no account named '%s' (accounts: %s)",
-						 escaped.c_str(),
-						 self.AccountList().c_str());
+			return sd_bus_error_setf(
+			    error, error_unknown_account, "no account named '%s'%s",
+			    escaped.c_str(), self.UnknownAccountHint(escaped).c_str());
 		} catch (const std::bad_alloc &) {
 			return -ENOMEM;
 		}
@@ -548,17 +548,13 @@ void BusService::OnProgressTimer() noexcept
 	RearmProgressTimer();
 }
 
-std::string BusService::AccountList() const
+std::string BusService::UnknownAccountHint(const std::string &wanted) const
 {
-	if (accounts_.empty())
-		return "none configured";
-	std::string list;
-	for (const auto &[name, account] : accounts_) {
-		if (!list.empty())
-			list += ", ";
-		list += Escape(name, 100);
-	}
-	return list;
+	std::vector<std::string> names;
+	names.reserve(accounts_.size());
+	for (const auto &[name, account] : accounts_)
+		names.push_back(name);
+	return UnknownNameHint(wanted, names);
 }
 
 } // namespace popstream::bus

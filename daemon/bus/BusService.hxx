@@ -180,8 +180,9 @@ private:
 	/** Arms progress_timer_ for the earliest held-back Progress, or stops it. */
 	void RearmProgressTimer() noexcept;
 	void OnProgressTimer() noexcept;
-	/** @return "a, b, c", for error messages */
-	std::string AccountList() const;
+	/** @return what follows "no account named 'X'" (UnknownNameHint()): the accounts,
+	 * or the nearest few of thousands */
+	std::string UnknownAccountHint(const std::string &wanted) const;
 };
 
 } // namespace popstream::bus

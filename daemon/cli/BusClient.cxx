@@ -4,6 +4,7 @@
 #include "bus/Api.hxx"
 #include "bus/SdBusUv.hxx"
 #include "core/util/ExitCode.hxx"
+#include "core/util/Names.hxx"
 #include "posix/Clock.hxx"
 
 #include <systemd/sd-bus.h>
@@ -203,7 +204,7 @@ int ReadManagedObjects(sd_bus_message *m, std::vector<AccountInfo> &accounts)
 
 /**
  * @param auto_start let the bus daemon start popstreamd (bus activation) if needed
- * @return every account, sorted by name
+ * @return every account, in natural order of their names (u2 before u10)
  */
 std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
 {
@@ -228,9 +229,10 @@ std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
 		throw ClientError(ExitCode::Protocol,
 				  std::string("unexpected reply from popstreamd: ") +
 				      std::strerror(-r));
-	std::sort(
-	    accounts.begin(), accounts.end(),
-	    [](const AccountInfo &a, const AccountInfo &b) { return a.name < b.name; });
+	std::sort(accounts.begin(), accounts.end(),
+		  [](const AccountInfo &a, const AccountInfo &b) {
+			  return NaturalLess(a.name, b.name);
+		  });
 	return accounts;
 }
 
@@ -249,14 +251,6 @@ std::string FormatState(const AccountInfo &a)
 		state += " " + std::to_string(a.messages_done) + "/" +
 			 std::to_string(a.messages_total);
 	return state;
-}
-
-std::string AccountList(const std::vector<AccountInfo> &accounts)
-{
-	std::string list;
-	for (const auto &a : accounts)
-		list += (list.empty() ? "" : ", ") + a.name;
-	return list.empty() ? "none configured" : list;
 }
 
 void PrintLine(const std::string &program, const std::string &text)
@@ -386,11 +380,14 @@ int Fetch(const std::vector<std::string> &names, bool wait, const std::string &p
 		const auto it =
 		    std::find_if(accounts.begin(), accounts.end(),
 				 [&](const AccountInfo &a) { return a.name == name; });
-		if (it == accounts.end())
+		if (it == accounts.end()) {
+			std::vector<std::string> known;
+			for (const auto &a : accounts)
+				known.push_back(a.name);
 			throw ClientError(ExitCode::Usage,
-					  "no account named '" + ForTerminal(name) +
-					      "' (accounts: " + AccountList(accounts) +
-					      ")");
+					  "no account named '" + ForTerminal(name) + "'" +
+					      ForTerminal(UnknownNameHint(name, known)));
+		}
 		if (it->state == disabled)
 			throw ClientError(ExitCode::Config,
 					  "account '" + ForTerminal(name) +
