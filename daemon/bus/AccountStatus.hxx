@@ -31,6 +31,9 @@ enum class AccountState : std::uint32_t {
 	Error = 6,
 	/** `enabled: false` in the config. */
 	Disabled = 7,
+	/** Due (its poll, or a FetchNow), waiting for one of the max_concurrent fetch
+	 * slots. */
+	Queued = 8,
 };
 
 /** Messages and bytes done and to do in the current fetch (D-Bus Progress (tttt)). */

@@ -50,6 +50,8 @@ const char *AccountStateName(std::uint32_t state) noexcept
 		return "error";
 	case AccountState::Disabled:
 		return "disabled";
+	case AccountState::Queued:
+		return "queued";
 	}
 	return "unknown";
 }

@@ -716,8 +716,10 @@ void AddDl(CLI::App &app, DlArgs &args)
 	    ->type_name("SECONDS")
 	    ->check(finite_seconds & CLI::Range(0.001, 86400.0))
 	    ->default_str("180");
-	dl->add_option("--connect-timeout", args.connect_timeout_s,
-		       "Give up connecting (DNS, TCP and TLS) after this long (seconds)")
+	dl->add_option(
+	      "--connect-timeout", args.connect_timeout_s,
+	      "Give up connecting (DNS, TCP and TLS) and waiting for the greeting "
+	      "after this long (seconds)")
 	    ->type_name("SECONDS")
 	    ->check(finite_seconds & CLI::Range(0.001, 86400.0))
 	    ->default_str("30");

@@ -255,6 +255,11 @@ void ApplyTimeout(const YamlValue &value, const KeyContext &, Account &account)
 	account.timeout = value.Duration(MIN_TIMEOUT, MAX_TIMEOUT);
 }
 
+void ApplyConnectTimeout(const YamlValue &value, const KeyContext &, Account &account)
+{
+	account.connect_timeout = value.Duration(MIN_CONNECT_TIMEOUT, MAX_TIMEOUT);
+}
+
 void ApplyPipelining(const YamlValue &value, const KeyContext &, Account &account)
 {
 	account.pipelining = ParsePipelining(value.String());
@@ -470,6 +475,11 @@ std::optional<std::string> ShowTimeout(const Account &account)
 	return FormatDuration(account.timeout);
 }
 
+std::optional<std::string> ShowConnectTimeout(const Account &account)
+{
+	return FormatDuration(account.connect_timeout);
+}
+
 std::optional<std::string> ShowPipelining(const Account &account)
 {
 	return std::string(PipeliningName(account.pipelining));
@@ -648,6 +658,7 @@ constexpr AccountKey account_keys[] = {
     {"account_header", KeyGroup::Other, false, ApplyAccountHeader, ShowAccountHeader},
     {"interval", KeyGroup::Other, false, ApplyInterval, ShowInterval},
     {"timeout", KeyGroup::Other, false, ApplyTimeout, ShowTimeout},
+    {"connect_timeout", KeyGroup::Other, false, ApplyConnectTimeout, ShowConnectTimeout},
     {"pipelining", KeyGroup::Other, false, ApplyPipelining, ShowPipelining},
     {"ca_file", KeyGroup::Other, false, ApplyCaFile, ShowCaFile},
     {"tls_fingerprint", KeyGroup::Other, false, ApplyTlsFingerprint, ShowTlsFingerprint},

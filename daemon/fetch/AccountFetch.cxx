@@ -12,9 +12,6 @@ namespace popstream::fetch {
 
 namespace {
 
-/** The connect timeout, unless the account's idle timeout is shorter. */
-constexpr std::chrono::milliseconds connect_timeout{30'000};
-
 /** One password lookup on the thread pool. */
 struct PasswordWork {
 	uv_work_t work;
@@ -127,7 +124,7 @@ FetchOptions AccountFetchOptions(uv_loop_t &loop, const config::Account &account
 	options.verbose = verbose;
 	options.timeouts.idle_ms = static_cast<std::uint64_t>(account.timeout.count());
 	options.timeouts.connect_ms = static_cast<std::uint64_t>(
-	    std::min(connect_timeout, account.timeout).count());
+	    std::min(account.connect_timeout, account.timeout).count());
 	return options;
 }
 

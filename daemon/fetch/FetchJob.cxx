@@ -288,6 +288,14 @@ void FetchJob::Abort() noexcept
 void FetchJob::OnConnected() noexcept
 {
 	connected_ = true;
+	// Until the greeting, the connect timeout: a server that accepts and never
+	// greets must not hold the account (and a daemon's fetch slot) for the whole
+	// idle timeout.
+	if (options_.timeouts.connect_ms > 0 &&
+	    options_.timeouts.connect_ms < options_.timeouts.idle_ms) {
+		awaiting_greeting_ = true;
+		connection_->SetIdleTimeout(options_.timeouts.connect_ms);
+	}
 	// Only the address we reached says whether anyone can read the path: a name
 	// such as "localhost" may resolve anywhere.
 	session_->SetLoopback(connection_->PeerIsLoopback());
@@ -349,7 +357,8 @@ void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 	// A prompt on the terminal blocked the loop, whose clock then lags: restarted
 	// on a fresh clock, the idle timer does not count the time spent typing.
 	uv_update_time(&loop_);
-	connection_->SetIdleTimeout(options_.timeouts.idle_ms);
+	connection_->SetIdleTimeout(awaiting_greeting_ ? options_.timeouts.connect_ms
+						       : options_.timeouts.idle_ms);
 	if (!held_.empty()) {
 		const std::string bytes = std::move(held_);
 		held_.clear();
@@ -392,6 +401,10 @@ void FetchJob::OnTlsStarted() noexcept
 void FetchJob::OnData(std::string_view bytes) noexcept
 {
 	last_data_ms_ = uv_now(&loop_);
+	if (awaiting_greeting_) {
+		awaiting_greeting_ = false;
+		connection_->SetIdleTimeout(options_.timeouts.idle_ms);
+	}
 	if (secret_waiting_) {
 		if (held_.size() + bytes.size() > max_held_bytes) {
 			Finish(ExitCode::Protocol,

@@ -205,6 +205,8 @@ private:
 	/** The caller's limit for a stop (Stop()'s max_ms), which an MDA still
 	 * handing over messages may use up; uv_now() ms. */
 	std::uint64_t stop_limit_ms_ = 0;
+	/** Connected, nothing received yet: the idle timer runs the connect timeout. */
+	bool awaiting_greeting_ = false;
 	std::uint64_t last_data_ms_ = 0;
 	std::uint64_t close_wait_start_ms_ = 0;
 	FetchResult result_;

@@ -4,6 +4,17 @@
 
 namespace popstream::service {
 
+std::chrono::milliseconds DelayAfterReload(std::uint64_t last_attempt_us,
+					   std::chrono::milliseconds interval,
+					   std::uint64_t now_us) noexcept
+{
+	if (last_attempt_us == 0)
+		return std::chrono::milliseconds{0};
+	const std::uint64_t due_us =
+	    last_attempt_us + static_cast<std::uint64_t>(interval.count()) * 1000;
+	return std::chrono::milliseconds{due_us > now_us ? (due_us - now_us) / 1000 : 0};
+}
+
 RetryDecision DecideRetry(const fetch::FetchResult &result,
 			  std::chrono::milliseconds interval,
 			  std::chrono::milliseconds backoff) noexcept

@@ -23,6 +23,20 @@ struct RetryDecision {
 };
 
 /**
+ * When to poll an account whose `interval` a reload changed: an interval after its last
+ * attempt, as if it had always been the new one, not at once (a reload of 1000
+ * accounts from 10m to 20m must not log every one of them in again).
+ *
+ * @param last_attempt_us when its last fetch started, µs since the epoch; 0 = never
+ * @param interval the new interval
+ * @param now_us now, µs since the epoch
+ * @return the delay from now; 0 when that moment has passed or it never ran
+ */
+std::chrono::milliseconds DelayAfterReload(std::uint64_t last_attempt_us,
+					   std::chrono::milliseconds interval,
+					   std::uint64_t now_us) noexcept;
+
+/**
  * Decides the next poll after a fetch: the interval after a success; after a failure a
  * delay doubling from 30 s up to min(interval, 1 h); none at all after the server
  * rejected the password (retrying a wrong password gets accounts locked); and at least

@@ -102,19 +102,29 @@ void Scheduler::Apply(const config::Config &config)
 			// A running fetch keeps the settings it started with (they were
 			// copied into its FetchJob); the next one uses these.
 			auto slot = std::move(*it);
-			const bool schedule_changed =
-			    slot->account.interval != account.interval ||
+			const bool interval_changed =
+			    slot->account.interval != account.interval;
+			const bool enabled_changed =
 			    slot->account.enabled != account.enabled;
 			slot->account = account;
+			const auto state = slot->status.state;
 			// A reload is the user's way of saying "I fixed it".
-			if (slot->status.state == bus::AccountState::AuthNeeded ||
-			    slot->status.state == bus::AccountState::Error)
+			if (state == bus::AccountState::AuthNeeded ||
+			    state == bus::AccountState::Error)
 				slot->backoff = milliseconds{0};
-			if (schedule_changed ||
-			    slot->status.state == bus::AccountState::AuthNeeded ||
-			    slot->status.state == bus::AccountState::Error ||
-			    slot->status.state == bus::AccountState::Disabled)
+			if (enabled_changed || state == bus::AccountState::AuthNeeded ||
+			    state == bus::AccountState::Error ||
+			    state == bus::AccountState::Disabled)
 				Reschedule(*slot, milliseconds(Jitter(startup_jitter)));
+			else if (interval_changed && state == bus::AccountState::Idle &&
+				 !slot->Busy())
+				// From the last attempt: a new interval is no reason to
+				// poll now. A backoff keeps its own delay.
+				Reschedule(*slot,
+					   DelayAfterReload(slot->status.last_attempt_us,
+							    account.interval,
+							    posix::NowUs()) +
+					       milliseconds(Jitter(startup_jitter)));
 			next.push_back(std::move(slot));
 			continue;
 		}
@@ -205,7 +215,7 @@ void Scheduler::Notify(Slot &slot, const bus::AccountStatus &previous)
 		observer_.OnAccountChanged(s, what);
 }
 
-void Scheduler::Request(Slot &slot)
+void Scheduler::Request(Slot &slot, bool asked)
 {
 	if (shutting_down_ || slot.retired || !slot.account.enabled)
 		return;
@@ -216,7 +226,16 @@ void Scheduler::Request(Slot &slot)
 		return;
 	}
 	slot.queued = true;
-	queue_.push_back(&slot);
+	// Someone waits for a FetchNow: it goes before the polls that are merely due.
+	if (asked)
+		queue_.push_front(&slot);
+	else
+		queue_.push_back(&slot);
+	// Visible: a due account or a FetchNow waiting for a slot is not idle.
+	const auto previous = slot.status;
+	slot.status.state = bus::AccountState::Queued;
+	slot.status.next_poll_us = 0;
+	Notify(slot, previous);
 }
 
 unsigned Scheduler::Running() const noexcept
@@ -426,7 +445,7 @@ bool Scheduler::FetchNow(const std::string &name)
 		Reschedule(slot, milliseconds{0});
 		return true;
 	}
-	Request(slot);
+	Request(slot, true);
 	return true;
 }
 

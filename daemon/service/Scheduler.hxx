@@ -119,7 +119,8 @@ private:
 
 	void Reschedule(Slot &slot, std::chrono::milliseconds delay, bool notify = true);
 	void Notify(Slot &slot, const bus::AccountStatus &previous);
-	void Request(Slot &slot);
+	/** The account is due; @p asked: by FetchNow(), which a person waits for. */
+	void Request(Slot &slot, bool asked = false);
 	unsigned Running() const noexcept;
 	void StartQueued();
 	void Start(Slot &slot);

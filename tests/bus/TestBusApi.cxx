@@ -164,7 +164,8 @@ TEST_CASE("bus.api-helpers")
 
 	CHECK(std::string(bus::AccountStateName(5)) == "auth-needed");
 	CHECK(std::string(bus::AccountStateName(7)) == "disabled");
-	CHECK(std::string(bus::AccountStateName(8)) == "unknown");
+	CHECK(std::string(bus::AccountStateName(8)) == "queued");
+	CHECK(std::string(bus::AccountStateName(9)) == "unknown");
 	// The one table of names covers every state the service exports.
 	using bus::AccountState;
 	const auto name = [](AccountState state) {

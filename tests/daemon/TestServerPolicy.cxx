@@ -74,3 +74,44 @@ TEST_CASE("IN-USE means backoff, LOGIN-DELAY bounds every login, FetchNow includ
 	CHECK(r.exit_code == 0);
 	CHECK(r.err.find("s3cret") == std::string::npos);
 }
+
+TEST_CASE("a server that never greets holds a fetch slot for connect_timeout only; the "
+	  "account behind it shows queued, then is fetched")
+{
+	FakePop3Server silent, healthy;
+	silent.Greeting("", AfterReply::Stall);
+	healthy.AddMessage("Subject: one\r\n\r\nbody\r\n", "h1");
+
+	TempDir home;
+	WriteFile(home / ".netrc",
+		  "machine alice@127.0.0.1:" + std::to_string(silent.Port()) +
+		      " password s3cret\nmachine alice@127.0.0.1:" +
+		      std::to_string(healthy.Port()) + " password s3cret\n",
+		  0600);
+	// One slot: the silent server takes it first (its poll is due at once, the
+	// healthy one's a few seconds later).
+	WriteFile(home / "config.yaml",
+		  "max_concurrent: 1\ndefaults:\n  interval: 1h\n  timeout: 3m\n"
+		  "  connect_timeout: 3s\naccounts:\n"
+		  "  - name: silent\n    server: tcp:alice@127.0.0.1:" +
+		      std::to_string(silent.Port()) +
+		      "\n    maildir: " + home / "silent" +
+		      "\n  - name: healthy\n    server: tcp:alice@127.0.0.1:" +
+		      std::to_string(healthy.Port()) +
+		      "\n    maildir: " + home / "healthy" + "\n",
+		  0600);
+
+	Child daemon(DaemonProcess(home.Path(), home / "config.yaml"));
+	REQUIRE(WaitUntil([] { return AccountProp("silent", "State") == "u 2"; }));
+	// A FetchNow for the other account waits for the slot, and says so.
+	CHECK(CallFetchNow("healthy") == 0);
+	CHECK(WaitUntil([] { return AccountProp("healthy", "State") == "u 8"; }, 5s));
+	// Not the idle timeout of 3 minutes: the greeting had 3 s.
+	REQUIRE(WaitUntil(
+	    [] { return AccountProp("healthy", "MessagesFetched") == "t 1"; }, 20s));
+	CHECK(AccountProp("silent", "LastError").find("3 s") != std::string::npos);
+
+	daemon.Signal(SIGTERM);
+	const auto r = daemon.Wait();
+	CHECK(r.exit_code == 0);
+}

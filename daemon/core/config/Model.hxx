@@ -117,6 +117,10 @@ struct Account : pop3::FetchPolicy {
 	std::chrono::milliseconds interval{std::chrono::minutes(5)};
 	/** Idle timeout of the connection (5 s to 1 h). */
 	std::chrono::milliseconds timeout{std::chrono::seconds(180)};
+	/** How long connecting (DNS, TCP, TLS) and then the server's greeting may take
+	 * (1 s to 1 h): a server that accepts and never greets must not hold a fetch
+	 * slot for the whole idle #timeout. */
+	std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
 	/** PEM CA file, expanded; empty = system store. */
 	std::string ca_file;
 

@@ -42,6 +42,8 @@ inline constexpr std::chrono::milliseconds MIN_TIMEOUT = std::chrono::seconds(5)
 
 /** Longest `timeout`: a dead connection must not hold the account for hours. */
 inline constexpr std::chrono::milliseconds MAX_TIMEOUT = std::chrono::hours(1);
+/** The shortest `connect_timeout`: a TLS handshake over a slow link takes seconds. */
+inline constexpr std::chrono::milliseconds MIN_CONNECT_TIMEOUT = std::chrono::seconds(1);
 
 /** Shortest `delete_after` other than 0 (never): a copy kept for less than an hour
  * protects nothing, and the journal that remembers when each message was saved is

@@ -329,6 +329,9 @@ TEST_CASE("values out of range or malformed")
 	    "config.yaml:5:15: accounts[0].interval: must be between 10s and 7d, not 8d");
 	CHECK(ErrorOf(WithKey("timeout: 2h")) ==
 	      "config.yaml:5:14: accounts[0].timeout: must be between 5s and 1h, not 2h");
+	CHECK(ErrorOf(WithKey("connect_timeout: 0s")) ==
+	      "config.yaml:5:22: accounts[0].connect_timeout: must be between 1s and 1h, "
+	      "not 0s");
 	CHECK(ErrorOf(WithKey("sni: a:b")) ==
 	      "config.yaml:5:10: accounts[0].sni: bad TLS name \"a:b\": unexpected "
 	      "character \":\" (a DNS name or an IPv4 address)");

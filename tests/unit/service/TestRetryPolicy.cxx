@@ -78,3 +78,16 @@ TEST_CASE("config and Maildir errors are errors, retried at the interval")
 		CHECK(d.backoff == 0ms);
 	}
 }
+
+TEST_CASE("a reload that changes the interval polls an interval after the last "
+	  "attempt, not at once")
+{
+	const std::uint64_t minute_us = 60'000'000;
+	const std::uint64_t last = 1'800'000'000'000'000;
+	// 10m became 20m, 5 minutes after the last fetch: 15 minutes to go.
+	CHECK(DelayAfterReload(last, 20min, last + 5 * minute_us) == 15min);
+	// 20m became 10m, 15 minutes after it: overdue, so now.
+	CHECK(DelayAfterReload(last, 10min, last + 15 * minute_us) == 0ms);
+	// Never fetched: now (the start-up jitter spreads it).
+	CHECK(DelayAfterReload(0, 10min, last) == 0ms);
+}
