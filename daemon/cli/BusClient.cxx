@@ -7,6 +7,7 @@
 #include "core/util/Names.hxx"
 #include "posix/Clock.hxx"
 
+#include <nlohmann/json.hpp>
 #include <systemd/sd-bus.h>
 
 #include <algorithm>
@@ -77,8 +78,12 @@ std::string ForTerminal(std::string_view text)
 	return out;
 }
 
-/** Turns a failed call into the error that ends the command. */
-[[noreturn]] void ThrowCallError(const sd_bus_error &error, int r)
+/**
+ * Turns a failed call into the error that ends the command.
+ * @param auto_start whether the call asked D-Bus to start popstreamd
+ */
+[[noreturn]] void ThrowCallError(const sd_bus_error &error, int r,
+				 bool auto_start = false)
 {
 	const std::string name = error.name != nullptr ? error.name : "";
 	const std::string message = ForTerminal(
@@ -89,6 +94,30 @@ std::string ForTerminal(std::string_view text)
 		throw ClientError(ExitCode::Config, message);
 	if (name == bus::error_stopping)
 		throw ClientError(ExitCode::TempFail, message);
+	if (name == bus::error_invalid_config) {
+		// One problem per line, each made safe for the terminal.
+		std::string lines, raw = error.message != nullptr ? error.message : "";
+		for (std::size_t at = 0; at <= raw.size();) {
+			auto end = raw.find('\n', at);
+			if (end == std::string::npos)
+				end = raw.size();
+			lines += (lines.empty() ? "" : "\n") +
+				 ForTerminal(std::string_view(raw).substr(at, end - at));
+			at = end + 1;
+		}
+		throw ClientError(ExitCode::Config, lines);
+	}
+	if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+	    name == "org.freedesktop.DBus.Error.NameHasNoOwner")
+		throw ClientError(
+		    ExitCode::Unavailable,
+		    auto_start
+			? "popstreamd is not running, and D-Bus activation could not "
+			  "start it: " +
+			      message + reach_hint
+			: std::string("popstreamd is not running (start it with "
+				      "'systemctl --user start popstream'; 'popstream "
+				      "fetch' starts it too)"));
 	// Everything else means no popstreamd answered: not running and not
 	// activatable, exited, hung, or the bus itself is gone.
 	throw ClientError(ExitCode::Unavailable,
@@ -113,7 +142,9 @@ struct AccountInfo {
 	std::string path;
 	std::string name;
 	std::uint32_t state = 0;
+	std::uint64_t last_attempt_us = 0;
 	std::uint64_t last_success_us = 0;
+	std::uint64_t messages_fetched = 0, bytes_fetched = 0;
 	std::uint64_t next_poll_us = 0;
 	std::string last_error;
 	std::uint64_t messages_done = 0, messages_total = 0;
@@ -141,6 +172,12 @@ int ReadAccountProperties(sd_bus_message *m, AccountInfo &a)
 				a.name = s;
 		} else if (p == "State" && type == "u") {
 			r = sd_bus_message_read(m, "v", "u", &a.state);
+		} else if (p == "LastAttempt" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.last_attempt_us);
+		} else if (p == "MessagesFetched" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.messages_fetched);
+		} else if (p == "BytesFetched" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.bytes_fetched);
 		} else if (p == "LastSuccess" && type == "t") {
 			r = sd_bus_message_read(m, "v", "t", &a.last_success_us);
 		} else if (p == "NextPoll" && type == "t") {
@@ -222,7 +259,7 @@ std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
 	r = sd_bus_call(bus, call.get(), 0, &error.error, &raw);
 	MessagePtr reply(raw);
 	if (r < 0)
-		ThrowCallError(error.error, r);
+		ThrowCallError(error.error, r, auto_start);
 
 	std::vector<AccountInfo> accounts;
 	if ((r = ReadManagedObjects(reply.get(), accounts)) < 0)
@@ -236,13 +273,29 @@ std::vector<AccountInfo> GetAccounts(sd_bus *bus, bool auto_start)
 	return accounts;
 }
 
-/** @return "12:05" for a time today, "2026-11-28 12:05" otherwise, @p none for 0 */
-std::string FormatTime(std::uint64_t us, std::uint64_t now_us, const char *none)
+} // namespace
+
+std::string FormatRelative(std::uint64_t us, std::uint64_t now_us, const char *none)
 {
 	if (us == 0)
 		return none;
-	return posix::FormatLocalTime(us, !posix::SameLocalDay(us, now_us));
+	const bool future = us > now_us;
+	const std::uint64_t s = (future ? us - now_us : now_us - us) / 1'000'000;
+	std::string span;
+	if (s < 60)
+		span = s < 5 ? "" : std::to_string(s) + " s";
+	else if (s < 3600)
+		span = std::to_string((s + 30) / 60) + " min";
+	else if (s < 48 * 3600)
+		span = std::to_string((s + 1800) / 3600) + " h";
+	else
+		span = std::to_string((s + 43200) / 86400) + " days";
+	if (span.empty())
+		return "now";
+	return future ? "in " + span : span + " ago";
 }
+
+namespace {
 
 std::string FormatState(const AccountInfo &a)
 {
@@ -370,10 +423,33 @@ void Call(sd_bus *bus, const char *path, const char *interface, const char *meth
 		ThrowCallError(error.error, r);
 }
 
+/** @return whether popstreamd owns its name on @p bus (without starting it) */
+bool DaemonRunning(sd_bus *bus)
+{
+	ErrorHolder error;
+	sd_bus_message *raw = nullptr;
+	const int r = sd_bus_call_method(
+	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	    "NameHasOwner", &error.error, &raw, "s", bus::bus_name);
+	MessagePtr reply(raw);
+	int has = 0;
+	if (r < 0 || sd_bus_message_read(reply.get(), "b", &has) < 0)
+		return true; // cannot tell: say nothing
+	return has != 0;
+}
+
 int Fetch(const std::vector<std::string> &names, bool wait, const std::string &program)
 {
 	const auto bus = Connect();
+	// What status says too: a fetch starts popstreamd if it is not running, and
+	// says so rather than leave the user believing it was.
+	const bool was_running = DaemonRunning(bus.get());
 	const auto accounts = GetAccounts(bus.get(), true);
+	if (!was_running)
+		PrintLine(program,
+			  "popstreamd was not running: started it (D-Bus "
+			  "activation); 'systemctl --user enable --now popstream' "
+			  "keeps it running");
 
 	Waiter waiter{program, {}, {}, ExitCode::Ok, false};
 	for (const auto &name : names) {
@@ -458,10 +534,60 @@ int Fetch(const std::vector<std::string> &names, bool wait, const std::string &p
 	return ToInt(waiter.status);
 }
 
-int Status()
+/** @return µs since the epoch as seconds, or null for 0 (never) */
+nlohmann::json JsonTime(std::uint64_t us)
+{
+	return us == 0 ? nlohmann::json(nullptr) : nlohmann::json(us / 1'000'000);
+}
+
+/** The accounts as a JSON array, for scripts and status-bar applets. */
+std::string StatusJson(const std::vector<AccountInfo> &accounts)
+{
+	auto array = nlohmann::json::array();
+	for (const auto &a : accounts)
+		array.push_back({
+		    {"name", a.name},
+		    {"state", bus::AccountStateName(a.state)},
+		    {"last_attempt", JsonTime(a.last_attempt_us)},
+		    {"last_success", JsonTime(a.last_success_us)},
+		    {"next_poll", JsonTime(a.next_poll_us)},
+		    {"last_error", a.last_error},
+		    {"messages_fetched", a.messages_fetched},
+		    {"bytes_fetched", a.bytes_fetched},
+		    {"progress",
+		     {{"messages_done", a.messages_done},
+		      {"messages_total", a.messages_total},
+		      {"octets_done", a.bytes_done},
+		      {"octets_total", a.bytes_total}}},
+		});
+	// Invalid UTF-8 in a name becomes U+FFFD rather than an exception.
+	return array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/** @return 77 if an account waits for a new password, 78 if one is in error, else 0 */
+int StatusCode(const std::vector<AccountInfo> &accounts)
+{
+	ExitCode worst = ExitCode::Ok;
+	for (const auto &a : accounts) {
+		if (a.state == static_cast<std::uint32_t>(bus::AccountState::Error))
+			worst = ExitCode::Config;
+		else if (a.state ==
+			     static_cast<std::uint32_t>(bus::AccountState::AuthNeeded) &&
+			 worst == ExitCode::Ok)
+			worst = ExitCode::NoPerm;
+	}
+	return ToInt(worst);
+}
+
+int Status(bool json)
 {
 	const auto bus = Connect();
+	// A query starts nothing: with popstreamd not running, that is the answer.
 	const auto accounts = GetAccounts(bus.get(), false);
+	if (json) {
+		std::printf("%s\n", StatusJson(accounts).c_str());
+		return StatusCode(accounts);
+	}
 	if (accounts.empty()) {
 		std::printf("popstreamd has no accounts configured.\n");
 		return ToInt(ExitCode::Ok);
@@ -472,8 +598,8 @@ int Status()
 	rows.push_back({"ACCOUNT", "STATE", "LAST SUCCESS", "NEXT POLL", "LAST ERROR"});
 	for (const auto &a : accounts)
 		rows.push_back({ForTerminal(a.name), FormatState(a),
-				FormatTime(a.last_success_us, now_us, "never"),
-				FormatTime(a.next_poll_us, now_us, "-"),
+				FormatRelative(a.last_success_us, now_us, "never"),
+				FormatRelative(a.next_poll_us, now_us, "-"),
 				ForTerminal(a.last_error)});
 
 	std::vector<std::size_t> width(rows.front().size(), 0);
@@ -491,6 +617,29 @@ int Status()
 			line.pop_back();
 		std::printf("%s\n", line.c_str());
 	}
+	return StatusCode(accounts);
+}
+
+int Reload()
+{
+	const auto bus = Connect();
+	ErrorHolder error;
+	sd_bus_message *raw = nullptr;
+	int r = sd_bus_message_new_method_call(bus.get(), &raw, bus::bus_name,
+					       bus::manager_path, bus::manager_interface,
+					       "Reload");
+	MessagePtr call(raw);
+	if (r < 0)
+		throw std::system_error(-r, std::generic_category(), "sd-bus");
+	// A reload of a daemon that does not run would start it with the new file:
+	// not what was asked.
+	sd_bus_message_set_auto_start(call.get(), 0);
+	raw = nullptr;
+	r = sd_bus_call(bus.get(), call.get(), 0, &error.error, &raw);
+	MessagePtr reply(raw);
+	if (r < 0)
+		ThrowCallError(error.error, r);
+	std::printf("popstreamd reloaded its configuration\n");
 	return ToInt(ExitCode::Ok);
 }
 
@@ -529,9 +678,14 @@ bool FetchAfterLogin(const std::string &account) noexcept
 	}
 }
 
-int RunStatus(const std::string &program)
+int RunStatus(const std::string &program, bool json)
 {
-	return Guard(program, [] { return Status(); });
+	return Guard(program, [json] { return Status(json); });
+}
+
+int RunReload(const std::string &program)
+{
+	return Guard(program, [] { return Reload(); });
 }
 
 int RunFetch(const std::vector<std::string> &accounts, bool wait,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,17 +11,38 @@
 namespace popstream::cli {
 
 /**
- * `popstream status`: prints one table row per account, sorted by name: NAME, STATE
- * (idle, fetching 12/300, auth-needed...), LAST SUCCESS and NEXT POLL in local time
- * ("12:05" today, "2026-11-28 12:05" otherwise; "never" / "-" when unset), LAST
- * ERROR. Does not start the daemon through bus activation: asking for its status
- * should not be what starts it.
+ * `popstream status`: prints one table row per account, in natural order of names (u2
+ * before u10): NAME, STATE (idle, queued, fetching 12/300, auth-needed...), LAST
+ * SUCCESS and NEXT POLL relative to now ("2 h ago", "in 4 min"; "never" / "-" when
+ * unset), LAST ERROR; with @p json, a JSON array of the same with times in seconds
+ * since the epoch (null = never) and the counters. Does not start the daemon through
+ * bus activation: asking for its status should not be what starts it.
  *
  * @param program the name to prefix error lines with ("popstream")
- * @return 0; 69 (EX_UNAVAILABLE) if the session bus or popstreamd cannot be reached,
- *         with one line on stderr
+ * @return 0; 77 (EX_NOPERM) if an account waits for a new password (auth-needed), 78
+ *         (EX_CONFIG) if one is in error; 69 (EX_UNAVAILABLE) if the session bus or
+ *         popstreamd cannot be reached, with one line on stderr
  */
-int RunStatus(const std::string &program);
+int RunStatus(const std::string &program, bool json = false);
+
+/**
+ * `popstream reload`: popstreamd's Manager.Reload(), as `systemctl --user reload
+ * popstream` runs it (ExecReload=): the new configuration replaces the old one only if
+ * it is valid. Never starts the daemon.
+ *
+ * @return 0 reloaded; 78 (EX_CONFIG) with the configuration's errors, one per line,
+ *         the old configuration still running; 69 (EX_UNAVAILABLE) if popstreamd is
+ *         not running or cannot be reached
+ */
+int RunReload(const std::string &program);
+
+/**
+ * @param us a time in µs since the epoch; 0 = unset
+ * @param now_us now
+ * @param none what to print for 0
+ * @return "now", "45 s ago", "in 4 min", "2 h ago", "3 days ago"
+ */
+std::string FormatRelative(std::uint64_t us, std::uint64_t now_us, const char *none);
 
 /**
  * `popstream fetch [--wait] [ACCOUNT...]`: Account.FetchNow() on each named account,

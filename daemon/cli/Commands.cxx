@@ -858,9 +858,23 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	    "FILE cannot be read, 74 (EX_IOERR) the output cannot be written, 78 "
 	    "(EX_CONFIG) FILE has no POP3 account, with one line.");
 
+	bool status_json = false;
 	auto *status = app.add_subcommand(
 	    "status",
 	    "Show what popstreamd is doing for each account (via the session bus)");
+	status->add_flag("--json", status_json,
+			 "Print a JSON array: times in seconds since the epoch (null for "
+			 "never), the counters, the progress");
+	status->footer("Exit status: 0; 77 if an account waits for a new password "
+		       "(auth-needed), 78 if one is in error; 69 if popstreamd is not "
+		       "running (status does not start it).");
+
+	auto *reload = app.add_subcommand(
+	    "reload", "Make popstreamd read its configuration again; a configuration "
+		      "with errors is refused and the running one kept");
+	reload->footer(
+	    "Exit status: 0 reloaded, 78 (EX_CONFIG) the new configuration "
+	    "has errors (printed one per line), 69 popstreamd is not running.");
 
 	std::vector<std::string> fetch_accounts;
 	bool fetch_wait = false;
@@ -922,7 +936,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 	if (app.got_subcommand(import_cmd))
 		return RunImport(import_tool, import_path, program, std::cout, std::cerr);
 	if (app.got_subcommand(status))
-		return RunStatus(program);
+		return RunStatus(program, status_json);
+	if (app.got_subcommand(reload))
+		return RunReload(program);
 	if (app.got_subcommand(fetch_cmd))
 		return RunFetch(fetch_accounts, fetch_wait, program);
 	if (app.got_subcommand(oauth_cmd)) {

@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 		       "Seconds fetches may take to finish after SIGTERM (keep below "
 		       "TimeoutStopSec)")
 	    ->type_name("SECONDS")
-	    ->check(CLI::Range(0.1, 3600.0));
+	    ->check(CLI::Range(0.1, 3600.0).description(""))
+	    ->default_str("20");
 	app.add_flag("-v,--verbose", verbose,
 		     "Also log debug lines (commands sent, files saved)");
 	app.set_version_flag("--version", "popstreamd " POPSTREAM_VERSION);

@@ -685,32 +685,85 @@ TEST_CASE("cli.status")
 {
 	for (const auto &client : Clients()) {
 		INFO(client[0]);
-		// No daemon yet and none activatable on this bus.
+		// No daemon yet and none activatable on this bus: status starts none.
 		auto r = RunClient(client, {"status"});
 		CHECK(r.exit_code == 69);
 		CHECK(r.out.empty());
-		CHECK(Contains(
-		    r.err, "popstream: cannot reach popstreamd on the session bus: "));
-		CHECK(Contains(r.err,
-			       "; is it running? (systemctl --user start popstream)\n"));
-		CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+		CHECK(r.err == "popstream: popstreamd is not running (start it with "
+			       "'systemctl --user start popstream'; 'popstream fetch' "
+			       "starts it too)\n");
 
 		TempDir dir;
-		TestDaemon daemon(dir, accounts + "today last_success=now\n");
+		TestDaemon daemon(dir, accounts + "today last_success=now\nu10\nu2\n");
 		r = RunClient(client, {"status"});
 		CHECK(r.exit_code == 0);
 		CHECK(r.err.empty());
+		// Times relative to now; u2 before u10.
 		const std::regex expected(
-		    "ACCOUNT      STATE     LAST SUCCESS      NEXT POLL         LAST "
-		    "ERROR\n"
-		    "broken-acct  idle      never             -\n"
-		    "my-acct_2    backoff   never             -                 "
-		    "connection refused by mail.example.com\n"
-		    "old          disabled  never             -\n"
-		    "today        idle      [0-2][0-9]:[0-5][0-9]             -\n"
-		    "work         idle      2023-11-14 22:13  2030-01-01 00:00\n");
+		    "ACCOUNT +STATE +LAST SUCCESS +NEXT POLL +LAST ERROR\n"
+		    "broken-acct +idle +never +-\n"
+		    "my-acct_2 +backoff +never +- +connection refused by "
+		    "mail.example.com\n"
+		    "old +disabled +never +-\n"
+		    "today +idle +now +-\n"
+		    "u2 +idle +never +-\n"
+		    "u10 +idle +never +-\n"
+		    "work +idle +[0-9]+ days ago +in [0-9]+ days\n");
 		CHECK(std::regex_match(r.out, expected));
 		INFO(r.out);
+
+		// An account waiting for a new password makes status fail (77), one in
+		// error more so (78): a script or a status bar can tell.
+		daemon.WriteAccounts(accounts + "locked state=5\n");
+		CHECK(RunClient(client, {"reload"}).exit_code == 0);
+		CHECK(RunClient(client, {"status"}).exit_code == 77);
+		daemon.WriteAccounts(accounts + "locked state=5\nbroken state=6\n");
+		CHECK(RunClient(client, {"reload"}).exit_code == 0);
+		r = RunClient(client, {"status", "--json"});
+		CHECK(r.exit_code == 78);
+		INFO(r.out);
+		CHECK(Contains(r.out, "\"name\": \"locked\""));
+		CHECK(Contains(r.out, "\"state\": \"auth-needed\""));
+		CHECK(Contains(r.out, "\"state\": \"error\""));
+		CHECK(Contains(r.out, "\"next_poll\": 1893456000"));
+		CHECK(Contains(r.out, "\"last_success\": null"));
+		CHECK(Contains(r.out, "\"messages_fetched\": 42"));
+		CHECK(r.out.starts_with("[\n"));
+	}
+}
+
+TEST_CASE("cli.reload")
+{
+	for (const auto &client : Clients()) {
+		INFO(client[0]);
+		auto r = RunClient(client, {"reload"});
+		CHECK(r.exit_code == 69);
+		CHECK(Contains(r.err, "popstreamd is not running"));
+
+		TempDir dir;
+		TestDaemon daemon(dir, accounts);
+		daemon.WriteAccounts(accounts + "new-one\n");
+		r = RunClient(client, {"reload"});
+		CHECK(r.exit_code == 0);
+		CHECK(r.out == "popstreamd reloaded its configuration\n");
+		CHECK(GetProperty(bus::AccountPath("new-one"), bus::account_interface,
+				  "Name") == "s \"new-one\"");
+
+		// A bad configuration: refused, each problem on a line, the old one
+		// running on.
+		daemon.WriteAccounts(
+		    "work\n!popstream.yaml:3:5: unknown key 'intervall'\n"
+		    "!popstream.yaml:7:1: account 'work' defined twice\n");
+		r = RunClient(client, {"reload"});
+		CHECK(r.exit_code == 78);
+		CHECK(r.out.empty());
+		CHECK(r.err ==
+		      "popstream: the new configuration has errors; the previous "
+		      "one keeps running:\n"
+		      "popstream.yaml:3:5: unknown key 'intervall'\n"
+		      "popstream.yaml:7:1: account 'work' defined twice\n");
+		CHECK(GetProperty(bus::AccountPath("new-one"), bus::account_interface,
+				  "Name") == "s \"new-one\"");
 	}
 }
 
@@ -720,7 +773,8 @@ TEST_CASE("cli.fetch")
 		INFO(client[0]);
 		auto r = RunClient(client, {"fetch", "work"});
 		CHECK(r.exit_code == 69);
-		CHECK(Contains(r.err, "cannot reach popstreamd on the session bus"));
+		CHECK(Contains(r.err, "popstreamd is not running, and D-Bus activation "
+				      "could not start it: "));
 
 		TempDir dir;
 		TestDaemon daemon(dir, accounts + "slow fetch_ms=60000\n");
