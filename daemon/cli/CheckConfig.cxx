@@ -7,9 +7,15 @@
 #include "core/util/Escape.hxx"
 #include "fetch/AccountCredentials.hxx"
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
 
 namespace popstream::cli {
 
@@ -88,14 +94,82 @@ ConnectionText Resolve(const config::Account &account)
 	return text;
 }
 
-void PrintAccount(std::ostream &out, const config::Account &account)
+/** @return whether @p program runs: a path to an executable file, or a name found
+ *          in one of $PATH's directories, as posix_spawnp() looks it up */
+bool Runnable(const std::string &program)
+{
+	if (program.find('/') != std::string::npos)
+		return access(program.c_str(), X_OK) == 0;
+	const char *path = std::getenv("PATH");
+	std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+	while (true) {
+		const auto colon = dirs.find(':');
+		std::string dir(dirs.substr(0, colon));
+		if (dir.empty())
+			dir = ".";
+		const std::string candidate = dir + "/" + program;
+		struct stat st {};
+		if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(candidate.c_str(), X_OK) == 0)
+			return true;
+		if (colon == std::string_view::npos)
+			return false;
+		dirs.remove_prefix(colon + 1);
+	}
+}
+
+/** A netrc password is looked up (a file read, nothing run): " (none found: ...)" if
+ * the fetch would find none, else "". */
+std::string NetrcProblem(const config::Account &account,
+			 std::vector<std::string> &problems)
+{
+	try {
+		auto pending = ResolveAccountDeferred(account);
+		auto password = pending.password();
+		std::fill(password.begin(), password.end(), '\0');
+		return "";
+	} catch (const CredentialError &e) {
+		std::string why = e.what();
+		const std::string prefix = "account \"" + account.name + "\": ";
+		if (why.compare(0, prefix.size(), prefix) == 0)
+			why.erase(0, prefix.size());
+		problems.push_back(account.where.ToString() + ": account " +
+				   account.name + ": " + why);
+		return " (" + why + ")";
+	}
+}
+
+/** A command is not run, only looked for: " (not run)" or " (not found: ...)". */
+std::string CommandProblem(const config::Account &account,
+			   const std::vector<std::string> &argv,
+			   std::vector<std::string> &problems)
+{
+	if (Runnable(argv[0]))
+		return " (not run)";
+	const std::string why =
+	    Escape(argv[0], 300) + " is not an executable file" +
+	    (argv[0].find('/') != std::string::npos ? "" : " on $PATH");
+	problems.push_back(account.where.ToString() + ": account " + account.name + ": " +
+			   why);
+	return " (" + why + ")";
+}
+
+/**
+ * Prints an account's block; what would make a fetch of it fail before it starts (no
+ * password in netrc, a password command that is not there) goes to @p problems too.
+ */
+void PrintAccount(std::ostream &out, const config::Account &account,
+		  std::vector<std::string> &problems)
 {
 	out << "account " << account.name << " (" << account.where.ToString() << ")\n";
 	if (!account.server.empty())
 		out << "  server: " << Escape(account.server, 300) << "\n";
 	const auto connection = Resolve(account);
-	if (!connection.warning.empty())
+	if (!connection.warning.empty()) {
 		out << "  warning: " << connection.warning << "\n";
+		problems.push_back(account.where.ToString() + ": account " +
+				   account.name + ": " + connection.warning);
+	}
 	if (!connection.host_port.empty())
 		out << "  host: " << connection.host_port << "\n";
 	out << "  tls: " << connection.tls << "\n";
@@ -121,16 +195,24 @@ void PrintAccount(std::ostream &out, const config::Account &account)
 		    << "\n";
 	else if (by_token && !account.oauth_token_command.empty())
 		out << "  token: from command "
-		    << Escape(account.oauth_token_command[0], 300) << "\n";
+		    << Escape(account.oauth_token_command[0], 300)
+		    << CommandProblem(account, account.oauth_token_command, problems)
+		    << "\n";
 	else if (account.auth == pop3::AuthMethod::External)
 		out << "  password: none (the TLS client certificate logs in)\n";
 	else if (!account.password_secret.empty())
 		out << "  password: " << *config::DescribePasswordSecret(account) << "\n";
 	else if (account.password_command.empty())
-		out << "  password: from netrc\n";
+		// Where the connection could not be resolved, that is the problem
+		// said already.
+		out << "  password: from netrc"
+		    << (connection.warning.empty() ? NetrcProblem(account, problems) : "")
+		    << "\n";
 	else
 		out << "  password: from command "
-		    << Escape(account.password_command[0], 300) << "\n";
+		    << Escape(account.password_command[0], 300)
+		    << CommandProblem(account, account.password_command, problems)
+		    << "\n";
 	// Every other key shows itself (AccountKeys.cxx), so a new one needs nothing
 	// here.
 	for (const auto &key : config::AccountKeyTable()) {
@@ -164,10 +246,42 @@ int RunCheckConfig(const std::string &path, const std::string &program, std::ost
 	out << config.path << ": " << config.accounts.size()
 	    << (config.accounts.size() == 1 ? " account" : " accounts") << ", at most "
 	    << config.max_concurrent << " fetched at a time\n";
-	for (const auto &account : config.accounts)
-		PrintAccount(out, account);
+	std::vector<std::string> problems;
+	// Two accounts on one server mailbox: the second would wait for the first's
+	// lock every poll, and the daemon could only blame "another process".
+	std::map<std::string, const config::Account *> mailboxes;
+	for (const auto &account : config.accounts) {
+		// A disabled account is never fetched: what is wrong with it is shown
+		// in its block, and fails nothing.
+		std::vector<std::string> own;
+		PrintAccount(out, account, own);
+		if (!account.enabled)
+			continue;
+		problems.insert(problems.end(), own.begin(), own.end());
+		Credentials where;
+		try {
+			where = ResolveAccountConnection(account);
+		} catch (const CredentialError &) {
+			continue; // said above
+		}
+		const std::string mailbox = where.Label();
+		const auto [it, fresh] = mailboxes.emplace(mailbox, &account);
+		if (!fresh)
+			problems.push_back(account.where.ToString() + ": account " +
+					   account.name + " fetches the mailbox " +
+					   Escape(mailbox, 300) + " as account " +
+					   it->second->name + " (" +
+					   it->second->where.ToString() +
+					   ") does: remove one, or the two take turns");
+	}
 	out.flush();
-	return ToInt(ExitCode::Ok);
+	if (problems.empty())
+		return ToInt(ExitCode::Ok);
+	// After the blocks, one line each, as a config error is reported.
+	for (const auto &problem : problems)
+		err << problem << "\n";
+	err.flush();
+	return ToInt(ExitCode::Config);
 }
 
 int RunCheckConfig(const std::string &path, const std::string &program)

@@ -36,7 +36,7 @@ const char *const valid_config = "defaults:\n"
 				 "  - name: work\n"
 				 "    server: alice@mail.example.com\n"
 				 "    maildir: ~/Mail/work\n"
-				 "    password_command: [pass, show, secret/location]\n"
+				 "    password_command: [cat, secret/location]\n"
 				 "    keep: true\n"
 				 "    delete_after: 14d\n"
 				 "    oversize: delete\n"
@@ -55,7 +55,8 @@ const char *const valid_config = "defaults:\n"
 				 "  - name: netrc\n"
 				 "    server: tcp:bob+work\n"
 				 "  - name: missing\n"
-				 "    server: tcp:nosuch+account\n";
+				 "    server: tcp:nosuch+account\n"
+				 "    enabled: false\n";
 
 /** The netrc file the valid config is checked with. */
 const char *const netrc_text =
@@ -70,7 +71,7 @@ std::string ExpectedOutput(const std::string &path)
 	       "  host: mail.example.com:995\n"
 	       "  tls: implicit\n"
 	       "  user: alice\n"
-	       "  password: from command pass\n"
+	       "  password: from command cat (not run)\n"
 	       "  auth: auto\n"
 	       "  allow_plaintext: false\n"
 	       "  maildir: /home/alice/Mail/work\n"
@@ -151,7 +152,7 @@ std::string ExpectedOutput(const std::string &path)
 	       "  max_messages_per_session: (no limit)\n"
 	       "  max_bytes_per_session: (no limit)\n"
 	       "  checkpoint_every: (every 5000 messages, the most one session takes)\n"
-	       "  enabled: true\n";
+	       "  enabled: false\n";
 }
 
 const char *const invalid_config = "accounts:\n"
@@ -310,7 +311,16 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 			    "    server: bob@h\n"
 			    "    maildir: /m\n");
 	const auto result = Check(path);
-	CHECK(result.status == 0);
+	// The netrc a fetch would refuse fails the check, for both accounts.
+	CHECK(result.status == 78);
+	CHECK(result.err ==
+	      path + ":2:5: account a: " + dir / "netrc" +
+		  ": must not be accessible by group or others (mode 0644); "
+		  "run chmod 600 " +
+		  dir / "netrc" + "\n" + path + ":6:5: account b: " + dir / "netrc" +
+		  ": must not be accessible by group or others (mode 0644); "
+		  "run chmod 600 " +
+		  dir / "netrc" + "\n");
 	CHECK(test::ListDir(dir.Path()) ==
 	      std::vector<std::string>{"config.yaml", "netrc"});
 	const auto warning =
@@ -326,7 +336,7 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 		"  host: h:995\n"
 		"  tls: implicit\n"
 		"  user: alice\n"
-		"  password: from command touch\n"
+		"  password: from command touch (not run)\n"
 		"  auth: auto\n"
 		"  allow_plaintext: false\n"
 		"  maildir: /m\n"
@@ -365,7 +375,7 @@ TEST_CASE("check-config runs no password command and survives a bad netrc")
 TEST_CASE("check-config shows each on_new_mail argument with its boundaries")
 {
 	TempDir dir;
-	WriteFile(dir / "netrc", "", 0600);
+	WriteFile(dir / "netrc", "machine h password x\n", 0600);
 	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
 	const auto path = dir / "config.yaml";
 	// Run without a shell, so a list element is one argument whatever it holds.
@@ -381,4 +391,50 @@ TEST_CASE("check-config shows each on_new_mail argument with its boundaries")
 	const auto line =
 	    "  on_new_mail: notify-send 'New mail' '' 'it'\\''s' 'a\\\\b'\n";
 	CHECK(result.out.find(line) != std::string::npos);
+}
+
+TEST_CASE("check-config fails (78) for what would fail every fetch: no password, a "
+	  "missing command, two accounts on one mailbox; each with its line")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", "machine h login alice password x\n", 0600);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	const auto path = dir / "config.yaml";
+	WriteFile(path, "accounts:\n"
+			"  - name: a\n"
+			"    server: alice@h\n"
+			"    maildir: /m\n"
+			"  - name: b\n"
+			"    server: bob@h\n"
+			"    maildir: /m\n"
+			"  - name: c\n"
+			"    server: carol@h\n"
+			"    maildir: /m\n"
+			"    password_command: [no-such-password-tool, x]\n"
+			"  - name: a-again\n"
+			"    server: alice@h:995\n"
+			"    maildir: /m2\n"
+			"  - name: off\n"
+			"    server: dave@h\n"
+			"    maildir: /m\n"
+			"    enabled: false\n");
+	const auto result = Check(path);
+	CHECK(result.status == 78);
+	CHECK(result.out.find("  password: from netrc (" + dir / "netrc" +
+			      ": no password for bob@h:995") != std::string::npos);
+	CHECK(result.out.find("  password: from command no-such-password-tool "
+			      "(no-such-password-tool is not an executable file on "
+			      "$PATH)\n") != std::string::npos);
+	// The disabled account is shown as it is, and fails nothing.
+	CHECK(
+	    result.err ==
+	    path + ":5:5: account b: " + dir / "netrc" +
+		": no password for bob@h:995 (looked for machine \"bob@h:995\", "
+		"machine \"h\", default)\n" +
+		path +
+		":8:5: account c: no-such-password-tool is not an executable file on "
+		"$PATH\n" +
+		path +
+		":12:5: account a-again fetches the mailbox alice@h:995 as account a (" +
+		path + ":2:5) does: remove one, or the two take turns\n");
 }

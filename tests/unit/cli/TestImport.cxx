@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <sstream>
 
 using namespace popstream;
@@ -44,7 +46,8 @@ test::ProcessResult RunBinary(std::vector<std::string> args, const std::string &
 TEST_CASE("import: the output of each tool's sample passes check-config")
 {
 	TempDir dir;
-	WriteFile(dir / "netrc", "", 0600);
+	// Where the comments say to put the passwords: here, for every host.
+	WriteFile(dir / "netrc", "default password pw\n", 0600);
 	const std::pair<const char *, const char *> samples[] = {
 	    {"fetchmail", test::fetchmail_rc},
 	    {"getmail", test::getmail_rc},
@@ -65,6 +68,15 @@ TEST_CASE("import: the output of each tool's sample passes check-config")
 		const auto yaml_path = dir / (std::string(tool) + ".yaml");
 		WriteFile(yaml_path, imported.out);
 		const auto checked = RunBinary({"check-config", yaml_path}, dir.Path());
+		// getmail's sample runs /usr/bin/pass, which check-config looks for.
+		if (std::string(tool) == "getmail" &&
+		    access("/usr/bin/pass", X_OK) != 0) {
+			CHECK(checked.err ==
+			      yaml_path + ":5:5: account getmail: /usr/bin/pass is "
+					  "not an executable file\n");
+			CHECK(checked.exit_code == 78);
+			continue;
+		}
 		CHECK(checked.err == "");
 		CHECK(checked.exit_code == 0);
 		for (const char *secret : {"hunter2", "secret123"})
