@@ -53,6 +53,18 @@ struct AccountStatus {
 	std::uint64_t next_poll_us = 0;
 	/** One line, empty if the last fetch succeeded. */
 	std::string last_error;
+	/** The kind of #last_error (fetch::ErrorClassName()): auth, tls, network,
+	 * protocol, local or config; empty with it. */
+	std::string last_error_class;
+	/** Where the account fetches from: user@host:port once a fetch has resolved
+	 * it, the configuration's `server` (or host) before. */
+	std::string server;
+	/** Where its mail goes: "maildir", "mbox" or "mda", and the path or command. */
+	std::string delivery_kind, delivery;
+	/** `enabled` in the configuration. */
+	bool enabled = true;
+	/** `interval` in µs. */
+	std::uint64_t interval_us = 0;
 	/** Totals since the daemon started. */
 	std::uint64_t messages_fetched = 0;
 	std::uint64_t bytes_fetched = 0;

@@ -129,6 +129,21 @@ struct BusService::Callbacks {
 							     s.last_success_us);
 			if (is("NextPoll"))
 				return sd_bus_message_append(reply, "t", s.next_poll_us);
+			if (is("LastErrorClass"))
+				return sd_bus_message_append(
+				    reply, "s", ToValidUtf8(s.last_error_class).c_str());
+			if (is("Server"))
+				return sd_bus_message_append(
+				    reply, "s", ToValidUtf8(s.server).c_str());
+			if (is("Delivery"))
+				return sd_bus_message_append(
+				    reply, "(ss)", ToValidUtf8(s.delivery_kind).c_str(),
+				    ToValidUtf8(s.delivery).c_str());
+			if (is("Enabled"))
+				return sd_bus_message_append(reply, "b",
+							     s.enabled ? 1 : 0);
+			if (is("Interval"))
+				return sd_bus_message_append(reply, "t", s.interval_us);
 			if (is("LastError"))
 				return sd_bus_message_append(
 				    reply, "s", ToValidUtf8(s.last_error).c_str());
@@ -266,6 +281,16 @@ const sd_bus_vtable BusService::Callbacks::account_vtable[] = {
     SD_BUS_PROPERTY("NextPoll", "t", GetAccountProperty, 0,
 		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("LastError", "s", GetAccountProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("LastErrorClass", "s", GetAccountProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Server", "s", GetAccountProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Delivery", "(ss)", GetAccountProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Enabled", "b", GetAccountProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Interval", "t", GetAccountProperty, 0,
 		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("MessagesFetched", "t", GetAccountProperty, 0,
 		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -406,6 +431,16 @@ void BusService::AccountChanged(const AccountStatus &status, unsigned) noexcept
 		names.push_back("NextPoll");
 	if (status.last_error != old.last_error)
 		names.push_back("LastError");
+	if (status.last_error_class != old.last_error_class)
+		names.push_back("LastErrorClass");
+	if (status.server != old.server)
+		names.push_back("Server");
+	if (status.delivery != old.delivery || status.delivery_kind != old.delivery_kind)
+		names.push_back("Delivery");
+	if (status.enabled != old.enabled)
+		names.push_back("Enabled");
+	if (status.interval_us != old.interval_us)
+		names.push_back("Interval");
 	if (status.messages_fetched != old.messages_fetched)
 		names.push_back("MessagesFetched");
 	if (status.bytes_fetched != old.bytes_fetched)

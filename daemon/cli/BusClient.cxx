@@ -146,7 +146,8 @@ struct AccountInfo {
 	std::uint64_t last_success_us = 0;
 	std::uint64_t messages_fetched = 0, bytes_fetched = 0;
 	std::uint64_t next_poll_us = 0;
-	std::string last_error;
+	std::string last_error, last_error_class, server;
+	std::string delivery_kind, delivery;
 	std::uint64_t messages_done = 0, messages_total = 0;
 	std::uint64_t bytes_done = 0, bytes_total = 0;
 };
@@ -186,6 +187,17 @@ int ReadAccountProperties(sd_bus_message *m, AccountInfo &a)
 			r = sd_bus_message_read(m, "v", "s", &s);
 			if (r >= 0)
 				a.last_error = s;
+		} else if ((p == "LastErrorClass" || p == "Server") && type == "s") {
+			r = sd_bus_message_read(m, "v", "s", &s);
+			if (r >= 0)
+				(p == "Server" ? a.server : a.last_error_class) = s;
+		} else if (p == "Delivery" && type == "(ss)") {
+			const char *kind = nullptr;
+			r = sd_bus_message_read(m, "v", "(ss)", &kind, &s);
+			if (r >= 0) {
+				a.delivery_kind = kind;
+				a.delivery = s;
+			}
 		} else if (p == "Progress" && type == "(tttt)") {
 			r = sd_bus_message_read(m, "v", "(tttt)", &a.messages_done,
 						&a.messages_total, &a.bytes_done,
@@ -552,6 +564,9 @@ std::string StatusJson(const std::vector<AccountInfo> &accounts)
 		    {"last_success", JsonTime(a.last_success_us)},
 		    {"next_poll", JsonTime(a.next_poll_us)},
 		    {"last_error", a.last_error},
+		    {"last_error_class", a.last_error_class},
+		    {"server", a.server},
+		    {"delivery", {{"kind", a.delivery_kind}, {"target", a.delivery}}},
 		    {"messages_fetched", a.messages_fetched},
 		    {"bytes_fetched", a.bytes_fetched},
 		    {"progress",

@@ -446,6 +446,7 @@ void FetchJob::OnEnd(const net::NetError &error) noexcept
 		return;
 	}
 	if (!connected_ || refused) {
+		tls_failed_ = refused || error.Kind() == net::NetErrorKind::Tls;
 		connection_.reset();
 		auto end = UnreachedRunEnd(error, (redone_ || reconnected_ || resumed_) &&
 						      !refused);
@@ -647,6 +648,7 @@ void FetchJob::CommitPending()
 			++result_.saved;
 			result_.saved_bytes += d.bytes;
 			run_.saved_listed += d.listed;
+			result_.saved_listed += d.listed;
 		}
 		session_->Saved(d.number);
 	}
@@ -798,6 +800,7 @@ void FetchJob::Finish(ExitCode code, std::string error)
 			" more message(s) could not be saved for the same reason");
 	result_.code = code;
 	result_.error = std::move(error);
+	result_.error_class = ClassifyError(code, tls_failed_, result_.resp_code);
 	result_.seconds =
 	    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
 		.count();
@@ -811,6 +814,7 @@ void FetchJob::Finish(ExitCode code, std::string error)
 			if (d.new_copy) {
 				++result_.saved;
 				result_.saved_bytes += d.bytes;
+				result_.saved_listed += d.listed;
 			}
 	}
 	// Close() waited for the MDA's thread: the loop need not stay up for it.

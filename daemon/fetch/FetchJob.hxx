@@ -207,6 +207,8 @@ private:
 	std::uint64_t stop_limit_ms_ = 0;
 	/** Connected, nothing received yet: the idle timer runs the connect timeout. */
 	bool awaiting_greeting_ = false;
+	/** The connection failed in TLS: the handshake or the certificate. */
+	bool tls_failed_ = false;
 	std::uint64_t last_data_ms_ = 0;
 	std::uint64_t close_wait_start_ms_ = 0;
 	FetchResult result_;

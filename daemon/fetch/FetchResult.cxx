@@ -74,6 +74,52 @@ void FetchResult::Failed(const pop3::SessionStats &stats, bool quit_sent,
 		resp_code = ended.reply->code;
 }
 
+const char *ErrorClassName(ErrorClass error_class) noexcept
+{
+	switch (error_class) {
+	case ErrorClass::None:
+		break;
+	case ErrorClass::Auth:
+		return "auth";
+	case ErrorClass::Tls:
+		return "tls";
+	case ErrorClass::Network:
+		return "network";
+	case ErrorClass::Protocol:
+		return "protocol";
+	case ErrorClass::Local:
+		return "local";
+	case ErrorClass::Config:
+		return "config";
+	}
+	return "";
+}
+
+ErrorClass ClassifyError(ExitCode code, bool tls, std::string_view resp_code) noexcept
+{
+	switch (code) {
+	case ExitCode::Ok:
+		return ErrorClass::None;
+	case ExitCode::NoPerm:
+		return ErrorClass::Auth;
+	case ExitCode::Config:
+	case ExitCode::Usage:
+		return ErrorClass::Config;
+	case ExitCode::CantCreate:
+	case ExitCode::IoError:
+	case ExitCode::Software:
+		return ErrorClass::Local;
+	case ExitCode::Protocol:
+		return ErrorClass::Protocol;
+	default:
+		break;
+	}
+	if (tls)
+		return ErrorClass::Tls;
+	// [IN-USE], [LOGIN-DELAY], [SYS/TEMP]: the server said why.
+	return resp_code.empty() ? ErrorClass::Network : ErrorClass::Protocol;
+}
+
 namespace {
 
 /** @return "1 message", "2 messages" */

@@ -7,8 +7,26 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace popstream::fetch {
+
+/** What kind of failure ended a fetch, for a client to act on without parsing
+ * FetchResult::error: ask for a password (Auth), look at the certificate (Tls), wait
+ * for the network or the server (Network, Protocol), fix the disk (Local) or the
+ * configuration (Config). */
+enum class ErrorClass { None, Auth, Tls, Network, Protocol, Local, Config };
+
+/** @return "", "auth", "tls", "network", "protocol", "local" or "config" */
+const char *ErrorClassName(ErrorClass error_class) noexcept;
+
+/**
+ * @param code the fetch's exit status
+ * @param tls whether the connection failed in TLS (handshake or certificate)
+ * @param resp_code the server's response code (RFC 2449 §8), or empty
+ * @return the class of a fetch that ended so
+ */
+ErrorClass ClassifyError(ExitCode code, bool tls, std::string_view resp_code) noexcept;
 
 /** The outcome of a fetch. */
 struct FetchResult {
@@ -16,6 +34,8 @@ struct FetchResult {
 	ExitCode code = ExitCode::Ok;
 	/** The error that ended the fetch (one line), or empty. */
 	std::string error;
+	/** Its kind; None when it succeeded. */
+	ErrorClass error_class = ErrorClass::None;
 	/** From the listing: messages and octets on the server. */
 	std::uint32_t listed = 0;
 	std::uint64_t listed_bytes = 0;
@@ -25,6 +45,9 @@ struct FetchResult {
 	/** Messages made durable in the Maildir, and their size in bytes (LF form). */
 	std::uint32_t saved = 0;
 	std::uint64_t saved_bytes = 0;
+	/** The same messages in octets as the server listed them (RFC 1939 LIST, CRLF
+	 * line ends): the unit of the D-Bus Progress, BytesFetched and FetchFinished. */
+	std::uint64_t saved_listed = 0;
 	/** Messages that could not be retrieved (RETR -ERR) or saved. */
 	std::uint32_t not_retrieved = 0;
 	std::uint32_t not_saved = 0;

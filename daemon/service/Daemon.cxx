@@ -250,7 +250,7 @@ void Daemon::OnFetchFinished(const std::string &name, const std::string &server,
 	if (result.code != ExitCode::Ok)
 		last_error_ = name + ": " + result.error;
 	if (bus_service_)
-		bus_service_->FetchFinished(name, result.saved, result.saved_bytes,
+		bus_service_->FetchFinished(name, result.saved, result.saved_listed,
 					    result.code == ExitCode::Ok ? std::string()
 									: result.error);
 	UpdateStatus();

@@ -32,6 +32,37 @@ std::uint64_t Jitter(milliseconds max)
 
 } // namespace
 
+namespace {
+
+/** Copies what the bus shows of @p account's settings into @p status. */
+void DescribeSettings(const config::Account &account, bus::AccountStatus &status)
+{
+	if (status.server.empty() || status.server.find('@') == std::string::npos)
+		status.server =
+		    !account.server.empty()
+			? account.server
+			: (account.user.empty() ? "" : account.user + "@") +
+			      account.host +
+			      (account.port != 0 ? ":" + std::to_string(account.port)
+						 : "");
+	if (!account.mda.empty()) {
+		status.delivery_kind = "mda";
+		status.delivery.clear();
+		for (const auto &arg : account.mda)
+			status.delivery += (status.delivery.empty() ? "" : " ") + arg;
+	} else if (!account.mbox.empty()) {
+		status.delivery_kind = "mbox";
+		status.delivery = account.mbox;
+	} else {
+		status.delivery_kind = "maildir";
+		status.delivery = account.maildir;
+	}
+	status.enabled = account.enabled;
+	status.interval_us = static_cast<std::uint64_t>(account.interval.count()) * 1000;
+}
+
+} // namespace
+
 /** One account: its config, its status, its timer and its running fetch. */
 struct Scheduler::Slot {
 	Scheduler &owner;
@@ -61,6 +92,7 @@ struct Scheduler::Slot {
 	    : owner(_owner), account(std::move(_account))
 	{
 		status.name = account.name;
+		DescribeSettings(account, status);
 		timer = new uv_timer_t;
 		uv_timer_init(&owner.loop_, timer);
 		timer->data = this;
@@ -107,6 +139,17 @@ void Scheduler::Apply(const config::Config &config)
 			const bool enabled_changed =
 			    slot->account.enabled != account.enabled;
 			slot->account = account;
+			{
+				const auto before = slot->status;
+				// A new server is described afresh, not by the last
+				// fetch.
+				if (before.server.find('@') != std::string::npos &&
+				    !account.server.empty() &&
+				    account.server != before.server)
+					slot->status.server.clear();
+				DescribeSettings(account, slot->status);
+				Notify(*slot, before);
+			}
 			const auto state = slot->status.state;
 			// A reload is the user's way of saying "I fixed it".
 			if (state == bus::AccountState::AuthNeeded ||
@@ -211,6 +254,11 @@ void Scheduler::Notify(Slot &slot, const bus::AccountStatus &previous)
 		what |= ChangedCounters;
 	if (!(s.progress == previous.progress))
 		what |= ChangedProgress;
+	if (s.server != previous.server || s.delivery != previous.delivery ||
+	    s.delivery_kind != previous.delivery_kind || s.enabled != previous.enabled ||
+	    s.interval_us != previous.interval_us ||
+	    s.last_error_class != previous.last_error_class)
+		what |= ChangedSettings;
 	if (what != 0)
 		observer_.OnAccountChanged(s, what);
 }
@@ -361,7 +409,8 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 	const std::uint64_t now_us = posix::NowUs();
 	auto &s = slot.status;
 	s.messages_fetched += result.saved;
-	s.bytes_fetched += result.saved_bytes;
+	// Octets as listed, the unit of Progress: one unit on the bus.
+	s.bytes_fetched += result.saved_listed;
 	if (result.login_delay_s)
 		slot.not_before_us =
 		    s.last_attempt_us + *result.login_delay_s * 1'000'000;
@@ -370,11 +419,18 @@ void Scheduler::Finished(Slot &slot, const fetch::FetchResult &result)
 	slot.backoff = decision.backoff;
 	s.state = decision.state;
 	const milliseconds delay = decision.delay;
+	if (!slot.server.empty())
+		s.server = slot.server; // resolved: user@host:port
 	if (result.code == ExitCode::Ok) {
 		s.last_success_us = now_us;
 		s.last_error.clear();
+		s.last_error_class.clear();
 	} else {
 		s.last_error = result.error.empty() ? "fetch failed" : result.error;
+		s.last_error_class = fetch::ErrorClassName(
+		    result.error_class != fetch::ErrorClass::None
+			? result.error_class
+			: fetch::ClassifyError(result.code, false, result.resp_code));
 		// Partial success (some messages failed) still counts as progress made.
 		if (result.logged_in && result.saved > 0)
 			s.last_success_us = now_us;

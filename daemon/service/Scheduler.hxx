@@ -29,6 +29,8 @@ enum Changed : unsigned {
 	ChangedLastError = 1u << 4,
 	ChangedCounters = 1u << 5,
 	ChangedProgress = 1u << 6,
+	/** Server, Delivery, Enabled, Interval: what a reload changes. */
+	ChangedSettings = 1u << 7,
 };
 
 /** Receives a fetch's log line: (account, server label user@host:port, level, text). */

@@ -288,7 +288,7 @@ TEST_CASE("bus.introspection-matches-xml")
 	    Busctl({"introspect", "--xml-interface", bus::bus_name, my_acct});
 	REQUIRE(account_xml.exit_code == 0);
 	const auto expected_account = Members(shipped, bus::account_interface);
-	CHECK(expected_account.size() == 11);
+	CHECK(expected_account.size() == 16);
 	CHECK(Members(account_xml.out, bus::account_interface) == expected_account);
 	CHECK(expected_account.count(
 		  "signal FetchFinished(t messages,t bytes,s error)") == 1);
@@ -350,7 +350,7 @@ TEST_CASE("bus.interfaces-added-removed")
 	CHECK(added.path == std::string(bus::account_prefix) + "/new_2done");
 	REQUIRE(added.interfaces.count(bus::account_interface) == 1);
 	const auto &props = added.interfaces.at(bus::account_interface);
-	CHECK(props.size() == 9);
+	CHECK(props.size() == 14);
 	CHECK(props.at("Name") == "s \"new-one\"");
 	CHECK(props.at("State") == "u 1");
 	CHECK(props.at("NextPoll") == "t 5");
@@ -728,6 +728,7 @@ TEST_CASE("cli.status")
 		CHECK(Contains(r.out, "\"next_poll\": 1893456000"));
 		CHECK(Contains(r.out, "\"last_success\": null"));
 		CHECK(Contains(r.out, "\"messages_fetched\": 42"));
+		CHECK(Contains(r.out, "\"last_error_class\": \"\""));
 		CHECK(r.out.starts_with("[\n"));
 	}
 }

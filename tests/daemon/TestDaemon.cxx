@@ -209,12 +209,15 @@ TEST_CASE("start-up fetch, FetchNow, properties, auth-needed, status and fetch -
 	// Properties, with their D-Bus types.
 	CHECK(AccountProperty("alice", "Name") == "s \"alice\"");
 	CHECK(AccountProperty("alice", "MessagesFetched") == "t 60");
-	// Bytes as stored: POP3 framing adds a final newline to messages that lacked one.
-	std::uint64_t stored_bytes = 0;
-	for (const auto &m : alice.messages)
-		stored_bytes += m.size + (m.sha256 != m.fetched_sha256 ? 1 : 0);
+	// Octets as the server listed them, the unit of Progress (bob's below).
 	CHECK(AccountProperty("alice", "BytesFetched") ==
-	      "t " + std::to_string(stored_bytes));
+	      "t " + std::to_string(alice.Octets()));
+	CHECK(AccountProperty("alice", "Delivery") ==
+	      "(ss) \"maildir\" \"" + f.Maildir("alice") + "\"");
+	CHECK(AccountProperty("alice", "Enabled") == "b true");
+	CHECK(AccountProperty("alice", "Server").find("@127.0.0.1:") !=
+	      std::string::npos);
+	CHECK(AccountProperty("alice", "LastErrorClass") == "s \"\"");
 	CHECK(AccountProperty("alice", "LastError") == "s \"\"");
 	CHECK(AccountProperty("alice", "LastSuccess") != "t 0");
 	CHECK(AccountProperty("alice", "NextPoll") != "t 0");
@@ -230,8 +233,11 @@ TEST_CASE("start-up fetch, FetchNow, properties, auth-needed, status and fetch -
 	CHECK(AccountProperty("carol", "NextPoll") == "t 0");
 	CHECK(AccountProperty("carol", "MessagesFetched") == "t 0");
 
+	CHECK(AccountProperty("carol", "LastErrorClass") == "s \"auth\"");
+
+	// carol needs a new password: status says so in its exit status too.
 	const auto status = f.Popstream({"status"});
-	CHECK(status.exit_code == 0);
+	CHECK(status.exit_code == 77);
 	CHECK(status.out.find("auth-needed") != std::string::npos);
 	CHECK(status.out.find("alice") != std::string::npos);
 

@@ -109,7 +109,9 @@ TEST_CASE("a server that never greets holds a fetch slot for connect_timeout onl
 	// Not the idle timeout of 3 minutes: the greeting had 3 s.
 	REQUIRE(WaitUntil(
 	    [] { return AccountProp("healthy", "MessagesFetched") == "t 1"; }, 20s));
-	CHECK(AccountProp("silent", "LastError").find("3 s") != std::string::npos);
+	INFO(AccountProp("silent", "LastError"));
+	CHECK(AccountProp("silent", "LastError").find("for 3 s") != std::string::npos);
+	CHECK(AccountProp("silent", "LastErrorClass") == "s \"network\"");
 
 	daemon.Signal(SIGTERM);
 	const auto r = daemon.Wait();
