@@ -198,10 +198,20 @@ struct BusService::Callbacks {
 		return 1;
 	}
 
-	static int EnumerateAccounts(sd_bus *, const char *, void *userdata,
+	static int EnumerateAccounts(sd_bus *, const char *prefix, void *userdata,
 				     char ***nodes, sd_bus_error *) noexcept
 	{
 		const auto &accounts = static_cast<BusService *>(userdata)->accounts_;
+		// sd-bus asks with the path being introspected. An account has no
+		// children: listing every account for each of them made `busctl tree`
+		// quadratic (8 to 14 s at 5000 accounts, the daemon busy meanwhile).
+		const std::size_t prefix_len = std::strlen(account_prefix);
+		if (prefix != nullptr &&
+		    std::strncmp(prefix, account_prefix, prefix_len) == 0 &&
+		    prefix[prefix_len] == '/') {
+			*nodes = static_cast<char **>(std::calloc(1, sizeof(char *)));
+			return *nodes == nullptr ? -ENOMEM : 0;
+		}
 		// sd-bus frees the array and the strings with free().
 		auto **v = static_cast<char **>(
 		    std::calloc(accounts.size() + 1, sizeof(char *)));
