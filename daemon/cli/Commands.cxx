@@ -829,9 +829,14 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 					 "its accounts (passwords never shown)");
 	check->add_option("FILE", config_path,
 			  "The file (default: $XDG_CONFIG_HOME/popstream/config.yaml)");
+	bool check_connect = false;
+	check->add_flag("--connect", check_connect,
+			"Then connect to each enabled account, log in and list its "
+			"mailbox, fetching nothing (as run --dry-run)");
 	check->footer(
 	    "Exit status: 0 valid, 78 (EX_CONFIG) with one FILE:LINE:COLUMN line per "
-	    "mistake.");
+	    "mistake or per account whose credentials do not resolve; with --connect, "
+	    "the worst account's, as for run.");
 
 	std::string import_tool, import_path;
 	auto *import_cmd = app.add_subcommand(
@@ -931,8 +936,17 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunAccounts(run_args, program);
 	if (app.got_subcommand(serverinfo))
 		return RunServerInfo(serverinfo_args, program);
-	if (app.got_subcommand(check))
-		return RunCheckConfig(config_path, program);
+	if (app.got_subcommand(check)) {
+		const int checked = RunCheckConfig(config_path, program);
+		if (!check_connect || checked == ToInt(config::ConfigError::Code()))
+			return checked;
+		RunArgs dry;
+		dry.config_path = config_path;
+		dry.dry_run = true;
+		std::fflush(stdout);
+		const int connected = RunAccounts(dry, program);
+		return connected != 0 ? connected : checked;
+	}
 	if (app.got_subcommand(import_cmd))
 		return RunImport(import_tool, import_path, program, std::cout, std::cerr);
 	if (app.got_subcommand(status))

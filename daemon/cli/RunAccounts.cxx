@@ -170,6 +170,7 @@ private:
 		auto options = fetch::AccountFetchOptions(
 		    loop_, fetch.account, std::move(*credentials), fetch.keep,
 		    auth_provider_, args_.verbose);
+		options.dry_run = args_.dry_run;
 		fetch.server = options.account.Label();
 		auto log = [this, &fetch](fetch::LogLevel level,
 					  const std::string &text) {
@@ -260,6 +261,10 @@ CLI::App *AddRun(CLI::App &app, RunArgs &args)
 		      "Print nothing for an account that saved nothing and did not fail");
 	run->add_flag("-v,--verbose", args.verbose,
 		      "Show the commands sent (secrets hidden) and every message saved");
+	run->add_flag(
+	    "--dry-run", args.dry_run,
+	    "Connect, log in and list what would be downloaded; save and delete "
+	    "nothing");
 	run->add_option("ACCOUNT", args.accounts,
 			"Accounts to fetch (default: every enabled one)");
 	run->footer(

@@ -19,6 +19,9 @@ struct RunArgs {
 	bool quiet = false;
 	/** -v: also the commands sent (the secrets hidden) and each message saved. */
 	bool verbose = false;
+	/** --dry-run: connect, log in and list; nothing saved or deleted
+	 * (check-config --connect). */
+	bool dry_run = false;
 };
 
 /** Adds the `run` subcommand to @p app, filling @p args. @return the subcommand */

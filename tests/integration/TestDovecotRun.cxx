@@ -674,4 +674,31 @@ TEST_SUITE("dovecot-run")
 		CHECK(box.starts_with("From "));
 		CHECK_FALSE(box.starts_with("From MAILER-DAEMON"));
 	}
+
+	TEST_CASE("check-config --connect logs in to each account and lists it, fetching "
+		  "nothing; a wrong password is the account's exit status")
+	{
+		Setup s(5);
+		const auto r = RunPopstream({"check-config", "--connect", s.config},
+					    s.netrc, s.tmp.Path());
+		INFO(Describe(r));
+		CHECK(r.exit_code == 0);
+		CHECK(Has(r.out,
+			  "work: alice@127.0.0.1:" + std::to_string(s.server->pop3_port) +
+			      ": dry run: 5 messages, "));
+		CHECK(Has(r.out, "home: bob@127.0.0.1:"));
+		CHECK(s.server->Count("alice") == 5);
+		CHECK_FALSE(std::filesystem::exists(s.Maildir("work")));
+
+		// A password the server refuses: 77, as run says it.
+		auto netrc = ReadFile(s.netrc);
+		netrc.replace(netrc.find("s3cret"), 6, "wrong!");
+		WriteFile(s.netrc, netrc, 0600);
+		const auto refused = RunPopstream({"check-config", "--connect", s.config},
+						  s.netrc, s.tmp.Path());
+		INFO(Describe(refused));
+		CHECK(refused.exit_code == 77);
+		CHECK(Has(refused.err, "work: "));
+		CHECK(s.server->Count("alice") == 5);
+	}
 }
