@@ -127,13 +127,17 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 	head.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
 	const auto argv = ExpandSender(command, ShellSafe(store::EnvelopeSender(head)));
 	const std::string who = "the MDA \"" + Escape(argv.front(), 100) + "\"";
-	int in[2], out[2];
-	if (pipe2(in, O_CLOEXEC) != 0) {
-		result.why = who + ": cannot create a pipe: " + std::strerror(errno);
+	// The staged file itself is the MDA's standard input, not a pipe fed from
+	// here: an MDA that outlives a killed popstream (it is in a group of its own)
+	// still reads the whole message, never a cut-off one it would take for all.
+	// Its read position, shared with this descriptor, shows how much it read.
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		result.why =
+		    who + ": cannot read the staged message: " + std::strerror(errno);
 		result.every_save = true;
 		return result;
 	}
-	posix::UniqueFd in_read(in[0]), in_write(in[1]);
+	int out[2];
 	if (pipe2(out, O_CLOEXEC) != 0) {
 		result.why = who + ": cannot create a pipe: " + std::strerror(errno);
 		result.every_save = true;
@@ -146,7 +150,7 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 	// not reach it: popstream lets it finish the message it has, and records it.
 	SpawnSetup setup(true);
 	// dup2() clears FD_CLOEXEC on the copies only.
-	posix_spawn_file_actions_adddup2(&setup.actions, in_read.Get(), STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&setup.actions, fd, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&setup.actions, out_write.Get(), STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&setup.actions, out_write.Get(), STDERR_FILENO);
 	std::vector<char *> args;
@@ -162,19 +166,12 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 		return result;
 	}
 	out_write.Close();
-	// in_read stays open here: once the MDA has exited, what is still in the
-	// pipe (FIONREAD) is what it never read.
-	fcntl(in_write.Get(), F_SETFL, O_NONBLOCK);
 	fcntl(out_read.Get(), F_SETFL, O_NONBLOCK);
 	// Without pidfd_open (Linux < 5.3) the exit is polled every 5 ms.
 	posix::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
 
 	const auto deadline = Clock::now() + timeout;
 	std::string output;
-	std::vector<char> chunk(64 * 1024);
-	std::size_t chunk_at = 0, chunk_len = 0;
-	std::uint64_t sent = 0;
-	std::string read_error;
 	bool timed_out = false;
 	int status = 0;
 	bool exited = false;
@@ -195,51 +192,21 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 		}
 	};
 	while (!exited) {
-		if (in_write.Get() >= 0 && sent == size && chunk_at == chunk_len)
-			in_write.Close(); // the end of the message: EOF for the MDA
 		const auto left =
 		    std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
 		if (left.count() <= 0) {
 			timed_out = true;
 			break;
 		}
-		pollfd fds[3] = {{pidfd.Get(), POLLIN, 0},
-				 {out_read.Get(), POLLIN, 0},
-				 {in_write.Get(), POLLOUT, 0}};
+		pollfd fds[2] = {{pidfd.Get(), POLLIN, 0}, {out_read.Get(), POLLIN, 0}};
 		const int wait_ms =
 		    pidfd.Get() >= 0
 			? static_cast<int>(std::min<long long>(left.count(), 60'000))
 			: 5;
-		if (poll(fds, 3, wait_ms) < 0 && errno != EINTR)
+		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents != 0)
 			drain_output();
-		if (fds[2].revents & (POLLERR | POLLHUP)) {
-			in_write.Close(); // nobody reads any more
-		} else if (fds[2].revents & POLLOUT) {
-			if (chunk_at == chunk_len) {
-				const auto n = pread(fd, chunk.data(), chunk.size(),
-						     static_cast<off_t>(sent));
-				if (n <= 0 && !(n < 0 && errno == EINTR)) {
-					// Cut off before its end: the MDA never sees EOF,
-					// so it cannot take this for the whole message.
-					read_error = n < 0 ? std::strerror(errno)
-							   : "it is shorter than " +
-								 std::to_string(size) +
-								 " bytes";
-					break;
-				}
-				chunk_at = 0;
-				chunk_len = n > 0 ? static_cast<std::size_t>(n) : 0;
-				sent += chunk_len;
-			}
-			const auto n = write(in_write.Get(), chunk.data() + chunk_at,
-					     chunk_len - chunk_at);
-			if (n > 0)
-				chunk_at += static_cast<std::size_t>(n);
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				in_write.Close();
-		}
 		const pid_t done = waitpid(pid, &status, WNOHANG);
 		if (done == pid)
 			exited = true;
@@ -254,16 +221,18 @@ store::HandOffResult RunMda(const std::vector<std::string> &command, int fd,
 	}
 	if (out_read.Get() >= 0)
 		drain_output(); // what it said before it exited, without waiting for EOF
-	int in_pipe = 0;
-	ioctl(in_read.Get(), FIONREAD, &in_pipe);
+	// A child it left behind may still read, but what counts is what the MDA had
+	// read when it said it was done.
+	const off_t position = lseek(fd, 0, SEEK_CUR);
 	const std::uint64_t unread =
-	    size - sent + (chunk_len - chunk_at) + static_cast<std::uint64_t>(in_pipe);
+	    position < 0
+		? size
+		: size -
+		      std::min<std::uint64_t>(size, static_cast<std::uint64_t>(position));
 
 	const auto said = FirstLine(output);
 	const std::string tail = said.empty() ? "" : ": " + said;
-	if (!read_error.empty()) {
-		result.why = who + ": cannot read the staged message: " + read_error;
-	} else if (timed_out) {
+	if (timed_out) {
 		result.why = who + ": did not finish within " +
 			     std::to_string(timeout.count() / 1000) + " s (killed)" +
 			     tail;

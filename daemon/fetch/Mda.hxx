@@ -30,15 +30,17 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
 
 /**
  * Runs an MDA (popstream.yaml(5) `mda:`) on one message and waits for it, on the
- * calling thread (HandOffQueue's, never the loop's): without a shell, the message
- * written into a pipe on its standard input, its standard output and error read
- * together, in popstream's own process group (a Ctrl-C or a stop of the service
- * reaches it too), killed (SIGKILL) after @p timeout.
+ * calling thread (HandOffQueue's, never the loop's): without a shell, the staged file
+ * itself as its standard input (so that an MDA that outlives a killed popstream still
+ * reads the whole message, never a part it would take for all), its standard output
+ * and error read together, in a process group of its own (a Ctrl-C does not cut it
+ * off), the whole group killed (SIGKILL) after @p timeout.
  *
  * It is judged by its exit status (waitpid), not by its output closing: a child it
  * left in the background does not hold the message up. Exit 0 is delivered only if
- * it read the whole message: one that exits 0 without reading its input, or only
- * part of it, has delivered nothing whole. 75 (EX_TEMPFAIL, sysexits.h) is the MDA
+ * it read the whole message (its read position in the file, which it shares with
+ * @p fd, is at the end): one that exits 0 without reading its input, or only part
+ * of it, has delivered nothing whole. 75 (EX_TEMPFAIL, sysexits.h) is the MDA
  * asking to be tried again later; any other status, a signal or the timeout is a
  * failure; in all of them the message stays on the server, and HandOffResult::why
  * says which, with the first line of the MDA's output. A command that cannot be run
@@ -50,7 +52,7 @@ std::vector<std::string> ExpandMdaArgs(const std::vector<std::string> &argv,
  * shell must not run what a sender wrote), and `%%` a percent sign.
  *
  * @param argv the command, as ExpandMdaArgs() left it; not empty
- * @param fd the message, read from offset 0 with pread(2)
+ * @param fd the message, a regular file open for reading; its offset is moved
  * @param size its length in bytes
  */
 store::HandOffResult RunMda(const std::vector<std::string> &argv, int fd,

@@ -7,6 +7,7 @@
 #include "store/DeliveryLedger.hxx"
 
 #include <cstdlib>
+#include <filesystem>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -61,6 +62,18 @@ std::string LockPath(std::string_view label)
 	return StateHome() + "/popstream/locks/" + Escape(label);
 }
 
+std::string CanonicalPath(const std::string &path)
+{
+	std::error_code error;
+	// Absolute first: of a relative path that does not exist yet, weakly_canonical
+	// would keep the relative form.
+	const auto absolute = std::filesystem::absolute(path, error);
+	if (error)
+		return path;
+	auto canonical = std::filesystem::weakly_canonical(absolute, error);
+	return error || canonical.empty() ? path : canonical.string();
+}
+
 store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
 {
 	store::LedgerOptions ledger;
@@ -78,7 +91,7 @@ store::LedgerOptions LedgerOptionsFor(const FetchOptions &options)
 		// append be told whole or torn at the next start.
 		ledger.maildir = options.state_dir + "/mbox-spool";
 		ledger.mbox = std::make_shared<store::MboxAppender>(
-		    options.mbox, options.state_dir + "/mbox-intents");
+		    CanonicalPath(options.mbox), options.state_dir + "/mbox-intents");
 	}
 	ledger.added_headers = AddedHeadersFor(options);
 	ledger.added_header_names = AddedHeaderNames(options);

@@ -30,6 +30,15 @@ std::string StateDir(std::string_view key);
 std::string LockPath(std::string_view label);
 
 /**
+ * @param path a file's path, relative or through symbolic links; it need not exist
+ * @return the same file's absolute path with every link of the part that exists
+ *         resolved (weakly_canonical), or @p path if that fails: one mbox spelled
+ *         `box`, `./box` or through a link is one place in the journal, so that a
+ *         kept message is not appended again for a new spelling
+ */
+std::string CanonicalPath(const std::string &path);
+
+/**
  * @return where the fetch of @p options keeps its messages, its journal (none without
  *         a state_dir) and its lock (LockPath() of the server account), and the
  *         policy the journal applies (keep, delete_after)

@@ -137,3 +137,20 @@ TEST_CASE("RunMda: %F is the message's envelope sender, one argument however it 
 		  .delivered);
 	CHECK(ReadFile(out) == "MAILER-DAEMON\n");
 }
+
+TEST_CASE("RunMda: standard input is the staged file itself, so an MDA that outlives "
+	  "a killed popstream still reads all of it")
+{
+	Message m("Subject: file\n\n" + std::string(200'000, 'f') + "\n");
+	const auto out = m.dir / "out";
+	// A pipe would fail the test; the file is read to its end at the MDA's pace.
+	const auto r =
+	    m.Run({"sh", "-c",
+		   "test -f /proc/self/fd/0 || exit 1; sleep 0.2; cat > \"$0\"", out});
+	CHECK(r.delivered);
+	CHECK(ReadFile(out) == m.text);
+	// The read position is the MDA's, shared: a second run starts from 0 again.
+	const auto again = m.Run({"sh", "-c", "cat > \"$0\"", out});
+	CHECK(again.delivered);
+	CHECK(ReadFile(out) == m.text);
+}
