@@ -733,7 +733,17 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "--sni", args.sni,
 	      "Verify the certificate of NAME rather than of the host: the spec's "
 	      "!NAME, which an interactive shell would expand")
-	    ->type_name("NAME");
+	    ->type_name("NAME")
+	    ->check(CLI::Validator(
+		[](std::string &value) -> std::string {
+			try {
+				config::CheckTlsName(value);
+				return {};
+			} catch (const config::ValueError &e) {
+				return e.what();
+			}
+		},
+		""));
 	quiet->excludes(verbose);
 	dl->add_option(
 	      "SPEC", args.spec,
@@ -745,7 +755,14 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "Hand each message to CMD on its standard input instead of saving it "
 	      "in MAILDIR (split like --password-command; %u is the user, %a the "
 	      "account, %F the envelope sender); exit 0 delivers, 75 retries later")
-	    ->type_name("CMD");
+	    ->type_name("CMD")
+	    ->check(CLI::Validator(
+		[](std::string &value) -> std::string {
+			return value.find_first_not_of(" \t") == std::string::npos
+				   ? "an empty command"
+				   : "";
+		},
+		""));
 	dl->add_option("--mbox", args.mbox,
 		       "Append each message to the mbox PATH (mboxrd, locked as procmail "
 		       "and mutt lock it) instead of saving it in MAILDIR")

@@ -6,6 +6,7 @@
 #include "config/LoadConfig.hxx"
 #include "core/util/Escape.hxx"
 #include "core/util/ExitCode.hxx"
+#include "fetch/AccountCredentials.hxx"
 #include "fetch/AccountFetch.hxx"
 #include "fetch/FetchJob.hxx"
 #include "fetch/NewMailHook.hxx"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -199,7 +201,9 @@ private:
 		    (result.code == ExitCode::Ok || result.saved > 0 || result.committed))
 			PrintLine(stdout, fetch.account.name + ": " +
 					      fetch::FormatSummary(fetch.server, result));
-		if (result.saved > 0 && !fetch.account.on_new_mail.empty() && !stopping_)
+		// Even after a Ctrl-C, as popstreamd after SIGTERM: the mail is saved,
+		// and the next run will not find it new.
+		if (result.saved > 0 && !fetch.account.on_new_mail.empty())
 			StartHook(fetch, result);
 		// The job calls us from inside itself: it is freed once the loop ends.
 		--running_;
@@ -320,6 +324,34 @@ int RunAccounts(const RunArgs &args, const std::string &program)
 		}
 	}
 
+	// Two accounts on one server mailbox: the second would only find the first's
+	// lock (held by this very process) and say another popstream is fetching.
+	bool doubled = false;
+	{
+		std::map<std::string, std::string> mailboxes;
+		std::vector<config::Account> unique;
+		for (auto &account : chosen) {
+			std::string mailbox;
+			try {
+				mailbox = ResolveAccountConnection(account).Label();
+			} catch (const CredentialError &) {
+				// Said when it is fetched.
+			}
+			const auto [it, fresh] = mailboxes.emplace(mailbox, account.name);
+			if (mailbox.empty() || fresh) {
+				unique.push_back(std::move(account));
+				continue;
+			}
+			PrintLine(stderr,
+				  program + ": run: " + account.name +
+				      ": not fetched: it names the mailbox " +
+				      Escape(mailbox) + " of account " + it->second +
+				      " (remove one; check-config lists such pairs)");
+			doubled = true;
+		}
+		chosen = std::move(unique);
+	}
+
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	int status = 0;
@@ -334,6 +366,8 @@ int RunAccounts(const RunArgs &args, const std::string &program)
 		uv_run(&loop, UV_RUN_DEFAULT);
 		runner.ReportNotStarted();
 		status = ToInt(runner.Worst());
+		if (doubled && status == 0)
+			status = ToInt(ExitCode::Config);
 	}
 	// Frees the signal handles, and what the jobs, freed with the runner, closed.
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -558,7 +558,11 @@ bool FetchJob::HandleEvent(pop3::Event &event)
 					Log(LogLevel::Debug,
 					    MessageName(end->number, current_uidl_) +
 						": " + std::to_string(staged.bytes) +
-						" bytes saved as " + staged.place);
+						" bytes " +
+						(staged.place.starts_with("queued ")
+						     ? ""
+						     : "saved as ") +
+						staged.place);
 			} catch (const store::SaveError &e) {
 				current_failed_ = true;
 				SaveFailed(end->number, current_uidl_, e);

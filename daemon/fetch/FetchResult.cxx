@@ -171,7 +171,7 @@ std::string FormatSummary(const std::string &label, const FetchResult &r)
 	s += Messages(r.saved) + ", " + std::to_string(r.saved_bytes) +
 	     " bytes saved to " + r.maildir + " in " + seconds + " s";
 	if (r.keep) {
-		s += "; all kept on the server (-n)";
+		s += "; all kept on the server";
 	} else if (r.committed) {
 		s += "; " + std::to_string(r.deleted) + " deleted on the server";
 		if (r.already_saved > 0)

@@ -497,7 +497,8 @@ Destination::Staged DeliveryLedger::QueueHandOff()
 		throw SaveError(std::string("cannot start the MDA's thread: ") + e.what(),
 				true);
 	}
-	staged.place = options_.hand_off_name;
+	// Not saved yet: only queued, in order, for the MDA or the mbox.
+	staged.place = "queued for " + options_.hand_off_name;
 	group_bytes_ += staged.bytes;
 	group_.push_back(std::move(p));
 	return staged;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -305,6 +306,18 @@ std::string Describe(const ProcessResult &result)
 		s += ", timed out";
 	s += "\nstdout: " + result.out + "\nstderr: " + result.err;
 	return s;
+}
+
+bool SaysMessages(const std::string &text, uint64_t n)
+{
+	if (n == 0 && text.find(": no new mail") != std::string::npos)
+		return true;
+	const std::string needle = std::to_string(n) + " message";
+	for (size_t pos = text.find(needle); pos != std::string::npos;
+	     pos = text.find(needle, pos + 1))
+		if (pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1])))
+			return true;
+	return false;
 }
 
 } // namespace popstream::test

@@ -170,4 +170,10 @@ ProcessResult RunPopstream(const std::vector<std::string> &args, const std::stri
 /** Human-readable summary of a run, for failure messages. */
 std::string Describe(const ProcessResult &result);
 
+/**
+ * @return whether a summary in @p text says "N messages" with N a whole number, or,
+ *         for 0, "no new mail" (a fetch that saved and deleted nothing)
+ */
+bool SaysMessages(const std::string &text, uint64_t n);
+
 } // namespace popstream::test

@@ -100,17 +100,6 @@ struct Setup {
 	unsigned OnServer() const { return server->Count(user); }
 };
 
-/** @return true if @p text says "N messages" as a whole number */
-bool SaysMessages(const std::string &text, uint64_t n)
-{
-	const std::string needle = std::to_string(n) + " message";
-	for (size_t pos = text.find(needle); pos != std::string::npos;
-	     pos = text.find(needle, pos + 1))
-		if (pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1])))
-			return true;
-	return false;
-}
-
 /** @return how often each SHA-256 occurs among the files in @p dir */
 std::map<std::string, unsigned> HashesIn(const std::string &dir)
 {

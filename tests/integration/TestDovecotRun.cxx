@@ -701,4 +701,28 @@ TEST_SUITE("dovecot-run")
 		CHECK(Has(refused.err, "work: "));
 		CHECK(s.server->Count("alice") == 5);
 	}
+
+	TEST_CASE("run: two accounts on one mailbox: the second is named and skipped, "
+		  "not blamed on another process")
+	{
+		Setup s(3);
+		const auto port = std::to_string(s.server->pop3_port);
+		WriteFile(
+		    s.config,
+		    "accounts:\n  - name: work\n    server: tcp:alice@127.0.0.1:" + port +
+			"\n    maildir: " + s.Maildir("work") +
+			"\n  - name: again\n    server: tcp:alice@127.0.0.1:" + port +
+			"\n    maildir: " + s.Maildir("again") + "\n",
+		    0600);
+		const auto r = s.Run({});
+		INFO(Describe(r));
+		CHECK(r.exit_code == 78);
+		CHECK(
+		    Has(r.err, "popstream: run: again: not fetched: it names the mailbox "
+			       "alice@127.0.0.1:" +
+				   port + " of account work"));
+		CHECK(s.server->Count("alice") == 0);
+		CHECK(s.Saved("work") == s.sample.FetchedHashes());
+		CHECK_FALSE(std::filesystem::exists(s.Maildir("again")));
+	}
 }

@@ -134,17 +134,6 @@ std::string MessageIdOf(const std::string &m)
 					  : value.substr(first, last - first + 1);
 }
 
-/** @return true if @p text says "N message(s)" as a whole number */
-bool SaysMessages(const std::string &text, uint64_t n)
-{
-	const std::string needle = std::to_string(n) + " message";
-	for (size_t pos = text.find(needle); pos != std::string::npos;
-	     pos = text.find(needle, pos + 1))
-		if (pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1])))
-			return true;
-	return false;
-}
-
 /** @return the files in new/ and cur/ of @p maildir, as paths */
 std::vector<std::string> MessageFiles(const std::string &maildir)
 {

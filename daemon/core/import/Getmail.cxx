@@ -284,10 +284,12 @@ std::vector<std::string> MdaArguments(const std::vector<std::string> &words,
 }
 
 /** Why a [destination] parameter has no popstream key. */
-std::string_view DestinationDropReason(const std::string &key)
+std::string_view DestinationDropReason(const std::string &key, const std::string &type)
 {
 	if (key == "user" || key == "group" || key == "allow_root_commands")
-		return "popstream runs the MDA as the user it runs as";
+		return type == "MDA_external"
+			   ? "popstream runs the MDA as the user it runs as"
+			   : "popstream writes the mail as the user it runs as";
 	if (key == "unixfrom")
 		return "popstream hands the MDA the message as stored, without a From_ "
 		       "line";
@@ -339,7 +341,7 @@ void Destination(Account &account, const Section &section)
 			account.dropped.push_back(
 			    {"[destination] " + key,
 			     LooksSecret(key) ? "" : section.parameters.at(key).value,
-			     std::string(DestinationDropReason(key))});
+			     std::string(DestinationDropReason(key, type->value))});
 }
 
 /** Why an [options] parameter has no popstream key. */
