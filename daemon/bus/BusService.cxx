@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -68,6 +69,11 @@ struct BusService::Callbacks {
 		const auto &self = *static_cast<const BusService *>(userdata);
 		if (std::strcmp(property, "Version") == 0)
 			return sd_bus_message_append(reply, "s", self.version_.c_str());
+		if (std::strcmp(property, "LastReload") == 0)
+			return sd_bus_message_append(reply, "t", self.last_reload_us_);
+		if (std::strcmp(property, "LastReloadError") == 0)
+			return sd_bus_message_append(
+			    reply, "s", ToValidUtf8(self.last_reload_error_).c_str());
 		return sd_bus_message_append(
 		    reply, "u", static_cast<std::uint32_t>(self.manager_state_));
 	}
@@ -92,6 +98,12 @@ struct BusService::Callbacks {
 		std::string problems;
 		try {
 			problems = self.controller_.Reload();
+			self.ReloadFinished(
+			    problems,
+			    static_cast<std::uint64_t>(
+				std::chrono::duration_cast<std::chrono::microseconds>(
+				    std::chrono::system_clock::now().time_since_epoch())
+				    .count()));
 			if (!problems.empty()) {
 				const std::string text =
 				    "the new configuration has errors; the previous "
@@ -274,6 +286,10 @@ const sd_bus_vtable BusService::Callbacks::manager_vtable[] = {
     SD_BUS_METHOD("Reload", "", "", Reload, 0),
     SD_BUS_PROPERTY("Version", "s", GetManagerProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("State", "u", GetManagerProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("LastReload", "t", GetManagerProperty, 0,
+		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("LastReloadError", "s", GetManagerProperty, 0,
 		    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_VTABLE_END,
 };
@@ -490,6 +506,20 @@ void BusService::FetchFinished(const std::string &name, std::uint64_t messages,
 		sd_bus_emit_signal(bus_, account.path.c_str(), account_interface,
 				   "FetchFinished", "tts", messages, bytes,
 				   ToValidUtf8(error).c_str());
+}
+
+void BusService::ReloadFinished(const std::string &problems,
+				std::uint64_t now_us) noexcept
+{
+	try {
+		last_reload_error_ = problems;
+	} catch (...) {
+		last_reload_error_.clear();
+	}
+	last_reload_us_ = now_us;
+	if (bus_ != nullptr)
+		sd_bus_emit_properties_changed(bus_, manager_path, manager_interface,
+					       "LastReload", "LastReloadError", nullptr);
 }
 
 void BusService::SetManagerState(ManagerState state) noexcept

@@ -126,6 +126,15 @@ public:
 	 */
 	void SetManagerState(ManagerState state) noexcept;
 
+	/**
+	 * A reload ended (Manager.Reload(), or SIGHUP): the Manager's LastReload (µs
+	 * since the epoch) and LastReloadError (its problems, one per line; empty when
+	 * it was applied) change, so that `popstream status` can say a reload was
+	 * refused and why, long after whoever asked for it has gone.
+	 * @param problems Controller::Reload()'s answer
+	 */
+	void ReloadFinished(const std::string &problems, std::uint64_t now_us) noexcept;
+
 	/** @return the Manager's State property */
 	ManagerState GetManagerState() const noexcept { return manager_state_; }
 
@@ -159,6 +168,8 @@ private:
 	Controller &controller_;
 	const std::string version_;
 	ManagerState manager_state_ = ManagerState::Starting;
+	std::uint64_t last_reload_us_ = 0;
+	std::string last_reload_error_;
 	sd_bus *bus_ = nullptr;
 	std::vector<SlotPtr> slots_;
 	/** Keyed by account name; std::map so that pointers handed to sd-bus as

@@ -14,9 +14,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -594,6 +596,27 @@ int StatusCode(const std::vector<AccountInfo> &accounts)
 	return ToInt(worst);
 }
 
+/** The manager's LastReload and LastReloadError; nothing if it has none (an older
+ * daemon) or the call fails. */
+std::optional<std::pair<std::uint64_t, std::string>> LastReload(sd_bus *bus)
+{
+	ErrorHolder error;
+	std::uint64_t when = 0;
+	if (sd_bus_get_property_trivial(bus, bus::bus_name, bus::manager_path,
+					bus::manager_interface, "LastReload",
+					&error.error, 't', &when) < 0)
+		return std::nullopt;
+	ErrorHolder error2;
+	char *text = nullptr;
+	if (sd_bus_get_property_string(bus, bus::bus_name, bus::manager_path,
+				       bus::manager_interface, "LastReloadError",
+				       &error2.error, &text) < 0)
+		return std::nullopt;
+	std::string problems = text;
+	std::free(text);
+	return std::pair{when, problems};
+}
+
 int Status(bool json)
 {
 	const auto bus = Connect();
@@ -631,6 +654,23 @@ int Status(bool json)
 		while (!line.empty() && line.back() == ' ')
 			line.pop_back();
 		std::printf("%s\n", line.c_str());
+	}
+	// A refused reload is easy to miss (systemctl reload was long ago, or it was
+	// a SIGHUP): the file on disk is not what runs.
+	if (const auto reload = LastReload(bus.get());
+	    reload && !reload->second.empty()) {
+		std::printf(
+		    "\nThe last configuration reload (%s) was refused; the previous "
+		    "one keeps running:\n",
+		    FormatRelative(reload->first, now_us, "never").c_str());
+		std::string_view rest = reload->second;
+		while (!rest.empty()) {
+			const auto end = rest.find('\n');
+			std::printf("  %s\n", ForTerminal(rest.substr(0, end)).c_str());
+			rest.remove_prefix(end == std::string_view::npos ? rest.size()
+									 : end + 1);
+		}
+		return ToInt(ExitCode::Config);
 	}
 	return StatusCode(accounts);
 }

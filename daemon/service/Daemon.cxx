@@ -126,7 +126,10 @@ int Daemon::Run()
 void Daemon::OnSignal(int signum) noexcept
 {
 	if (signum == SIGHUP) {
-		Reload();
+		// Manager.Reload() reports its own; a SIGHUP has nobody to answer.
+		const auto problems = Reload();
+		if (bus_service_)
+			bus_service_->ReloadFinished(problems, posix::NowUs());
 		return;
 	}
 	if (++term_signals_ == 1) {

@@ -299,7 +299,7 @@ TEST_CASE("bus.introspection-matches-xml")
 	    Busctl({"introspect", "--xml-interface", bus::bus_name, manager});
 	REQUIRE(manager_xml.exit_code == 0);
 	const auto expected_manager = Members(shipped, bus::manager_interface);
-	CHECK(expected_manager.size() == 4);
+	CHECK(expected_manager.size() == 6);
 	CHECK(Members(manager_xml.out, bus::manager_interface) == expected_manager);
 	CHECK(Contains(manager_xml.out, "org.freedesktop.DBus.ObjectManager"));
 }
@@ -765,6 +765,18 @@ TEST_CASE("cli.reload")
 		      "popstream.yaml:7:1: account 'work' defined twice\n");
 		CHECK(GetProperty(bus::AccountPath("new-one"), bus::account_interface,
 				  "Name") == "s \"new-one\"");
+		// status tells long after: the file on disk is not what runs.
+		r = RunClient(client, {"status"});
+		CHECK(r.exit_code == 78);
+		CHECK(Contains(r.out,
+			       "\nThe last configuration reload (now) was refused; "
+			       "the previous one keeps running:\n"
+			       "  popstream.yaml:3:5: unknown key 'intervall'\n"
+			       "  popstream.yaml:7:1: account 'work' defined twice\n"));
+		const auto reload_error =
+		    GetProperty(manager, bus::manager_interface, "LastReloadError");
+		INFO(reload_error);
+		CHECK(Contains(reload_error, "unknown key"));
 	}
 }
 
