@@ -130,6 +130,9 @@ void FetchJob::Start()
 			    Log(level, text);
 		    });
 	} catch (const store::JournalBusy &e) {
+		// Another process on this machine has the account: nothing about the
+		// network or the server.
+		lock_busy_ = true;
 		Finish(ExitCode::TempFail, e.what());
 		return;
 	} catch (const std::system_error &e) {
@@ -294,6 +297,7 @@ void FetchJob::OnConnected() noexcept
 	if (options_.timeouts.connect_ms > 0 &&
 	    options_.timeouts.connect_ms < options_.timeouts.idle_ms) {
 		awaiting_greeting_ = true;
+		greeting_deadline_ms_ = uv_now(&loop_) + options_.timeouts.connect_ms;
 		connection_->SetIdleTimeout(options_.timeouts.connect_ms);
 	}
 	// Only the address we reached says whether anyone can read the path: a name
@@ -402,8 +406,20 @@ void FetchJob::OnData(std::string_view bytes) noexcept
 {
 	last_data_ms_ = uv_now(&loop_);
 	if (awaiting_greeting_) {
-		awaiting_greeting_ = false;
-		connection_->SetIdleTimeout(options_.timeouts.idle_ms);
+		// The whole greeting line, not its first byte: a server that trickles
+		// it must not hold the account past the connect timeout either.
+		if (bytes.find('\n') != std::string_view::npos) {
+			awaiting_greeting_ = false;
+			connection_->SetIdleTimeout(options_.timeouts.idle_ms);
+		} else if (uv_now(&loop_) >= greeting_deadline_ms_) {
+			awaiting_greeting_ = false;
+			session_->TimedOut(
+			    "no complete greeting from " + options_.account.host +
+			    " within " +
+			    std::to_string(options_.timeouts.connect_ms / 1000) + " s");
+			Drive();
+			return;
+		}
 	}
 	if (secret_waiting_) {
 		if (held_.size() + bytes.size() > max_held_bytes) {
@@ -804,7 +820,9 @@ void FetchJob::Finish(ExitCode code, std::string error)
 			" more message(s) could not be saved for the same reason");
 	result_.code = code;
 	result_.error = std::move(error);
-	result_.error_class = ClassifyError(code, tls_failed_, result_.resp_code);
+	result_.error_class = lock_busy_
+				  ? ErrorClass::Local
+				  : ClassifyError(code, tls_failed_, result_.resp_code);
 	result_.seconds =
 	    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
 		.count();

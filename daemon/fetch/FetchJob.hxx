@@ -205,10 +205,15 @@ private:
 	/** The caller's limit for a stop (Stop()'s max_ms), which an MDA still
 	 * handing over messages may use up; uv_now() ms. */
 	std::uint64_t stop_limit_ms_ = 0;
-	/** Connected, nothing received yet: the idle timer runs the connect timeout. */
+	/** Connected, the greeting line not complete yet: the idle timer runs the
+	 * connect timeout, and #greeting_deadline_ms_ (uv_now) bounds the whole
+	 * greeting. */
 	bool awaiting_greeting_ = false;
+	std::uint64_t greeting_deadline_ms_ = 0;
 	/** The connection failed in TLS: the handshake or the certificate. */
 	bool tls_failed_ = false;
+	/** Another process held the account's lock. */
+	bool lock_busy_ = false;
 	std::uint64_t last_data_ms_ = 0;
 	std::uint64_t close_wait_start_ms_ = 0;
 	FetchResult result_;

@@ -594,3 +594,24 @@ TEST_CASE("LIST sizes that RETR contradicts: redone in lock-step, where that mes
 			size + ": not saved");
 	}
 }
+
+TEST_CASE("dl: a greeting that trickles in never complete is bounded by "
+	  "--connect-timeout, not reset by each byte")
+{
+	FakePop3Server server;
+	// "+OK" and then one byte every 300 ms, never a line end.
+	ScriptedReply trickle("+OK");
+	server.AddRule({"", 0, Phase::Any,
+			trickle.Streaming("x", 1000, 1, std::chrono::milliseconds(300))});
+	CaseHarness harness;
+	DlOptions options;
+	options.timeout_seconds = 30;
+	options.args = {"--connect-timeout", "2"};
+	const auto run = harness.Dl(server, options);
+	INFO(run.Describe());
+	CHECK(run.ExitCode() == 75);
+	CHECK(run.Err().find("no complete greeting from 127.0.0.1 within 2 s") !=
+	      std::string::npos);
+	// Not the idle timeout of 30 s, which every byte would have reset.
+	CHECK(run.Err().find("for 30 s") == std::string::npos);
+}
