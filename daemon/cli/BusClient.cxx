@@ -150,6 +150,8 @@ struct AccountInfo {
 	std::uint64_t next_poll_us = 0;
 	std::string last_error, last_error_class, server;
 	std::string delivery_kind, delivery;
+	bool enabled = true;
+	std::uint64_t interval_us = 0;
 	std::uint64_t messages_done = 0, messages_total = 0;
 	std::uint64_t bytes_done = 0, bytes_total = 0;
 };
@@ -193,6 +195,12 @@ int ReadAccountProperties(sd_bus_message *m, AccountInfo &a)
 			r = sd_bus_message_read(m, "v", "s", &s);
 			if (r >= 0)
 				(p == "Server" ? a.server : a.last_error_class) = s;
+		} else if (p == "Enabled" && type == "b") {
+			int enabled = 1;
+			r = sd_bus_message_read(m, "v", "b", &enabled);
+			a.enabled = enabled != 0;
+		} else if (p == "Interval" && type == "t") {
+			r = sd_bus_message_read(m, "v", "t", &a.interval_us);
 		} else if (p == "Delivery" && type == "(ss)") {
 			const char *kind = nullptr;
 			r = sd_bus_message_read(m, "v", "(ss)", &kind, &s);
@@ -298,7 +306,7 @@ std::string FormatRelative(std::uint64_t us, std::uint64_t now_us, const char *n
 	std::string span;
 	if (s < 60)
 		span = s < 5 ? "" : std::to_string(s) + " s";
-	else if (s < 3600)
+	else if ((s + 30) / 60 < 60)
 		span = std::to_string((s + 30) / 60) + " min";
 	else if (s < 48 * 3600)
 		span = std::to_string((s + 1800) / 3600) + " h";
@@ -569,6 +577,8 @@ std::string StatusJson(const std::vector<AccountInfo> &accounts)
 		    {"last_error_class", a.last_error_class},
 		    {"server", a.server},
 		    {"delivery", {{"kind", a.delivery_kind}, {"target", a.delivery}}},
+		    {"enabled", a.enabled},
+		    {"interval", a.interval_us / 1'000'000},
 		    {"messages_fetched", a.messages_fetched},
 		    {"bytes_fetched", a.bytes_fetched},
 		    {"progress",
@@ -622,8 +632,17 @@ int Status(bool json)
 	const auto bus = Connect();
 	// A query starts nothing: with popstreamd not running, that is the answer.
 	const auto accounts = GetAccounts(bus.get(), false);
+	const auto reload = LastReload(bus.get());
+	const bool refused = reload && !reload->second.empty();
 	if (json) {
 		std::printf("%s\n", StatusJson(accounts).c_str());
+		if (refused) {
+			// Not in the array of accounts; a script sees it in the status.
+			std::fprintf(
+			    stderr, "popstream: status: the last configuration "
+				    "reload was refused; 'popstream status' shows why\n");
+			return ToInt(ExitCode::Config);
+		}
 		return StatusCode(accounts);
 	}
 	if (accounts.empty()) {
@@ -657,8 +676,7 @@ int Status(bool json)
 	}
 	// A refused reload is easy to miss (systemctl reload was long ago, or it was
 	// a SIGHUP): the file on disk is not what runs.
-	if (const auto reload = LastReload(bus.get());
-	    reload && !reload->second.empty()) {
+	if (refused) {
 		std::printf(
 		    "\nThe last configuration reload (%s) was refused; the previous "
 		    "one keeps running:\n",

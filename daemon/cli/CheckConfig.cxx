@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -116,6 +117,25 @@ bool Runnable(const std::string &program)
 			return false;
 		dirs.remove_prefix(colon + 1);
 	}
+}
+
+/** @return why nothing can be made at @p path (a Maildir, an mbox's file): the
+ *          nearest part of it that exists is a file, not a directory; or "" */
+std::string UnusablePath(const std::string &path)
+{
+	if (path.empty())
+		return "";
+	std::error_code error;
+	std::filesystem::path p(path);
+	while (!p.empty() && !std::filesystem::exists(p, error))
+		p = p.parent_path();
+	// The target itself, when it exists, is the mbox's file (or a Maildir whose
+	// own problems the fetch reports).
+	if (p.empty() || p == std::filesystem::path(path) ||
+	    std::filesystem::is_directory(p, error))
+		return "";
+	return Escape(p.string(), 300) + " is not a directory, so " + Escape(path, 300) +
+	       " cannot be made";
 }
 
 /** A netrc password is looked up (a file read, nothing run): " (none found: ...)" if
@@ -258,6 +278,13 @@ int RunCheckConfig(const std::string &path, const std::string &program, std::ost
 		if (!account.enabled)
 			continue;
 		problems.insert(problems.end(), own.begin(), own.end());
+		// A Maildir (or mbox) under a file can never be made: every fetch
+		// would end in error.
+		const std::string &target =
+		    !account.maildir.empty() ? account.maildir : account.mbox;
+		if (const auto why = UnusablePath(target); !why.empty())
+			problems.push_back(account.where.ToString() + ": account " +
+					   account.name + ": " + why);
 		Credentials where;
 		try {
 			where = ResolveAccountConnection(account);
@@ -268,11 +295,11 @@ int RunCheckConfig(const std::string &path, const std::string &program, std::ost
 		const auto [it, fresh] = mailboxes.emplace(mailbox, &account);
 		if (!fresh)
 			problems.push_back(account.where.ToString() + ": account " +
-					   account.name + " fetches the mailbox " +
-					   Escape(mailbox, 300) + " as account " +
-					   it->second->name + " (" +
+					   account.name + ": the mailbox " +
+					   Escape(mailbox, 300) + " is also account " +
+					   it->second->name + "'s (" +
 					   it->second->where.ToString() +
-					   ") does: remove one, or the two take turns");
+					   "): remove one, or the two take turns");
 	}
 	out.flush();
 	if (problems.empty())

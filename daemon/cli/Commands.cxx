@@ -373,8 +373,9 @@ int ExecuteDl(uv_loop_t &loop, fetch::FetchOptions options, const std::string &l
 	}
 	if (!result->error.empty())
 		PrintError(program, label + ": " + result->error);
-	if (!args.quiet && (result->code == ExitCode::Ok || result->saved > 0 ||
-			    result->committed || result->dry_run)) {
+	// A dry run that failed listed nothing: no summary of an empty mailbox.
+	if (!args.quiet &&
+	    (result->code == ExitCode::Ok || result->saved > 0 || result->committed)) {
 		std::printf("%s\n", fetch::FormatSummary(label, *result).c_str());
 		std::fflush(stdout);
 	}
@@ -888,8 +889,9 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 			 "Print a JSON array: times in seconds since the epoch (null for "
 			 "never), the counters, the progress");
 	status->footer("Exit status: 0; 77 if an account waits for a new password "
-		       "(auth-needed), 78 if one is in error; 69 if popstreamd is not "
-		       "running (status does not start it).");
+		       "(auth-needed), 78 if one is in error or the last reload was "
+		       "refused; 69 if popstreamd is not running (status does not start "
+		       "it).");
 
 	auto *reload = app.add_subcommand(
 	    "reload", "Make popstreamd read its configuration again; a configuration "
@@ -955,8 +957,13 @@ int RunCommand(const std::vector<std::string> &args, const std::string &program,
 		return RunServerInfo(serverinfo_args, program);
 	if (app.got_subcommand(check)) {
 		const int checked = RunCheckConfig(config_path, program);
-		if (!check_connect || checked == ToInt(config::ConfigError::Code()))
+		if (!check_connect || checked == ToInt(config::ConfigError::Code())) {
+			if (check_connect)
+				PrintError(program,
+					   "check-config: --connect: not connecting: "
+					   "fix the problems above first");
 			return checked;
+		}
 		RunArgs dry;
 		dry.config_path = config_path;
 		dry.dry_run = true;

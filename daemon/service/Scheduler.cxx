@@ -134,6 +134,10 @@ void Scheduler::Apply(const config::Config &config)
 			// A running fetch keeps the settings it started with (they were
 			// copied into its FetchJob); the next one uses these.
 			auto slot = std::move(*it);
+			const auto &was = slot->account;
+			const bool server_changed =
+			    was.server != account.server || was.host != account.host ||
+			    was.port != account.port || was.user != account.user;
 			const bool interval_changed =
 			    slot->account.interval != account.interval;
 			const bool enabled_changed =
@@ -143,9 +147,7 @@ void Scheduler::Apply(const config::Config &config)
 				const auto before = slot->status;
 				// A new server is described afresh, not by the last
 				// fetch.
-				if (before.server.find('@') != std::string::npos &&
-				    !account.server.empty() &&
-				    account.server != before.server)
+				if (server_changed)
 					slot->status.server.clear();
 				DescribeSettings(account, slot->status);
 				Notify(*slot, before);

@@ -14,7 +14,8 @@ bool IsDigit(char c) noexcept
 	return std::isdigit(static_cast<unsigned char>(c)) != 0;
 }
 
-/** Levenshtein distance, stopping early above @p limit (returns limit + 1 then). */
+/** The edit distance (insertions, deletions, substitutions and swaps of two adjacent
+ * characters), stopping early above @p limit (returns limit + 1 then). */
 std::size_t Distance(std::string_view a, std::string_view b, std::size_t limit)
 {
 	if (a.size() > b.size() + limit || b.size() > a.size() + limit)
@@ -22,6 +23,9 @@ std::size_t Distance(std::string_view a, std::string_view b, std::size_t limit)
 	std::vector<std::size_t> row(b.size() + 1);
 	for (std::size_t j = 0; j <= b.size(); ++j)
 		row[j] = j;
+	// The rows of a[i - 2] and a[i - 1], for transpositions (optimal string
+	// alignment distance).
+	std::vector<std::size_t> before_previous = row, previous = row;
 	for (std::size_t i = 1; i <= a.size(); ++i) {
 		std::size_t diagonal = row[0];
 		row[0] = i;
@@ -30,9 +34,15 @@ std::size_t Distance(std::string_view a, std::string_view b, std::size_t limit)
 			const std::size_t above = row[j];
 			row[j] = std::min({row[j] + 1, row[j - 1] + 1,
 					   diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+			// Two letters swapped ("wrok") count once, as a typo is made.
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1])
+				row[j] = std::min(row[j], before_previous[j - 2] + 1);
 			diagonal = above;
 			best = std::min(best, row[j]);
 		}
+		before_previous = previous;
+		previous = row;
 		if (best > limit)
 			return limit + 1;
 	}

@@ -435,6 +435,25 @@ TEST_CASE("check-config fails (78) for what would fail every fetch: no password,
 		":8:5: account c: no-such-password-tool is not an executable file on "
 		"$PATH\n" +
 		path +
-		":12:5: account a-again fetches the mailbox alice@h:995 as account a (" +
-		path + ":2:5) does: remove one, or the two take turns\n");
+		":12:5: account a-again: the mailbox alice@h:995 is also account a's (" +
+		path + ":2:5): remove one, or the two take turns\n");
+}
+
+TEST_CASE("check-config: a Maildir under a file can never be made")
+{
+	TempDir dir;
+	WriteFile(dir / "netrc", "default password x\n", 0600);
+	const test::ScopedEnv netrc("NETRC", (dir / "netrc").c_str());
+	WriteFile(dir / "afile", "", 0600);
+	const auto path = dir / "config.yaml";
+	WriteFile(path, "accounts:\n"
+			"  - name: a\n"
+			"    server: alice@h\n"
+			"    maildir: " +
+			    dir / "afile/sub" + "\n");
+	const auto result = Check(path);
+	CHECK(result.status == 78);
+	CHECK(result.err == path + ":2:5: account a: " + dir / "afile" +
+				" is not a directory, so " + dir / "afile/sub" +
+				" cannot be made\n");
 }

@@ -31,9 +31,11 @@ TEST_CASE("UnknownNameHint: a few accounts are listed, of thousands the nearest"
 	CHECK(UnknownNameHint("user1O", many) ==
 	      " (did you mean user1, user10 or user11?)");
 	CHECK(UnknownNameHint("work", many) == " (did you mean work-mail?)");
+	many.push_back("work1");
+	CHECK(UnknownNameHint("wrok1", many) == " (did you mean work1?)");
 	const auto none = UnknownNameHint("zzzzzzzzzz", many);
 	CHECK(none ==
-	      " (none of the 1001 accounts is close; 'popstream status' lists them)");
+	      " (none of the 1002 accounts is close; 'popstream status' lists them)");
 	// Bounded: never the 6 KB of a thousand names.
 	CHECK(UnknownNameHint("user", many).size() < 300);
 }
