@@ -294,11 +294,15 @@ void FetchJob::OnConnected() noexcept
 	// Until the greeting, the connect timeout: a server that accepts and never
 	// greets must not hold the account (and a daemon's fetch slot) for the whole
 	// idle timeout.
-	if (options_.timeouts.connect_ms > 0 &&
-	    options_.timeouts.connect_ms < options_.timeouts.idle_ms) {
+	// The greeting has the shorter of the two timeouts, whichever that is.
+	const auto &t = options_.timeouts;
+	greeting_ms_ = t.connect_ms > 0 && (t.idle_ms == 0 || t.connect_ms < t.idle_ms)
+			   ? t.connect_ms
+			   : t.idle_ms;
+	if (greeting_ms_ > 0) {
 		awaiting_greeting_ = true;
-		greeting_deadline_ms_ = uv_now(&loop_) + options_.timeouts.connect_ms;
-		connection_->SetIdleTimeout(options_.timeouts.connect_ms);
+		greeting_deadline_ms_ = uv_now(&loop_) + greeting_ms_;
+		connection_->SetIdleTimeout(greeting_ms_);
 	}
 	// Only the address we reached says whether anyone can read the path: a name
 	// such as "localhost" may resolve anywhere.
@@ -361,7 +365,7 @@ void FetchJob::OnSecret(LoginSecret secret, PasswordAnswer answer) noexcept
 	// A prompt on the terminal blocked the loop, whose clock then lags: restarted
 	// on a fresh clock, the idle timer does not count the time spent typing.
 	uv_update_time(&loop_);
-	connection_->SetIdleTimeout(awaiting_greeting_ ? options_.timeouts.connect_ms
+	connection_->SetIdleTimeout(awaiting_greeting_ ? greeting_ms_
 						       : options_.timeouts.idle_ms);
 	if (!held_.empty()) {
 		const std::string bytes = std::move(held_);
@@ -413,10 +417,9 @@ void FetchJob::OnData(std::string_view bytes) noexcept
 			connection_->SetIdleTimeout(options_.timeouts.idle_ms);
 		} else if (uv_now(&loop_) >= greeting_deadline_ms_) {
 			awaiting_greeting_ = false;
-			session_->TimedOut(
-			    "no complete greeting from " + options_.account.host +
-			    " within " +
-			    std::to_string(options_.timeouts.connect_ms / 1000) + " s");
+			session_->TimedOut("no complete greeting from " +
+					   options_.account.host + " within " +
+					   std::to_string(greeting_ms_ / 1000) + " s");
 			Drive();
 			return;
 		}

@@ -210,6 +210,8 @@ private:
 	 * greeting. */
 	bool awaiting_greeting_ = false;
 	std::uint64_t greeting_deadline_ms_ = 0;
+	/** The greeting's timeout: the shorter of the connect and idle timeouts. */
+	std::uint64_t greeting_ms_ = 0;
 	/** The connection failed in TLS: the handshake or the certificate. */
 	bool tls_failed_ = false;
 	/** Another process held the account's lock. */

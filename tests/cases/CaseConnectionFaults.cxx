@@ -614,4 +614,16 @@ TEST_CASE("dl: a greeting that trickles in never complete is bounded by "
 	      std::string::npos);
 	// Not the idle timeout of 30 s, which every byte would have reset.
 	CHECK(run.Err().find("for 30 s") == std::string::npos);
+
+	// A connect timeout longer than the idle one: the idle one bounds the greeting.
+	FakePop3Server slow;
+	slow.AddRule({"", 0, Phase::Any,
+		      trickle.Streaming("x", 1000, 1, std::chrono::milliseconds(300))});
+	options.timeout_seconds = 2;
+	options.args = {"--connect-timeout", "30"};
+	const auto idle = harness.Dl(slow, options);
+	INFO(idle.Describe());
+	CHECK(idle.ExitCode() == 75);
+	CHECK(idle.Err().find("no complete greeting from 127.0.0.1 within 2 s") !=
+	      std::string::npos);
 }
