@@ -145,6 +145,26 @@ public:
 	}
 };
 
+/**
+ * @param check one of the config loader's checks, which throws config::ValueError
+ * @return a CLI11 validator that refuses a value with that check's message, so that
+ *         a flag and the config key it mirrors say the same
+ */
+template <typename Check>
+CLI::Validator ConfigCheck(Check check)
+{
+	return CLI::Validator(
+	    [check](std::string &value) -> std::string {
+		    try {
+			    check(value);
+			    return {};
+		    } catch (const config::ValueError &e) {
+			    return e.what();
+		    }
+	    },
+	    "");
+}
+
 std::uint64_t Milliseconds(double seconds)
 {
 	return static_cast<std::uint64_t>(std::llround(seconds * 1000.0));
@@ -688,16 +708,8 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "plain, login, cram-md5, scram-sha-1, scram-sha-256, external, "
 	      "xoauth2 or oauthbearer")
 	    ->type_name("METHOD")
-	    ->check(CLI::Validator(
-		[](std::string &value) -> std::string {
-			try {
-				config::ParseAuth(value);
-				return {};
-			} catch (const config::ValueError &e) {
-				return e.what();
-			}
-		},
-		""))
+	    ->check(
+		ConfigCheck([](const std::string &value) { config::ParseAuth(value); }))
 	    ->default_str("auto");
 	dl->add_flag(
 	    "--allow-plaintext", args.policy.allow_plaintext,
@@ -735,16 +747,8 @@ void AddDl(CLI::App &app, DlArgs &args)
 	      "Verify the certificate of NAME rather than of the host: the spec's "
 	      "!NAME, which an interactive shell would expand")
 	    ->type_name("NAME")
-	    ->check(CLI::Validator(
-		[](std::string &value) -> std::string {
-			try {
-				config::CheckTlsName(value);
-				return {};
-			} catch (const config::ValueError &e) {
-				return e.what();
-			}
-		},
-		""));
+	    ->check(ConfigCheck(
+		[](const std::string &value) { config::CheckTlsName(value); }));
 	quiet->excludes(verbose);
 	dl->add_option(
 	      "SPEC", args.spec,
